@@ -1,0 +1,1 @@
+"""Plain-Python domain code of the clinic assistant (no Rasa imports at module level)."""
