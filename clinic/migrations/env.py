@@ -1,0 +1,59 @@
+"""Alembic environment of the clinic database.
+
+Normally run through :func:`clinic.db.migrate`, which passes an open connection (inside
+its locked transaction) in ``config.attributes["connection"]``. Without one (e.g. the
+``alembic`` command with ``-x url=...``) it connects to the configured database itself.
+"""
+
+from __future__ import annotations
+
+from alembic import context
+from sqlalchemy import create_engine
+
+from clinic.models import Base
+
+config = context.config
+target_metadata = Base.metadata
+
+
+def _configure(connection) -> None:  # noqa: ANN001 - SQLAlchemy Connection
+    context.configure(
+        connection=connection,
+        target_metadata=target_metadata,
+        # SQLite cannot ALTER most things: later migrations rebuild tables in batches.
+        render_as_batch=connection.dialect.name == "sqlite",
+        compare_type=True,
+    )
+
+
+def run_migrations_offline() -> None:
+    """Emit SQL to stdout instead of running it (``alembic upgrade --sql``)."""
+    from clinic.db import database_url
+
+    url = context.get_x_argument(as_dictionary=True).get("url") or database_url()
+    context.configure(url=url, target_metadata=target_metadata, literal_binds=True)
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+def run_migrations_online() -> None:
+    """Run the migrations on the connection given by clinic.db, or on a new one."""
+    connection = config.attributes.get("connection")
+    if connection is not None:
+        _configure(connection)
+        with context.begin_transaction():
+            context.run_migrations()
+        return
+    from clinic.db import database_url
+
+    url = context.get_x_argument(as_dictionary=True).get("url") or database_url()
+    with create_engine(url, future=True).connect() as connection:
+        _configure(connection)
+        with context.begin_transaction():
+            context.run_migrations()
+
+
+if context.is_offline_mode():
+    run_migrations_offline()
+else:
+    run_migrations_online()
