@@ -1,0 +1,330 @@
+"""Booking hand-off: gate on the screening, collect details, save the request."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import re
+from typing import Any
+
+from rasa_sdk import Action, FormValidationAction, Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from actions.common import (
+    answer_side_question,
+    is_payload,
+    kb,
+    latest_intent,
+    latest_text,
+    looks_like_question,
+    safety_mentions,
+    screening_answers,
+    screening_result,
+)
+from actions.promotion import clinic_today, extract_code, handle_typed_code
+from actions.safety import BOOKING_SLOTS
+from actions.screening import resolve_answer
+from clinic.answers import parse_answer
+from clinic.booking import (
+    BookingDraft,
+    clean_name,
+    normalize_email,
+    normalize_phone,
+    parse_preferred_times,
+    save_booking,
+)
+from clinic.kb import OUTCOME_ELIGIBLE, OUTCOME_INCOMPLETE, Knowledge
+from clinic.promotion import automatic_promotion
+from clinic.screening import Answer
+from clinic.settings import settings
+
+logger = logging.getLogger(__name__)
+
+FORM_SLOTS = ("booking_name", "booking_phone", "booking_email", "booking_treatment",
+              "booking_times", "booking_sms_consent", "booking_confirm")
+NO_EMAIL = "none"
+SKIP_WORDS = re.compile(r"^\s*(skip|no|nope|none|no thanks|no email|n/?a|rather not|pass)\b",
+                        re.IGNORECASE)
+MAX_TIMES_TEXT = 500
+STOP_CONFIDENCE = 0.6
+
+
+class ActionBookingGate(Action):
+    """Booking is only for people whose screening is complete and eligible."""
+
+    def name(self) -> str:
+        return "action_booking_gate"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: DomainDict) -> list[EventType]:
+        k = kb()
+        result = screening_result(tracker, k)
+        if result.outcome == OUTCOME_ELIGIBLE:
+            return [SlotSet("booking_wanted", True), SlotSet("booking_next", "booking")]
+        if result.outcome == OUTCOME_INCOMPLETE:
+            dispatcher.utter_message(
+                text="Happy to help you book! First, a few quick safety questions, so we know "
+                     "microneedling suits you.")
+            return [SlotSet("booking_wanted", True), SlotSet("booking_next", "screening")]
+        dispatcher.utter_message(
+            text="From your screening answers, I can't book microneedling for you here: a "
+                 "practitioner needs to see you first. To arrange a consultation, call "
+                 f"{k.clinic.phone} ({k.clinic.hours}) or email {k.clinic.email}.")
+        return [SlotSet("booking_wanted", False), SlotSet("booking_next", "refused")]
+
+
+def treatment_from_text(text: str, k: Knowledge) -> str | None:
+    """Which treatment a reply names (button titles, or words like "face", "scalp")."""
+    lowered = text.lower().strip()
+    for treatment in k.clinic.treatments:
+        if lowered in (treatment.id, treatment.label.lower()):
+            return treatment.id
+    if re.search(r"\b(not sure|unsure|don'?t know|no idea|either)\b", lowered):
+        return "not_sure"
+    scalp = re.search(r"\b(scalp|hair|head|bald|alopecia)", lowered)
+    face = re.search(r"\b(face|facial|skin|cheeks?|forehead|acne|scars?|melasma)", lowered)
+    if scalp and not face:
+        return "scalp_microneedling"
+    if face and not scalp:
+        return "facial_microneedling"
+    return None
+
+
+def _problem(slot: str) -> str:
+    return {
+        "booking_name": "Please tell me the name to book under (just your name, in letters).",
+        "booking_phone": "That doesn't look like a phone number I can use. Please type your "
+                         "mobile number with its area code, for example (555) 010-0123.",
+        "booking_email": "That doesn't look like an email address. Please type it again, for "
+                         "example name@example.com, or say \"skip\".",
+        "booking_treatment": "Please choose one of the options: facial, scalp (hair loss), or "
+                             "not sure.",
+        "booking_times": "Please tell me which days and times suit you, in a few words.",
+        "booking_sms_consent": "Please answer Yes or No: may we text you aftercare reminders?",
+        "booking_confirm": "Please answer Yes to send the request, or No to cancel it.",
+    }[slot]
+
+
+class ValidateBookingForm(FormValidationAction):
+    """Validates each booking answer; asks again with a specific message when invalid."""
+
+    def name(self) -> str:
+        return "validate_booking_form"
+
+    async def required_slots(self, domain_slots: list[str], dispatcher: CollectingDispatcher,
+                             tracker: Tracker, domain: DomainDict) -> list[str]:
+        return list(FORM_SLOTS)
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: DomainDict) -> list[EventType]:
+        k = kb()
+        requested = tracker.get_slot("requested_slot")
+        text = latest_text(tracker)
+        intent, confidence = latest_intent(tracker)
+        if screening_result(tracker, k).outcome != OUTCOME_ELIGIBLE:
+            # Defence in depth: the gate keeps ineligible people out of this form.
+            dispatcher.utter_message(text="I can't take a booking request without a completed "
+                                          "screening.")
+            return [SlotSet(slot, "refused") for slot in FORM_SLOTS] + \
+                [SlotSet("requested_slot", None)]
+        if requested:
+            if intent == "report_urgent_symptoms":
+                return []
+            if any(m.get("role") in ("affirmed", "uncertain")
+                   for m in safety_mentions(tracker, "contraindication")):
+                return []  # a new contraindication stops the booking (rule)
+            if intent == "stop" and confidence >= STOP_CONFIDENCE and \
+                    requested in ("booking_sms_consent", "booking_confirm", "booking_email") \
+                    and parse_answer(text) is not None:
+                pass  # "no" to a yes/no question is an answer, not a stop
+            elif intent == "stop" and confidence >= STOP_CONFIDENCE:
+                return []
+        events: list[EventType] = []
+        values = {slot: tracker.get_slot(slot) for slot in FORM_SLOTS}
+        if requested and values.get(requested) is None:
+            events += self._fill(requested, text, intent, confidence, dispatcher, tracker, k,
+                                 values)
+        next_slot = next((slot for slot in FORM_SLOTS if values.get(slot) is None), None)
+        events.append(SlotSet("requested_slot", next_slot))
+        return events
+
+    def _fill(self, slot: str, text: str, intent: str | None, confidence: float,
+              dispatcher: CollectingDispatcher, tracker: Tracker, k: Knowledge,
+              values: dict[str, Any]) -> list[EventType]:
+        if intent == "enter_promo_code" or (extract_code(text, k) and k.promotion(
+                extract_code(text, k) or "") and slot != "booking_name"):
+            return handle_typed_code(dispatcher, tracker, k) + [SlotSet(slot, None)]
+        free_text_slot = slot in ("booking_name", "booking_times")
+        if (is_payload(text) or looks_like_question(text) or not free_text_slot) and \
+                answer_side_question(tracker, dispatcher, k):
+            return [SlotSet(slot, None)]
+        value = self._validate(slot, text, intent, confidence, k)
+        if value is None:
+            dispatcher.utter_message(text=_problem(slot))
+            return [SlotSet(slot, None)]
+        values[slot] = value
+        events: list[EventType] = [SlotSet(slot, value)]
+        if slot == "booking_sms_consent" and value == "yes":
+            events.append(SlotSet("booking_sms_consent_at",
+                                  dt.datetime.now(dt.timezone.utc).isoformat()))
+        if slot == "booking_confirm" and value == "no":
+            dispatcher.utter_message(text="Okay, I haven't sent anything. Say \"book\" whenever "
+                                          "you want to start again.")
+        return events
+
+    @staticmethod
+    def _validate(slot: str, text: str, intent: str | None, confidence: float,
+                  k: Knowledge) -> str | None:
+        if slot == "booking_name":
+            return None if is_payload(text) else clean_name(text)
+        if slot == "booking_phone":
+            return normalize_phone(text)
+        if slot == "booking_email":
+            if intent == "deny" and is_payload(text) or SKIP_WORDS.match(text):
+                return NO_EMAIL
+            return normalize_email(text)
+        if slot == "booking_treatment":
+            return treatment_from_text(text, k)
+        if slot == "booking_times":
+            cleaned = " ".join(text.split())
+            if not cleaned or is_payload(cleaned) or len(cleaned) > MAX_TIMES_TEXT:
+                return None
+            return cleaned
+        answer = resolve_answer(text, intent, confidence)
+        if answer is None or answer == Answer.UNSURE:
+            return None
+        return answer.value
+
+
+class ActionAskBookingTreatment(Action):
+    def name(self) -> str:
+        return "action_ask_booking_treatment"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: DomainDict) -> list[EventType]:
+        treatments = kb().clinic.treatments
+        dispatcher.utter_message(
+            text="Which treatment are you interested in?",
+            buttons=[{"title": t.label, "payload": t.label} for t in treatments])
+        return []
+
+
+class ActionAskBookingSmsConsent(Action):
+    """Consent to aftercare texts, asked explicitly with the exact wording stored."""
+
+    def name(self) -> str:
+        return "action_ask_booking_sms_consent"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: DomainDict) -> list[EventType]:
+        dispatcher.utter_message(
+            text=kb().clinic.sms_consent_wording,
+            buttons=[{"title": "Yes, text me", "payload": "/affirm"},
+                     {"title": "No texts", "payload": "/deny"}])
+        return []
+
+
+def booking_summary(tracker: Tracker, k: Knowledge) -> str:
+    treatment_id = tracker.get_slot("booking_treatment")
+    try:
+        treatment = k.clinic.treatment(treatment_id).label
+    except KeyError:
+        treatment = str(treatment_id)
+    email = tracker.get_slot("booking_email")
+    times_text = tracker.get_slot("booking_times") or ""
+    parsed = parse_preferred_times(times_text, dt.datetime.now(settings().tz), settings().tz)
+    understood = ""
+    if parsed:
+        understood = " (" + ", ".join(p.strftime("%a %b %-d, %-I:%M %p") for p in parsed[:3]) + ")"
+    lines = [
+        "Here's your booking request:",
+        f"• Name: {tracker.get_slot('booking_name')}",
+        f"• Mobile: {tracker.get_slot('booking_phone')}",
+        f"• Email: {email if email not in (None, NO_EMAIL) else 'not given'}",
+        f"• Treatment: {treatment}",
+        f"• Preferred times: {times_text}{understood}",
+        f"• Aftercare texts: {'yes' if tracker.get_slot('booking_sms_consent') == 'yes' else 'no'}",
+    ]
+    promotion = automatic_promotion(k, outcome=screening_result(tracker, k).outcome,
+                                    treatment=treatment_id, today=clinic_today())
+    if promotion:
+        lines.append(f"• Offer: {promotion.description} with {promotion.code}")
+    lines.append("Shall I send it to the clinic?")
+    return "\n".join(lines)
+
+
+class ActionAskBookingConfirm(Action):
+    def name(self) -> str:
+        return "action_ask_booking_confirm"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: DomainDict) -> list[EventType]:
+        dispatcher.utter_message(
+            text=booking_summary(tracker, kb()),
+            buttons=[{"title": "Yes, send it", "payload": "/affirm"},
+                     {"title": "No, cancel", "payload": "/deny"}])
+        return []
+
+
+def draft_from_tracker(tracker: Tracker, k: Knowledge) -> BookingDraft:
+    consent = tracker.get_slot("booking_sms_consent") == "yes"
+    consent_at = tracker.get_slot("booking_sms_consent_at")
+    email = tracker.get_slot("booking_email")
+    return BookingDraft(
+        name=tracker.get_slot("booking_name"),
+        phone_e164=tracker.get_slot("booking_phone"),
+        email=None if email in (None, NO_EMAIL) else email,
+        treatment=tracker.get_slot("booking_treatment"),
+        preferred_times_text=tracker.get_slot("booking_times") or "",
+        sms_consent=consent,
+        sms_consent_wording=k.clinic.sms_consent_wording,
+        consent_at=dt.datetime.fromisoformat(consent_at) if consent and consent_at else None,
+        conversation_id=tracker.sender_id,
+        channel=tracker.get_latest_input_channel() or "unknown",
+        screening_answers={key: value for key, value in screening_answers(tracker, k).items()
+                           if value is not None},
+        promo_code=tracker.get_slot("promo_code"),
+    )
+
+
+class ActionSubmitBooking(Action):
+    """Saves the request in one transaction and gives the person a reference."""
+
+    def name(self) -> str:
+        return "action_submit_booking"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: DomainDict) -> list[EventType]:
+        k = kb()
+        clear = [SlotSet(slot, None) for slot in BOOKING_SLOTS] + \
+            [SlotSet("booking_wanted", False), SlotSet("booking_next", "none")]
+        if tracker.get_slot("booking_confirm") != "yes":
+            return clear
+        if screening_result(tracker, k).outcome != OUTCOME_ELIGIBLE:
+            dispatcher.utter_message(text="I can't send a booking request without an eligible "
+                                          f"screening. Please call {k.clinic.phone}.")
+            return clear
+        try:
+            result = await asyncio.to_thread(save_booking, draft_from_tracker(tracker, k), k,
+                                             today=clinic_today())
+        except Exception as error:  # never a stack trace to the person; nothing half-saved
+            logger.error("booking request could not be saved: %s", type(error).__name__)
+            dispatcher.utter_message(
+                text="I'm sorry, I couldn't save your booking request just now. Please call "
+                     f"{k.clinic.phone} or book online at {k.clinic.booking_url}, and the team "
+                     "will help you straight away.")
+            return clear
+        lines = [f"Your booking request is in. Your reference is {result.reference}."]
+        if result.promotion is not None:
+            lines.append(f"{result.promotion.description} with {result.promotion.code} is "
+                         "applied to your request.")
+        elif result.promo_decision is not None and not result.promo_decision.ok:
+            lines.append(result.promo_decision.message)
+        lines.append(f"The clinic will contact you to confirm the appointment. You can also book "
+                     f"online at {k.clinic.booking_url} or call {k.clinic.phone}.")
+        dispatcher.utter_message(text=" ".join(lines))
+        return clear + [SlotSet("booking_reference", result.reference),
+                        SlotSet("promo_code", None)]

@@ -1,0 +1,121 @@
+"""Helpers shared by the actions: rendering knowledge, reading the tracker, side questions."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from rasa_sdk import Tracker
+from rasa_sdk.executor import CollectingDispatcher
+
+from clinic.kb import Knowledge, Topic, knowledge
+from clinic.screening import ScreeningResult, evaluate
+
+# Intents that are a question aside, answered without leaving a form.
+SIDE_INTENTS = ("ask_contact", "ask_promotion", "human_handoff", "bot_challenge")
+SIDE_CONFIDENCE = 0.6
+QUESTION_START = re.compile(
+    r"^\s*(what|how|why|when|where|who|which|can|could|is|are|does|do|will|should|tell me)\b",
+    re.IGNORECASE,
+)
+
+
+def kb() -> Knowledge:
+    """The clinic's knowledge (loaded and checked once per process)."""
+    return knowledge()
+
+
+def citation(sources: tuple[str, ...], k: Knowledge) -> str:
+    """A short, readable citation line, e.g. "Source: Majid, 2014"."""
+    names = [k.references[s].short for s in sources]
+    if not names:
+        return ""
+    return ("Source: " if len(names) == 1 else "Sources: ") + "; ".join(names) + "."
+
+
+def render_topic(topic: Topic, k: Knowledge) -> str:
+    """The answer to a topic, with its citation (or the full reference list)."""
+    text = k.fill(topic.answer)
+    if topic.list_references:
+        refs = "\n".join(f"• {ref.citation}" for ref in k.references.values())
+        return f"{text}\n{refs}"
+    return f"{text}\n{citation(topic.sources, k)}"
+
+
+def topic_buttons(topic: Topic, k: Knowledge) -> list[dict[str, str]]:
+    """Follow-up buttons for a topic's related topics."""
+    return [{"title": k.topic(related).title, "payload": f"/{k.topic(related).intent}"}
+            for related in topic.related]
+
+
+def latest_intent(tracker: Tracker) -> tuple[str | None, float]:
+    intent = (tracker.latest_message or {}).get("intent") or {}
+    return intent.get("name"), float(intent.get("confidence") or 0.0)
+
+
+def latest_text(tracker: Tracker) -> str:
+    return (tracker.latest_message or {}).get("text") or ""
+
+
+def is_payload(text: str) -> bool:
+    return text.startswith("/")
+
+
+def looks_like_question(text: str) -> bool:
+    return "?" in text or bool(QUESTION_START.match(text))
+
+
+def safety_mentions(tracker: Tracker, kind: str) -> list[dict[str, Any]]:
+    """Entities the safety component added to the latest message, of one kind."""
+    entity = "contraindication" if kind == "contraindication" else "urgent_sign"
+    return [e for e in (tracker.latest_message or {}).get("entities") or []
+            if e.get("entity") == entity]
+
+
+def screening_answers(tracker: Tracker, k: Knowledge) -> dict[str, Any]:
+    return {rule.id: tracker.get_slot(rule.slot) for rule in k.screening.contraindications}
+
+
+def screening_result(tracker: Tracker, k: Knowledge) -> ScreeningResult:
+    """The screening outcome derived from the answers (never from a stored outcome)."""
+    return evaluate(screening_answers(tracker, k), k.screening)
+
+
+def contact_text(k: Knowledge) -> str:
+    c = k.clinic
+    return (f"You can reach {c.name} by phone at {c.phone} or by email at {c.email}. "
+            f"Opening hours: {c.hours}. You can also book online at {c.booking_url}.")
+
+
+def answer_faq(intent: str | None, dispatcher: CollectingDispatcher, k: Knowledge) -> bool:
+    """Answer the FAQ topic of an intent; False if the intent is not an FAQ topic."""
+    topic = k.topic_for_intent(intent or "")
+    if topic is None:
+        return False
+    dispatcher.utter_message(text=render_topic(topic, k), buttons=topic_buttons(topic, k))
+    return True
+
+
+def answer_side_question(tracker: Tracker, dispatcher: CollectingDispatcher,
+                         k: Knowledge) -> bool:
+    """Inside a form: answer a question asked aside; True if one was answered."""
+    intent, confidence = latest_intent(tracker)
+    text = latest_text(tracker)
+    if confidence < SIDE_CONFIDENCE and not is_payload(text):
+        return False
+    if k.topic_for_intent(intent or ""):
+        topic = k.topic_for_intent(intent or "")
+        dispatcher.utter_message(text=render_topic(topic, k))
+        return True
+    if intent in ("ask_contact", "human_handoff"):
+        dispatcher.utter_message(text=contact_text(k))
+        return True
+    if intent == "bot_challenge":
+        dispatcher.utter_message(response="utter_iamabot")
+        return True
+    if intent == "ask_promotion":
+        from actions.promotion import promotion_overview
+
+        dispatcher.utter_message(text=promotion_overview(tracker, k))
+        return True
+    return False

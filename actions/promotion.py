@@ -1,0 +1,115 @@
+"""The FACIAL50 promotion: explained to everyone, given only to eligible people."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import re
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.common import kb, latest_text, screening_result
+from clinic.kb import OUTCOME_ELIGIBLE, OUTCOME_INCOMPLETE, Knowledge
+from clinic.promotion import PromoDecision, check_code
+from clinic.settings import settings
+
+logger = logging.getLogger(__name__)
+_CODE_TOKEN = re.compile(r"[A-Za-z0-9]{4,20}")
+
+
+def clinic_today() -> dt.date:
+    return dt.datetime.now(settings().tz).date()
+
+
+def extract_code(text: str, k: Knowledge) -> str | None:
+    """The promotion code in a message: a known code first, else a code-like word."""
+    tokens = _CODE_TOKEN.findall(text)
+    for token in tokens:
+        if k.promotion(token):
+            return token.upper()
+    for token in tokens:
+        if any(ch.isdigit() for ch in token) and any(ch.isalpha() for ch in token):
+            return token.upper()
+    for token in tokens:
+        if token.isupper() and len(token) >= 5:
+            return token
+    return None
+
+
+def outcome_for_promotion(tracker: Tracker, k: Knowledge) -> str | None:
+    outcome = screening_result(tracker, k).outcome
+    return None if outcome == OUTCOME_INCOMPLETE else outcome
+
+
+def promotion_overview(tracker: Tracker, k: Knowledge) -> str:
+    """What the clinic offers; the code itself only for people who may use it."""
+    outcome = outcome_for_promotion(tracker, k)
+    if outcome not in (None, OUTCOME_ELIGIBLE):
+        return ("The clinic's current offer is for people whose screening shows microneedling "
+                "suits them now. From your answers, a practitioner needs to see you first: "
+                f"call {k.clinic.phone} to talk it over.")
+    today = clinic_today()
+    live = [p for p in k.promotions if p.valid_from <= today <= p.valid_until]
+    if not live:
+        return "There's no promotion running at the moment."
+    lines = [f"{p.description} with the code {p.code}, until "
+             f"{p.valid_until.strftime('%B %-d, %Y')}" for p in live]
+    condition = ("You're eligible from your screening answers, so it's applied automatically "
+                 "when you book a facial." if outcome == OUTCOME_ELIGIBLE else
+                 "It's for people whose safety screening shows microneedling suits them; it's "
+                 "applied automatically when you book a facial after the screening.")
+    return "The clinic offers " + "; ".join(lines) + ". " + condition
+
+
+class ActionExplainPromotion(Action):
+    def name(self) -> str:
+        return "action_explain_promotion"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: dict[str, Any]) -> list[dict[str, Any]]:
+        dispatcher.utter_message(text=promotion_overview(tracker, kb()))
+        return []
+
+
+def decide_code(code: str, tracker: Tracker, k: Knowledge) -> PromoDecision:
+    """Check a typed code for this person (read-only; the redemption happens on saving)."""
+    return check_code(
+        code, k,
+        outcome=outcome_for_promotion(tracker, k),
+        treatment=tracker.get_slot("booking_treatment"),
+        phone_e164=tracker.get_slot("booking_phone"),
+        email=None if tracker.get_slot("booking_email") in (None, "none")
+        else tracker.get_slot("booking_email"),
+        today=clinic_today(),
+    )
+
+
+def handle_typed_code(dispatcher: CollectingDispatcher, tracker: Tracker,
+                      k: Knowledge) -> list[dict[str, Any]]:
+    """Answer a typed code with its own clear reason; remember it when it can be used."""
+    code = extract_code(latest_text(tracker), k)
+    if not code:
+        dispatcher.utter_message(text="Which code would you like to use? Please type it, "
+                                      "for example ABC123.")
+        return []
+    try:
+        decision = decide_code(code, tracker, k)
+    except Exception:  # the database may be down; the code is checked again on saving
+        logger.exception("promotion check failed")
+        dispatcher.utter_message(text="I can't check codes just now; if it applies, the clinic "
+                                      "will apply it when they confirm your booking.")
+        return []
+    dispatcher.utter_message(text=decision.message)
+    return [SlotSet("promo_code", code if decision.ok else None)]
+
+
+class ActionCheckPromoCode(Action):
+    def name(self) -> str:
+        return "action_check_promo_code"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: dict[str, Any]) -> list[dict[str, Any]]:
+        return handle_typed_code(dispatcher, tracker, kb())
