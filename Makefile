@@ -5,6 +5,7 @@ SHELL := /bin/bash
 VENV    := .venv
 PY      := $(VENV)/bin/python
 RASA    := $(VENV)/bin/rasa
+RUFF    := $(VENV)/bin/ruff
 STAMP   := $(VENV)/.installed
 SPACY_MODEL := build/spacy_clinic
 MODEL_STAMP := models/.trained
@@ -35,3 +36,69 @@ $(STAMP): requirements.lock pyproject.toml tools/rasa_scan_paths.pth
 
 .PHONY: install
 install: $(STAMP)
+
+# ---------------------------------------------------------------- build and train
+WIDGET_BUNDLE := widget/dist/clinic-chat.js
+
+.PHONY: check-knowledge
+check-knowledge: $(STAMP)
+	$(PY) -m clinic.kb
+
+$(SPACY_MODEL)/meta.json: $(STAMP) $(KNOWLEDGE) $(wildcard clinic/nlu/*.py)
+	$(PY) -m clinic.kb
+	$(PY) -m clinic.nlu.spacy_build --out $(SPACY_MODEL)
+
+# Retrains only when data, config, domain, knowledge or the spaCy pipeline changed.
+# Rasa's training cache keys the spaCy pipeline by its path, not its contents, so it is
+# cleared before a retrain.
+$(MODEL_STAMP): $(STAMP) $(TRAIN_INPUTS) | $(SPACY_MODEL)/meta.json
+	rm -rf .rasa/cache
+	$(RASA) train --fixed-model-name clinic --out models
+	touch $@
+
+.PHONY: train
+train: $(SPACY_MODEL)/meta.json $(MODEL_STAMP)
+
+$(WIDGET_BUNDLE): widget/package.json widget/package-lock.json $(wildcard widget/src/*)
+	cd widget && npm ci --no-audit --no-fund --loglevel=error && npm run build
+
+.PHONY: widget
+widget: $(WIDGET_BUNDLE)
+
+# ---------------------------------------------------------------- run
+.PHONY: run
+run: train widget
+	$(PY) -m clinic.db
+	bash tools/run.sh
+
+# ---------------------------------------------------------------- test
+# Debian's Chromium drives the widget's browser test (Playwright's own download fails here).
+.PHONY: browser
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  echo "Installing Debian's chromium for the browser test"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; }
+
+.PHONY: test
+test: $(STAMP) $(SPACY_MODEL)/meta.json widget browser
+	$(PY) -m clinic.kb
+	$(RUFF) check clinic actions tests bench
+	$(RASA) data validate --fail-on-warnings
+	$(PY) -m pytest -q -m "not integration and not browser"
+	$(MAKE) --no-print-directory train
+	$(RASA) test --fail-on-prediction-errors
+	$(PY) -m pytest -q -m "integration or browser"
+
+# ---------------------------------------------------------------- evaluate
+.PHONY: evaluate
+evaluate: train
+	$(RASA) test nlu --cross-validation --folds 5 --out results/cross-validation
+	$(PY) tools/report_f1.py results/cross-validation
+
+.PHONY: bench
+bench: train
+	$(PY) -m bench.run
+
+.PHONY: clean
+clean:
+	rm -rf models results build .rasa widget/dist

@@ -1,0 +1,118 @@
+"""Shared pytest fixtures.
+
+`assistant_servers` starts the real action server and Rasa server (REST, socket.io and
+SMS channels) on free loopback ports, with their own databases in a temporary folder, for
+integration and browser tests. It needs the trained model (`make train`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+VENV_BIN = Path(sys.executable).parent
+MODEL = ROOT / "models" / "clinic.tar.gz"
+TEST_TWILIO_TOKEN = "test-auth-token-0123456789abcdef"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for(url: str, timeout: float, process: subprocess.Popen, log: Path) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited early; log:\n{log.read_text()[-3000:]}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.5)
+    raise RuntimeError(f"{url} did not answer within {timeout}s; log:\n{log.read_text()[-3000:]}")
+
+
+@dataclass
+class Servers:
+    rasa_url: str
+    actions_url: str
+    env: dict[str, str]
+    workdir: Path
+    processes: list[subprocess.Popen] = field(default_factory=list)
+
+    def chat(self, sender: str, message: str) -> list[dict]:
+        """Send one message over REST and return the bot's messages."""
+        body = json.dumps({"sender": sender, "message": message}).encode()
+        request = urllib.request.Request(f"{self.rasa_url}/webhooks/rest/webhook", data=body,
+                                         headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return json.loads(response.read())
+
+    def texts(self, sender: str, message: str) -> str:
+        return "\n".join(m.get("text", "") for m in self.chat(sender, message))
+
+    def run_cli(self, *args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([str(VENV_BIN / "clinic"), *args], env=self.env, cwd=ROOT,
+                              capture_output=True, text=True, timeout=120)
+
+
+@pytest.fixture(scope="session")
+def assistant_servers(tmp_path_factory) -> Servers:
+    if not MODEL.exists():
+        pytest.fail("No trained model at models/clinic.tar.gz: run `make train` first.")
+    work = tmp_path_factory.mktemp("servers")
+    rasa_port, actions_port = free_port(), free_port()
+    env = dict(os.environ)
+    env.update({
+        "CLINIC_DATABASE_URL": f"sqlite:///{work / 'clinic.db'}",
+        "CLINIC_TRACKER_STORE_URL": f"sqlite:///{work / 'tracker.db'}",
+        "TWILIO_AUTH_TOKEN": TEST_TWILIO_TOKEN,
+        "TF_CPP_MIN_LOG_LEVEL": "3",
+        "PYTHONUNBUFFERED": "1",
+    })
+    env.pop("TWILIO_ACCOUNT_SID", None)
+    (work / "endpoints.yml").write_text(
+        f"action_endpoint:\n  url: http://127.0.0.1:{actions_port}/webhook\n"
+        f"tracker_store:\n  type: SQL\n  dialect: sqlite\n  db: {work / 'tracker.db'}\n"
+        "lock_store:\n  type: in_memory\n")
+    shutil.copy(ROOT / "credentials.yml", work / "credentials.yml")
+    servers = Servers(f"http://127.0.0.1:{rasa_port}", f"http://127.0.0.1:{actions_port}",
+                      env, work)
+    actions_log, rasa_log = work / "actions.log", work / "rasa.log"
+    with actions_log.open("w") as out:
+        servers.processes.append(subprocess.Popen(
+            [str(VENV_BIN / "rasa"), "run", "actions", "--port", str(actions_port),
+             "--actions", "actions"], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT))
+    with rasa_log.open("w") as out:
+        servers.processes.append(subprocess.Popen(
+            [str(VENV_BIN / "rasa"), "run", "--enable-api", "--port", str(rasa_port),
+             "--interface", "127.0.0.1", "--model", str(MODEL),
+             "--credentials", str(work / "credentials.yml"),
+             "--endpoints", str(work / "endpoints.yml")],
+            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT))
+    try:
+        wait_for(f"{servers.actions_url}/health", 120, servers.processes[0], actions_log)
+        wait_for(f"{servers.rasa_url}/status", 240, servers.processes[1], rasa_log)
+        yield servers
+    finally:
+        for process in servers.processes:
+            process.terminate()
+        for process in servers.processes:
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
