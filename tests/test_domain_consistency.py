@@ -1,0 +1,62 @@
+"""domain.yml, the rules and the NLU data agree with knowledge/ (ids only: no clinical text)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+from clinic.kb import load_knowledge
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def load(name: str) -> dict:
+    return yaml.safe_load((ROOT / name).read_text())
+
+
+def test_screening_slots_and_questions_mirror_knowledge() -> None:
+    k = load_knowledge()
+    domain = load("domain.yml")
+    slots = [rule.slot for rule in k.screening.contraindications]
+    assert domain["forms"]["screening_form"]["required_slots"] == slots, (
+        "domain.yml screening_form must list screen_<id> for each id in knowledge/screening.yml")
+    for slot in slots:
+        assert domain["slots"][slot]["values"] == ["yes", "no", "unsure"]
+        assert f"action_ask_{slot}" in domain["actions"]
+
+
+def test_every_topic_intent_is_in_domain_rules_and_nlu() -> None:
+    k = load_knowledge()
+    domain = load("domain.yml")
+    rules = load("data/rules.yml")["rules"]
+    nlu_intents = {item["intent"] for item in load("data/nlu.yml")["nlu"] if "intent" in item}
+    answered = {step["intent"] for rule in rules for step in rule["steps"][:1]
+                if "intent" in step and rule["steps"][1].get("action") == "action_answer_faq"}
+    for topic in k.topics:
+        assert topic.intent in domain["intents"], topic.intent
+        assert topic.intent in nlu_intents, topic.intent
+        assert topic.intent in answered, topic.intent
+
+
+def test_no_clinical_text_in_domain() -> None:
+    """Answers come from knowledge/: no response in domain.yml repeats a topic's facts."""
+    k = load_knowledge()
+    responses = " ".join(
+        variant.get("text", "") for variants in load("domain.yml")["responses"].values()
+        for variant in variants).lower()
+    for rule in k.screening.contraindications:
+        assert rule.question.lower()[:40] not in responses
+    for name in ("majid", "dhurat", "aust", "el-domyati", "lima", "alster"):
+        assert name not in responses
+
+
+def test_promotion_is_never_in_a_rule_reachable_without_eligibility() -> None:
+    """The booking form is only reached after the gate or the outcome set booking_next."""
+    for rule in load("data/rules.yml")["rules"]:
+        steps = rule["steps"]
+        for index, step in enumerate(steps):
+            if step.get("action") == "booking_form" and index > 0 and \
+                    "active_loop" not in (rule.get("condition") or [{}])[0]:
+                previous = steps[index - 1]
+                assert previous.get("slot_was_set") == [{"booking_next": "booking"}], rule["rule"]
