@@ -71,8 +71,8 @@ def normalise(text: str) -> str:
     return " ".join(text.split())
 
 
-def _bare_word(text: str) -> str | None:
-    """The single keyword of a message like 'STOP', 'Stop please!' or 'stop all', if any."""
+def bare_keyword(text: str) -> str | None:
+    """The one word left of a message like 'STOP', 'Stop please!' or 'stop all', if any."""
     words = [w.strip("'-") for w in normalise(text).split()]
     words = [w for w in words if w]
     core = [w for w in words if w not in _FILLER]
@@ -86,7 +86,7 @@ def classify(text: str, opted_out: bool = False) -> Keyword:
     ``opted_out`` tells whether the sender is currently opted out: a plain "yes" opts a
     number back in only then; otherwise it is an answer meant for the assistant.
     """
-    word = _bare_word(text)
+    word = bare_keyword(text)
     if word in STOP_WORDS:
         return Keyword.STOP
     if word in START_WORDS:

@@ -1,0 +1,198 @@
+"""Rasa input channel for inbound SMS from Twilio, with every request's signature checked.
+
+Rasa's built-in ``twilio`` channel accepts any POST: anyone who knows the URL could talk
+to the assistant as any phone number, or opt a patient out. This channel verifies
+``X-Twilio-Signature`` with Twilio's own ``RequestValidator`` and the account's auth
+token against the public URL Twilio called; a missing, forged or tampered request gets
+HTTP 403 and is not processed. With no auth token configured it refuses everything (fail
+closed) and says why once in the log.
+
+Configure it in ``credentials.yml`` by module path; the URL is then
+``/webhooks/twilio/webhook``::
+
+    clinic.sms.channel.TwilioVerifiedInput:
+      # optional: both default to the environment / settings.yml
+      # auth_token: <only if not in TWILIO_AUTH_TOKEN>
+      # public_url: https://clinic.example/webhooks/twilio/webhook
+
+The token is read from ``TWILIO_AUTH_TOKEN`` at each request unless credentials give one,
+so the channel can be listed even where Twilio is not set up. Replies go back in the
+webhook's TwiML response (no extra API call, and quiet hours do not apply to a direct
+answer). Rasa imports this module only when ``credentials.yml`` names the channel, so
+importing Rasa at module level is fine here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, UserMessage
+from rasa.shared.core.events import BotUttered, UserUttered
+from sanic import Blueprint, response
+from sanic.request import Request
+from sanic.response import HTTPResponse
+from twilio.request_validator import RequestValidator
+from twilio.twiml.messaging_response import MessagingResponse
+
+from clinic.db import DatabaseUnavailable
+from clinic.kb import knowledge
+from clinic.settings import settings
+from clinic.sms import inbound
+from clinic.sms.format import button_for_reply, number_reply, sms_bodies
+from clinic.sms.store import is_e164
+
+logger = logging.getLogger(__name__)
+
+SIGNATURE_HEADER = "X-Twilio-Signature"
+
+
+def twiml(bodies: list[str]) -> HTTPResponse:
+    """A TwiML response that answers with these texts (none: an empty <Response/>)."""
+    reply = MessagingResponse()
+    for body in bodies:
+        reply.message(body)
+    return response.text(str(reply), content_type="text/xml")
+
+
+class TwilioVerifiedInput(InputChannel):
+    """Inbound SMS from Twilio; only requests signed with the account's auth token."""
+
+    @classmethod
+    def name(cls) -> str:
+        """Channel name: the URL is ``/webhooks/twilio/webhook``."""
+        return "twilio"
+
+    @classmethod
+    def from_credentials(cls, credentials: dict[str, Any] | None) -> InputChannel:
+        """Build from ``credentials.yml``; every key is optional."""
+        credentials = credentials or {}
+        return cls(auth_token=credentials.get("auth_token") or None,
+                   public_url=credentials.get("public_url") or None)
+
+    def __init__(self, auth_token: str | None = None, public_url: str | None = None) -> None:
+        self._auth_token = auth_token
+        self._public_url = public_url
+        self._said_no_token = False
+
+    # ----------------------------------------------------------------- verification
+    def auth_token(self) -> str:
+        """The auth token to verify with: credentials, else ``TWILIO_AUTH_TOKEN``."""
+        token = (self._auth_token or settings().twilio_auth_token or "").strip()
+        # An unexpanded "${TWILIO_AUTH_TOKEN}" placeholder is no token.
+        return "" if token.startswith("${") else token
+
+    def signed_url(self, request: Request) -> str:
+        """The URL Twilio signed: the configured public URL, else the request's URL."""
+        public = self._public_url or settings().twilio_webhook_public_url
+        if not public:
+            return request.url
+        query = request.query_string
+        return f"{public}?{query}" if query and "?" not in public else public
+
+    def is_verified(self, request: Request) -> bool:
+        """True only if the request carries a valid Twilio signature."""
+        token = self.auth_token()
+        if not token:
+            if not self._said_no_token:
+                self._said_no_token = True
+                logger.error("Refusing all Twilio webhook requests: no auth token is "
+                             "configured (set TWILIO_AUTH_TOKEN) so signatures cannot be "
+                             "checked.")
+            return False
+        signature = request.headers.get(SIGNATURE_HEADER, "")
+        if not signature:
+            return False
+        try:
+            form = request.form
+        except Exception:  # noqa: BLE001 - a malformed body is simply not verified
+            return False
+        return RequestValidator(token).validate(self.signed_url(request), form, signature)
+
+    # ----------------------------------------------------------------- blueprint
+    def blueprint(
+        self, on_new_message: Callable[[UserMessage], Awaitable[Any]]
+    ) -> Blueprint:
+        """Routes: ``GET /`` (health) and ``POST /webhook`` (Twilio's inbound SMS)."""
+        webhook = Blueprint("clinic_twilio_webhook", __name__)
+
+        @webhook.route("/", methods=["GET"])
+        async def health(_: Request) -> HTTPResponse:
+            return response.json({"status": "ok"})
+
+        @webhook.route("/webhook", methods=["POST"])
+        async def receive(request: Request) -> HTTPResponse:
+            if not self.is_verified(request):
+                logger.warning("Refused an unsigned or wrongly signed Twilio webhook request.")
+                return response.text("Forbidden", status=403)
+            return await self._handle(request, on_new_message)
+
+        return webhook
+
+    async def _handle(self, request: Request,
+                      on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> HTTPResponse:
+        phone = (request.form.get("From") or "").strip()
+        text = request.form.get("Body") or ""
+        message_sid = request.form.get("MessageSid") or ""
+        if not is_e164(phone):
+            logger.warning("Ignored an inbound SMS whose sender is not an E.164 number.")
+            return twiml([])
+        try:
+            decision = await asyncio.to_thread(inbound.receive, phone, text, message_sid)
+        except DatabaseUnavailable:
+            # Without the database the opt-out list cannot be checked: send nothing.
+            return twiml([])
+        if not decision.to_assistant:
+            return twiml(decision.replies)
+
+        payload = await self._button_payload(request, phone, text)
+        collector = CollectingOutputChannel()
+        try:
+            await on_new_message(UserMessage(payload or text, collector, phone,
+                                             input_channel=self.name()))
+        except Exception as error:  # noqa: BLE001 - the patient still gets an answer
+            logger.error("The assistant failed on an inbound SMS: %s", type(error).__name__)
+            logger.debug("Assistant failure", exc_info=True)
+            collector.messages = [{"text": knowledge().fill(
+                "Sorry, something went wrong on our side. Please call {clinic_name} at "
+                "{clinic_phone}.")}]
+        bodies = sms_bodies(collector.messages)
+        try:
+            bodies = await asyncio.to_thread(inbound.deliverable_replies, phone, bodies)
+        except DatabaseUnavailable:
+            return twiml([])
+        return twiml(bodies)
+
+    async def _button_payload(self, request: Request, phone: str, text: str) -> str | None:
+        """The payload of the button a numbered reply picks, from the tracker store."""
+        if number_reply(text) is None:
+            return None  # only a bare number needs the conversation
+        agent = getattr(request.app.ctx, "agent", None)
+        tracker_store = getattr(agent, "tracker_store", None)
+        if tracker_store is None:
+            return None
+        try:
+            tracker = await tracker_store.retrieve(phone)
+        except Exception as error:  # noqa: BLE001 - fall back to the plain text
+            logger.warning("Could not read the conversation for a numbered reply: %s",
+                           type(error).__name__)
+            return None
+        if tracker is None:
+            return None
+        return button_for_reply(text, last_turn_buttons(tracker.events))
+
+
+def last_turn_buttons(events: Any) -> list[dict[str, Any]]:
+    """Buttons of the assistant's messages since the person's last message, in order."""
+    turn: list[BotUttered] = []
+    for event in reversed(list(events)):
+        if isinstance(event, UserUttered):
+            break
+        if isinstance(event, BotUttered):
+            turn.append(event)
+    buttons: list[dict[str, Any]] = []
+    for event in reversed(turn):
+        buttons.extend((event.data or {}).get("buttons") or [])
+    return buttons

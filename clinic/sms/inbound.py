@@ -1,0 +1,94 @@
+"""What happens to a verified inbound text before (and after) the assistant sees it.
+
+STOP and friends opt the number out and get exactly one confirmation; START/UNSTOP (and
+YES from an opted-out number) opt back in; HELP/INFO get the clinic's details. An
+opted-out number gets nothing else at all. Everything else goes to the assistant, whose
+replies are logged here and dropped if the number opted out in the meantime.
+
+Plain Python over the clinic database: the Rasa channel (:mod:`clinic.sms.channel`) is a
+thin layer over these two functions.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import dataclass, field
+
+from clinic.db import session_scope
+from clinic.models import TRANSPORT_TWILIO, utcnow
+from clinic.sms import keywords, store
+from clinic.sms.keywords import Keyword
+
+log = logging.getLogger(__name__)
+
+RECEIVED = "received"
+DUPLICATE = "duplicate"
+REPLIED = "replied"  # answered in the webhook's TwiML response
+
+
+@dataclass
+class InboundDecision:
+    """What to do with one inbound text."""
+
+    keyword: Keyword
+    replies: list[str] = field(default_factory=list)  # keyword replies, already logged
+    to_assistant: bool = False
+
+
+def receive(phone: str, text: str, message_sid: str = "",
+            now: dt.datetime | None = None) -> InboundDecision:
+    """Log an inbound text and apply STOP/START/HELP; say whether the assistant gets it."""
+    now = now or utcnow()
+    with session_scope() as session:
+        if store.inbound_seen(session, message_sid):
+            # Twilio may deliver a webhook twice; the first delivery was answered.
+            log.info("Inbound SMS ignored: already handled.")
+            return InboundDecision(Keyword.NONE)
+        store.record_message(session, direction="inbound", phone=phone, body=text,
+                             transport=TRANSPORT_TWILIO, status=RECEIVED,
+                             provider_sid=message_sid or None, created_at=now)
+        opted_out = store.is_opted_out(session, phone)
+        kind = keywords.classify(text, opted_out=opted_out)
+        decision = InboundDecision(kind)
+        if kind is Keyword.STOP:
+            word = keywords.bare_keyword(text)
+            keyword = word if word in keywords.STOP_WORDS else "plain-language"
+            if store.set_opt_out(session, phone, True, keyword, now):
+                # One confirmation only: a second STOP from an opted-out number gets nothing.
+                decision.replies.append(keywords.opt_out_confirmation())
+        elif kind in (Keyword.START, Keyword.YES):
+            store.set_opt_out(session, phone, False, kind.value, now)
+            decision.replies.append(keywords.opt_in_confirmation())
+        elif opted_out:
+            pass  # nothing at all goes to an opted-out number, not even HELP
+        elif kind is Keyword.HELP:
+            decision.replies.append(keywords.help_text())
+        else:
+            decision.to_assistant = True
+        for reply in decision.replies:
+            store.record_message(session, direction="outbound", phone=phone, body=reply,
+                                 transport=TRANSPORT_TWILIO, status=REPLIED, created_at=now)
+    log.info("Inbound SMS handled: %s%s", kind.value,
+             " (to the assistant)" if decision.to_assistant else "")
+    return decision
+
+
+def deliverable_replies(phone: str, bodies: list[str],
+                        now: dt.datetime | None = None) -> list[str]:
+    """Log the assistant's replies and return those that may be sent.
+
+    The opt-out state is read again: a STOP that arrived while the assistant was
+    thinking wins, and nothing is sent.
+    """
+    if not bodies:
+        return []
+    now = now or utcnow()
+    with session_scope() as session:
+        if store.is_opted_out(session, phone):
+            log.info("Assistant reply dropped: the number opted out.")
+            return []
+        for body in bodies:
+            store.record_message(session, direction="outbound", phone=phone, body=body,
+                                 transport=TRANSPORT_TWILIO, status=REPLIED, created_at=now)
+    return bodies

@@ -1,0 +1,272 @@
+"""Send due aftercare texts exactly once: ``python -m clinic.sms.sender`` (started by make run).
+
+Each pass (:func:`send_due`) works only from the ``followups`` table, so a restart loses
+nothing and any number of senders can run at once:
+
+1. **Claim** a due text with one conditional UPDATE (``status 'scheduled' -> 'sending'``,
+   ``WHERE status = 'scheduled'``) and check the row count: of two senders racing for the
+   same text, exactly one gets it. In the same transaction, right before sending, the
+   number's opt-out state and the booking's SMS consent are checked again; a text that may
+   no longer be sent becomes ``skipped``.
+2. **Send** outside any transaction (a network call must not hold the database lock).
+3. **Record** the outcome: ``sent`` (with Twilio's message sid, plus the text in
+   ``sms_messages``, which is the local outbox when Twilio is not configured); a transient
+   failure goes back to ``scheduled`` with exponential backoff (``attempts``,
+   ``next_attempt_at``); a permanent one (Twilio 21610 unsubscribed, 21211 invalid number,
+   other 4xx) becomes ``failed`` and is never retried. 21610 also records the opt-out.
+
+A sender that dies between claim and record leaves the text in ``sending``: Twilio may or
+may not have accepted it, and sending again could text the patient twice. So such a text
+is never re-sent automatically: after :data:`CLAIM_TIMEOUT` the next pass marks it
+``failed`` with "interrupted while sending; delivery unknown", which staff see in
+``clinic followups list --status failed`` (and can check in Twilio's console). At most
+once, never twice; every text that is not known to be delivered is visible.
+
+In quiet hours nothing is sent: due texts get ``next_attempt_at`` at the end of quiet
+hours. Texts more than :data:`SEND_LATE_LIMIT` late (the sender was down for a long
+time) are ``skipped`` rather than sent out of context.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import logging
+import os
+import signal
+import socket
+import threading
+import uuid
+from dataclasses import asdict, dataclass
+
+from sqlalchemy import or_, select, update
+
+from clinic.db import DatabaseUnavailable, read_scope, session_scope
+from clinic.models import Followup, utcnow
+from clinic.settings import settings
+from clinic.sms import store
+from clinic.sms.schedule import after_quiet_hours, in_quiet_hours
+from clinic.sms.transport import UNSUBSCRIBED, SendError, SendResult, Transport, get_transport
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 5
+BACKOFF_BASE = dt.timedelta(minutes=1)
+BACKOFF_MAX = dt.timedelta(hours=1)
+# Longer than one send can take (Twilio client timeout: 30 s), so a live sender's claim
+# is never mistaken for an interrupted one.
+CLAIM_TIMEOUT = dt.timedelta(minutes=10)
+SEND_LATE_LIMIT = dt.timedelta(hours=24)
+INTERRUPTED = "interrupted while sending; delivery unknown, not retried"
+
+
+@dataclass
+class SendCounts:
+    """What one pass did."""
+
+    sent: int = 0  # handed to Twilio, or written to the local outbox
+    retried: int = 0  # transient failure, scheduled again with backoff
+    failed: int = 0  # permanent failure or too many attempts
+    skipped: int = 0  # opted out, no consent, or too late
+    deferred: int = 0  # due in quiet hours, moved to the morning
+    interrupted: int = 0  # stale claims of a crashed sender, marked failed
+
+    def as_dict(self) -> dict[str, int]:
+        """The counts as a plain dict."""
+        return asdict(self)
+
+
+def default_worker_id() -> str:
+    """A name unique to this pass: host, process and a random suffix."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def backoff(attempts: int) -> dt.timedelta:
+    """Wait before the next try after ``attempts`` failed tries (1 min, 2, 4, ... 1 h)."""
+    return min(BACKOFF_BASE * (2 ** max(attempts - 1, 0)), BACKOFF_MAX)
+
+
+def send_due(now: dt.datetime | None = None, transport: Transport | None = None,
+             worker_id: str | None = None, limit: int = 100) -> dict[str, int]:
+    """One sender pass: send every due follow-up text once; return what happened."""
+    now = now or utcnow()
+    transport = transport or get_transport()
+    worker_id = worker_id or default_worker_id()
+    counts = SendCounts()
+    counts.interrupted = _fail_stale_claims(now)
+
+    with read_scope() as session:
+        due = list(session.execute(
+            select(Followup.id).where(
+                Followup.status == "scheduled", Followup.due_at <= now,
+                or_(Followup.next_attempt_at.is_(None), Followup.next_attempt_at <= now))
+            .order_by(Followup.due_at, Followup.id).limit(limit)).scalars())
+    if not due:
+        return counts.as_dict()
+
+    if in_quiet_hours(now):
+        morning = after_quiet_hours(now)
+        with session_scope() as session:
+            result = session.execute(
+                update(Followup).where(Followup.id.in_(due), Followup.status == "scheduled")
+                .values(next_attempt_at=morning).execution_options(synchronize_session=False))
+            counts.deferred = int(result.rowcount or 0)
+        log.info("Quiet hours: %d due follow-up texts wait until %s.", counts.deferred,
+                 morning.isoformat())
+        return counts.as_dict()
+
+    for followup_id in due:
+        _send_one(followup_id, now, transport, worker_id, counts)
+    log.info("Sender pass: %s", counts.as_dict())
+    return counts.as_dict()
+
+
+def _fail_stale_claims(now: dt.datetime) -> int:
+    with session_scope() as session:
+        result = session.execute(
+            update(Followup)
+            .where(Followup.status == "sending", Followup.claimed_at < now - CLAIM_TIMEOUT)
+            .values(status="failed", last_error=INTERRUPTED)
+            .execution_options(synchronize_session=False))
+        stale = int(result.rowcount or 0)
+    if stale:
+        log.warning("%d follow-up texts were interrupted while sending (a sender stopped); "
+                    "marked failed, not re-sent.", stale)
+    return stale
+
+
+@dataclass(frozen=True)
+class _Claim:
+    id: int
+    message_id: str
+    phone: str
+    body: str
+    attempts: int
+
+
+def _claim(followup_id: int, now: dt.datetime, worker_id: str,
+           counts: SendCounts) -> _Claim | None:
+    """Atomically take a due text for this worker; None if another sender has it."""
+    with session_scope() as session:
+        result = session.execute(
+            update(Followup)
+            .where(Followup.id == followup_id, Followup.status == "scheduled",
+                   or_(Followup.next_attempt_at.is_(None), Followup.next_attempt_at <= now))
+            .values(status="sending", claimed_by=worker_id, claimed_at=now,
+                    attempts=Followup.attempts + 1)
+            .execution_options(synchronize_session=False))
+        if result.rowcount != 1:
+            return None  # another sender claimed it first (or staff cancelled it)
+        row = session.get(Followup, followup_id)
+        assert row is not None
+        reason = None
+        if now - row.due_at > SEND_LATE_LIMIT:
+            reason = "too late to send (the sender was not running)"
+        elif store.is_opted_out(session, row.phone_e164):
+            reason = "the number opted out"
+        elif not store.consent_given(session, row.booking_id, row.phone_e164):
+            reason = "no SMS consent"
+        if reason is not None:
+            row.status, row.last_error = "skipped", reason
+            counts.skipped += 1
+            log.info("Follow-up %d (%s) skipped: %s.", row.id, row.message_id, reason)
+            return None
+        return _Claim(row.id, row.message_id, row.phone_e164, row.body, row.attempts)
+
+
+def _send_one(followup_id: int, now: dt.datetime, transport: Transport, worker_id: str,
+              counts: SendCounts) -> None:
+    claim = _claim(followup_id, now, worker_id, counts)
+    if claim is None:
+        return
+    try:
+        result = transport.send(claim.phone, claim.body)
+    except SendError as error:
+        _record_failure(claim, error, now, worker_id, counts)
+    except Exception as error:  # noqa: BLE001 - an unexpected failure is retried, not lost
+        _record_failure(claim, SendError(f"unexpected error: {type(error).__name__}"), now,
+                        worker_id, counts)
+    else:
+        _record_sent(claim, result, now, worker_id)
+        counts.sent += 1
+
+
+def _record_sent(claim: _Claim, result: SendResult, now: dt.datetime, worker_id: str) -> None:
+    with session_scope() as session:
+        row = session.get(Followup, claim.id)
+        if row is not None and row.claimed_by == worker_id:
+            # Also corrects a claim a slow send let go stale: it was delivered after all.
+            row.status, row.sent_at, row.provider_sid = "sent", now, result.provider_sid
+            row.last_error = None
+        store.record_message(session, direction="outbound", phone=claim.phone,
+                             body=claim.body, transport=result.transport, status=result.status,
+                             provider_sid=result.provider_sid, followup_id=claim.id,
+                             created_at=now)
+    log.info("Follow-up %d (%s) sent via %s.", claim.id, claim.message_id, result.transport)
+
+
+def _record_failure(claim: _Claim, error: SendError, now: dt.datetime, worker_id: str,
+                    counts: SendCounts) -> None:
+    with session_scope() as session:
+        row = session.get(Followup, claim.id)
+        if row is None or row.claimed_by != worker_id:
+            return
+        if error.code == UNSUBSCRIBED:
+            # The carrier says this number opted out: honour it for every later text too.
+            store.set_opt_out(session, claim.phone, True, "twilio-21610", now)
+        if error.permanent or claim.attempts >= MAX_ATTEMPTS:
+            row.status = "failed"
+            row.last_error = error.reason if error.permanent else \
+                f"gave up after {claim.attempts} attempts: {error.reason}"
+            row.next_attempt_at = None
+            counts.failed += 1
+            log.warning("Follow-up %d (%s) failed: %s", claim.id, claim.message_id,
+                        row.last_error)
+        else:
+            row.status = "scheduled"
+            row.last_error = error.reason
+            row.next_attempt_at = now + backoff(claim.attempts)
+            counts.retried += 1
+            log.warning("Follow-up %d (%s) will be retried at %s: %s", claim.id,
+                        claim.message_id, row.next_attempt_at.isoformat(), error.reason)
+
+
+def run_forever(poll_seconds: float | None = None, stop: threading.Event | None = None) -> None:
+    """Run a pass every ``poll_seconds`` until ``stop`` is set (SIGTERM/SIGINT set it)."""
+    stop = stop or threading.Event()
+    poll = poll_seconds if poll_seconds is not None else settings().sender_poll_seconds
+    transport = get_transport()
+    log.info("Follow-up sender started (%s, every %s s).", transport.name, poll)
+    while not stop.is_set():
+        try:
+            send_due(transport=transport)
+        except DatabaseUnavailable:
+            pass  # already logged by clinic.db; try again next time
+        except Exception:  # noqa: BLE001 - one bad pass must not stop the sender
+            log.exception("Sender pass failed")
+        stop.wait(poll)
+    log.info("Follow-up sender stopped.")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command line: ``python -m clinic.sms.sender [--once]``."""
+    parser = argparse.ArgumentParser(prog="python -m clinic.sms.sender",
+                                     description="Send due aftercare texts.")
+    parser.add_argument("--once", action="store_true", help="one pass, then exit")
+    parser.add_argument("--poll-seconds", type=float, default=None,
+                        help="seconds between passes (default: settings sender_poll_seconds)")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: "
+                        "%(message)s")
+    if args.once:
+        print(send_due())
+        return 0
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    run_forever(args.poll_seconds, stop)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
