@@ -1,0 +1,172 @@
+"""The socket.io channel accepts the chat widget only from the configured origins.
+
+The channel runs in a real Sanic server on a loopback port, built as ``rasa run`` builds it
+(``--cors "*"`` included, to show Rasa's own CORS setting does not reopen the door), but
+without a model: the handshake is all that is tested here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from email.message import Message
+
+import pytest
+
+from clinic.channels.socketio import OriginPolicy, normalise_origins
+
+ALLOWED = "http://clinic.test:8000"
+ALSO_ALLOWED = "http://127.0.0.1:8000"
+FOREIGN = "http://evil.test"
+
+SERVER_SCRIPT = """
+import sys
+from rasa.core.run import _create_app_without_api
+from rasa.core.channels.channel import register
+from clinic.channels.socketio import ClinicSocketIOInput
+
+channel = ClinicSocketIOInput.from_credentials({
+    "user_message_evt": "user_uttered",
+    "bot_message_evt": "bot_uttered",
+    "session_persistence": True,
+})
+app = _create_app_without_api(cors="*")
+register([channel], app, route="/webhooks/")
+app.run(host="127.0.0.1", port=int(sys.argv[1]), access_log=False, workers=1)
+"""
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def channel_url() -> Iterator[str]:
+    """Base URL of a Sanic server running only the clinic's socket.io channel."""
+    port = _free_port()
+    env = {**os.environ, "CLINIC_ALLOWED_ORIGINS": f"{ALLOWED}/, {ALSO_ALLOWED}"}
+    process = subprocess.Popen(
+        [sys.executable, "-c", SERVER_SCRIPT, str(port)],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"{base}/webhooks/socketio/", timeout=2):
+                    break
+            except (urllib.error.URLError, ConnectionError):
+                if process.poll() is not None or time.monotonic() > deadline:
+                    _, err = process.communicate(timeout=5) if process.poll() is not None \
+                        else (None, b"")
+                    pytest.fail(f"channel server did not start: {err.decode()[-2000:]}")
+                time.sleep(0.2)
+        yield base
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def _polling_handshake(base: str, origin: str | None) -> tuple[int, Message, str]:
+    request = urllib.request.Request(f"{base}/socket.io/?EIO=4&transport=polling")
+    if origin:
+        request.add_header("Origin", origin)
+    try:
+        with urllib.request.urlopen(request, timeout=5) as response:
+            return response.status, response.headers, response.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, error.headers, error.read().decode()
+
+
+def test_polling_handshake_from_configured_origin_is_accepted(channel_url: str) -> None:
+    status, headers, body = _polling_handshake(channel_url, ALLOWED)
+    assert status == 200
+    assert body.startswith("0{") and '"sid"' in body  # engine.io "open" packet
+    # Exactly one: browsers reject a response that also carries Rasa's --cors header.
+    assert headers.get_all("Access-Control-Allow-Origin") == [ALLOWED]
+
+
+def test_every_configured_origin_is_accepted(channel_url: str) -> None:
+    status, headers, _ = _polling_handshake(channel_url, ALSO_ALLOWED)
+    assert status == 200
+    assert headers.get_all("Access-Control-Allow-Origin") == [ALSO_ALLOWED]
+
+
+@pytest.mark.parametrize("origin", [FOREIGN, "http://clinic.test:8001",
+                                    "https://clinic.test:8000", "null"])
+def test_polling_handshake_from_other_origin_is_refused(channel_url: str, origin: str) -> None:
+    status, headers, body = _polling_handshake(channel_url, origin)
+    assert status == 400
+    assert "not an accepted origin" in body
+
+
+def test_websocket_upgrade_is_checked_too(channel_url: str) -> None:
+    import websockets
+    from websockets.exceptions import InvalidStatusCode
+
+    url = channel_url.replace("http://", "ws://") + "/socket.io/?EIO=4&transport=websocket"
+
+    async def open_packet(origin: str) -> str:
+        async with websockets.connect(url, origin=origin, open_timeout=5) as ws:
+            return await asyncio.wait_for(ws.recv(), 5)
+
+    assert asyncio.run(open_packet(ALLOWED)).startswith("0{")
+    with pytest.raises(InvalidStatusCode) as refused:
+        asyncio.run(open_packet(FOREIGN))
+    assert refused.value.status_code == 400
+
+
+def test_socketio_client_gets_a_session_only_from_configured_origin(channel_url: str) -> None:
+    import socketio
+
+    async def session_confirmed(origin: str) -> str:
+        client = socketio.AsyncClient(reconnection=False)
+        confirmed: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        client.on("session_confirm", lambda sid: confirmed.set_result(sid))
+        await client.connect(channel_url, headers={"Origin": origin},
+                             transports=["polling"], wait_timeout=5)
+        try:
+            await client.emit("session_request", {"session_id": "a1b2c3"})
+            return await asyncio.wait_for(confirmed, 5)
+        finally:
+            # Not waiting for the pending long-poll keeps the test fast.
+            await client.eio.disconnect(abort=True)
+
+    assert asyncio.run(session_confirmed(ALLOWED)) == "a1b2c3"
+    with pytest.raises(socketio.exceptions.ConnectionError):
+        asyncio.run(session_confirmed(FOREIGN))
+
+
+def test_origins_are_normalised_like_browsers_send_them() -> None:
+    assert normalise_origins(" http://A.test:8000/ ,https://b.test,,http://a.test:8000") == [
+        "http://a.test:8000", "https://b.test"]
+    assert normalise_origins(["https://b.test/"]) == ["https://b.test"]
+
+
+def test_no_configured_origin_refuses_every_browser() -> None:
+    # engine.io reads an empty list as "check nothing"; the policy must not.
+    policy = OriginPolicy("")
+    assert not policy("http://localhost:8000")
+    assert not policy(None)
+
+
+def test_policy_allows_exactly_the_listed_origins() -> None:
+    policy = OriginPolicy(["http://localhost:8000"])
+    assert policy("http://localhost:8000")
+    assert policy("http://localhost:8000", {"HTTP_ORIGIN": "http://localhost:8000"})
+    assert not policy("http://localhost:8000.evil.test")
+    assert not policy("http://localhost")
+    assert OriginPolicy("*")("http://anything.test")
