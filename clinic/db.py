@@ -183,8 +183,8 @@ def _scope(url: str | None, *, write: bool) -> Iterator[Session]:
         yield session
         if write:
             session.commit()
-        else:
-            session.rollback()
+        # A read scope just closes: that ends the transaction without expiring the
+        # loaded objects (a rollback would), so callers can use them afterwards.
     except exc.DBAPIError as error:
         session.rollback()
         if _is_connection_problem(error):

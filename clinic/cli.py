@@ -1,0 +1,431 @@
+"""Staff command-line tool: ``clinic ...`` (or ``python -m clinic.cli ...``).
+
+    clinic bookings list [--status S] [--limit N]      newest first, as a table
+    clinic bookings show REF                          every field, screening summary, consent
+    clinic bookings export [--out FILE]               CSV (stdout without --out)
+    clinic bookings mark REF confirmed|treated|cancelled [--at ISO]
+    clinic erase --phone P | --email E [--yes]        remove one person's data
+    clinic webhook deliver [--retry-failed]           send pending booking webhooks now
+
+The SMS follow-up commands (``clinic followups ...``, ``clinic outbox ...``) come from
+``clinic.sms.cli.register``. Exit codes: 0 done, 1 not found / invalid / unavailable,
+2 usage error. Errors are one line on stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import datetime as dt
+import io
+import json
+import os
+import sys
+from collections.abc import Sequence
+
+from sqlalchemy import select
+
+from clinic.db import DatabaseUnavailable, read_scope, session_scope
+from clinic.models import (
+    BOOKING_STATUSES,
+    BookingRequest,
+    Followup,
+    SmsConsent,
+    WebhookDelivery,
+    utcnow,
+)
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+MARKABLE = ("confirmed", "treated", "cancelled")
+# Which status a booking may move to from which; "treated" is final (texts are scheduled).
+TRANSITIONS = {
+    "requested": {"confirmed", "treated", "cancelled"},
+    "confirmed": {"treated", "cancelled"},
+    "cancelled": {"confirmed", "treated"},
+    "treated": set(),
+}
+EXPORT_FIELDS = (
+    "reference", "created_at", "status", "status_changed_at", "treated_at", "name",
+    "phone_e164", "email", "treatment", "preferred_times_text", "preferred_times_parsed",
+    "screening_outcome", "screening_answers", "screening_summary", "promotion_code",
+    "promotion_amount_usd", "sms_consent", "sms_consent_at", "channel", "conversation_id",
+)
+
+# Typed by the person: a spreadsheet must not run them as formulas. (The phone number is
+# validated E.164 and keeps its "+".)
+FREE_TEXT_FIELDS = ("name", "email", "preferred_times_text", "conversation_id", "channel")
+
+
+class CommandError(Exception):
+    """A problem to report as one line, with exit code 1."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but usage errors are one line and exit 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
+# --------------------------------------------------------------------------- formatting
+
+
+def _local(moment: dt.datetime | None, *, seconds: bool = False) -> str:
+    """A stored UTC time shown in the clinic's time zone."""
+    if moment is None:
+        return ""
+    from clinic.settings import settings
+
+    return moment.astimezone(settings().tz).strftime(
+        "%Y-%m-%d %H:%M:%S %Z" if seconds else "%Y-%m-%d %H:%M")
+
+
+def _clip(value: str, width: int) -> str:
+    value = " ".join(str(value).split())
+    return value if len(value) <= width else value[: width - 1] + "…"
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[object]],
+          max_widths: dict[int, int] | None = None) -> str:
+    """Rows as an aligned plain-text table (for humans; use export for machines)."""
+    max_widths = max_widths or {}
+    cells = [[_clip("" if cell is None else cell, max_widths.get(i, 60))
+              for i, cell in enumerate(row)] for row in rows]
+    widths = [max([len(h)] + [len(r[i]) for r in cells]) for i, h in enumerate(headers)]
+    def line(values: Sequence[str]) -> str:
+        return "  ".join(v.ljust(w) for v, w in zip(values, widths, strict=True)).rstrip()
+
+    lines = [line([h.upper() for h in headers]), line(["-" * w for w in widths])]
+    return "\n".join(lines + [line(row) for row in cells])
+
+
+def _spreadsheet_safe(value: object) -> str:
+    """A CSV cell that a spreadsheet will not run as a formula (names are typed by anyone)."""
+    text = "" if value is None else str(value)
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+def _promotion(booking: BookingRequest) -> str:
+    if not booking.promotion_code:
+        return ""
+    return f"{booking.promotion_code} (${booking.promotion_amount_usd})"
+
+
+# --------------------------------------------------------------------------- commands
+
+
+def _find(session, reference: str) -> BookingRequest:  # noqa: ANN001
+    from clinic.booking import find_booking
+
+    booking = find_booking(session, reference)
+    if booking is None:
+        raise CommandError(f"no booking request with reference {reference!r}")
+    return booking
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    """Booking requests, newest first."""
+    if args.limit < 1:
+        raise CommandError("--limit must be 1 or more")
+    with read_scope() as session:
+        query = select(BookingRequest).order_by(BookingRequest.created_at.desc(),
+                                                BookingRequest.id.desc())
+        if args.status:
+            query = query.where(BookingRequest.status == args.status)
+        bookings = list(session.execute(query.limit(args.limit)).scalars())
+    if not bookings:
+        print("No booking requests" + (f" with status {args.status}." if args.status else "."))
+        return EXIT_OK
+    rows = [(b.reference, _local(b.created_at), b.name, b.treatment, b.screening_outcome,
+             _promotion(b), b.status) for b in bookings]
+    print(table(("reference", "created", "name", "treatment", "outcome", "promotion", "status"),
+                rows, {2: 28}))
+    print(f"\n{len(bookings)} booking request(s), newest first.")
+    return EXIT_OK
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    """One booking request with its screening summary and consent."""
+    with read_scope() as session:
+        booking = _find(session, args.reference)
+        consents = list(session.execute(select(SmsConsent).where(
+            SmsConsent.booking_id == booking.id).order_by(SmsConsent.id)).scalars())
+        deliveries = list(session.execute(select(WebhookDelivery).where(
+            WebhookDelivery.booking_id == booking.id)).scalars())
+        followups = list(session.execute(select(Followup).where(
+            Followup.booking_id == booking.id).order_by(Followup.due_at)).scalars())
+    times = ", ".join(_local(dt.datetime.fromisoformat(t)) for t in booking.preferred_times_parsed)
+    fields = [
+        ("Reference", booking.reference),
+        ("Status", f"{booking.status} (since {_local(booking.status_changed_at)})"),
+        ("Created", _local(booking.created_at, seconds=True)),
+        ("Treated at", _local(booking.treated_at)),
+        ("Name", booking.name),
+        ("Mobile", booking.phone_e164),
+        ("Email", booking.email or "-"),
+        ("Treatment", booking.treatment),
+        ("Preferred times", booking.preferred_times_text or "-"),
+        ("  understood as", times or "(no specific date recognised)"),
+        ("Promotion", _promotion(booking) or "none"),
+        ("Channel", booking.channel),
+        ("Conversation", booking.conversation_id),
+        ("Screening", booking.screening_outcome),
+    ]
+    width = max(len(label) for label, _ in fields)
+    for label, value in fields:
+        print(f"{label.ljust(width)}  {value}")
+    print("\nScreening summary:")
+    for line in (booking.screening_summary or "(none)").splitlines():
+        print(f"  {line}")
+    print("\nSMS consent:")
+    if not consents:
+        print("  (no answer recorded)")
+    for consent in consents:
+        answer = "GIVEN" if consent.given else "NOT given"
+        print(f"  {answer} at {_local(consent.given_at, seconds=True)} via {consent.channel}")
+        print(f"  Wording shown: \"{consent.wording}\"")
+    if followups:
+        print("\nAftercare texts:")
+        for followup in followups:
+            print(f"  {_local(followup.due_at)}  {followup.message_id}  {followup.status}")
+    if deliveries:
+        print("\nWebhook:")
+        for delivery in deliveries:
+            detail = (_local(delivery.delivered_at) if delivery.status == "delivered"
+                      else f"{delivery.attempts} attempt(s) {delivery.last_error or ''}".strip())
+            print(f"  {delivery.status}  {detail}")
+    return EXIT_OK
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    """Every booking request as CSV, oldest first."""
+    with read_scope() as session:
+        bookings = list(session.execute(select(BookingRequest).order_by(
+            BookingRequest.created_at, BookingRequest.id)).scalars())
+        consents: dict[int, SmsConsent] = {}
+        for consent in session.execute(select(SmsConsent).order_by(SmsConsent.id)).scalars():
+            consents[consent.booking_id] = consent  # the latest answer wins
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(EXPORT_FIELDS)
+    for booking in bookings:
+        consent = consents.get(booking.id)
+        values = {
+            **{name: getattr(booking, name, None) for name in EXPORT_FIELDS},
+            "created_at": booking.created_at.isoformat(),
+            "status_changed_at": booking.status_changed_at.isoformat(),
+            "treated_at": booking.treated_at.isoformat() if booking.treated_at else "",
+            "preferred_times_parsed": " ".join(booking.preferred_times_parsed or []),
+            "screening_answers": json.dumps(booking.screening_answers, sort_keys=True),
+            "sms_consent": "" if consent is None else ("yes" if consent.given else "no"),
+            "sms_consent_at": consent.given_at.isoformat() if consent else "",
+        }
+        writer.writerow([_spreadsheet_safe(values[name]) if name in FREE_TEXT_FIELDS
+                         else values[name] for name in EXPORT_FIELDS])
+    if args.out:
+        try:
+            with open(args.out, "w", encoding="utf-8", newline="") as handle:
+                handle.write(buffer.getvalue())
+        except OSError as error:
+            raise CommandError(f"cannot write {args.out}: {error.strerror}") from None
+        print(f"Exported {len(bookings)} booking request(s) to {args.out}")
+    else:
+        sys.stdout.write(buffer.getvalue())
+    return EXIT_OK
+
+
+def _parse_at(text: str | None) -> dt.datetime:
+    if not text:
+        return utcnow()
+    from clinic.settings import settings
+
+    try:
+        moment = dt.datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise CommandError(
+            f"--at {text!r} is not an ISO date-time like 2026-03-10T14:30") from None
+    if moment.tzinfo is None:  # staff type clinic-local times
+        moment = moment.replace(tzinfo=settings().tz)
+    return moment.astimezone(dt.timezone.utc)
+
+
+def _scheduler():  # noqa: ANN202
+    try:
+        from clinic.sms.schedule import schedule_aftercare
+    except ModuleNotFoundError as error:
+        if error.name not in ("clinic.sms", "clinic.sms.schedule"):
+            raise
+        return None
+    return schedule_aftercare
+
+
+def cmd_mark(args: argparse.Namespace) -> int:
+    """Move a booking to confirmed / treated / cancelled."""
+    at = _parse_at(args.at)
+    if args.status == "treated" and at > utcnow() + dt.timedelta(minutes=5):
+        raise CommandError("a treatment can't be marked done in the future")
+    scheduled = None
+    with session_scope() as session:
+        booking = _find(session, args.reference)
+        if args.status == booking.status:
+            raise CommandError(f"{booking.reference} is already {booking.status}")
+        if args.status not in TRANSITIONS[booking.status]:
+            raise CommandError(f"{booking.reference} is {booking.status}; "
+                               f"it can't be marked {args.status}")
+        booking.status, booking.status_changed_at = args.status, at
+        if args.status == "treated":
+            booking.treated_at = at
+            schedule = _scheduler()
+            if schedule is not None:
+                scheduled = schedule(session, booking, at)
+        reference = booking.reference
+    print(f"{reference} marked {args.status} at {_local(at)}.")
+    if args.status == "treated":
+        if scheduled is None:
+            print("Aftercare texts: the SMS module is not installed, none scheduled.")
+        else:
+            count = sum(1 for row in scheduled if getattr(row, "status", "") == "scheduled")
+            print(f"Aftercare texts scheduled: {count}"
+                  + ("" if count else " (no SMS consent, opted out, or already scheduled)")
+                  + ". See 'clinic followups list'.")
+    return EXIT_OK
+
+
+def cmd_erase(args: argparse.Namespace) -> int:
+    """Erase one person's data (asks for confirmation unless --yes)."""
+    from clinic.booking import normalize_email, normalize_phone
+    from clinic.erase import count_conversations, erase_person, find_person
+    from clinic.settings import settings
+
+    phone = email = None
+    if args.phone:
+        phone = normalize_phone(args.phone)
+        if phone is None:
+            raise CommandError(f"{args.phone!r} is not a valid phone number")
+    if args.email:
+        email = normalize_email(args.email)
+        if email is None:
+            raise CommandError(f"{args.email!r} is not a valid email address")
+    who = " / ".join(x for x in (phone, email) if x)
+    with read_scope() as session:
+        found = find_person(session, phone=phone, email=email)
+    conversations, events, note = count_conversations(settings().tracker_store_url,
+                                                      found.conversation_ids)
+    if found.empty and not conversations:
+        raise CommandError(f"nothing stored for {who}" + (f" ({note})" if note else ""))
+    if not args.yes:
+        print(f"This removes, for {who}: {len(found.booking_ids)} booking request(s) "
+              f"{' '.join(found.references)}, {len(found.consent_ids)} SMS consent(s), "
+              f"{len(found.redemption_ids)} promotion use(s), {len(found.followup_ids)} "
+              f"follow-up(s), {len(found.sms_message_ids)} SMS message(s), "
+              f"{len(found.webhook_delivery_ids)} webhook deliveries, "
+              f"{len(found.opt_out_phones)} opt-out entr(ies), {conversations} conversation(s).")
+        try:
+            answer = input("Type 'erase' to confirm: ")
+        except EOFError:
+            print()
+            answer = ""
+        if answer.strip().lower() != "erase":
+            raise CommandError("not confirmed; nothing was erased (use --yes to skip the question)")
+    report = erase_person(phone=phone, email=email)
+    print(f"Erased the data of {who}:")
+    for line in report.lines():
+        print(f"  {line}")
+    return EXIT_OK
+
+
+def cmd_webhook_deliver(args: argparse.Namespace) -> int:
+    """Send pending booking webhooks now, ignoring their back-off."""
+    from clinic.webhook import deliver_pending, retry_failed
+
+    if args.retry_failed:
+        print(f"Deliveries given up on, back in the queue: {retry_failed()}")
+    report = deliver_pending(force=True)
+    print(f"Webhook: {report}.")
+    return EXIT_OK if report.retrying == 0 and report.failed == 0 else EXIT_FAILED
+
+
+# --------------------------------------------------------------------------- parser
+
+
+def _register_sms(subparsers: argparse._SubParsersAction) -> None:
+    try:
+        import clinic.sms.cli as sms_cli
+    except ModuleNotFoundError as error:
+        if error.name not in ("clinic.sms", "clinic.sms.cli"):
+            raise  # a real bug inside the SMS module must not be hidden
+        return
+    sms_cli.register(subparsers)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``clinic`` argument parser (other modules add commands with ``register``)."""
+    parser = _Parser(prog="clinic", description="Staff tool of the clinic assistant.")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    commands.required = True
+
+    bookings = commands.add_parser("bookings", help="booking requests")
+    actions = bookings.add_subparsers(dest="action", metavar="ACTION", parser_class=_Parser)
+    actions.required = True
+    listing = actions.add_parser("list", help="list booking requests, newest first")
+    listing.add_argument("--status", choices=BOOKING_STATUSES)
+    listing.add_argument("--limit", type=int, default=50, help="at most N rows (default 50)")
+    listing.set_defaults(func=cmd_list)
+    show = actions.add_parser("show", help="one booking request with its screening summary")
+    show.add_argument("reference", metavar="REF")
+    show.set_defaults(func=cmd_show)
+    export = actions.add_parser("export", help="all booking requests as CSV")
+    export.add_argument("--out", metavar="FILE", help="write to FILE instead of the screen")
+    export.set_defaults(func=cmd_export)
+    mark = actions.add_parser("mark", help="mark a booking confirmed, treated or cancelled")
+    mark.add_argument("reference", metavar="REF")
+    mark.add_argument("status", choices=MARKABLE)
+    mark.add_argument("--at", metavar="ISO",
+                      help="when it happened, e.g. 2026-03-10T14:30 (clinic time; default now)")
+    mark.set_defaults(func=cmd_mark)
+
+    erase = commands.add_parser("erase", help="erase one person's data on request")
+    who = erase.add_argument_group("the person (one or both)")
+    who.add_argument("--phone", metavar="P")
+    who.add_argument("--email", metavar="E")
+    erase.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    erase.set_defaults(func=cmd_erase)
+
+    webhook = commands.add_parser("webhook", help="booking webhook deliveries")
+    webhook_actions = webhook.add_subparsers(dest="action", metavar="ACTION", parser_class=_Parser)
+    webhook_actions.required = True
+    deliver = webhook_actions.add_parser("deliver", help="send pending deliveries now")
+    deliver.add_argument("--retry-failed", action="store_true",
+                         help="also retry deliveries that were given up on")
+    deliver.set_defaults(func=cmd_webhook_deliver)
+
+    _register_sms(commands)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one staff command; returns the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command == "erase" and not (args.phone or args.email):
+        parser.exit(EXIT_USAGE, "clinic erase: error: give --phone P or --email E\n")
+    try:
+        return args.func(args)
+    except CommandError as error:
+        print(f"clinic: {error}", file=sys.stderr)
+        return EXIT_FAILED
+    except DatabaseUnavailable as error:
+        print(f"clinic: {error}", file=sys.stderr)
+        return EXIT_FAILED
+    except BrokenPipeError:  # e.g. `clinic bookings export | head`
+        return EXIT_OK
+    except Exception as error:  # noqa: BLE001 - staff get one line, not a traceback
+        if os.environ.get("CLINIC_DEBUG"):
+            raise
+        print(f"clinic: unexpected error ({type(error).__name__}: {error}); "
+              "run again with CLINIC_DEBUG=1 for details", file=sys.stderr)
+        return EXIT_FAILED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,230 @@
+"""Promotion rules (FACIAL50 and any other code in ``knowledge/promotions.yml``).
+
+Every decision is a :class:`PromoDecision` with a machine-readable ``reason`` and a
+kind sentence for the person. The rules are checked in this order, so a person the
+screening did not find eligible never learns anything about a code:
+
+1. ``not_screened`` - no (complete) screening yet
+2. ``not_eligible`` - the screening outcome is not the one the promotion requires
+3. ``unknown_code`` - no such code
+4. ``not_yet_valid`` / ``expired`` - outside the inclusive validity dates
+5. ``wrong_treatment`` - the chosen treatment is not one the promotion covers
+6. ``already_used`` - once per person, and this phone number or email has used it
+7. ``applied``
+
+:func:`check_code` only reads. The redemption itself is written by
+:func:`clinic.booking.save_booking`, where the database's unique constraints settle races.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from clinic.kb import OUTCOME_ELIGIBLE, OUTCOME_INCOMPLETE, Knowledge, Promotion
+from clinic.models import PromotionRedemption
+
+APPLIED = "applied"
+UNKNOWN_CODE = "unknown_code"
+NOT_YET_VALID = "not_yet_valid"
+EXPIRED = "expired"
+WRONG_TREATMENT = "wrong_treatment"
+ALREADY_USED = "already_used"
+NOT_ELIGIBLE = "not_eligible"
+NOT_SCREENED = "not_screened"
+REASONS = (APPLIED, UNKNOWN_CODE, NOT_YET_VALID, EXPIRED, WRONG_TREATMENT, ALREADY_USED,
+           NOT_ELIGIBLE, NOT_SCREENED)
+
+# What the person is told. {clinic_phone} etc. are filled from knowledge/clinic.yml,
+# {code}/{amount}/{dates}/{treatments}/{treatment} from the promotion and the booking.
+MESSAGES = {
+    APPLIED: "You get ${amount} off your {treatment} with {code}.",
+    UNKNOWN_CODE: (
+        "I don't recognise the code {code}. Please check the spelling; if you were given "
+        "it by the clinic, we can help at {clinic_phone}."
+    ),
+    NOT_YET_VALID: "The {code} offer starts on {valid_from}, so it can't be used yet.",
+    EXPIRED: "The {code} offer ended on {valid_until}, so it can no longer be used.",
+    WRONG_TREATMENT: (
+        "The {code} offer is for {treatments} only, so it doesn't apply to {treatment}. "
+        "You can still book, of course."
+    ),
+    ALREADY_USED: (
+        "The {code} offer can be used once per person, and it has already been used with "
+        "this mobile number or email address."
+    ),
+    NOT_ELIGIBLE: (
+        "This offer is only for people whose screening shows the treatment may suit them, "
+        "so I can't apply it. A practitioner can talk through your options at {clinic_phone}."
+    ),
+    NOT_SCREENED: (
+        "This offer needs the short suitability questions first. Once they're done, I'll "
+        "apply it if it fits."
+    ),
+}
+
+
+@dataclass(frozen=True)
+class PromoDecision:
+    """The answer to "can this person use this code?"."""
+
+    ok: bool
+    reason: str
+    message: str
+    promotion: Promotion | None
+
+
+def _date(day: dt.date) -> str:
+    return f"{day:%B} {day.day}, {day.year}"
+
+
+def _treatment_phrase(kb: Knowledge, treatment_id: str | None) -> str:
+    """How a treatment is named in a sentence: "facial" for facial ones, else its label."""
+    if not treatment_id:
+        return "this treatment"
+    try:
+        treatment = kb.clinic.treatment(treatment_id)
+    except KeyError:
+        return "this treatment"
+    if treatment.facial:
+        return "facial"
+    return treatment.label[0].lower() + treatment.label[1:]
+
+
+def _treatments_phrase(kb: Knowledge, promotion: Promotion) -> str:
+    labels = []
+    for treatment_id in promotion.treatments:
+        try:
+            label = kb.clinic.treatment(treatment_id).label
+        except KeyError:  # the loader checks ids; keep going if a test kb differs
+            label = treatment_id.replace("_", " ")
+        labels.append(label[0].lower() + label[1:])
+    return " or ".join(labels)
+
+
+def _safe_code(code: str) -> str:
+    # The person's own text is echoed back: keep letters and digits, and not too many.
+    cleaned = re.sub(r"[^A-Za-z0-9]", "", code or "").upper()[:20]
+    return cleaned or "you typed"
+
+
+def decision(
+    reason: str,
+    kb: Knowledge,
+    promotion: Promotion | None = None,
+    *,
+    code: str = "",
+    treatment: str | None = None,
+) -> PromoDecision:
+    """Build the decision for ``reason`` with its message rendered for the person."""
+    values = dict.fromkeys(("amount", "valid_from", "valid_until", "treatments"), "")
+    values.update(
+        code=_safe_code(code),
+        treatment=_treatment_phrase(kb, treatment),
+        clinic_phone=kb.clinic.phone,
+        clinic_name=kb.clinic.name,
+    )
+    if promotion is not None:
+        values.update(
+            code=promotion.code,
+            amount=str(promotion.amount_usd),
+            valid_from=_date(promotion.valid_from),
+            valid_until=_date(promotion.valid_until),
+            treatments=_treatments_phrase(kb, promotion),
+        )
+    message = MESSAGES[reason].format(**values)
+    return PromoDecision(reason == APPLIED, reason, message, promotion)
+
+
+def _already_used(session: Session, promotion: Promotion, phone_e164: str | None,
+                  email: str | None) -> bool:
+    conditions = []
+    if phone_e164:
+        conditions.append(PromotionRedemption.phone_e164 == phone_e164)
+    if email:
+        conditions.append(PromotionRedemption.email == email.strip().lower())
+    if not conditions:
+        return False
+    query = select(PromotionRedemption.id).where(
+        PromotionRedemption.code == promotion.code, or_(*conditions)
+    ).limit(1)
+    return session.execute(query).first() is not None
+
+
+def check_code(
+    code: str,
+    kb: Knowledge,
+    *,
+    outcome: str | None,
+    treatment: str | None,
+    phone_e164: str | None,
+    email: str | None,
+    today: dt.date,
+    session: Session | None = None,
+    url: str | None = None,
+) -> PromoDecision:
+    """Decide whether ``code`` can be used, without writing anything.
+
+    ``outcome`` is the screening outcome (None before screening). ``treatment`` None
+    skips the treatment rule (not chosen yet); ``phone_e164`` and ``email`` None skip the
+    once-per-person rule. ``today`` is the clinic's local date (see :func:`clinic_today`).
+    Without ``session`` a short read-only session on ``url`` (default: configured) is used
+    for the once-per-person check; this may raise :class:`clinic.db.DatabaseUnavailable`.
+    """
+    if outcome is None or outcome == OUTCOME_INCOMPLETE:
+        return decision(NOT_SCREENED, kb, code=code, treatment=treatment)
+    # Before looking at the code: nothing about codes is revealed to people who are not
+    # eligible, not even whether a code exists.
+    if outcome != OUTCOME_ELIGIBLE:
+        return decision(NOT_ELIGIBLE, kb, code=code, treatment=treatment)
+    promotion = kb.promotion(code or "")
+    if promotion is None:
+        return decision(UNKNOWN_CODE, kb, code=code, treatment=treatment)
+    if outcome != promotion.requires:
+        return decision(NOT_ELIGIBLE, kb, promotion, treatment=treatment)
+    if today < promotion.valid_from:
+        return decision(NOT_YET_VALID, kb, promotion, treatment=treatment)
+    if today > promotion.valid_until:
+        return decision(EXPIRED, kb, promotion, treatment=treatment)
+    if treatment is not None and treatment not in promotion.treatments:
+        return decision(WRONG_TREATMENT, kb, promotion, treatment=treatment)
+    if promotion.once_per_person and (phone_e164 or email):
+        if session is not None:
+            used = _already_used(session, promotion, phone_e164, email)
+        else:
+            from clinic.db import read_scope
+
+            with read_scope(url) as own_session:
+                used = _already_used(own_session, promotion, phone_e164, email)
+        if used:
+            return decision(ALREADY_USED, kb, promotion, treatment=treatment)
+    return decision(APPLIED, kb, promotion, treatment=treatment)
+
+
+def automatic_promotion(
+    kb: Knowledge, *, outcome: str | None, treatment: str | None, today: dt.date
+) -> Promotion | None:
+    """The promotion a booking gets without typing a code, if any.
+
+    Only for the outcome the promotion requires (eligible), a treatment it covers and a
+    date within its validity. Once-per-person is checked when the booking is saved.
+    """
+    if outcome is None or treatment is None:
+        return None
+    for promotion in kb.promotions:
+        if (outcome == promotion.requires and treatment in promotion.treatments
+                and promotion.valid_from <= today <= promotion.valid_until):
+            return promotion
+    return None
+
+
+def clinic_today(now: dt.datetime | None = None) -> dt.date:
+    """Today's date in the clinic's time zone (promotion dates are in local time)."""
+    from clinic.settings import settings
+
+    now = now or dt.datetime.now(dt.timezone.utc)
+    return now.astimezone(settings().tz).date()

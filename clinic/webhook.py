@@ -1,0 +1,240 @@
+"""Send each new booking request to the clinic's booking system (optional webhook).
+
+When ``settings().booking_webhook_url`` is set, :func:`clinic.booking.save_booking`
+queues a ``webhook_deliveries`` row inside the booking's own transaction, so a booking
+is never saved without its delivery. :func:`deliver_pending` POSTs due deliveries as
+JSON; a failed attempt stays ``pending`` with a later ``next_attempt_at`` (exponential
+backoff, capped), so nothing is lost. After :data:`MAX_ATTEMPTS` failures a delivery is
+marked ``failed`` and logged; ``clinic webhook deliver --retry-failed`` puts it back.
+
+Delivery is at least once: the receiver should use the ``X-Clinic-Delivery`` header (or
+the booking reference) to ignore a repeat. With ``CLINIC_BOOKING_WEBHOOK_SECRET`` set,
+``X-Clinic-Signature`` is the hex HMAC-SHA256 of the exact request body.
+
+Who calls :func:`deliver_pending`: the staff command ``clinic webhook deliver``, and the
+booking action right after a save (:func:`deliver_in_background`), so a delivery happens
+promptly without making the person wait for the clinic's server.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import json
+import logging
+import threading
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from clinic.models import BookingRequest, WebhookDelivery, utcnow
+
+log = logging.getLogger(__name__)
+
+BASE_DELAY = dt.timedelta(seconds=30)
+MAX_DELAY = dt.timedelta(hours=1)
+MAX_ATTEMPTS = 40  # about a day and a half of retries at the capped delay
+REQUEST_TIMEOUT_SECONDS = 10.0
+# While one worker is POSTing a delivery, others leave it alone for this long.
+CLAIM_LEASE = dt.timedelta(seconds=60)
+SIGNATURE_HEADER = "X-Clinic-Signature"
+DELIVERY_HEADER = "X-Clinic-Delivery"
+
+
+@dataclass
+class DeliveryReport:
+    """What one :func:`deliver_pending` pass did."""
+
+    delivered: int = 0
+    retrying: int = 0
+    failed: int = 0
+
+    def __str__(self) -> str:
+        return (f"delivered {self.delivered}, will retry {self.retrying}, "
+                f"gave up {self.failed}")
+
+
+def booking_payload(booking: BookingRequest) -> dict:
+    """The JSON document sent for a booking (what the clinic's booking system needs)."""
+    def iso(value: dt.datetime | None) -> str | None:
+        return value.isoformat() if value else None
+
+    return {
+        "event": "booking_request.created",
+        "reference": booking.reference,
+        "created_at": iso(booking.created_at),
+        "channel": booking.channel,
+        "name": booking.name,
+        "phone": booking.phone_e164,
+        "email": booking.email,
+        "treatment": booking.treatment,
+        "preferred_times_text": booking.preferred_times_text,
+        "preferred_times": list(booking.preferred_times_parsed or []),
+        "screening_outcome": booking.screening_outcome,
+        "screening_summary": booking.screening_summary,
+        "promotion_code": booking.promotion_code,
+        "promotion_amount_usd": booking.promotion_amount_usd,
+        "status": booking.status,
+    }
+
+
+def queue_delivery(session: Session, booking: BookingRequest, url: str,
+                   *, now: dt.datetime | None = None) -> WebhookDelivery:
+    """Add a pending delivery of ``booking`` to ``url`` in the caller's transaction."""
+    session.flush()  # the booking needs its id (and promotion fields) settled first
+    delivery = WebhookDelivery(
+        booking_id=booking.id, url=url, payload=booking_payload(booking), status="pending",
+        attempts=0, next_attempt_at=now or utcnow(),
+    )
+    session.add(delivery)
+    return delivery
+
+
+def sign(body: bytes, secret: str) -> str:
+    """Hex HMAC-SHA256 of ``body`` with ``secret`` (the X-Clinic-Signature value)."""
+    return hmac.new(secret.encode("utf-8"), body, hashlib.sha256).hexdigest()
+
+
+def backoff(attempts: int) -> dt.timedelta:
+    """Delay before the next try after ``attempts`` failed ones: 30 s, 1 min, 2 min, ... 1 h."""
+    exponent = max(attempts - 1, 0)
+    if exponent >= 20:  # avoid huge numbers; far past the cap anyway
+        return MAX_DELAY
+    return min(BASE_DELAY * (2 ** exponent), MAX_DELAY)
+
+
+def _host(url: str) -> str:
+    # Logs name only the host: a webhook URL may carry a token in its path or query.
+    return urlsplit(url).hostname or "?"
+
+
+def _post(url: str, body: bytes, delivery_id: int, secret: str) -> None:
+    """POST ``body``; raise on anything but a 2xx answer."""
+    headers = {"Content-Type": "application/json", "User-Agent": "clinic-assistant",
+               DELIVERY_HEADER: str(delivery_id)}
+    if secret:
+        headers[SIGNATURE_HEADER] = sign(body, secret)
+    request = urllib.request.Request(url, data=body, headers=headers, method="POST")
+    with urllib.request.urlopen(request, timeout=REQUEST_TIMEOUT_SECONDS) as response:  # noqa: S310
+        response.read()
+        if not 200 <= response.status < 300:
+            raise urllib.error.HTTPError(url, response.status, "not a 2xx answer", None, None)
+
+
+def _describe(error: Exception) -> str:
+    if isinstance(error, urllib.error.HTTPError):
+        return f"HTTP {error.code}"
+    if isinstance(error, urllib.error.URLError):
+        return f"connection failed: {type(error.reason).__name__}"
+    return type(error).__name__
+
+
+def _claim(session: Session, delivery_id: int, now: dt.datetime, force: bool) -> bool:
+    """Atomically take one delivery for a try (others skip it during the lease)."""
+    query = update(WebhookDelivery).where(
+        WebhookDelivery.id == delivery_id, WebhookDelivery.status == "pending"
+    )
+    if not force:
+        query = query.where(WebhookDelivery.next_attempt_at <= now)
+    claimed = session.execute(
+        query.values(next_attempt_at=now + CLAIM_LEASE).execution_options(
+            synchronize_session=False)
+    )
+    return claimed.rowcount == 1
+
+
+def deliver_pending(
+    now: dt.datetime | None = None, url: str | None = None, *, force: bool = False,
+    secret: str | None = None, limit: int = 100,
+) -> DeliveryReport:
+    """Try every pending delivery that is due (all pending ones with ``force``).
+
+    ``url`` is the clinic database URL (default: configured); each delivery carries its
+    own target URL. ``secret`` defaults to ``settings().webhook_secret``. No database
+    transaction is held open during an HTTP request.
+    """
+    from clinic.db import read_scope, session_scope
+    from clinic.settings import settings
+
+    now = now or utcnow()
+    secret = settings().webhook_secret if secret is None else secret
+    report = DeliveryReport()
+    with read_scope(url) as session:
+        query = select(WebhookDelivery.id).where(WebhookDelivery.status == "pending")
+        if not force:
+            query = query.where(WebhookDelivery.next_attempt_at <= now)
+        ids = list(session.execute(query.order_by(WebhookDelivery.id).limit(limit)).scalars())
+    for delivery_id in ids:
+        with session_scope(url) as session:
+            if not _claim(session, delivery_id, now, force):
+                continue
+            delivery = session.get(WebhookDelivery, delivery_id)
+            target, payload = delivery.url, delivery.payload
+        body = json.dumps(payload, sort_keys=True, separators=(",", ":")).encode("utf-8")
+        try:
+            _post(target, body, delivery_id, secret)
+            error = None
+        except Exception as problem:  # noqa: BLE001 - any failure means "try again later"
+            error = _describe(problem)
+        with session_scope(url) as session:
+            delivery = session.get(WebhookDelivery, delivery_id)
+            delivery.attempts += 1
+            if error is None:
+                delivery.status, delivery.delivered_at = "delivered", utcnow()
+                delivery.next_attempt_at, delivery.last_error = None, None
+                report.delivered += 1
+                log.info("Webhook delivery %s sent to %s", delivery_id, _host(target))
+            elif delivery.attempts >= MAX_ATTEMPTS:
+                delivery.status, delivery.last_error = "failed", error
+                delivery.next_attempt_at = None
+                report.failed += 1
+                log.error("Webhook delivery %s to %s failed %s times (%s): giving up; "
+                          "'clinic webhook deliver --retry-failed' tries again",
+                          delivery_id, _host(target), delivery.attempts, error)
+            else:
+                delivery.last_error = error
+                delivery.next_attempt_at = now + backoff(delivery.attempts)
+                report.retrying += 1
+                log.warning("Webhook delivery %s to %s failed (%s); next try at %s",
+                            delivery_id, _host(target), error,
+                            delivery.next_attempt_at.isoformat())
+    return report
+
+
+def retry_failed(url: str | None = None, now: dt.datetime | None = None) -> int:
+    """Put deliveries that were given up on back in the queue; returns how many."""
+    from clinic.db import session_scope
+
+    with session_scope(url) as session:
+        changed = session.execute(
+            update(WebhookDelivery).where(WebhookDelivery.status == "failed")
+            .values(status="pending", attempts=0, next_attempt_at=now or utcnow())
+            .execution_options(synchronize_session=False)
+        )
+        return changed.rowcount
+
+
+def deliver_in_background(url: str | None = None) -> threading.Thread | None:
+    """Start :func:`deliver_pending` in a daemon thread (no-op without a webhook URL).
+
+    Failures are only logged: the deliveries stay pending and are retried later.
+    """
+    from clinic.settings import settings
+
+    if not settings().booking_webhook_url:
+        return None
+
+    def run() -> None:
+        try:
+            deliver_pending(url=url)
+        except Exception:  # noqa: BLE001 - a background helper must never crash its host
+            log.exception("Webhook delivery pass failed; deliveries stay pending")
+
+    thread = threading.Thread(target=run, name="clinic-webhook", daemon=True)
+    thread.start()
+    return thread
