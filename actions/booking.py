@@ -97,7 +97,7 @@ def _problem(slot: str) -> str:
     return {
         "booking_name": "Please tell me the name to book under (just your name, in letters).",
         "booking_phone": "That doesn't look like a phone number I can use. Please type your "
-                         "mobile number with its area code, for example (555) 010-0123.",
+                         "mobile number with its area code, for example (415) 555-0132.",
         "booking_email": "That doesn't look like an email address. Please type it again, for "
                          "example name@example.com, or say \"skip\".",
         "booking_treatment": "Please choose one of the options: facial, scalp (hair loss), or "

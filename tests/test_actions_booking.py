@@ -1,0 +1,176 @@
+"""The booking form and submission, with a real SQLite clinic database."""
+
+from __future__ import annotations
+
+import pytest
+
+from actions.booking import (
+    ActionAskBookingConfirm,
+    ActionAskBookingSmsConsent,
+    ActionSubmitBooking,
+    ValidateBookingForm,
+)
+from clinic.kb import knowledge
+from tests.actions_support import ALL_NO, make_tracker, run_action, slot_events, texts
+
+K = knowledge()
+FORM = "booking_form"
+DETAILS = {
+    "booking_name": "Ana Test", "booking_phone": "+14155550132", "booking_email": "none",
+    "booking_treatment": "facial_microneedling", "booking_times": "Friday morning",
+    "booking_sms_consent": "yes", "booking_sms_consent_at": "2026-11-24T10:00:00+00:00",
+    "booking_confirm": "yes",
+}
+
+
+@pytest.fixture()
+def clinic_db(tmp_path, monkeypatch):
+    from clinic import settings as settings_module
+
+    url = f"sqlite:///{tmp_path / 'clinic.db'}"
+    monkeypatch.setenv("CLINIC_DATABASE_URL", url)
+    settings_module.settings.cache_clear()
+    yield url
+    settings_module.settings.cache_clear()
+
+
+def fill(slot: str, text: str, intent: str | None = None, confidence: float = 0.9,
+         slots: dict | None = None, **kw):
+    order = list(DETAILS)
+    earlier = {name: DETAILS[name] for name in order[:order.index(slot)]}
+    tracker = make_tracker(text, intent=intent, confidence=confidence, active_loop=FORM,
+                           slots={**ALL_NO, **earlier, **(slots or {}), "requested_slot": slot},
+                           **kw)
+    events, dispatcher = run_action(ValidateBookingForm(), tracker)
+    return slot_events(events), texts(dispatcher)
+
+
+@pytest.mark.parametrize(
+    ("slot", "text", "intent", "expected"),
+    [
+        ("booking_name", "Ana María López", "greet", "Ana María López"),
+        ("booking_name", "Jade", "ask_jade_roller", "Jade"),
+        ("booking_phone", "(415) 555-0132", None, "+14155550132"),
+        ("booking_phone", "+44 20 7946 0000", None, "+442079460000"),
+        ("booking_email", "Ana@Example.com", None, "ana@example.com"),
+        ("booking_email", "skip", "deny", "none"),
+        ("booking_email", "/deny", "deny", "none"),
+        ("booking_treatment", "Facial microneedling", None, "facial_microneedling"),
+        ("booking_treatment", "for my thinning hair on the scalp", None, "scalp_microneedling"),
+        ("booking_treatment", "not sure yet", None, "not_sure"),
+        ("booking_times", "  Tuesday   afternoons ", None, "Tuesday afternoons"),
+        ("booking_sms_consent", "/affirm", "affirm", "yes"),
+        ("booking_sms_consent", "no thanks", "deny", "no"),
+        ("booking_confirm", "yes please", "affirm", "yes"),
+    ],
+)
+def test_valid_answers_are_stored(slot, text, intent, expected) -> None:
+    slots, _ = fill(slot, text, intent)
+    assert slots[slot] == expected
+
+
+@pytest.mark.parametrize(
+    ("slot", "text", "message"),
+    [
+        ("booking_name", "<b>hi</b>", "name to book under"),
+        ("booking_name", "12345", "name to book under"),
+        ("booking_phone", "call me maybe", "doesn't look like a phone number"),
+        ("booking_phone", "123", "doesn't look like a phone number"),
+        ("booking_email", "ana@", "doesn't look like an email"),
+        ("booking_treatment", "a massage", "choose one of the options"),
+        ("booking_times", "x" * 600, "which days and times"),
+        ("booking_sms_consent", "hmm", "Yes or No"),
+    ],
+)
+def test_invalid_answers_are_asked_again_with_a_specific_message(slot, text, message) -> None:
+    slots, said = fill(slot, text)
+    assert slots[slot] is None
+    assert slots["requested_slot"] == slot
+    assert message in said
+
+
+def test_consent_records_time() -> None:
+    slots, _ = fill("booking_sms_consent", "yes", "affirm")
+    assert slots["booking_sms_consent_at"].endswith("+00:00")
+
+
+def test_consent_question_shows_exact_wording() -> None:
+    _, dispatcher = run_action(ActionAskBookingSmsConsent(), make_tracker(active_loop=FORM))
+    assert dispatcher.messages[0]["text"] == K.clinic.sms_consent_wording
+
+
+def test_cancel_stops_the_form_without_saving() -> None:
+    slots, _ = fill("booking_phone", "cancel", "stop", confidence=0.95)
+    assert slots == {}
+
+
+def test_question_during_booking_is_answered_and_step_repeated() -> None:
+    slots, said = fill("booking_phone", "what are your opening hours?", "ask_contact")
+    assert slots["booking_phone"] is None
+    assert K.clinic.hours in said
+
+
+def test_summary_names_the_promotion_for_an_eligible_facial() -> None:
+    _, dispatcher = run_action(ActionAskBookingConfirm(),
+                               make_tracker(slots={**ALL_NO, **DETAILS}))
+    assert "FACIAL50" in texts(dispatcher)
+    _, dispatcher = run_action(ActionAskBookingConfirm(), make_tracker(
+        slots={**ALL_NO, **DETAILS, "booking_treatment": "scalp_microneedling"}))
+    assert "FACIAL50" not in texts(dispatcher)
+
+
+def test_submit_saves_with_reference_and_promotion(clinic_db) -> None:
+    from clinic.db import read_scope
+    from clinic.models import BookingRequest, SmsConsent
+
+    events, dispatcher = run_action(ActionSubmitBooking(),
+                                    make_tracker("/affirm", "affirm", slots={**ALL_NO, **DETAILS},
+                                                 channel="socketio", sender="conv-42"))
+    reference = slot_events(events)["booking_reference"]
+    assert reference in texts(dispatcher)
+    assert "$50 off a facial treatment with FACIAL50" in texts(dispatcher)
+    with read_scope(clinic_db) as session:
+        booking = session.query(BookingRequest).one()
+        assert booking.reference == reference
+        assert booking.channel == "socketio" and booking.conversation_id == "conv-42"
+        assert booking.promotion_code == "FACIAL50"
+        assert booking.screening_outcome == "eligible"
+        assert set(booking.screening_answers.values()) == {"no"}
+        consent = session.query(SmsConsent).one()
+        assert consent.given and consent.wording == K.clinic.sms_consent_wording
+
+
+def test_scalp_booking_gets_no_facial_promotion(clinic_db) -> None:
+    slots = {**ALL_NO, **DETAILS, "booking_treatment": "scalp_microneedling"}
+    _, dispatcher = run_action(ActionSubmitBooking(), make_tracker("/affirm", "affirm", slots=slots))
+    assert "reference" in texts(dispatcher)
+    assert "FACIAL50" not in texts(dispatcher)
+
+
+def test_second_booking_by_same_person_gets_no_second_redemption(clinic_db) -> None:
+    run_action(ActionSubmitBooking(), make_tracker("/affirm", "affirm", slots={**ALL_NO, **DETAILS}))
+    _, dispatcher = run_action(ActionSubmitBooking(),
+                               make_tracker("/affirm", "affirm", slots={**ALL_NO, **DETAILS}))
+    assert "reference" in texts(dispatcher)
+    assert "already" in texts(dispatcher)
+
+
+def test_unreachable_database_tells_the_person_to_phone(tmp_path, monkeypatch) -> None:
+    from clinic import settings as settings_module
+
+    monkeypatch.setenv("CLINIC_DATABASE_URL", f"sqlite:///{tmp_path}/missing/dir/x.db")
+    settings_module.settings.cache_clear()
+    try:
+        events, dispatcher = run_action(ActionSubmitBooking(), make_tracker(
+            "/affirm", "affirm", slots={**ALL_NO, **DETAILS}))
+    finally:
+        settings_module.settings.cache_clear()
+    assert K.clinic.phone in texts(dispatcher)
+    assert "couldn't save" in texts(dispatcher)
+    assert "booking_reference" not in slot_events(events)
+
+
+def test_declined_confirmation_saves_nothing(clinic_db) -> None:
+    events, dispatcher = run_action(ActionSubmitBooking(), make_tracker(
+        "/deny", "deny", slots={**ALL_NO, **DETAILS, "booking_confirm": "no"}))
+    assert "booking_reference" not in slot_events(events)
