@@ -199,6 +199,36 @@ class ValidateBookingForm(FormValidationAction):
         return answer.value
 
 
+ASK_TEXTS = {
+    "booking_name": "Let's get your booking request started. What name should we book under?",
+    "booking_phone": "What mobile number can the clinic reach you on?",
+    "booking_email": "What's your email address? (Optional: say \"skip\" if you'd rather not "
+                     "share one.)",
+    "booking_times": "Which days and times suit you? For example \"Tuesday afternoons\" or "
+                     "\"next Friday at 10am\".",
+}
+
+
+def _make_ask_action(slot: str) -> type[Action]:
+    """The action that asks for one free-text booking detail."""
+
+    class AskBookingDetail(Action):
+        def name(self) -> str:
+            return f"action_ask_{slot}"
+
+        async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                      domain: DomainDict) -> list[EventType]:
+            buttons = [{"title": "Skip", "payload": "/deny"}] if slot == "booking_email" else []
+            dispatcher.utter_message(text=ASK_TEXTS[slot], buttons=buttons)
+            return []
+
+    AskBookingDetail.__name__ = AskBookingDetail.__qualname__ = f"ActionAsk_{slot}"
+    return AskBookingDetail
+
+
+ASK_ACTIONS = {slot: _make_ask_action(slot) for slot in ASK_TEXTS}
+
+
 class ActionAskBookingTreatment(Action):
     def name(self) -> str:
         return "action_ask_booking_treatment"
