@@ -93,6 +93,15 @@ def treatment_from_text(text: str, k: Knowledge) -> str | None:
     return None
 
 
+def chosen_treatment(tracker: Tracker, k: Knowledge) -> str | None:
+    """The treatment a button sent as an entity, if it is one the clinic offers."""
+    offered = {t.id for t in k.clinic.treatments}
+    for item in (tracker.latest_message or {}).get("entities") or []:
+        if item.get("entity") == "treatment" and item.get("value") in offered:
+            return item["value"]
+    return None
+
+
 def _problem(slot: str) -> str:
     return {
         "booking_name": "Please tell me the name to book under (just your name, in letters).",
@@ -162,6 +171,8 @@ class ValidateBookingForm(FormValidationAction):
                 answer_side_question(tracker, dispatcher, k):
             return [SlotSet(slot, None)]
         value = self._validate(slot, text, intent, confidence, k)
+        if slot == "booking_treatment" and value is None:
+            value = chosen_treatment(tracker, k)
         if value is None:
             dispatcher.utter_message(text=_problem(slot))
             return [SlotSet(slot, None)]
@@ -238,7 +249,8 @@ class ActionAskBookingTreatment(Action):
         treatments = kb().clinic.treatments
         dispatcher.utter_message(
             text="Which treatment are you interested in?",
-            buttons=[{"title": t.label, "payload": t.label} for t in treatments])
+            buttons=[{"title": t.label, "payload": f'/inform{{"treatment": "{t.id}"}}'}
+                     for t in treatments])
         return []
 
 

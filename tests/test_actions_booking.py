@@ -174,3 +174,17 @@ def test_declined_confirmation_saves_nothing(clinic_db) -> None:
     events, dispatcher = run_action(ActionSubmitBooking(), make_tracker(
         "/deny", "deny", slots={**ALL_NO, **DETAILS, "booking_confirm": "no"}))
     assert "booking_reference" not in slot_events(events)
+
+
+def test_treatment_button_sends_an_offered_treatment() -> None:
+    _, dispatcher = run_action(
+        __import__("actions.booking", fromlist=["x"]).ActionAskBookingTreatment(),
+        make_tracker(active_loop=FORM))
+    payloads = [b["payload"] for b in dispatcher.messages[0]["buttons"]]
+    assert payloads[0] == '/inform{"treatment": "facial_microneedling"}'
+    slots, _ = fill("booking_treatment", "/inform", "inform",
+                    entities=[{"entity": "treatment", "value": "scalp_microneedling"}])
+    assert slots["booking_treatment"] == "scalp_microneedling"
+    slots, _ = fill("booking_treatment", "/inform", "inform",
+                    entities=[{"entity": "treatment", "value": "massage"}])
+    assert slots["booking_treatment"] is None

@@ -29,7 +29,7 @@ CLINIC_INTENTS = ("ask_contact", "ask_promotion")
 DIALOGUE_INTENTS = (
     "greet", "goodbye", "thank", "bot_challenge", "human_handoff", "affirm", "deny",
     "unsure", "stop", "check_eligibility", "book", "enter_promo_code", "out_of_scope",
-    "report_contraindication", "report_urgent_symptoms",
+    "report_contraindication", "report_urgent_symptoms", "inform",
 )
 FALLBACK_INTENT = "nlu_fallback"
 
