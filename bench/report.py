@@ -94,7 +94,7 @@ def markdown(results: dict[str, Any]) -> str:
         "- Each conversation sends its next message "
         + (f"{settings['think_ms']} ms after the reply" if settings.get("think_ms")
            else "as soon as the reply arrives (no pause): the 10-conversation setting "
-                "measures the server at saturation, where p50 is about 10 / throughput"),
+                "keeps the server saturated: mean latency = 10 / throughput"),
         "",
         f"| Measure | {LABELS['ours']} | {LABELS['stock']} | Ratio |",
         "|---|---:|---:|---:|",
