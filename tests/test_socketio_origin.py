@@ -2,7 +2,8 @@
 
 The channel runs in a real Sanic server on a loopback port, built as ``rasa run`` builds it
 (``--cors "*"`` included, to show Rasa's own CORS setting does not reopen the door), but
-without a model: the handshake is all that is tested here.
+without a model: instead of the agent, each message is answered through the channel's own
+output channel with its text, which is enough to see where replies go.
 """
 
 from __future__ import annotations
@@ -29,8 +30,10 @@ FOREIGN = "http://evil.test"
 SERVER_SCRIPT = """
 import sys
 from rasa.core.run import _create_app_without_api
-from rasa.core.channels.channel import register
 from clinic.channels.socketio import ClinicSocketIOInput
+
+async def answer(message):
+    await message.output_channel.send_text_message(message.sender_id, "heard: " + message.text)
 
 channel = ClinicSocketIOInput.from_credentials({
     "user_message_evt": "user_uttered",
@@ -38,9 +41,10 @@ channel = ClinicSocketIOInput.from_credentials({
     "session_persistence": True,
 })
 app = _create_app_without_api(cors="*")
-register([channel], app, route="/webhooks/")
+app.blueprint(channel.blueprint(answer), url_prefix="/webhooks/socketio")
 app.run(host="127.0.0.1", port=int(sys.argv[1]), access_log=False, workers=1)
 """
+SESSION = "0123456789abcdef0123456789abcdef"
 
 
 def _free_port() -> int:
@@ -129,25 +133,57 @@ def test_websocket_upgrade_is_checked_too(channel_url: str) -> None:
     assert refused.value.status_code == 400
 
 
+async def _converse(base: str, origin: str, session_id: object, text: str | None = None,
+                    ) -> tuple[str, list[dict]]:
+    """Connect like the widget: ask for a session, optionally say something.
+
+    Returns the confirmed session id and the bot messages received within a second.
+    """
+    import socketio
+
+    client = socketio.AsyncClient(reconnection=False)
+    confirmed: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+    replies: list[dict] = []
+    client.on("session_confirm", lambda sid: confirmed.set_result(sid))
+    client.on("bot_uttered", replies.append)
+    await client.connect(base, headers={"Origin": origin}, transports=["polling"],
+                         wait_timeout=5)
+    try:
+        await client.emit("session_request", {"session_id": session_id})
+        session = await asyncio.wait_for(confirmed, 5)
+        if text is not None:
+            await client.emit("user_uttered", {"message": text, "session_id": session})
+            for _ in range(50):
+                if replies:
+                    break
+                await asyncio.sleep(0.1)
+        return session, replies
+    finally:
+        # Not waiting for the pending long-poll keeps the test fast.
+        await client.eio.disconnect(abort=True)
+
+
 def test_socketio_client_gets_a_session_only_from_configured_origin(channel_url: str) -> None:
     import socketio
 
-    async def session_confirmed(origin: str) -> str:
-        client = socketio.AsyncClient(reconnection=False)
-        confirmed: asyncio.Future[str] = asyncio.get_running_loop().create_future()
-        client.on("session_confirm", lambda sid: confirmed.set_result(sid))
-        await client.connect(channel_url, headers={"Origin": origin},
-                             transports=["polling"], wait_timeout=5)
-        try:
-            await client.emit("session_request", {"session_id": "a1b2c3"})
-            return await asyncio.wait_for(confirmed, 5)
-        finally:
-            # Not waiting for the pending long-poll keeps the test fast.
-            await client.eio.disconnect(abort=True)
-
-    assert asyncio.run(session_confirmed(ALLOWED)) == "a1b2c3"
+    session, _ = asyncio.run(_converse(channel_url, ALLOWED, SESSION))
+    assert session == SESSION
     with pytest.raises(socketio.exceptions.ConnectionError):
-        asyncio.run(session_confirmed(FOREIGN))
+        asyncio.run(_converse(channel_url, FOREIGN, SESSION))
+
+
+def test_replies_reach_the_conversation_room(channel_url: str) -> None:
+    # Rasa 3.6's own handler never joined the room with python-socketio 5.x: no reply came.
+    _, replies = asyncio.run(_converse(channel_url, ALLOWED, SESSION, "hello there"))
+    assert replies == [{"text": "heard: hello there"}]
+
+
+@pytest.mark.parametrize("requested", [None, "", "short", "../../etc", {"x": 1}, "a" * 65])
+def test_unusable_session_ids_are_replaced(channel_url: str, requested: object) -> None:
+    session, replies = asyncio.run(_converse(channel_url, ALLOWED, requested, "hi"))
+    assert session != requested
+    assert len(session) == 32 and int(session, 16) >= 0
+    assert replies == [{"text": "heard: hi"}]
 
 
 def test_origins_are_normalised_like_browsers_send_them() -> None:

@@ -17,7 +17,10 @@ at module level is fine here.
 
 from __future__ import annotations
 
+import inspect
 import logging
+import re
+import uuid
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
@@ -26,6 +29,9 @@ from rasa.core.channels.socketio import SocketIOInput
 from sanic import Blueprint
 
 logger = logging.getLogger(__name__)
+
+# What a widget may use as its session id (the conversation's sender id in Rasa).
+SESSION_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 
 
 def normalise_origins(origins: Iterable[str] | str) -> list[str]:
@@ -139,6 +145,35 @@ class ClinicSocketIOInput(SocketIOInput):
         # WebSocket upgrade. It also makes engine.io answer CORS for the allowed origins.
         self.sio.eio.cors_allowed_origins = policy
         _keep_rasa_cors_off_socketio(self.sio.eio)
+        if self.session_persistence:
+            self.sio.on("session_request", handler=self._session_request,
+                        namespace=self.namespace)
         logger.info("Chat widget accepted from origins: %s",
                     ", ".join(policy.origins) or "(none)")
         return socketio_blueprint
+
+    async def _session_request(self, sid: str, data: Any) -> None:
+        """Put the connection in its conversation's room (replaces Rasa's handler).
+
+        Rasa 3.6 calls ``AsyncServer.enter_room`` without awaiting it, but in
+        python-socketio 5.x it is a coroutine: the connection never joined the room and the
+        assistant's replies, sent to the room, were lost. The id must look like an id (it
+        becomes the conversation's sender id); otherwise a new one is given. A connection
+        belongs to one conversation at a time.
+        """
+        assert self.sio is not None
+        requested = data.get("session_id") if isinstance(data, dict) else None
+        session_id = (requested if isinstance(requested, str) and SESSION_ID.match(requested)
+                      else uuid.uuid4().hex)
+        for room in self.sio.rooms(sid, namespace=self.namespace):
+            if room not in (sid, session_id):
+                await _maybe_await(self.sio.leave_room(sid, room, namespace=self.namespace))
+        await _maybe_await(self.sio.enter_room(sid, session_id, namespace=self.namespace))
+        await self.sio.emit("session_confirm", session_id, room=sid, namespace=self.namespace)
+        logger.debug("Socket %s joined its conversation.", sid)
+
+
+async def _maybe_await(result: Any) -> None:
+    # enter_room/leave_room are coroutines in recent python-socketio, plain calls before.
+    if inspect.isawaitable(result):
+        await result
