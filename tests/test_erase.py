@@ -1,0 +1,228 @@
+"""Erasing a person: everything of theirs goes (clinic database and Rasa tracker store),
+nothing of anyone else does."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from sqlalchemy import create_engine, func, select, text
+
+from clinic import db
+from clinic.booking import BookingDraft, save_booking
+from clinic.erase import erase_person
+from clinic.kb import knowledge
+from clinic.models import (
+    BookingRequest,
+    Followup,
+    PromotionRedemption,
+    SmsConsent,
+    SmsMessage,
+    SmsOptOut,
+    WebhookDelivery,
+)
+from clinic.settings import settings
+
+UTC = dt.timezone.utc
+NOW = dt.datetime(2026, 3, 10, 18, 0, tzinfo=UTC)
+ADA = {"name": "Ada Lovelace", "phone": "+14155552671", "email": "ada@example.com"}
+GRACE = {"name": "Grace Hopper", "phone": "+12065550100", "email": "grace@example.com"}
+MODELS = (BookingRequest, SmsConsent, PromotionRedemption, Followup, SmsMessage, SmsOptOut,
+          WebhookDelivery)
+
+
+@pytest.fixture
+def stores(tmp_path, monkeypatch):
+    url = f"sqlite:///{tmp_path / 'clinic.db'}"
+    tracker = f"sqlite:///{tmp_path / 'tracker.db'}"
+    monkeypatch.setenv("CLINIC_DATABASE_URL", url)
+    monkeypatch.setenv("CLINIC_TRACKER_STORE_URL", tracker)
+    monkeypatch.setenv("CLINIC_BOOKING_WEBHOOK_URL", "http://127.0.0.1:9/hook")
+    settings.cache_clear()
+    db.dispose_engines()
+    make_tracker_store(tracker)
+    yield url, tracker
+    db.dispose_engines()
+    settings.cache_clear()
+
+
+def make_tracker_store(url: str) -> None:
+    """The table Rasa's SQLTrackerStore creates (rasa/core/tracker_store.py, SQLEvent)."""
+    engine = create_engine(url)
+    with engine.begin() as connection:
+        connection.exec_driver_sql(
+            "CREATE TABLE events (id INTEGER PRIMARY KEY, sender_id VARCHAR(255) NOT NULL, "
+            "type_name VARCHAR(255) NOT NULL, timestamp FLOAT, intent_name VARCHAR(255), "
+            "action_name VARCHAR(255), data TEXT)")
+        connection.exec_driver_sql("CREATE INDEX ix_events_sender_id ON events (sender_id)")
+    engine.dispose()
+
+
+def add_events(url: str, sender_id: str, n: int = 3) -> None:
+    engine = create_engine(url)
+    with engine.begin() as connection:
+        for index in range(n):
+            connection.execute(text(
+                "INSERT INTO events (sender_id, type_name, timestamp, data) "
+                "VALUES (:s, 'user', :t, '{}')"), {"s": sender_id, "t": float(index)})
+    engine.dispose()
+
+
+def tracker_senders(url: str) -> dict[str, int]:
+    engine = create_engine(url)
+    with engine.connect() as connection:
+        rows = connection.execute(text(
+            "SELECT sender_id, COUNT(*) FROM events GROUP BY sender_id")).all()
+    engine.dispose()
+    return dict(rows)
+
+
+def book(person: dict, conversation: str) -> int:
+    kb = knowledge()
+    draft = BookingDraft(
+        name=person["name"], phone_e164=person["phone"], email=person["email"],
+        treatment="facial_microneedling", preferred_times_text="Friday", sms_consent=True,
+        sms_consent_wording=kb.clinic.sms_consent_wording, conversation_id=conversation,
+        channel="socketio",
+        screening_answers={rule.id: "no" for rule in kb.screening.contraindications})
+    return save_booking(draft, kb, today=dt.date(2026, 3, 10)).booking_id
+
+
+def add_sms_data(url: str, booking_id: int, phone: str) -> None:
+    """What the SMS module writes for a treated patient: follow-ups, texts, an opt-out."""
+    with db.session_scope(url) as session:
+        followup = Followup(booking_id=booking_id, phone_e164=phone, message_id="next_day",
+                            body="Aftercare reminder", due_at=NOW, status="sent", attempts=1)
+        session.add(followup)
+        session.flush()
+        session.add_all([
+            SmsMessage(direction="outbound", phone_e164=phone, body="Aftercare reminder",
+                       created_at=NOW, transport="local-outbox", status="recorded",
+                       followup_id=followup.id),
+            SmsMessage(direction="inbound", phone_e164=phone, body="STOP", created_at=NOW,
+                       transport="twilio", status="received"),
+            SmsOptOut(phone_e164=phone, opted_out=True, keyword="STOP", changed_at=NOW),
+        ])
+
+
+def counts(url: str) -> dict[str, int]:
+    with db.read_scope(url) as session:
+        return {model.__tablename__: session.execute(
+            select(func.count()).select_from(model)).scalar_one() for model in MODELS}
+
+
+def rows_of(url: str, phone: str, email: str) -> dict[str, int]:
+    """How many rows of each table still mention this phone or email."""
+    with db.read_scope(url) as session:
+        return {
+            "bookings": session.execute(select(func.count()).select_from(BookingRequest).where(
+                (BookingRequest.phone_e164 == phone) | (BookingRequest.email == email)
+            )).scalar_one(),
+            "consents": session.execute(select(func.count()).select_from(SmsConsent).where(
+                SmsConsent.phone_e164 == phone)).scalar_one(),
+            "redemptions": session.execute(
+                select(func.count()).select_from(PromotionRedemption).where(
+                    (PromotionRedemption.phone_e164 == phone)
+                    | (PromotionRedemption.email == email))).scalar_one(),
+            "followups": session.execute(select(func.count()).select_from(Followup).where(
+                Followup.phone_e164 == phone)).scalar_one(),
+            "sms": session.execute(select(func.count()).select_from(SmsMessage).where(
+                SmsMessage.phone_e164 == phone)).scalar_one(),
+            "opt_outs": session.execute(select(func.count()).select_from(SmsOptOut).where(
+                SmsOptOut.phone_e164 == phone)).scalar_one(),
+            "webhooks": sum(1 for payload in session.execute(
+                select(WebhookDelivery.payload)).scalars()
+                if payload["phone"] == phone or payload["email"] == email),
+        }
+
+
+@pytest.fixture
+def two_people(stores):
+    url, tracker = stores
+    ada_1 = book(ADA, "web-ada-1")
+    ada_2 = book(ADA, "web-ada-2")
+    grace = book(GRACE, "web-grace")
+    add_sms_data(url, ada_1, ADA["phone"])
+    add_sms_data(url, grace, GRACE["phone"])
+    for sender in ("web-ada-1", "web-ada-2", ADA["phone"], "web-grace", GRACE["phone"],
+                   "someone-else"):
+        add_events(tracker, sender)
+    return url, tracker, (ada_1, ada_2, grace)
+
+
+def test_erase_by_phone_removes_everything_of_that_person_only(two_people):
+    url, tracker, _ = two_people
+    before = counts(url)
+    grace_before = rows_of(url, GRACE["phone"], GRACE["email"])
+
+    report = erase_person(phone=ADA["phone"])
+
+    assert (report.bookings, report.consents, report.redemptions) == (2, 2, 1)
+    assert (report.followups, report.sms_messages, report.opt_outs) == (1, 2, 1)
+    assert report.webhook_deliveries == 2
+    assert (report.conversations, report.conversation_events) == (3, 9)
+    assert rows_of(url, ADA["phone"], ADA["email"]) == dict.fromkeys(
+        ("bookings", "consents", "redemptions", "followups", "sms", "opt_outs", "webhooks"), 0)
+    after = counts(url)
+    assert after == {
+        "booking_requests": before["booking_requests"] - 2,
+        "sms_consents": before["sms_consents"] - 2,
+        "promotion_redemptions": before["promotion_redemptions"] - 1,
+        "followups": before["followups"] - 1,
+        "sms_messages": before["sms_messages"] - 2,
+        "sms_opt_outs": before["sms_opt_outs"] - 1,
+        "webhook_deliveries": before["webhook_deliveries"] - 2,
+    }
+    assert rows_of(url, GRACE["phone"], GRACE["email"]) == grace_before
+    assert tracker_senders(tracker) == {"web-grace": 3, GRACE["phone"]: 3, "someone-else": 3}
+
+
+def test_erase_by_email_finds_their_bookings_and_their_phone(two_people):
+    url, tracker, _ = two_people
+    grace_before = rows_of(url, GRACE["phone"], GRACE["email"])
+    report = erase_person(email="ADA@example.com")
+    assert report.bookings == 2 and report.opt_outs == 1 and report.sms_messages == 2
+    assert set(rows_of(url, ADA["phone"], ADA["email"]).values()) == {0}
+    assert rows_of(url, GRACE["phone"], GRACE["email"]) == grace_before
+    assert set(tracker_senders(tracker)) == {"web-grace", GRACE["phone"], "someone-else"}
+
+
+def test_erase_by_email_keeps_a_phone_shared_with_someone_else(stores):
+    url, tracker = stores
+    shared_phone = ADA["phone"]
+    book(ADA, "web-ada")
+    partner = book({"name": "Charles Babbage", "phone": shared_phone,
+                    "email": "charles@example.com"}, "web-charles")
+    add_sms_data(url, partner, shared_phone)
+    add_events(tracker, shared_phone)
+
+    report = erase_person(email=ADA["email"])
+
+    assert report.bookings == 1
+    assert (report.sms_messages, report.opt_outs) == (0, 0)  # the partner's texts stay
+    with db.read_scope(url) as session:
+        remaining = session.execute(select(BookingRequest.email)).scalars().all()
+    assert remaining == ["charles@example.com"]
+    assert shared_phone in tracker_senders(tracker)
+
+
+def test_erase_without_a_tracker_store_file_still_erases(stores, tmp_path):
+    url, _ = stores
+    book(ADA, "web-ada")
+    report = erase_person(phone=ADA["phone"], tracker_url=f"sqlite:///{tmp_path / 'none.db'}")
+    assert report.bookings == 1 and report.conversations == 0
+    assert "no tracker store" in report.tracker_note
+    assert not (tmp_path / "none.db").exists()  # not created by looking
+
+
+def test_erase_of_unknown_person_changes_nothing(two_people):
+    url, tracker, _ = two_people
+    before, senders = counts(url), tracker_senders(tracker)
+    report = erase_person(phone="+13125550111")
+    assert report.bookings == 0 and report.conversations == 0
+    assert counts(url) == before and tracker_senders(tracker) == senders
+
+
+def test_erase_needs_an_identifier(stores):
+    with pytest.raises(ValueError):
+        erase_person()

@@ -1,0 +1,187 @@
+"""FACIAL50 rules: each refusal reason, automatic application, once per person."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+
+import pytest
+
+from clinic import db
+from clinic.booking import BookingDraft, NotEligible, save_booking
+from clinic.kb import (
+    OUTCOME_ELIGIBLE,
+    OUTCOME_INCOMPLETE,
+    OUTCOME_NOT_SUITABLE_NOW,
+    OUTCOME_PRACTITIONER_REVIEW,
+    knowledge,
+)
+from clinic.promotion import (
+    MESSAGES,
+    REASONS,
+    automatic_promotion,
+    check_code,
+    clinic_today,
+)
+from clinic.settings import settings
+
+TODAY = dt.date(2026, 3, 10)
+FACIAL = "facial_microneedling"
+SCALP = "scalp_microneedling"
+
+
+@pytest.fixture
+def db_url(tmp_path, monkeypatch):
+    url = f"sqlite:///{tmp_path / 'clinic.db'}"
+    monkeypatch.setenv("CLINIC_DATABASE_URL", url)
+    monkeypatch.delenv("CLINIC_BOOKING_WEBHOOK_URL", raising=False)
+    settings.cache_clear()
+    db.dispose_engines()
+    yield url
+    db.dispose_engines()
+    settings.cache_clear()
+
+
+def facial50():
+    promotion = knowledge().promotion("FACIAL50")
+    assert promotion is not None
+    return promotion
+
+
+def check(code="FACIAL50", *, outcome=OUTCOME_ELIGIBLE, treatment=FACIAL, phone=None,
+          email=None, today=TODAY, url=None):
+    return check_code(code, knowledge(), outcome=outcome, treatment=treatment,
+                      phone_e164=phone, email=email, today=today, url=url)
+
+
+def book(url, *, phone="+14155552671", email="ada@example.com", answers=None, code=None,
+         treatment=FACIAL):
+    kb = knowledge()
+    draft = BookingDraft(
+        name="Ada Lovelace", phone_e164=phone, email=email, treatment=treatment,
+        preferred_times_text="Friday", sms_consent=False,
+        sms_consent_wording=kb.clinic.sms_consent_wording, conversation_id="conv",
+        channel="rest", promo_code=code,
+        screening_answers=answers or {r.id: "no" for r in kb.screening.contraindications})
+    return save_booking(draft, kb, today=TODAY, url=url)
+
+
+def test_applied_message_states_the_offer_plainly():
+    decision = check(" facial50 ")
+    assert decision.ok and decision.reason == "applied"
+    assert decision.promotion == facial50()
+    amount = facial50().amount_usd
+    assert decision.message == f"You get ${amount} off your facial with FACIAL50."
+
+
+def test_unknown_code():
+    decision = check("SUMMER99")
+    assert not decision.ok and decision.reason == "unknown_code" and decision.promotion is None
+    assert "SUMMER99" in decision.message
+    assert knowledge().clinic.phone in decision.message
+
+
+def test_unknown_code_message_does_not_echo_markup():
+    decision = check("<img src=x>")
+    assert decision.reason == "unknown_code"
+    assert "<" not in decision.message and ">" not in decision.message
+
+
+def test_not_yet_valid():
+    day_before = facial50().valid_from - dt.timedelta(days=1)
+    decision = check(today=day_before)
+    assert (decision.ok, decision.reason) == (False, "not_yet_valid")
+    assert str(facial50().valid_from.year) in decision.message
+    assert check(today=facial50().valid_from).ok  # the first day counts
+
+
+def test_expired():
+    day_after = facial50().valid_until + dt.timedelta(days=1)
+    decision = check(today=day_after)
+    assert (decision.ok, decision.reason) == (False, "expired")
+    assert "ended" in decision.message
+    assert check(today=facial50().valid_until).ok  # the last day counts
+
+
+@pytest.mark.parametrize("treatment", [SCALP, "not_sure"])
+def test_wrong_treatment(treatment):
+    decision = check(treatment=treatment)
+    assert (decision.ok, decision.reason) == (False, "wrong_treatment")
+    assert "facial microneedling" in decision.message
+    label = knowledge().clinic.treatment(treatment).label.lower()
+    assert label in decision.message.lower()
+
+
+def test_treatment_not_chosen_yet_skips_the_treatment_rule():
+    assert check(treatment=None).ok
+
+
+@pytest.mark.parametrize("outcome", [OUTCOME_NOT_SUITABLE_NOW, OUTCOME_PRACTITIONER_REVIEW])
+@pytest.mark.parametrize("code", ["FACIAL50", "SUMMER99", ""])
+def test_not_eligible_comes_before_anything_about_the_code(outcome, code):
+    decision = check(code, outcome=outcome, today=dt.date(2030, 1, 1), treatment=SCALP)
+    assert (decision.ok, decision.reason, decision.promotion) == (False, "not_eligible", None)
+    assert "FACIAL50" not in decision.message
+
+
+@pytest.mark.parametrize("outcome", [None, OUTCOME_INCOMPLETE])
+def test_not_screened(outcome):
+    decision = check(outcome=outcome)
+    assert (decision.ok, decision.reason) == (False, "not_screened")
+
+
+def test_every_reason_has_a_message():
+    assert set(MESSAGES) == set(REASONS)
+
+
+def test_already_used_by_phone_or_email(db_url):
+    first = book(db_url)
+    assert first.promotion is not None
+    by_phone = check(phone="+14155552671", email="other@example.com", url=db_url)
+    by_email = check(phone="+12065550100", email="ADA@example.com", url=db_url)
+    fresh = check(phone="+12065550100", email="other@example.com", url=db_url)
+    assert (by_phone.reason, by_email.reason, fresh.reason) == (
+        "already_used", "already_used", "applied")
+    assert "once per person" in by_phone.message
+
+
+def test_once_per_person_off_means_no_redemption_check(db_url, monkeypatch):
+    book(db_url)
+    relaxed = dataclasses.replace(facial50(), once_per_person=False)
+    kb = dataclasses.replace(knowledge(), promotions=(relaxed,))
+    decision = check_code("FACIAL50", kb, outcome=OUTCOME_ELIGIBLE, treatment=FACIAL,
+                          phone_e164="+14155552671", email=None, today=TODAY, url=db_url)
+    assert decision.ok
+
+
+def test_automatic_promotion_only_for_eligible_facial_within_dates():
+    kb = knowledge()
+    assert automatic_promotion(kb, outcome=OUTCOME_ELIGIBLE, treatment=FACIAL,
+                               today=TODAY) == facial50()
+    assert automatic_promotion(kb, outcome=OUTCOME_ELIGIBLE, treatment=SCALP,
+                               today=TODAY) is None
+    assert automatic_promotion(kb, outcome=OUTCOME_PRACTITIONER_REVIEW, treatment=FACIAL,
+                               today=TODAY) is None
+    assert automatic_promotion(kb, outcome=None, treatment=FACIAL, today=TODAY) is None
+    assert automatic_promotion(kb, outcome=OUTCOME_ELIGIBLE, treatment=FACIAL,
+                               today=facial50().valid_until + dt.timedelta(days=1)) is None
+
+
+def test_not_eligible_person_cannot_get_the_code_by_typing_it(db_url):
+    kb = knowledge()
+    answers = {r.id: "no" for r in kb.screening.contraindications}
+    answers[kb.screening.contraindications[0].id] = "unsure"
+    with pytest.raises(NotEligible):
+        book(db_url, answers=answers, code="FACIAL50")
+    # Nothing was redeemed: the same person, once eligible, still gets it.
+    assert book(db_url, code="FACIAL50").promotion == facial50()
+
+
+def test_clinic_today_uses_the_clinic_time_zone(monkeypatch):
+    monkeypatch.setenv("CLINIC_TIMEZONE", "America/Los_Angeles")
+    settings.cache_clear()
+    try:
+        late_evening = dt.datetime(2026, 3, 11, 5, 30, tzinfo=dt.timezone.utc)  # 22:30 in LA
+        assert clinic_today(late_evening) == dt.date(2026, 3, 10)
+    finally:
+        settings.cache_clear()
