@@ -18,10 +18,12 @@ RECORDED = {"affirmed": "yes", "uncertain": "unsure"}
 
 
 def stop_active_form(tracker: Tracker) -> list[dict[str, Any]]:
-    """Events that end an active form; booking details are dropped (nothing half-saved)."""
+    """Events that end any active form; booking details are dropped (nothing half-saved).
+
+    They are returned even when no form is active, so the dialogue rules for these actions
+    look the same inside and outside forms.
+    """
     loop = (tracker.active_loop or {}).get("name")
-    if not loop:
-        return []
     events: list[dict[str, Any]] = [ActiveLoop(None), SlotSet("requested_slot", None)]
     if loop == "booking_form":
         events += [SlotSet(slot, None) for slot in BOOKING_SLOTS]
@@ -96,7 +98,7 @@ class ActionHandleContraindication(Action):
                 text="Could you tell me a little more? I can go through the clinic's safety "
                      "questions with you to see whether microneedling suits you.",
                 buttons=[{"title": "Check if it suits me", "payload": "/check_eligibility"}])
-            return events
+            return events + stop_active_form(tracker)
         if (tracker.active_loop or {}).get("name") == "booking_form":
             dispatcher.utter_message(
                 text="Because of this, I've stopped the booking and nothing was saved. "
@@ -114,4 +116,4 @@ class ActionHandleContraindication(Action):
                     buttons=[{"title": "Yes, check if it suits me",
                               "payload": "/check_eligibility"},
                              {"title": "Not now", "payload": "/deny"}])
-        return events
+        return events + stop_active_form(tracker)

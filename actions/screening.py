@@ -6,7 +6,7 @@ import re
 from typing import Any
 
 from rasa_sdk import Action, FormValidationAction, Tracker
-from rasa_sdk.events import ActiveLoop, EventType, SlotSet
+from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
@@ -249,8 +249,7 @@ class ActionStopForm(Action):
             dispatcher.utter_message(
                 text="Okay, we'll pause the questions here. Your answers so far are kept in "
                      "this conversation: say \"am I a good candidate?\" to carry on later.")
-        events = stop_active_form(tracker) or [ActiveLoop(None), SlotSet("requested_slot", None)]
-        return events + [SlotSet("booking_wanted", False)]
+        return stop_active_form(tracker) + [SlotSet("booking_wanted", False)]
 
 
 __all__ = ["ValidateScreeningForm", "ActionScreeningOutcome", "ActionStopForm",

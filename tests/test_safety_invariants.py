@@ -12,7 +12,9 @@ from pathlib import Path
 
 import pytest
 import yaml
-from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 
 from actions.booking import ActionBookingGate, ActionSubmitBooking, ValidateBookingForm
 from actions.promotion import ActionCheckPromoCode, ActionExplainPromotion
