@@ -293,13 +293,13 @@ def cmd_mark(args: argparse.Namespace) -> int:
 
 def cmd_erase(args: argparse.Namespace) -> int:
     """Erase one person's data (asks for confirmation unless --yes)."""
-    from clinic.booking import normalize_email, normalize_phone
-    from clinic.erase import count_conversations, erase_person, find_person
+    from clinic.booking import normalize_email
+    from clinic.erase import count_conversations, erase_person, find_person, phone_for_erasure
     from clinic.settings import settings
 
     phone = email = None
     if args.phone:
-        phone = normalize_phone(args.phone)
+        phone = phone_for_erasure(args.phone)
         if phone is None:
             raise CommandError(f"{args.phone!r} is not a valid phone number")
     if args.email:

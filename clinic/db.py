@@ -48,12 +48,13 @@ class DatabaseUnavailable(Exception):
 
 
 def database_url(url: str | None = None) -> str:
-    """The URL to use: ``url`` if given, else the configured ``database_url``."""
-    if url:
-        return url
-    from clinic.settings import settings
+    """The URL to use: ``url`` if given, else the configured ``database_url``.
 
-    return settings().database_url
+    A relative SQLite path is taken from the project root, as in settings.yml.
+    """
+    from clinic.settings import resolve_sqlite_url, settings
+
+    return resolve_sqlite_url(url) if url else settings().database_url
 
 
 def _is_sqlite(url: str) -> bool:

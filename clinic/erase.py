@@ -19,6 +19,7 @@ step then failed, running the command again finds the same bookings and finishes
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -96,6 +97,22 @@ class ErasureReport:
         if self.tracker_note:
             lines.append(f"tracker store: {self.tracker_note}")
         return lines
+
+
+def phone_for_erasure(text: str) -> str | None:
+    """The E.164 form of a phone number staff type for an erasure, or None.
+
+    A valid number is normalised as everywhere else. A number written in full
+    international form ("+1 555 010 0123") is also taken as typed, even if it is not a
+    valid number: texts from any sender end up in the SMS log and must be erasable too.
+    """
+    from clinic.booking import normalize_phone
+
+    normal = normalize_phone(text)
+    if normal:
+        return normal
+    compact = re.sub(r"[\s().-]", "", text or "")
+    return compact if re.fullmatch(r"\+[1-9]\d{6,14}", compact) else None
 
 
 def _ids(session: Session, query) -> list:  # noqa: ANN001 - a select()

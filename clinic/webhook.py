@@ -11,9 +11,10 @@ Delivery is at least once: the receiver should use the ``X-Clinic-Delivery`` hea
 the booking reference) to ignore a repeat. With ``CLINIC_BOOKING_WEBHOOK_SECRET`` set,
 ``X-Clinic-Signature`` is the hex HMAC-SHA256 of the exact request body.
 
-Who calls :func:`deliver_pending`: the staff command ``clinic webhook deliver``, and the
-booking action right after a save (:func:`deliver_in_background`), so a delivery happens
-promptly without making the person wait for the clinic's server.
+Who calls :func:`deliver_pending`: the booking action right after a save, through
+:func:`deliver_in_background` (a daemon thread that keeps retrying while deliveries are
+pending, so the person never waits for the clinic's server), and the staff command
+``clinic webhook deliver``.
 """
 
 from __future__ import annotations
@@ -219,22 +220,69 @@ def retry_failed(url: str | None = None, now: dt.datetime | None = None) -> int:
         return changed.rowcount
 
 
-def deliver_in_background(url: str | None = None) -> threading.Thread | None:
-    """Start :func:`deliver_pending` in a daemon thread (no-op without a webhook URL).
+_worker_lock = threading.Lock()
+_workers: dict[str, threading.Thread] = {}
+_wake: dict[str, threading.Event] = {}
 
-    Failures are only logged: the deliveries stay pending and are retried later.
+
+def next_due(url: str | None = None) -> dt.datetime | None:
+    """When the earliest pending delivery is due (None if nothing is pending)."""
+    from sqlalchemy import func
+
+    from clinic.db import read_scope
+
+    with read_scope(url) as session:
+        return session.execute(
+            select(func.min(WebhookDelivery.next_attempt_at))
+            .where(WebhookDelivery.status == "pending")
+        ).scalar_one_or_none()
+
+
+def _keep_delivering(url: str | None, key: str, wake: threading.Event) -> None:
+    """Deliver, then wait for the next retry (or a new booking), until nothing is pending."""
+    try:
+        while True:
+            wake.clear()
+            deliver_pending(url=url)
+            due = next_due(url)
+            with _worker_lock:
+                # Checked under the lock that callers take: a booking queued just now
+                # either sets ``wake`` before this, or finds no worker and starts one.
+                if due is None and not wake.is_set():
+                    _workers.pop(key, None)
+                    return
+            if due is not None:
+                wait = (due - utcnow()).total_seconds()
+                wake.wait(min(max(wait, 1.0), MAX_DELAY.total_seconds()))
+    except Exception:  # noqa: BLE001 - a background helper must never crash its host
+        log.exception("Webhook delivery worker stopped; deliveries stay pending")
+        with _worker_lock:
+            _workers.pop(key, None)
+
+
+def deliver_in_background(url: str | None = None) -> threading.Thread | None:
+    """Make sure a daemon thread of this process delivers pending bookings.
+
+    Call it after saving a booking (the action server does). The thread retries with
+    backoff for as long as deliveries are pending, then ends; one per process and
+    database. No-op without a configured webhook URL. Deliveries live in the database,
+    so nothing is lost if the process stops: the next call (or ``clinic webhook
+    deliver``) carries on.
     """
+    from clinic.db import database_url
     from clinic.settings import settings
 
     if not settings().booking_webhook_url:
         return None
-
-    def run() -> None:
-        try:
-            deliver_pending(url=url)
-        except Exception:  # noqa: BLE001 - a background helper must never crash its host
-            log.exception("Webhook delivery pass failed; deliveries stay pending")
-
-    thread = threading.Thread(target=run, name="clinic-webhook", daemon=True)
-    thread.start()
-    return thread
+    key = database_url(url)
+    with _worker_lock:
+        wake = _wake.setdefault(key, threading.Event())
+        wake.set()
+        running = _workers.get(key)
+        if running is not None and running.is_alive():
+            return running
+        thread = threading.Thread(target=_keep_delivering, args=(url, key, wake),
+                                  name="clinic-webhook", daemon=True)
+        _workers[key] = thread
+        thread.start()
+        return thread

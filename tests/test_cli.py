@@ -265,3 +265,15 @@ def test_installed_command_runs_in_a_fresh_process(db_url):
     module = subprocess.run([sys.executable, "-m", "clinic.cli", "bookings", "show", "MN-NONE22"],
                             env=env, cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert module.returncode == 1 and "Traceback" not in module.stderr
+
+
+def test_erase_accepts_a_full_international_number_that_is_not_valid(db_url, capsys):
+    from clinic.models import SmsOptOut
+
+    with db.session_scope(db_url) as session:  # e.g. a STOP texted from a test number
+        session.add(SmsOptOut(phone_e164="+15550100123", opted_out=True, keyword="STOP",
+                              changed_at=dt.datetime(2026, 3, 10, tzinfo=UTC)))
+    code, out, _ = run(capsys, "erase", "--phone", "+1 (555) 010-0123", "--yes")
+    assert code == 0 and "SMS opt-out entries:   1" in out
+    code, _, err = run(capsys, "erase", "--phone", "(555) 010-0123", "--yes")
+    assert code == 1 and "not a valid phone number" in err  # national form: must be valid

@@ -235,3 +235,28 @@ def test_two_workers_do_not_post_the_same_delivery(db_url, monkeypatch, receiver
 def test_backoff_doubles_up_to_the_cap():
     assert [backoff(n) for n in (1, 2, 3)] == [BASE_DELAY, 2 * BASE_DELAY, 4 * BASE_DELAY]
     assert backoff(50) == MAX_DELAY and backoff(1000) == MAX_DELAY
+
+
+def test_background_worker_retries_until_delivered_then_stops(db_url, monkeypatch, receiver):
+    from clinic.webhook import deliver_in_background
+
+    monkeypatch.setattr(clinic.webhook, "BASE_DELAY", dt.timedelta(milliseconds=100))
+    hook = receiver([500, 200])
+    use_webhook(monkeypatch, hook.url)
+    save()
+    worker = deliver_in_background()
+    assert worker is not None
+    assert deliver_in_background() is worker  # one worker per process and database
+    worker.join(timeout=20)
+    assert not worker.is_alive()  # it stops once nothing is pending
+    [done] = deliveries(db_url)
+    assert done.status == "delivered" and done.attempts == 2
+    assert len(hook.requests) == 2
+
+
+def test_background_worker_is_not_started_without_a_webhook(db_url, monkeypatch):
+    from clinic.webhook import deliver_in_background
+
+    monkeypatch.setenv("CLINIC_BOOKING_WEBHOOK_URL", "")
+    settings.cache_clear()
+    assert deliver_in_background() is None
