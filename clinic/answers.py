@@ -8,6 +8,8 @@ recovery?"). It errs on the safe side, because "not sure" can never lead to "eli
   "I don't think so", "can't remember", "used to", "not anymore", "not right now" ...); a
   hedge beats a yes or a no ("no, not sure" -> UNSURE);
 - "not that I know of" is the one hedged phrase read as NO, as the clinic asked;
+- ways of stopping or declining ("never mind", "nvm", "no thanks", "forget it") are not
+  answers, so "never mind" is never read as "never";
 - a reply with both a yes and a no and no hedge ("yes no", "no wait yes") is contradictory:
   None, so the question is asked again;
 - a question with content besides the answer words ("is it safe if I'm not pregnant?")
@@ -49,7 +51,7 @@ _UNSURE = [
     r"not (?:really|exactly|quite|necessarily)",
     r"(?:i'?m |i am )?not (?:anymore|any more|now|right now|currently|at the moment|recently|"
     r"lately|at present|for now|since)",
-    r"no longer|used to|(?:i )?stopped|(?:i )?quit|in the past|not since|a while back",
+    r"no longer|used to|(?:i )?stopped|i quit|in the past|not since|a while back",
     r"(?:years|months|weeks|a while|a year|a long time|long time|ages) ago",
     r"not that i'?m aware(?: of)?|(?:not )?as far as i (?:know|can tell)|afaik",
     r"maybe|mayb|mabye|maybee|perhaps|possibly|possible|probably(?: not)?|prob(?: not)?|"
@@ -62,6 +64,8 @@ _UNSURE = [
     r"(?:pretty|fairly|quite|almost|mostly|reasonably) (?:sure|certain|confident)",
     _EMOJI_WORD["unsure"],
 ]
+# Ways of stopping or declining, not answers: "never mind" is no "never". Removed first.
+_NOT_ANSWERS = [r"never ?mind|nvm|no thanks|no thank you|forget it|no worries"]
 # Read before the other no's: the clinic lists it as a no (see module docstring).
 _NO_FIRST = [r"(?:no )?not that i know(?: of)?|(?:none|nothing) that i know(?: of)?"]
 _NO = [
@@ -105,6 +109,7 @@ def _compile(patterns: list[str]) -> re.Pattern[str]:
 
 
 _PATTERNS = [
+    (None, _compile(_NOT_ANSWERS)),
     (Answer.NO, _compile(_NO_FIRST)),
     (Answer.UNSURE, _compile(_UNSURE)),
     (Answer.NO, _compile(_NO)),
@@ -149,7 +154,7 @@ def parse_answer(text: str) -> Answer | None:
     for answer, pattern in _PATTERNS:
         # Blank each match so its words are not read again ("not sure" is not also a "not").
         rest, count = pattern.subn(" ", rest)
-        if count:
+        if count and answer is not None:
             found.add(answer)
     leftover = [w for w in rest.split() if w not in ("|", "?") and w not in _FILLER]
     if leftover and (asked or words[0] in _INTERROGATIVE):

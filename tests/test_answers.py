@@ -48,7 +48,9 @@ TABLE = [
     ("how long is recovery?", None), ("How long is recovery", None),
     ("is it safe if I'm not pregnant?", None), ("what do you mean", None),
     ("maybe later, how long is recovery?", None), ("I'm fine", None),
-    ("can I ask something first?", None),
+    ("can I ask something first?", None), ("never mind", None), ("Nevermind!", None),
+    ("nvm", None), ("no thanks", None), ("forget it", None), ("quit", None), ("stop", None),
+    ("never mind, no", NO), ("no thanks, I'm not pregnant", NO), ("I quit", UNSURE),
 ]
 
 
