@@ -138,6 +138,7 @@ def followups_list(args: argparse.Namespace) -> int:
                 select(SmsMessage.followup_id).where(
                     SmsMessage.transport == TRANSPORT_LOCAL_OUTBOX,
                     SmsMessage.followup_id.is_not(None))).scalars())
+            session.expunge_all()  # read_scope rolls back, which would expire the rows
     except DatabaseUnavailable as error:
         print(error, file=sys.stderr)
         return 2
@@ -193,6 +194,7 @@ def outbox_list_command(args: argparse.Namespace) -> int:
             if not args.all:
                 query = query.where(SmsMessage.transport == TRANSPORT_LOCAL_OUTBOX)
             messages = list(session.execute(query).scalars())
+            session.expunge_all()
     except DatabaseUnavailable as error:
         print(error, file=sys.stderr)
         return 2

@@ -1,1 +1,92 @@
-"""Test helpers shared by unit and integration tests (fakes of outside services)."""
+"""Test helpers shared by unit and integration tests (fakes of outside services, data).
+
+Import as ``tests.support`` (``python -m pytest``, as ``make test`` runs it) or as
+``support`` (plain ``pytest``, which puts ``tests/`` on the path).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+UTC = dt.timezone.utc
+_references = itertools.count(1)
+
+
+@pytest.fixture
+def sms_database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A fresh, migrated clinic database (SQLite file) with fixed SMS settings.
+
+    Clinic time zone America/Los_Angeles, quiet hours 21:00-08:00, no Twilio credentials
+    (the local outbox). Yields the database URL.
+    """
+    from clinic.db import dispose_engines, get_engine
+    from clinic.settings import settings
+
+    url = f"sqlite:///{tmp_path / 'clinic.db'}"
+    monkeypatch.setenv("CLINIC_DATABASE_URL", url)
+    monkeypatch.setenv("CLINIC_TIMEZONE", "America/Los_Angeles")
+    monkeypatch.setenv("CLINIC_QUIET_HOURS_START", "21:00")
+    monkeypatch.setenv("CLINIC_QUIET_HOURS_END", "08:00")
+    monkeypatch.setenv("CLINIC_TWILIO_FROM_NUMBER", "+15550000000")
+    monkeypatch.setenv("CLINIC_TWILIO_WEBHOOK_PUBLIC_URL", "")
+    monkeypatch.setenv("CLINIC_TWILIO_API_BASE", "")
+    monkeypatch.delenv("TWILIO_ACCOUNT_SID", raising=False)
+    monkeypatch.delenv("TWILIO_AUTH_TOKEN", raising=False)
+    settings.cache_clear()
+    dispose_engines()
+    get_engine(url)
+    yield url
+    dispose_engines()
+    settings.cache_clear()
+
+
+def add_booking(phone: str, consent: bool | None = True, *, status: str = "requested",
+                consent_at: dt.datetime | None = None) -> int:
+    """Save a booking request (and its SMS consent answer, unless ``consent`` is None).
+
+    Returns the booking id. Uses the models directly: these tests are about texting, not
+    about the booking hand-off.
+    """
+    from clinic.db import session_scope
+    from clinic.kb import knowledge
+    from clinic.models import BookingRequest, SmsConsent
+
+    given_at = consent_at or dt.datetime(2025, 6, 1, 16, 0, tzinfo=UTC)
+    with session_scope() as session:
+        booking = BookingRequest(
+            reference=f"MN-T{next(_references):05d}", conversation_id=f"conv-{phone}",
+            channel="rest", name="Test Patient", phone_e164=phone,
+            treatment="facial_microneedling", screening_outcome="eligible",
+            screening_answers={"pregnant": "no", "isotretinoin": "no"},
+            screening_summary="Eligible: no contraindications reported.", status=status)
+        session.add(booking)
+        session.flush()
+        if consent is not None:
+            session.add(SmsConsent(booking_id=booking.id, phone_e164=phone,
+                                   wording=knowledge().clinic.sms_consent_wording,
+                                   given=consent, given_at=given_at, channel="rest",
+                                   conversation_id=f"conv-{phone}"))
+        return booking.id
+
+
+def mark_treated(booking_id: int, treated_at: dt.datetime,
+                 now: dt.datetime | None = None) -> list[str]:
+    """Mark a booking treated and schedule its aftercare texts (as the staff tool does).
+
+    Returns the message ids scheduled by this call.
+    """
+    from clinic.db import session_scope
+    from clinic.models import BookingRequest
+    from clinic.sms.schedule import schedule_aftercare
+
+    with session_scope() as session:
+        booking = session.get(BookingRequest, booking_id)
+        assert booking is not None
+        booking.status, booking.treated_at = "treated", treated_at
+        rows = schedule_aftercare(session, booking, treated_at, now=now or treated_at)
+        return [row.message_id for row in rows if row.status == "scheduled"]

@@ -60,6 +60,7 @@ class FakeTwilio:
     - ``fail_next[number] = [code, ...]``: the next messages to ``number`` fail with these
       codes, one per attempt (e.g. ``[20503]`` for one transient outage), then succeed.
     - ``requests``: every request seen (path, status), accepted or not.
+    - ``delay``: seconds to wait before answering each request.
     """
 
     account_sid: str = ACCOUNT_SID
@@ -69,6 +70,7 @@ class FakeTwilio:
     fail_always: dict[str, int] = field(default_factory=dict)
     fail_next: dict[str, list[int]] = field(default_factory=dict)
     requests: list[tuple[str, int]] = field(default_factory=list)
+    delay: float = 0.0  # seconds to wait before answering (widens race windows)
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
@@ -124,6 +126,8 @@ class FakeTwilio:
 
     # ------------------------------------------------------------------ handling
     def _handle_post(self, handler: BaseHTTPRequestHandler) -> None:
+        if self.delay:
+            time.sleep(self.delay)
         path = handler.path.split("?")[0]
         length = int(handler.headers.get("Content-Length") or 0)
         form = {k: v[0] for k, v in parse_qs(handler.rfile.read(length).decode()).items()}
