@@ -127,11 +127,14 @@ _NEGATION_PATH = frozenset("""
     take takes taking took taken on use uses using used get gets getting got gotten suffer
     suffers suffering from with experience experiences experiencing experienced notice
     noticed noticing see seen seeing develop developed developing form forming tend tends
-    to prone diagnosed history of sign signs symptom symptoms kind type any a an the my ever
+    to prone diagnosed history of sign signs symptom symptoms kind type any a an the ever
     really actually at all anything such as prescribed other major real personal medical
-    family issues issue problems problem there feel feeling felt undergone undergoing
-    received through known or nor for longer recently lately currently presently now
+    family there feel feeling felt undergone undergoing received through known or nor
+    longer recently lately currently presently now
 """.split())
+# Deliberately not on that path: "my" ("I don't take my warfarin on weekends" says they take
+# it), "problems" / "issues" ("no problems with my eczema" says they have it) and "for"
+# ("not taking anything for eczema" says they have it), except in "negative for".
 _NEGATION_WINDOW = 8
 # With a negation, these make it "not now, but maybe recently": uncertain, not negated.
 _TIME_WORDS = frozenset({"anymore", "longer", "recently", "lately", "since", "yet",
@@ -465,9 +468,9 @@ def _negated(sentence: _Sentence, start: int, clause_start: int,
         word = words[index]
         # "without" only for urgent signs: "can't go without my blood thinners" is a yes.
         if word in _NEGATION_CUES or (urgent and word == "without"):
-            return index
-        if word == "negative" and index + 1 < len(words) and words[index + 1] == "for":
-            return index
+            return None if _double_negation(sentence, index, clause_start) else index
+        if word == "for" and index > clause_start and words[index - 1] == "negative":
+            return index - 1
         if word not in _NEGATION_PATH and index not in sentence.term_positions:
             return None
         index -= 1
@@ -475,10 +478,32 @@ def _negated(sentence: _Sentence, start: int, clause_start: int,
     return None
 
 
+def _double_negation(sentence: _Sentence, cue: int, clause_start: int) -> bool:
+    """"I have never not taken warfarin": a second cue just before the first one."""
+    index = cue - 1
+    while index >= clause_start and index not in sentence.term_positions:
+        word = sentence.words[index]
+        if word in _NEGATION_CUES:
+            return True
+        if word not in _NEGATION_PATH:
+            return False
+        index -= 1
+    return False
+
+
+# Words allowed between a term and a following "negative": "pregnancy test came back negative".
+_RESULT_PATH = frozenset({"test", "tests", "result", "results", "screening", "scan", "was",
+                          "is", "were", "are", "came", "comes", "back", "-", "status"})
+
+
 def _negated_after(sentence: _Sentence, end: int, clause_end: int) -> bool:
-    """"HIV negative", "pregnancy test was negative"."""
-    window = sentence.words[end:min(clause_end, end + 4)]
-    return "negative" in window and "positive" not in window
+    """"HIV negative", "HIV-negative", "pregnancy test was negative"."""
+    for word in sentence.words[end:min(clause_end, end + 5)]:
+        if word == "negative":
+            return True
+        if word not in _RESULT_PATH:
+            return False
+    return False
 
 
 def _hedged(sentence: _Sentence, lo: int, hi: int, start: int, end: int) -> bool:

@@ -137,6 +137,13 @@ def test_isotretinoin_brand_names(recognizer, brand):
          [("pregnancy", NEGATED), ("blood_thinners", NEGATED), ("skin_conditions", AFFIRMED)]),
         ("I want microneedling for my acne scars, I'm on accutane",
          [("isotretinoin", AFFIRMED)]),
+        ("neither pregnant nor on warfarin", [("pregnancy", NEGATED), ("blood_thinners", NEGATED)]),
+        ("I have not had botox or fillers",
+         [("recent_facial_procedure", NEGATED), ("recent_facial_procedure", NEGATED)]),
+        ("my wife is pregnant and I take warfarin",
+         [("pregnancy", THIRD_PARTY), ("blood_thinners", AFFIRMED)]),
+        ("How long after botox can I do it? I had botox 2 weeks ago",
+         [("recent_facial_procedure", HYPOTHETICAL), ("recent_facial_procedure", AFFIRMED)]),
     ],
 )
 def test_several_mentions_in_one_message(recognizer, text, expected):
@@ -187,6 +194,13 @@ STATUS_TABLE = [
     ("not without my blood thinners", "blood_thinners", AFFIRMED),
     ("I'm not off accutane yet", "isotretinoin", AFFIRMED),
     ("I haven't stopped taking eliquis", "blood_thinners", AFFIRMED),
+    ("I have no problems with my eczema", "skin_conditions", AFFIRMED),
+    ("I don't take my warfarin on weekends", "blood_thinners", AFFIRMED),
+    ("I'm not taking anything for eczema", "skin_conditions", AFFIRMED),
+    ("I have eczema and a negative attitude", "skin_conditions", AFFIRMED),
+    ("I have never not taken warfarin", "blood_thinners", AFFIRMED),
+    ("I tested negative for HIV", "autoimmune_or_low_immunity", NEGATED),
+    ("my HIV test came back negative", "autoimmune_or_low_immunity", NEGATED),
     ("not sure if I'm pregnant", "pregnancy", UNCERTAIN),
     ("I'm not on accutane anymore", "isotretinoin", UNCERTAIN),
     ("I no longer take accutane", "isotretinoin", UNCERTAIN),
@@ -392,6 +406,18 @@ def test_a_lower_cased_doc_from_rasa_gives_the_same_mentions(recognizer, nlp, te
     # Rasa's SpacyNLP (case_sensitive: false) runs the pipeline on text.lower().
     from_doc = recognizer.mentions_in_doc(nlp(text.lower()), text)
     assert from_doc == recognizer.mentions(text)
+
+
+def test_a_doc_from_a_separately_loaded_pipeline_is_read(recognizer, tmp_path):
+    # Rasa's SpacyNLP loads its own copy of the pipeline: another Vocab, same tokenizer.
+    import spacy
+
+    rasa_nlp = spacy.load(write_pipeline(tmp_path / "spacy_clinic", KB))
+    assert rasa_nlp.vocab is not recognizer.nlp.vocab
+    text = "I take Eliquis and I CANT BREATHE"
+    mentions = recognizer.mentions_in_doc(rasa_nlp(text.lower()), text)
+    assert [(m.id, m.text, m.status) for m in mentions] == [
+        ("blood_thinners", "Eliquis", AFFIRMED), ("breathing_or_allergy", "CANT BREATHE", AFFIRMED)]
 
 
 def test_a_doc_in_original_case_and_one_without_sentences_are_read_too(recognizer, nlp):
