@@ -13,8 +13,6 @@ from dataclasses import dataclass
 
 import aiohttp
 
-from bench.stats import LoadSummary, summarize
-
 # Realistic mixes for each assistant: ours gets FAQ questions and the first screening
 # answers; the stock one gets its own intents (greet, mood_unhappy, affirm, mood_great...).
 OUR_SCRIPT = (
@@ -37,6 +35,16 @@ STOCK_SCRIPT = (
 )
 
 REQUEST_TIMEOUT_S = 60
+
+
+@dataclass
+class LoadSample:
+    """Raw timings of one load run: latencies of answered messages and failures."""
+
+    latencies_s: list[float]
+    wall_s: float
+    errors: int
+    empty_replies: int
 
 
 @dataclass
@@ -71,7 +79,7 @@ def _session(concurrency: int) -> aiohttp.ClientSession:
 
 
 async def _load(url: str, script: tuple[str, ...], concurrency: int, total: int,
-                sender_prefix: str, think_s: float) -> LoadSummary:
+                sender_prefix: str, think_s: float) -> LoadSample:
     latencies: list[float] = []
     counts = {"issued": 0, "errors": 0, "empty": 0}
 
@@ -97,16 +105,16 @@ async def _load(url: str, script: tuple[str, ...], concurrency: int, total: int,
         started = time.perf_counter()
         await asyncio.gather(*(worker(index, session) for index in range(concurrency)))
         wall = time.perf_counter() - started
-    return summarize(latencies, wall, concurrency, counts["errors"], counts["empty"])
+    return LoadSample(latencies, wall, counts["errors"], counts["empty"])
 
 
 def run_load(url: str, script: tuple[str, ...], concurrency: int, total: int,
-             sender_prefix: str, think_s: float = 0.0) -> LoadSummary:
+             sender_prefix: str, think_s: float = 0.0) -> LoadSample:
     """Send ``total`` messages of ``script`` from ``concurrency`` simultaneous conversations.
 
     Each conversation sends its next message as soon as the reply arrives, or ``think_s``
-    seconds later. Returns the latency percentiles and the throughput (answered messages per
-    second of wall-clock time). Failed requests are counted, not timed.
+    seconds later. Returns every answered message's latency and the wall-clock time; failed
+    requests are counted, not timed.
     """
     if concurrency < 1 or total < 1 or think_s < 0:
         raise ValueError("concurrency and total must be at least 1, think time at least 0")

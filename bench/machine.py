@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import os
 import platform
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -67,39 +69,55 @@ def _process_jiffies(pid: int) -> int:
 
 @dataclass
 class CpuSnapshot:
-    """CPU times at one moment, for the machine and for our own processes."""
+    """CPU times at one moment, for the machine and for the processes under test."""
 
     machine: tuple[int, int] | None
     ours: int
 
 
+@dataclass
+class _Totals:
+    total: int = 0
+    idle: int = 0
+    ours: int = 0
+    complete: bool = True
+
+
 class CpuMeter:
-    """Measures, between ``start()`` and ``stop()``, how much CPU other work used."""
+    """Adds up, over the intervals measured for a key, how much CPU other work used."""
 
     def __init__(self, pids: list[int]):
         self.pids = [os.getpid(), *pids]
-        self._start: CpuSnapshot | None = None
+        self._totals: dict[str, _Totals] = {}
 
     def _snapshot(self) -> CpuSnapshot:
         return CpuSnapshot(_machine_jiffies(), sum(_process_jiffies(pid) for pid in self.pids))
 
-    def start(self) -> None:
-        """Note the CPU times now."""
-        self._start = self._snapshot()
+    @contextmanager
+    def measure(self, key: str) -> Iterator[None]:
+        """Count the CPU time used while the ``with`` block runs towards ``key``."""
+        start = self._snapshot()
+        try:
+            yield
+        finally:
+            end = self._snapshot()
+            totals = self._totals.setdefault(key, _Totals())
+            if start.machine is None or end.machine is None:
+                totals.complete = False
+            else:
+                totals.total += end.machine[0] - start.machine[0]
+                totals.idle += end.machine[1] - start.machine[1]
+                totals.ours += end.ours - start.ours
 
-    def stop(self) -> dict[str, float] | None:
-        """Shares of the machine's CPU capacity used since ``start()``.
+    def shares(self, key: str) -> dict[str, float] | None:
+        """Shares of the machine's CPU capacity used during ``key``'s intervals.
 
         ``under_test``: the assistants' servers and this benchmark; ``other``: everything
         else on the machine. None where /proc is not available.
         """
-        end = self._snapshot()
-        if self._start is None or self._start.machine is None or end.machine is None:
+        totals = self._totals.get(key)
+        if totals is None or not totals.complete or totals.total <= 0:
             return None
-        total = end.machine[0] - self._start.machine[0]
-        idle = end.machine[1] - self._start.machine[1]
-        if total <= 0:
-            return None
-        ours = end.ours - self._start.ours
-        other = max(total - idle - ours, 0)
-        return {"under_test": round(ours / total, 3), "other": round(other / total, 3)}
+        other = max(totals.total - totals.idle - totals.ours, 0)
+        return {"under_test": round(totals.ours / totals.total, 3),
+                "other": round(other / totals.total, 3)}

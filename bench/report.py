@@ -89,8 +89,11 @@ def markdown(results: dict[str, Any]) -> str:
         f"Python {machine['python']}, Rasa {settings['rasa']}",
         f"- Load average (1, 5, 15 min) before the run: {machine['load_average']}",
         f"- Command: `{results['command']}`; {settings['messages']} messages per setting "
-        f"after one checked conversation and {settings['warmup_messages']} warm-up messages; "
-        "REST on 127.0.0.1",
+        f"and assistant after one checked conversation and {settings['warmup_messages']} "
+        "warm-up messages; REST on 127.0.0.1",
+        f"- Start-ups one after the other; then, with both assistants running, each setting "
+        f"in {settings.get('rounds', 1)} alternating rounds (ABBA), so that other work on the "
+        "machine weighs on both alike",
         "- Each conversation sends its next message "
         + (f"{settings['think_ms']} ms after the reply" if settings.get("think_ms")
            else "as soon as the reply arrives (no pause): the 10-conversation setting "

@@ -92,3 +92,11 @@ def format_figure(value: float | None, unit: str) -> str:
 def format_compared(ours: float | None, stock: float | None, unit: str) -> str:
     """Our figure and its ratio to the stock one: "180 ms = 0.9x stock"."""
     return f"{format_figure(ours, unit)} = {format_ratio(ours, stock)}"
+
+
+def split_evenly(total: int, parts: int) -> list[int]:
+    """``total`` split into ``parts`` counts that differ by at most one, larger ones first."""
+    if parts < 1:
+        raise ValueError("parts must be at least 1")
+    share, extra = divmod(total, parts)
+    return [share + (1 if index < extra else 0) for index in range(parts)]

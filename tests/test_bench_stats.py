@@ -21,6 +21,7 @@ from bench.stats import (  # noqa: E402
     format_ratio,
     percentile,
     ratio,
+    split_evenly,
     summarize,
 )
 
@@ -89,8 +90,8 @@ def _results(ours: dict, stock: dict) -> dict:
     results = {"date": "2026-01-01T00:00:00+00:00", "command": "python -m bench.run",
                "machine": {"nproc": 2, "cpu_model": "Test CPU", "system": "Linux",
                            "python": "3.10", "load_average": [0.5, 0.5, 0.5]},
-               "settings": {"messages": 200, "concurrency": [1, 10], "warmup_messages": 30,
-                            "think_ms": 0, "rasa": "3.6.21"},
+               "settings": {"messages": 200, "concurrency": [1, 10], "rounds": 4,
+                            "warmup_messages": 30, "think_ms": 0, "rasa": "3.6.21"},
                "assistants": {"ours": ours, "stock": stock}}
     results["ratios"] = compute_ratios(results)
     return results
@@ -128,3 +129,13 @@ def test_report_without_the_stock_assistant_has_no_ratios():
     assert set(results["ratios"].values()) == {None}
     assert goal(results)["throughput_at_least_stock"] is None
     assert "| p95, 10 conversations | 180 ms | n/a | n/a |" in markdown(results)
+
+
+@pytest.mark.parametrize(("total", "parts", "expected"), [
+    (200, 4, [50, 50, 50, 50]),
+    (10, 4, [3, 3, 2, 2]),
+    (3, 1, [3]),
+])
+def test_split_evenly_keeps_the_total(total, parts, expected):
+    assert split_evenly(total, parts) == expected
+    assert sum(split_evenly(total, parts)) == total
