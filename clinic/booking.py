@@ -128,10 +128,11 @@ def clean_name(text: str) -> str | None:
 _SPLIT = re.compile(r"\s*(?:[,;\n]|\band\b|\bor\b|\bbut\b|\s[/&+]\s)\s*", re.I)
 _DAY_PARTS = {"morning": 9, "midday": 12, "noon": 12, "lunchtime": 12, "lunch": 12,
               "afternoon": 14, "evening": 17}
-_DAY_PART = re.compile(r"\b(?:in the |this |tomorrow )?(" + "|".join(_DAY_PARTS) + r")s?\b", re.I)
+_DAY_PART = re.compile(r"\b(in the |this |tomorrow )?(" + "|".join(_DAY_PARTS) + r")s?\b",
+                       re.I)
 # Words dateparser reads as dates but that never name a preferred time here.
 _NOT_A_TIME = {"now", "asap", "may", "march", "sun", "sat", "second", "anytime", "any time",
-               "soon", "today or", "whenever"}
+               "soon", "whenever"}
 _FILLER = re.compile(r"^(?:either|on|maybe|perhaps|preferably|ideally|any|around|about|"
                      r"next|this|coming|the)\s+", re.I)
 
@@ -150,9 +151,10 @@ def _parse_part(part: str, now_local: dt.datetime, parser) -> dt.datetime | None
     hour = None
     day_part = _DAY_PART.search(part)
     if day_part:
-        hour = _DAY_PARTS[day_part.group(1).lower()]
-        keep_tomorrow = "tomorrow" in day_part.group(0).lower()
-        part = _DAY_PART.sub("tomorrow" if keep_tomorrow else "", part)
+        hour = _DAY_PARTS[day_part.group(2).lower()]
+        # "this afternoon" is today, "tomorrow morning" tomorrow; "mornings" alone no day.
+        day = {"this ": "today", "tomorrow ": "tomorrow"}.get((day_part.group(1) or "").lower(), "")
+        part = _DAY_PART.sub(day, part)
     part = part.strip(" .!?")
     while _FILLER.match(part):
         part = _FILLER.sub("", part, count=1)

@@ -159,7 +159,7 @@ def cmd_show(args: argparse.Namespace) -> int:
         ("Reference", booking.reference),
         ("Status", f"{booking.status} (since {_local(booking.status_changed_at)})"),
         ("Created", _local(booking.created_at, seconds=True)),
-        ("Treated at", _local(booking.treated_at)),
+        ("Treated at", _local(booking.treated_at) or "-"),
         ("Name", booking.name),
         ("Mobile", booking.phone_e164),
         ("Email", booking.email or "-"),

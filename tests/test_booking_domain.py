@@ -165,6 +165,7 @@ NOW = dt.datetime(2026, 3, 10, 14, 37, tzinfo=LA)  # a Tuesday afternoon
     ("3/25", ["2026-03-25T00:00"]),
     ("2026-04-01 09:00", ["2026-04-01T09:00"]),
     ("today at 5pm", ["2026-03-10T17:00"]),
+    ("this evening", ["2026-03-10T17:00"]),
 ])
 def test_parse_preferred_times_finds_future_times(text, expected):
     found = parse_preferred_times(text, NOW, LA)
