@@ -1,0 +1,1 @@
+"""The demo clinic website that shows the chat widget (see ``serve``)."""

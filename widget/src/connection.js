@@ -1,0 +1,98 @@
+// The socket.io link to Rasa's socketio channel (events user_uttered / bot_uttered,
+// session_request / session_confirm), with automatic reconnection.
+
+import { io } from "socket.io-client";
+
+export const OFFLINE = "offline";
+export const CONNECTING = "connecting";
+export const ONLINE = "online";
+
+export class Connection {
+  /**
+   * @param {{serverUrl: string, socketPath: string}} config
+   * @param {{onState: (state: string) => void, onBotMessage: (message: object) => void}} handlers
+   */
+  constructor(config, handlers) {
+    this.handlers = handlers;
+    this.sessionId = null;
+    this.state = OFFLINE;
+    this.socket = io(config.serverUrl, {
+      path: config.socketPath,
+      autoConnect: false,
+      reconnection: true,
+      reconnectionDelay: 1000,
+      reconnectionDelayMax: 10000,
+      randomizationFactor: 0.3,
+      timeout: 8000,
+      // Messages are sent only when online (see send), never queued for a later
+      // connection whose session is not confirmed yet.
+      transports: ["polling", "websocket"],
+    });
+    const socket = this.socket;
+    socket.on("connect", () => {
+      this.setState(CONNECTING);
+      // On every (re)connection: join the conversation's room again.
+      socket.emit("session_request", { session_id: this.sessionId });
+    });
+    socket.on("session_confirm", (confirmed) => {
+      const id = typeof confirmed === "string" ? confirmed : confirmed && confirmed.session_id;
+      if (id === this.sessionId) this.setState(ONLINE);
+    });
+    socket.on("bot_uttered", (message) => {
+      if (message && typeof message === "object") this.handlers.onBotMessage(message);
+    });
+    socket.on("disconnect", (reason) => {
+      this.setState(this.wanted ? CONNECTING : OFFLINE);
+      // socket.io does not retry by itself after the server closed the connection.
+      if (this.wanted && reason === "io server disconnect") socket.connect();
+    });
+    socket.on("connect_error", () => this.setState(OFFLINE));
+    socket.io.on("reconnect_attempt", () => {
+      if (this.state !== OFFLINE) this.setState(CONNECTING);
+    });
+    this.wanted = false;
+  }
+
+  setState(state) {
+    if (state === this.state) return;
+    this.state = state;
+    this.handlers.onState(state);
+  }
+
+  /** Connect (or switch) to the given conversation. */
+  open(sessionId) {
+    this.wanted = true;
+    if (this.sessionId !== sessionId && this.socket.connected) {
+      // A new conversation: leave the old room by reconnecting.
+      this.sessionId = sessionId;
+      this.socket.disconnect();
+      this.setState(CONNECTING);
+      this.socket.connect();
+      return;
+    }
+    this.sessionId = sessionId;
+    if (!this.socket.connected && !this.socket.active) {
+      this.setState(CONNECTING);
+      this.socket.connect();
+    }
+  }
+
+  /** Try now instead of waiting for the next automatic attempt. */
+  retryNow() {
+    this.wanted = true;
+    if (this.socket.connected) return;
+    this.socket.disconnect();
+    this.setState(CONNECTING);
+    this.socket.connect();
+  }
+
+  /**
+   * Send a message of the visitor (text or a button payload) if the session is live.
+   * @returns {boolean} whether it was sent
+   */
+  send(message) {
+    if (this.state !== ONLINE) return false;
+    this.socket.emit("user_uttered", { message, session_id: this.sessionId });
+    return true;
+  }
+}

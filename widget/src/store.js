@@ -1,0 +1,117 @@
+// The conversation kept on the visitor's device: session id and visible history in
+// localStorage (shared by every page and tab of the site), the panel's open state in
+// sessionStorage (this tab only). Rasa's socket.io channel replays nothing, so the history
+// shown after a reload or on another page comes from here.
+
+const MAX_MESSAGES = 200;
+
+function storage(kind) {
+  try {
+    const s = window[kind];
+    const probe = "__clinic_chat_probe__";
+    s.setItem(probe, "1");
+    s.removeItem(probe);
+    return s;
+  } catch (_) {
+    return null; // storage disabled (private mode, blocked cookies): keep state in memory
+  }
+}
+
+/** A new random session id (32 hex characters, like Rasa's own). */
+export function newSessionId() {
+  const bytes = new Uint8Array(16);
+  window.crypto.getRandomValues(bytes);
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+export class ConversationStore {
+  /**
+   * @param {string} key storage key prefix, one conversation per key and server
+   * @param {number} historyHours a conversation idle longer than this starts afresh
+   */
+  constructor(key, serverUrl, historyHours) {
+    this.key = `${key}:v1:${serverUrl}`;
+    this.openKey = `${key}:v1:open`;
+    this.maxAgeMs = historyHours * 3600 * 1000;
+    this.local = storage("localStorage");
+    this.session = storage("sessionStorage");
+    this.memory = null;
+    this.state = this.load();
+  }
+
+  load() {
+    let state = null;
+    try {
+      const raw = this.local ? this.local.getItem(this.key) : this.memory;
+      state = raw ? JSON.parse(raw) : null;
+    } catch (_) {
+      state = null;
+    }
+    const fresh = state && typeof state.sessionId === "string" && /^[0-9a-f]{32}$/.test(state.sessionId)
+      && Array.isArray(state.messages) && Date.now() - Number(state.updatedAt || 0) < this.maxAgeMs;
+    if (!fresh) {
+      state = { sessionId: newSessionId(), updatedAt: Date.now(), messages: [] };
+    }
+    return state;
+  }
+
+  save() {
+    this.state.updatedAt = Date.now();
+    this.state.messages = this.state.messages.slice(-MAX_MESSAGES);
+    const raw = JSON.stringify(this.state);
+    if (this.local) {
+      try {
+        this.local.setItem(this.key, raw);
+      } catch (_) {
+        this.memory = raw; // quota exceeded: this page keeps working
+      }
+    } else {
+      this.memory = raw;
+    }
+  }
+
+  /** Re-read after another tab changed the conversation. */
+  reload() {
+    this.state = this.load();
+    return this.state;
+  }
+
+  /** True if a storage event is about this conversation. */
+  concerns(event) {
+    return event.key === this.key || event.key === null;
+  }
+
+  get sessionId() {
+    return this.state.sessionId;
+  }
+
+  get messages() {
+    return this.state.messages;
+  }
+
+  add(message) {
+    this.state.messages.push(message);
+    this.save();
+    return message;
+  }
+
+  update() {
+    this.save();
+  }
+
+  /** Forget the conversation and start a new session. */
+  reset() {
+    this.state = { sessionId: newSessionId(), updatedAt: Date.now(), messages: [] };
+    this.save();
+  }
+
+  get open() {
+    return this.session ? this.session.getItem(this.openKey) === "1" : false;
+  }
+
+  set open(value) {
+    if (!this.session) return;
+    if (value) this.session.setItem(this.openKey, "1");
+    else this.session.removeItem(this.openKey);
+  }
+}
