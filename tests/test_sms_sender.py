@@ -165,6 +165,20 @@ def test_quiet_hours_hold_texts_until_morning(sms_database: str, fake: FakeTwili
     assert fake.sent and rows()[0].sent_at == morning
 
 
+def test_texts_far_too_late_are_skipped_not_sent(sms_database: str, fake: FakeTwilio,
+                                                 twilio: TwilioTransport) -> None:
+    treated_patient()
+    third = due_times()[2]
+    # The sender was down for days and comes back just after the third text was due.
+    counts = send_due(now=third + MINUTE, transport=twilio)
+    assert counts["skipped"] == 2 and counts["sent"] == 1
+    assert [(r.status, r.last_error) for r in rows()][:3] == [
+        ("skipped", "too late to send (the sender was not running)"),
+        ("skipped", "too late to send (the sender was not running)"),
+        ("sent", None)]
+    assert [m.body for m in fake.sent] == [rows()[2].body]
+
+
 # --------------------------------------------------------------------------- exactly once
 
 
@@ -401,3 +415,56 @@ def test_staff_list_cancel_and_send(sms_database: str, capsys: pytest.CaptureFix
     assert run_cli("sms", "send-due") == 0
     assert "sent: 1" in capsys.readouterr().out
     assert [r.status for r in rows(third)][0] == "sent"
+
+
+def test_a_busy_database_does_not_lose_the_outcome(
+        sms_database: str, fake: FakeTwilio, twilio: TwilioTransport,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from clinic import db
+    from clinic.sms import sender
+
+    treated_patient()
+    original = sender._record_sent
+    calls: list[int] = []
+
+    def busy_once(*args: object) -> None:
+        calls.append(1)
+        if len(calls) == 1:
+            raise db.DatabaseUnavailable("the clinic database is unavailable (locked)")
+        original(*args)
+
+    monkeypatch.setattr(sender, "_record_sent", busy_once)
+    monkeypatch.setattr(sender.time, "sleep", lambda _: None)
+    assert send_due(now=due_times()[0], transport=twilio)["sent"] == 1
+    assert len(calls) == 2 and rows()[0].status == "sent" and len(fake.sent) == 1
+
+
+# --------------------------------------------------------------------------- the loop
+
+
+def test_the_sender_loop_sends_and_stops(sms_database: str,
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    from clinic.models import utcnow
+    from clinic.sms.sender import run_forever
+
+    monkeypatch.setenv("CLINIC_QUIET_HOURS_START", "00:00")  # no quiet hours: real clock
+    monkeypatch.setenv("CLINIC_QUIET_HOURS_END", "00:00")
+    settings.cache_clear()
+    booking = add_booking(PHONE, consent=True)
+    treated = utcnow() - dt.timedelta(hours=4)  # the evening text is due now
+    assert mark_treated(booking, treated, now=treated)
+    stop = threading.Event()
+    loop = threading.Thread(target=run_forever, args=(0.05, stop))
+    loop.start()
+    try:
+        deadline = dt.datetime.now() + dt.timedelta(seconds=20)
+        while rows()[0].status != "sent" and dt.datetime.now() < deadline:
+            stop.wait(0.05)
+    finally:
+        stop.set()
+        loop.join(timeout=20)
+    assert not loop.is_alive()
+    assert [r.status for r in rows()][:1] == ["sent"]
+    assert {r.status for r in rows()[1:]} == {"scheduled"}
+    with read_scope() as session:
+        assert session.execute(select(SmsMessage.transport)).scalars().all() == ["local-outbox"]

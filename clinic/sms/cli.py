@@ -7,8 +7,8 @@
   ``--all`` the whole SMS log (inbound and outbound).
 - ``clinic sms send-due``: one sender pass now.
 
-Every command returns a process exit code (0 ok, 1 nothing matched / bad input, 2
-database unavailable). Times are shown in the clinic's time zone.
+Every command returns a process exit code (0 done; 1 not found, invalid input or database
+unavailable), as the rest of the staff tool does. Times are shown in the clinic's time zone.
 """
 
 from __future__ import annotations
@@ -141,7 +141,7 @@ def followups_list(args: argparse.Namespace) -> int:
             session.expunge_all()  # read_scope rolls back, which would expire the rows
     except DatabaseUnavailable as error:
         print(error, file=sys.stderr)
-        return 2
+        return 1
     if not rows:
         print("No follow-up texts match.")
         return 0
@@ -180,7 +180,7 @@ def followups_cancel(args: argparse.Namespace) -> int:
                 count = cancel_followups(session, booking_id=booking.id)
     except DatabaseUnavailable as error:
         print(error, file=sys.stderr)
-        return 2
+        return 1
     print(f"Cancelled {count} scheduled follow-up text(s).")
     return 0
 
@@ -197,7 +197,7 @@ def outbox_list_command(args: argparse.Namespace) -> int:
             session.expunge_all()
     except DatabaseUnavailable as error:
         print(error, file=sys.stderr)
-        return 2
+        return 1
     if not messages:
         print("The local outbox is empty." if not args.all else "No texts yet.")
         return 0
@@ -217,6 +217,6 @@ def sms_send_due(args: argparse.Namespace) -> int:
         counts = send_due()
     except DatabaseUnavailable as error:
         print(error, file=sys.stderr)
-        return 2
+        return 1
     print(", ".join(f"{name}: {value}" for name, value in counts.items()))
     return 0

@@ -36,7 +36,9 @@ import os
 import signal
 import socket
 import threading
+import time
 import uuid
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 from sqlalchemy import or_, select, update
@@ -57,6 +59,7 @@ BACKOFF_MAX = dt.timedelta(hours=1)
 # is never mistaken for an interrupted one.
 CLAIM_TIMEOUT = dt.timedelta(minutes=10)
 SEND_LATE_LIMIT = dt.timedelta(hours=24)
+RECORD_TRIES = 5
 INTERRUPTED = "interrupted while sending; delivery unknown, not retried"
 
 
@@ -182,13 +185,29 @@ def _send_one(followup_id: int, now: dt.datetime, transport: Transport, worker_i
     try:
         result = transport.send(claim.phone, claim.body)
     except SendError as error:
-        _record_failure(claim, error, now, worker_id, counts)
+        _persist(_record_failure, claim, error, now, worker_id, counts)
     except Exception as error:  # noqa: BLE001 - an unexpected failure is retried, not lost
-        _record_failure(claim, SendError(f"unexpected error: {type(error).__name__}"), now,
-                        worker_id, counts)
+        _persist(_record_failure, claim,
+                 SendError(f"unexpected error: {type(error).__name__}"), now, worker_id, counts)
     else:
-        _record_sent(claim, result, now, worker_id)
+        _persist(_record_sent, claim, result, now, worker_id)
         counts.sent += 1
+
+
+def _persist(record: Callable[..., None], *args: object) -> None:
+    """Record an outcome, trying again briefly if the database is busy.
+
+    The text has already left (or failed): losing its outcome would leave it in
+    ``sending`` and, after the claim timeout, wrongly ``failed``.
+    """
+    for attempt in range(RECORD_TRIES):
+        try:
+            record(*args)
+            return
+        except DatabaseUnavailable:
+            if attempt == RECORD_TRIES - 1:
+                raise
+            time.sleep(0.5 * (attempt + 1))
 
 
 def _record_sent(claim: _Claim, result: SendResult, now: dt.datetime, worker_id: str) -> None:
@@ -258,6 +277,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: "
                         "%(message)s")
+    # The twilio package logs every request's URL and headers at INFO.
+    logging.getLogger("twilio.http_client").setLevel(logging.WARNING)
     if args.once:
         print(send_due())
         return 0
