@@ -40,6 +40,7 @@ from clinic.kb import OUTCOME_ELIGIBLE, OUTCOME_INCOMPLETE, Knowledge
 from clinic.promotion import automatic_promotion
 from clinic.screening import Answer
 from clinic.settings import settings
+from clinic.webhook import deliver_in_background
 
 logger = logging.getLogger(__name__)
 
@@ -359,6 +360,7 @@ class ActionSubmitBooking(Action):
                      f"{k.clinic.phone} or book online at {k.clinic.booking_url}, and the team "
                      "will help you straight away.")
             return clear
+        deliver_in_background()  # the clinic's booking system, if one is configured
         lines = [f"Your booking request is in. Your reference is {result.reference}."]
         if result.promotion is not None:
             lines.append(f"{result.promotion.description} with {result.promotion.code} is "

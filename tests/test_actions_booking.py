@@ -188,3 +188,39 @@ def test_treatment_button_sends_an_offered_treatment() -> None:
     slots, _ = fill("booking_treatment", "/inform", "inform",
                     entities=[{"entity": "treatment", "value": "massage"}])
     assert slots["booking_treatment"] is None
+
+
+def test_new_booking_reaches_the_clinic_webhook(clinic_db, monkeypatch) -> None:
+    """With a booking webhook configured, the saved request is POSTed to it."""
+    import json
+    import threading
+    import time
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    from clinic import settings as settings_module
+
+    received: list[dict] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802 - http.server's name
+            received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    monkeypatch.setenv("CLINIC_BOOKING_WEBHOOK_URL", f"http://127.0.0.1:{server.server_port}/hook")
+    settings_module.settings.cache_clear()
+    try:
+        events, _ = run_action(ActionSubmitBooking(),
+                               make_tracker("/affirm", "affirm", slots={**ALL_NO, **DETAILS}))
+        deadline = time.monotonic() + 20
+        while not received and time.monotonic() < deadline:
+            time.sleep(0.1)
+    finally:
+        server.shutdown()
+    assert received, "the webhook received nothing"
+    assert slot_events(events)["booking_reference"] in json.dumps(received[0])
