@@ -229,6 +229,17 @@ def test_tampered_parameters_are_refused(server: WebhookServer) -> None:
     assert server.post(params, signature)[0] == 200  # the untouched request passes
 
 
+def test_a_body_that_is_not_a_form_is_refused(server: WebhookServer) -> None:
+    signature = RequestValidator(TOKEN).compute_signature(server.url, {})
+    request = urllib.request.Request(server.url, data=b'{"From": "+15105550101"}',
+                                     method="POST")
+    request.add_header("Content-Type", "application/json")
+    request.add_header("X-Twilio-Signature", signature)
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, timeout=30)
+    assert refused.value.code == 403 and server.assistant.received == []
+
+
 def test_signature_for_another_url_is_refused(server: WebhookServer) -> None:
     status, _ = server.text("hello", signed_url=server.url.replace(PATH, "/other"))
     assert status == 403
@@ -360,6 +371,16 @@ def test_a_redelivered_message_is_handled_once(server: WebhookServer) -> None:
     second = server.post(params, signature)
     assert replies(first[1]) == ["You said: hello again"] and replies(second[1]) == []
     assert server.assistant.texts() == ["hello again"]
+
+
+def test_a_picture_without_words_gets_a_pointer_to_the_phone(server: WebhookServer) -> None:
+    params = {**sms_params(""), "NumMedia": "1",
+              "MediaUrl0": "https://api.twilio.com/2010-04-01/Accounts/AC1/Messages/MM1/Media/1"}
+    signature = RequestValidator(TOKEN).compute_signature(server.url, params)
+    status, answer = server.post(params, signature)
+    assert status == 200 and replies(answer) == [keywords.media_only_reply()]
+    assert knowledge().clinic.phone in keywords.media_only_reply()
+    assert server.assistant.received == []
 
 
 def test_health_route(server: WebhookServer) -> None:

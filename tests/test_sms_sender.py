@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select
 
-from clinic.db import dispose_engines, read_scope, session_scope
+from clinic.db import DatabaseUnavailable, dispose_engines, read_scope, session_scope
 from clinic.kb import knowledge
 from clinic.models import Followup, SmsConsent, SmsMessage, SmsOptOut
 from clinic.settings import settings
@@ -210,21 +210,29 @@ def test_racing_threads_send_each_text_once(sms_database: str, fake: FakeTwilio)
 
     def sender(name: str) -> None:
         transport = TwilioTransport(ACCOUNT_SID, AUTH_TOKEN, FROM, api_base=fake.base_url)
-        try:
-            barrier.wait()
-            results.append(send_due(now=first, transport=transport, worker_id=name))
-        except BaseException:  # noqa: BLE001 - reported below
-            errors.append(traceback.format_exc())
+        barrier.wait()
+        for _ in range(3):  # as the real loop does: a busy database means "next pass"
+            try:
+                results.append(send_due(now=first, transport=transport, worker_id=name))
+                return
+            except DatabaseUnavailable:
+                errors.append(traceback.format_exc())
+            except BaseException:  # noqa: BLE001 - reported below
+                errors.append(traceback.format_exc())
+                return
 
     threads = [threading.Thread(target=sender, args=(f"thread-{n}",)) for n in range(4)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join(timeout=60)
-    assert errors == []
-    assert sorted(m.to for m in fake.sent) == sorted(phones)
+    assert [e for e in errors if "DatabaseUnavailable" not in e] == []
+    assert sorted(m.to for m in fake.sent) == sorted(phones)  # each exactly once
     assert sum(r["sent"] for r in results) == len(phones)
-    assert len({r.claimed_by for r in rows() if r.status == "sent"}) >= 1
+    assert {r.status for r in rows()} == {"sent", "scheduled"}
+    assert [r.provider_sid for r in rows() if r.status == "sent"] and \
+        sorted(r.provider_sid for r in rows() if r.status == "sent") == \
+        sorted(m.sid for m in fake.sent)
 
 
 SENDER_PROCESS = """

@@ -28,11 +28,12 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
+from urllib.parse import parse_qs
 
 from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, UserMessage
 from rasa.shared.core.events import BotUttered, UserUttered
 from sanic import Blueprint, response
-from sanic.request import Request
+from sanic.request import Request, RequestParameters
 from sanic.response import HTTPResponse
 from twilio.request_validator import RequestValidator
 from twilio.twiml.messaging_response import MessagingResponse
@@ -47,6 +48,24 @@ from clinic.sms.store import is_e164
 logger = logging.getLogger(__name__)
 
 SIGNATURE_HEADER = "X-Twilio-Signature"
+
+
+def twilio_form(request: Request) -> RequestParameters | None:
+    """The POSTed fields, blank ones included; None if the body is not a form.
+
+    Twilio signs every field it sends, also empty ones (a picture without words comes
+    with ``Body=``), but Sanic's ``request.form`` drops blank values, so the body is
+    parsed here.
+    """
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type != "application/x-www-form-urlencoded":
+        return None
+    try:
+        fields = parse_qs(request.body.decode("utf-8"), keep_blank_values=True,
+                          strict_parsing=False)
+    except (UnicodeDecodeError, ValueError):
+        return None
+    return RequestParameters(fields)
 
 
 def twiml(bodies: list[str]) -> HTTPResponse:
@@ -105,9 +124,8 @@ class TwilioVerifiedInput(InputChannel):
         signature = request.headers.get(SIGNATURE_HEADER, "")
         if not signature:
             return False
-        try:
-            form = request.form
-        except Exception:  # noqa: BLE001 - a malformed body is simply not verified
+        form = twilio_form(request)
+        if form is None:
             return False
         return RequestValidator(token).validate(self.signed_url(request), form, signature)
 
@@ -133,9 +151,10 @@ class TwilioVerifiedInput(InputChannel):
 
     async def _handle(self, request: Request,
                       on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> HTTPResponse:
-        phone = (request.form.get("From") or "").strip()
-        text = request.form.get("Body") or ""
-        message_sid = request.form.get("MessageSid") or ""
+        form = twilio_form(request) or RequestParameters()
+        phone = (form.get("From") or "").strip()
+        text = form.get("Body") or ""
+        message_sid = form.get("MessageSid") or ""
         if not is_e164(phone):
             logger.warning("Ignored an inbound SMS whose sender is not an E.164 number.")
             return twiml([])

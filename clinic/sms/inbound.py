@@ -64,6 +64,9 @@ def receive(phone: str, text: str, message_sid: str = "",
             pass  # nothing at all goes to an opted-out number, not even HELP
         elif kind is Keyword.HELP:
             decision.replies.append(keywords.help_text())
+        elif not text.strip():
+            # A photo or other media without words: the assistant reads text only.
+            decision.replies.append(keywords.media_only_reply())
         else:
             decision.to_assistant = True
         for reply in decision.replies:

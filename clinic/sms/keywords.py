@@ -126,3 +126,11 @@ def help_text(kb: Knowledge | None = None) -> str:
     return kb.fill("{clinic_name}: aftercare texts about your treatment. For help call "
                    "{clinic_phone}. Reply STOP to opt out. Message and data rates may apply. "
                    "In an emergency call {emergency_number}.")
+
+
+def media_only_reply(kb: Knowledge | None = None) -> str:
+    """The reply to a text without words (e.g. only a photo): we read text only."""
+    kb = kb or knowledge()
+    return kb.fill("{clinic_name}: sorry, this number can only read text, not pictures. "
+                   "If something about your skin worries you, call us at {clinic_phone}; "
+                   "in an emergency call {emergency_number}.")
