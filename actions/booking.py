@@ -27,7 +27,6 @@ from actions.common import (
 from actions.promotion import clinic_today, extract_code, handle_typed_code
 from actions.safety import BOOKING_SLOTS
 from actions.screening import resolve_answer
-from clinic.answers import parse_answer
 from clinic.booking import (
     BookingDraft,
     clean_name,
@@ -49,6 +48,10 @@ FORM_SLOTS = ("booking_name", "booking_phone", "booking_email", "booking_treatme
 NO_EMAIL = "none"
 SKIP_WORDS = re.compile(r"^\s*(skip|no|nope|none|no thanks|no email|n/?a|rather not|pass)\b",
                         re.IGNORECASE)
+DECLINE_WORDS = re.compile(r"^\s*(no|nope|nah|no thanks?|no thank you|don'?t|do not)\b[\s.!]*$",
+                           re.IGNORECASE)
+# Questions whose ordinary answers ("skip", "no thanks") the classifier may read as "stop".
+ANSWERS_THAT_LOOK_LIKE_STOP = ("booking_email", "booking_sms_consent", "booking_confirm")
 MAX_TIMES_TEXT = 500
 STOP_CONFIDENCE = 0.6
 
@@ -146,12 +149,10 @@ class ValidateBookingForm(FormValidationAction):
             if any(m.get("role") in ("affirmed", "uncertain")
                    for m in safety_mentions(tracker, "contraindication")):
                 return []  # a new contraindication stops the booking (rule)
-            if intent == "stop" and confidence >= STOP_CONFIDENCE and \
-                    requested in ("booking_sms_consent", "booking_confirm", "booking_email") \
-                    and parse_answer(text) is not None:
-                pass  # "no" to a yes/no question is an answer, not a stop
-            elif intent == "stop" and confidence >= STOP_CONFIDENCE:
-                return []
+            if intent == "stop" and confidence >= STOP_CONFIDENCE and not (
+                    requested in ANSWERS_THAT_LOOK_LIKE_STOP
+                    and self._validate(requested, text, intent, confidence, k) is not None):
+                return []  # "skip" or "no thanks" to these questions is an answer, not a stop
         events: list[EventType] = []
         values = {slot: tracker.get_slot(slot) for slot in FORM_SLOTS}
         if requested and values.get(requested) is None:
@@ -206,6 +207,8 @@ class ValidateBookingForm(FormValidationAction):
                 return None
             return cleaned
         answer = resolve_answer(text, intent, confidence)
+        if answer is None and DECLINE_WORDS.match(text):
+            answer = Answer.NO
         if answer is None or answer == Answer.UNSURE:
             return None
         return answer.value

@@ -104,6 +104,16 @@ def test_cancel_stops_the_form_without_saving() -> None:
     assert slots == {}
 
 
+@pytest.mark.parametrize(
+    ("slot", "text", "expected"),
+    [("booking_email", "skip", "none"), ("booking_sms_consent", "no thanks", "no"),
+     ("booking_confirm", "no thank you", "no")],
+)
+def test_answers_the_classifier_reads_as_stop_are_answers(slot, text, expected) -> None:
+    slots, _ = fill(slot, text, "stop", confidence=0.97)
+    assert slots[slot] == expected
+
+
 def test_question_during_booking_is_answered_and_step_repeated() -> None:
     slots, said = fill("booking_phone", "what are your opening hours?", "ask_contact")
     assert slots["booking_phone"] is None
