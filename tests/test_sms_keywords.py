@@ -16,7 +16,7 @@ STOP_TEXTS = [
     "no more texts please", "Please stop the reminders", "don't text me again",
     "Do not message me", "I don't want these texts anymore", "unsubscribe me",
     "opt me out", "How do I opt out?", "remove me from your list", "take me off this list",
-    "Stop messaging me, thanks", "leave me alone",
+    "Stop messaging me, thanks", "leave me alone", "stop it", "Please stop this!",
 ]
 START_TEXTS = ["START", "start", "Unstop", "UNSTOP please"]
 HELP_TEXTS = ["HELP", "help", "Info", "INFO please", "help!"]
@@ -32,6 +32,8 @@ ASSISTANT_TEXTS = [
     "I need help with redness",
     "can I wear makeup yet?",
     "Please don't stop the reminders, they help",
+    "how long until the swelling will stop? it itches",
+    "can I stop it with ice?",
     "yes",
     "1",
 ]

@@ -59,6 +59,8 @@ _PLAIN_STOP = [
     # "remove me from your list", "take me off the list"
     re.compile(r"\b(?:remove|take)\s+me\s+(?:off|from|out)\b"),
     re.compile(r"\bleave\s+me\s+alone\b"),
+    # "stop it", "please stop this": the whole message is the request
+    re.compile(r"^(?:please\s+)?(?:stop|quit)\s+(?:it|this|that|them)(?:\s+please)?$"),
 ]
 # "don't stop the reminders, they help": a negated stop is not an opt-out.
 _NEGATED_STOP = re.compile(r"\b(?:don'?t|dont|do\s+not|never|not)\s+(?:stop|end|quit|cancel)\b")
