@@ -241,7 +241,7 @@ def _contrast_report(page: Page) -> list[dict]:
         };
         const selectors = ['.cc-title', '.cc-subtitle', '.cc-msg-bot .cc-bubble',
                            '.cc-msg-user .cc-bubble', '.cc-reply:not(:disabled)', '.cc-input',
-                           '.cc-footer', '.cc-bubble a', '.cc-launcher'];
+                           '.cc-footer', '.cc-bubble a', '.cc-launcher', '.cc-source'];
         const out = [];
         for (const s of selectors) {
             for (const el of root.querySelectorAll(s)) {
@@ -278,6 +278,12 @@ def test_phone_layout(browser, demo_site, screenshots):
             box = control.bounding_box()
             assert box and 0 <= box["x"] and box["x"] + box["width"] <= width, name
             assert 0 <= box["y"] and box["y"] + box["height"] <= height, name
+
+        # Full screen, the panel is modal: Tab cycles inside it, never into the hidden page.
+        assert page.get_by_role("dialog").get_attribute("aria-modal") == "true"
+        for _ in range(12):
+            page.keyboard.press("Tab")
+            assert page.evaluate("document.activeElement.id") == "clinic-chat"
 
         answer = say(page, "can microneedling help acne scars?")
         assert "Majid, 2014" in " ".join(answer)

@@ -14,7 +14,8 @@ const DEFAULTS = {
   suggestions: [],
   launcherLabel: "Chat with us",
   footerNote: "",
-  historyHours: 24,
+  // Conversations may hold health details: keep them on the device only for a few hours.
+  historyHours: 4,
   storageKey: "clinic-chat",
 };
 

@@ -18,6 +18,7 @@ const ICONS = {
 const TYPING_TIMEOUT_MS = 25000;
 const MAX_INPUT = 1000;
 const MAX_REPLIES = 10;
+const SOURCE_LINE = /^\s*Sources?:\s/;
 
 let counter = 0;
 function messageId() {
@@ -131,6 +132,8 @@ export class ChatWidget {
       if (event.key === "Escape") {
         event.preventDefault();
         this.close();
+      } else if (event.key === "Tab" && this.fullScreen()) {
+        this.keepFocusInside(event);
       }
     });
 
@@ -146,7 +149,7 @@ export class ChatWidget {
     this.statusLine.append(this.statusDot, this.statusText);
 
     this.restartButton = this.el("button", { type: "button", className: "cc-header-button cc-restart",
-      title: "Start over: a new conversation" });
+      title: "Start over: a new conversation (clears this one from this device)" });
     this.restartButton.append(this.icon("restart"), this.el("span", {}, "Start over"));
     this.restartButton.addEventListener("click", () => this.startOver());
     this.closeButton = this.el("button", { type: "button", className: "cc-header-button cc-close",
@@ -230,7 +233,19 @@ export class ChatWidget {
     const who = from === "user" ? "You" : this.config.assistantName;
     node.append(this.el("span", { className: "cc-visually-hidden" }, `${who}: `));
     const bubble = this.el("div", { className: "cc-bubble" });
-    bubble.append(renderText(this.doc, text));
+    // The assistant ends answers with a "Source(s): ..." line: shown as a quieter footnote.
+    String(text).split("\n").forEach((line, index, lines) => {
+      const source = from === "bot" && SOURCE_LINE.test(line);
+      if (source) {
+        const footnote = this.el("span", { className: "cc-source" });
+        footnote.append(renderText(this.doc, line));
+        bubble.append(footnote);
+      } else {
+        bubble.append(renderText(this.doc, line));
+        const next = lines[index + 1];
+        if (next !== undefined && !(from === "bot" && SOURCE_LINE.test(next))) bubble.append("\n");
+      }
+    });
     node.append(bubble);
     return node;
   }
@@ -334,12 +349,34 @@ export class ChatWidget {
 
   // ---- behaviour ---------------------------------------------------------------------
 
+  /** On phones the panel covers the page: it then behaves as a modal dialog. */
+  fullScreen() {
+    return window.matchMedia("(max-width: 520px)").matches;
+  }
+
+  keepFocusInside(event) {
+    const focusable = Array.from(this.panel.querySelectorAll(
+      "button:not([disabled]), input, a[href], [tabindex='0']")).filter((el) => el.offsetParent !== null);
+    if (!focusable.length) return;
+    const first = focusable[0];
+    const last = focusable[focusable.length - 1];
+    const active = this.root.activeElement;
+    if (event.shiftKey && active === first) {
+      event.preventDefault();
+      last.focus();
+    } else if (!event.shiftKey && active === last) {
+      event.preventDefault();
+      first.focus();
+    }
+  }
+
   get isOpen() {
     return !this.panel.hidden;
   }
 
   open({ focus = true } = {}) {
     this.panel.hidden = false;
+    this.panel.setAttribute("aria-modal", this.fullScreen() ? "true" : "false");
     this.launcher.setAttribute("aria-expanded", "true");
     this.host.classList.add("cc-open");
     this.root.querySelector(".cc-root").classList.add("cc-is-open");
