@@ -12,7 +12,7 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.common import kb, latest_text, screening_result
-from clinic.kb import OUTCOME_ELIGIBLE, OUTCOME_INCOMPLETE, Knowledge
+from clinic.kb import OUTCOME_ELIGIBLE, OUTCOME_INCOMPLETE, OUTCOME_NOT_SUITABLE_NOW, Knowledge
 from clinic.promotion import PromoDecision, check_code
 from clinic.settings import settings
 
@@ -48,9 +48,11 @@ def promotion_overview(tracker: Tracker, k: Knowledge) -> str:
     """What the clinic offers; the code itself only for people who may use it."""
     outcome = outcome_for_promotion(tracker, k)
     if outcome not in (None, OUTCOME_ELIGIBLE):
+        why = ("microneedling isn't suitable for you right now" if outcome == OUTCOME_NOT_SUITABLE_NOW
+               else "a practitioner needs to see you first")
         return ("The clinic's current offer is for people whose screening shows microneedling "
-                "suits them now. From your answers, a practitioner needs to see you first: "
-                f"call {k.clinic.phone} to talk it over.")
+                f"suits them now. From your answers, {why}: call {k.clinic.phone} to talk it "
+                "over.")
     today = clinic_today()
     live = [p for p in k.promotions if p.valid_from <= today <= p.valid_until]
     if not live:

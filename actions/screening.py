@@ -112,7 +112,7 @@ class ValidateScreeningForm(FormValidationAction):
             else:
                 dispatcher.utter_message(
                     text="Sorry, I didn't catch that. Please answer Yes, No or Not sure, or "
-                         "say \"stop\" to pause the questions.")
+                         "say \"pause\" to stop the questions for now.")
                 events.append(SlotSet(requested, None))
         events.append(SlotSet("requested_slot", next_slot(answers, k)))
         return events
@@ -146,7 +146,7 @@ class ValidateScreeningForm(FormValidationAction):
         count = len(k.screening.contraindications)
         dispatcher.utter_message(
             text=f"I'll ask up to {count} short safety questions. Answer Yes, No or Not sure; "
-                 f"say \"stop\" at any time to pause. {k.clinic.disclaimer}")
+                 f"say \"pause\" at any time to stop for now. {k.clinic.disclaimer}")
 
     @staticmethod
     def _record_mentions(dispatcher: CollectingDispatcher, tracker: Tracker, k: Knowledge,
