@@ -77,11 +77,14 @@ class DemoSiteHandler(BaseHTTPRequestHandler):
     """Serves the demo pages and the widget bundle (GET and HEAD only)."""
 
     server_version = "ClinicDemo"
-    sys_version = ""
 
     def __init__(self, *args, rasa_url: str, **kwargs) -> None:
         self.rasa_url = rasa_url
         super().__init__(*args, **kwargs)
+
+    def version_string(self) -> str:
+        """The Server header: no Python version."""
+        return self.server_version
 
     def do_GET(self) -> None:  # noqa: N802 - name fixed by BaseHTTPRequestHandler
         self._serve(send_body=True)
