@@ -121,7 +121,10 @@ export class ChatWidget {
       type: "button", className: "cc-launcher", "aria-expanded": "false", "aria-controls": "cc-panel",
       "aria-label": `${config.launcherLabel}: open the ${config.clinicName} chat`,
     });
-    this.launcher.append(this.icon("chat"), this.el("span", { className: "cc-launcher-label" }, config.launcherLabel));
+    this.badge = this.el("span", { className: "cc-badge", hidden: true });
+    this.launcher.append(this.icon("chat"), this.el("span", { className: "cc-launcher-label" }, config.launcherLabel),
+      this.badge);
+    this.unread = 0;
     this.launcher.addEventListener("click", () => (this.isOpen ? this.close() : this.open()));
 
     this.panel = this.el("section", {
@@ -378,7 +381,7 @@ export class ChatWidget {
     this.panel.hidden = false;
     this.panel.setAttribute("aria-modal", this.fullScreen() ? "true" : "false");
     this.launcher.setAttribute("aria-expanded", "true");
-    this.host.classList.add("cc-open");
+    this.setUnread(0);
     this.root.querySelector(".cc-root").classList.add("cc-is-open");
     this.store.open = true;
     this.connection.open(this.store.sessionId);
@@ -471,6 +474,16 @@ export class ChatWidget {
     const spoken = [text, replies.length ? `Options: ${replies.map((r) => r.title).join(", ")}.` : ""]
       .filter(Boolean).join(" ");
     this.announce(`${this.config.assistantName}: ${spoken || link.label}`);
+    if (!this.isOpen) this.setUnread(this.unread + 1);
+  }
+
+  /** Count of answers that arrived while the panel was closed, shown on the launcher. */
+  setUnread(count) {
+    this.unread = count;
+    this.badge.textContent = count ? String(Math.min(count, 9)) : "";
+    this.badge.hidden = !count;
+    const base = `${this.config.launcherLabel}: open the ${this.config.clinicName} chat`;
+    this.launcher.setAttribute("aria-label", count ? `${base} (${count} new)` : base);
   }
 
   startOver() {
