@@ -24,9 +24,11 @@ START_BUTTONS = [
     {"title": "Am I a good candidate?", "payload": "/check_eligibility"},
 ]
 _ENGLISH_HINTS = re.compile(
-    r"\b(the|a|an|is|are|i|you|my|me|it|what|how|can|do|does|and|to|of|for|with|on|in)\b",
+    r"\b(the|a|an|is|are|was|be|i|you|my|me|it|this|that|what|how|can|do|does|and|or|but|so|"
+    r"to|of|for|with|on|in|at|see|not|no|yes|please|have|get|want|need|will|about|help)\b",
     re.IGNORECASE,
 )
+_LINKS = re.compile(r"\[[^\]]*\]\([^)]*\)|\b\w+:(//)?\S+")
 
 
 def describe_input(text: str) -> str:
@@ -44,8 +46,9 @@ def describe_input(text: str) -> str:
     if re.search(r"<\s*/?\s*[a-z][^>]*>", stripped, re.IGNORECASE):
         return "markup"
     non_latin = sum(1 for ch in letters if not ch.isascii())
-    words = re.findall(r"[^\W\d_]+", stripped)
-    if non_latin > len(letters) / 3 or (len(words) >= 3 and not _ENGLISH_HINTS.search(stripped)):
+    prose = _LINKS.sub(" ", stripped)
+    words = re.findall(r"[^\W\d_]+", prose)
+    if non_latin > len(letters) / 3 or (len(words) >= 4 and not _ENGLISH_HINTS.search(prose)):
         return "other_language"
     return "unclear"
 

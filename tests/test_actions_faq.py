@@ -50,6 +50,8 @@ def test_unknown_intent_gets_honest_answer_not_invention() -> None:
         ("¿Qué es el microneedling y cuánto cuesta?", "only chat in English"),
         ("Wie lange dauert die Heilung danach", "only chat in English"),
         ("blorp the zingle", "didn't quite understand"),
+        ("see [this](javascript:alert(2)) or https://example.org/page.", "didn't quite understand"),
+        ("Wie lange dauert die Heilung danach noch", "only chat in English"),
     ],
 )
 def test_fallback_says_what_went_wrong(message: str, expected: str) -> None:
