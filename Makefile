@@ -25,13 +25,13 @@ help:
 	@echo "make evaluate  NLU cross-validation report in results/"
 	@echo "make bench     performance benchmark against a stock 'rasa init' assistant"
 
-$(STAMP): requirements.lock pyproject.toml tools/rasa_scan_paths.pth
+$(STAMP): requirements.lock pyproject.toml tools/clinic_rasa_patches.pth
 	@test -n "$(PYTHON310)" || { echo "Python 3.10 is required (Rasa 3.6.21 does not install on 3.11)"; exit 1; }
 	test -x $(PY) || $(PYTHON310) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade "pip==24.0"
 	$(PY) -m pip install --quiet -r requirements.lock
 	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
-	cp tools/rasa_scan_paths.pth $$($(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/
+	cp tools/clinic_rasa_patches.pth $$($(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/
 	touch $(STAMP)
 
 .PHONY: install

@@ -46,6 +46,18 @@ def wait_for(url: str, timeout: float, process: subprocess.Popen, log: Path) -> 
     raise RuntimeError(f"{url} did not answer within {timeout}s; log:\n{log.read_text()[-3000:]}")
 
 
+@pytest.fixture()
+def clinic_db(tmp_path, monkeypatch):
+    """A fresh clinic database (SQLite file) for this test, through CLINIC_DATABASE_URL."""
+    from clinic import settings as settings_module
+
+    url = f"sqlite:///{tmp_path / 'clinic.db'}"
+    monkeypatch.setenv("CLINIC_DATABASE_URL", url)
+    settings_module.settings.cache_clear()
+    yield url
+    settings_module.settings.cache_clear()
+
+
 @dataclass
 class Servers:
     rasa_url: str

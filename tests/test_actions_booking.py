@@ -23,17 +23,6 @@ DETAILS = {
 }
 
 
-@pytest.fixture()
-def clinic_db(tmp_path, monkeypatch):
-    from clinic import settings as settings_module
-
-    url = f"sqlite:///{tmp_path / 'clinic.db'}"
-    monkeypatch.setenv("CLINIC_DATABASE_URL", url)
-    settings_module.settings.cache_clear()
-    yield url
-    settings_module.settings.cache_clear()
-
-
 def fill(slot: str, text: str, intent: str | None = None, confidence: float = 0.9,
          slots: dict | None = None, **kw):
     order = list(DETAILS)

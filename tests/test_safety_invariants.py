@@ -89,17 +89,6 @@ answers = st.fixed_dictionaries({slot: st.sampled_from(["yes", "no", "unsure", N
     lambda a: any(v != "no" for v in a.values()))
 
 
-@pytest.fixture()
-def clinic_db(tmp_path, monkeypatch):
-    from clinic import settings as settings_module
-
-    url = f"sqlite:///{tmp_path / 'clinic.db'}"
-    monkeypatch.setenv("CLINIC_DATABASE_URL", url)
-    settings_module.settings.cache_clear()
-    yield url
-    settings_module.settings.cache_clear()
-
-
 def booking_count(url: str) -> int:
     from sqlalchemy import create_engine, inspect, text
 

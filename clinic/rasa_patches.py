@@ -1,0 +1,117 @@
+"""Two narrow fixes to Rasa 3.6.21, loaded by the project's virtual environment.
+
+The project's venv loads this module at start-up (``tools/clinic_rasa_patches.pth``,
+installed by ``make``). Each fix applies when its Rasa module is first imported; nothing
+else in Rasa changes.
+
+1. **Data discovery** (``rasa.shared.data``): ``rasa test`` with no arguments looks for
+   stories in ``.``, walking the whole project, including ``.venv`` (where it finds Rasa's
+   own ``rasa init`` stories), ``node_modules`` and ``.rasa/cache`` (whose JSON files make it
+   crash). Staff run plain ``rasa test`` from the project root, so the walk skips build and
+   tool folders.
+2. **Action-server replies** (``rasa.core.actions.action``): Rasa checks every custom
+   action's reply against its event schema with ``jsonschema.validate``, which rebuilds and
+   re-checks the (large) schema on every call: about 35 ms per action on this hardware,
+   more than the rest of a turn. The same check is made with a validator built once; an
+   invalid reply still raises the same ``ValidationError`` with the same message.
+"""
+
+from __future__ import annotations
+
+import importlib.abc
+import importlib.machinery
+import os
+import sys
+from collections.abc import Callable
+from functools import lru_cache
+from typing import Any
+
+SKIPPED_DIRECTORIES = frozenset(
+    {".rasa", ".venv", "venv", "node_modules", ".git", "__pycache__", ".pytest_cache",
+     ".hypothesis", ".ruff_cache", "build", "models", "results", "var", "bench", "widget"}
+)
+
+
+def find_data_files_in_directory(
+    directory: str, filter_property: Callable[[str], bool]
+) -> set[str]:
+    """Rasa's ``_find_data_files_in_directory``, minus build and tool folders."""
+    from rasa.shared.data import is_valid_filetype
+
+    found: set[str] = set()
+    for root, dirs, files in os.walk(directory, followlinks=True):
+        dirs[:] = sorted(d for d in dirs if d not in SKIPPED_DIRECTORIES)
+        for name in sorted(files):
+            path = os.path.join(root, name)
+            if is_valid_filetype(path) and filter_property(path):
+                found.add(path)
+    return found
+
+
+@lru_cache(maxsize=1)
+def action_result_validator() -> Any:
+    """A jsonschema validator for action-server replies, built and checked once."""
+    from jsonschema.validators import validator_for
+    from rasa.core.actions.action import RemoteAction
+
+    schema = RemoteAction.action_response_format_spec()
+    cls = validator_for(schema)
+    cls.check_schema(schema)
+    return cls(schema)
+
+
+def validate_action_result(self: Any, result: dict[str, Any]) -> bool:
+    """Rasa's ``RemoteAction._validate_action_result`` with a validator built once."""
+    from jsonschema.exceptions import best_match
+    from rasa.shared.constants import DOCS_BASE_URL
+
+    error = best_match(action_result_validator().iter_errors(result))
+    if error is not None:
+        error.message += (
+            ". Failed to validate Action server response from API, make sure your response "
+            "from the Action endpoint is valid. For more information about the format visit "
+            f"{DOCS_BASE_URL}/custom-actions"
+        )
+        raise error
+    return True
+
+
+def _patch_data(module: Any) -> None:
+    module._find_data_files_in_directory = find_data_files_in_directory
+
+
+def _patch_actions(module: Any) -> None:
+    module.RemoteAction._validate_action_result = validate_action_result
+
+
+PATCHES: dict[str, Callable[[Any], None]] = {
+    "rasa.shared.data": _patch_data,
+    "rasa.core.actions.action": _patch_actions,
+}
+
+
+class _PatchOnImport(importlib.abc.MetaPathFinder):
+    def find_spec(self, fullname, path, target=None):
+        patch = PATCHES.get(fullname)
+        if patch is None:
+            return None
+        spec = importlib.machinery.PathFinder.find_spec(fullname, path)
+        if spec is None or spec.loader is None:
+            return None
+        original_exec = spec.loader.exec_module
+
+        def exec_module(module):
+            original_exec(module)
+            patch(module)
+
+        spec.loader.exec_module = exec_module  # type: ignore[method-assign]
+        return spec
+
+
+def install() -> None:
+    """Apply each fix now if its module is loaded, else when it is imported."""
+    for name, patch in PATCHES.items():
+        if name in sys.modules:
+            patch(sys.modules[name])
+    if not any(isinstance(f, _PatchOnImport) for f in sys.meta_path):
+        sys.meta_path.insert(0, _PatchOnImport())
