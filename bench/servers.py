@@ -20,6 +20,8 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from clinic.endpoints import write_endpoints
+
 ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = Path(sys.executable).parent
 RASA = str(VENV_BIN / "rasa")
@@ -182,11 +184,8 @@ def prepare_ours(model: Path, workdir: Path) -> tuple[Assistant, list[tuple[list
         "CLINIC_DATABASE_URL": f"sqlite:///{workdir / 'clinic.db'}",
         "CLINIC_TRACKER_STORE_URL": f"sqlite:///{workdir / 'tracker.db'}",
     })
-    endpoints = workdir / "endpoints.yml"
-    endpoints.write_text(
-        f"action_endpoint:\n  url: http://127.0.0.1:{actions_port}/webhook\n"
-        f"tracker_store:\n  type: SQL\n  dialect: sqlite\n  db: {workdir / 'tracker.db'}\n"
-        "lock_store:\n  type: in_memory\n")
+    endpoints = write_endpoints(workdir / "endpoints.yml",
+                                f"http://127.0.0.1:{actions_port}/webhook", workdir / "tracker.db")
     credentials = workdir / "credentials.yml"
     shutil.copy(ROOT / "credentials.yml", credentials)
     assistant = Assistant("ours", f"http://127.0.0.1:{rasa_port}",

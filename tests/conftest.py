@@ -20,6 +20,8 @@ from pathlib import Path
 
 import pytest
 
+from clinic.endpoints import write_endpoints
+
 ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = Path(sys.executable).parent
 MODEL = ROOT / "models" / "clinic.tar.gz"
@@ -49,12 +51,15 @@ def wait_for(url: str, timeout: float, process: subprocess.Popen, log: Path) -> 
 @pytest.fixture()
 def clinic_db(tmp_path, monkeypatch):
     """A fresh clinic database (SQLite file) for this test, through CLINIC_DATABASE_URL."""
+    from clinic import db
     from clinic import settings as settings_module
 
     url = f"sqlite:///{tmp_path / 'clinic.db'}"
     monkeypatch.setenv("CLINIC_DATABASE_URL", url)
+    monkeypatch.delenv("CLINIC_BOOKING_WEBHOOK_URL", raising=False)
     settings_module.settings.cache_clear()
     yield url
+    db.dispose_engines()
     settings_module.settings.cache_clear()
 
 
@@ -97,10 +102,8 @@ def assistant_servers(tmp_path_factory) -> Servers:
         "PYTHONUNBUFFERED": "1",
     })
     env.pop("TWILIO_ACCOUNT_SID", None)
-    (work / "endpoints.yml").write_text(
-        f"action_endpoint:\n  url: http://127.0.0.1:{actions_port}/webhook\n"
-        f"tracker_store:\n  type: SQL\n  dialect: sqlite\n  db: {work / 'tracker.db'}\n"
-        "lock_store:\n  type: in_memory\n")
+    write_endpoints(work / "endpoints.yml", f"http://127.0.0.1:{actions_port}/webhook",
+                    work / "tracker.db")
     shutil.copy(ROOT / "credentials.yml", work / "credentials.yml")
     servers = Servers(f"http://127.0.0.1:{rasa_port}", f"http://127.0.0.1:{actions_port}",
                       env, work)
