@@ -50,14 +50,21 @@ def wait_for(url: str, timeout: float, process: subprocess.Popen, log: Path) -> 
 
 @pytest.fixture()
 def clinic_db(tmp_path, monkeypatch):
-    """A fresh clinic database (SQLite file) for this test, through CLINIC_DATABASE_URL."""
+    """A fresh clinic database (SQLite file) for this test, through CLINIC_DATABASE_URL.
+
+    The conversation store is a file of its own too, the clinic's time zone is fixed and no
+    booking webhook is configured; a test that wants one sets it.
+    """
     from clinic import db
     from clinic import settings as settings_module
 
     url = f"sqlite:///{tmp_path / 'clinic.db'}"
     monkeypatch.setenv("CLINIC_DATABASE_URL", url)
+    monkeypatch.setenv("CLINIC_TRACKER_STORE_URL", f"sqlite:///{tmp_path / 'tracker.db'}")
+    monkeypatch.setenv("CLINIC_TIMEZONE", "America/Los_Angeles")
     monkeypatch.delenv("CLINIC_BOOKING_WEBHOOK_URL", raising=False)
     settings_module.settings.cache_clear()
+    db.dispose_engines()
     yield url
     db.dispose_engines()
     settings_module.settings.cache_clear()

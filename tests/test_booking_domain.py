@@ -40,16 +40,8 @@ UTC = dt.timezone.utc
 
 
 @pytest.fixture
-def db_url(tmp_path, monkeypatch):
-    url = f"sqlite:///{tmp_path / 'clinic.db'}"
-    monkeypatch.setenv("CLINIC_DATABASE_URL", url)
-    monkeypatch.setenv("CLINIC_TIMEZONE", "America/Los_Angeles")
-    monkeypatch.delenv("CLINIC_BOOKING_WEBHOOK_URL", raising=False)
-    settings.cache_clear()
-    db.dispose_engines()
-    yield url
-    db.dispose_engines()
-    settings.cache_clear()
+def db_url(clinic_db):
+    return clinic_db
 
 
 def eligible_answers() -> dict[str, str]:

@@ -23,14 +23,8 @@ TABLES = {"booking_requests", "sms_consents", "promotion_redemptions", "sms_opt_
 
 
 @pytest.fixture
-def db_url(tmp_path, monkeypatch):
-    url = f"sqlite:///{tmp_path / 'clinic.db'}"
-    monkeypatch.setenv("CLINIC_DATABASE_URL", url)
-    settings.cache_clear()
-    db.dispose_engines()
-    yield url
-    db.dispose_engines()
-    settings.cache_clear()
+def db_url(clinic_db):
+    return clinic_db
 
 
 def booking(reference: str = "MN-TEST22", **changes) -> BookingRequest:

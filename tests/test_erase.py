@@ -32,18 +32,12 @@ MODELS = (BookingRequest, SmsConsent, PromotionRedemption, Followup, SmsMessage,
 
 
 @pytest.fixture
-def stores(tmp_path, monkeypatch):
-    url = f"sqlite:///{tmp_path / 'clinic.db'}"
+def stores(clinic_db, tmp_path, monkeypatch):
     tracker = f"sqlite:///{tmp_path / 'tracker.db'}"
-    monkeypatch.setenv("CLINIC_DATABASE_URL", url)
-    monkeypatch.setenv("CLINIC_TRACKER_STORE_URL", tracker)
     monkeypatch.setenv("CLINIC_BOOKING_WEBHOOK_URL", "http://127.0.0.1:9/hook")
     settings.cache_clear()
-    db.dispose_engines()
     make_tracker_store(tracker)
-    yield url, tracker
-    db.dispose_engines()
-    settings.cache_clear()
+    return clinic_db, tracker
 
 
 def make_tracker_store(url: str) -> None:

@@ -7,7 +7,6 @@ import datetime as dt
 
 import pytest
 
-from clinic import db
 from clinic.booking import BookingDraft, NotEligible, save_booking
 from clinic.kb import (
     OUTCOME_ELIGIBLE,
@@ -31,15 +30,8 @@ SCALP = "scalp_microneedling"
 
 
 @pytest.fixture
-def db_url(tmp_path, monkeypatch):
-    url = f"sqlite:///{tmp_path / 'clinic.db'}"
-    monkeypatch.setenv("CLINIC_DATABASE_URL", url)
-    monkeypatch.delenv("CLINIC_BOOKING_WEBHOOK_URL", raising=False)
-    settings.cache_clear()
-    db.dispose_engines()
-    yield url
-    db.dispose_engines()
-    settings.cache_clear()
+def db_url(clinic_db):
+    return clinic_db
 
 
 def facial50():

@@ -79,15 +79,10 @@ def receiver():
 
 
 @pytest.fixture
-def db_url(tmp_path, monkeypatch):
-    url = f"sqlite:///{tmp_path / 'clinic.db'}"
-    monkeypatch.setenv("CLINIC_DATABASE_URL", url)
+def db_url(clinic_db, monkeypatch):
     monkeypatch.setenv("CLINIC_BOOKING_WEBHOOK_SECRET", SECRET)
     settings.cache_clear()
-    db.dispose_engines()
-    yield url
-    db.dispose_engines()
-    settings.cache_clear()
+    return clinic_db
 
 
 def use_webhook(monkeypatch, url: str) -> None:
