@@ -15,6 +15,7 @@ from rasa_sdk.types import DomainDict
 
 from actions.common import (
     answer_side_question,
+    consultation_contact,
     is_payload,
     kb,
     latest_intent,
@@ -75,8 +76,8 @@ class ActionBookingGate(Action):
             return [SlotSet("booking_wanted", True), SlotSet("booking_next", "screening")]
         dispatcher.utter_message(
             text="From your screening answers, I can't book microneedling for you here: a "
-                 "practitioner needs to see you first. To arrange a consultation, call "
-                 f"{k.clinic.phone} ({k.clinic.hours}) or email {k.clinic.email}.")
+                 "practitioner needs to see you first. To arrange a consultation, "
+                 f"{consultation_contact(k)}.")
         return [SlotSet("booking_wanted", False), SlotSet("booking_next", "refused")]
 
 
@@ -165,8 +166,9 @@ class ValidateBookingForm(FormValidationAction):
     def _fill(self, slot: str, text: str, intent: str | None, confidence: float,
               dispatcher: CollectingDispatcher, tracker: Tracker, k: Knowledge,
               values: dict[str, Any]) -> list[EventType]:
-        if intent == "enter_promo_code" or (extract_code(text, k) and k.promotion(
-                extract_code(text, k) or "") and slot != "booking_name"):
+        typed_code = extract_code(text, k)
+        if intent == "enter_promo_code" or (typed_code and k.promotion(typed_code)
+                                            and slot != "booking_name"):
             return handle_typed_code(dispatcher, tracker, k) + [SlotSet(slot, None)]
         free_text_slot = slot in ("booking_name", "booking_times")
         if (is_payload(text) or looks_like_question(text) or not free_text_slot) and \

@@ -87,6 +87,11 @@ def contact_text(k: Knowledge) -> str:
             f"Opening hours: {c.hours}. You can also book online at {c.booking_url}.")
 
 
+def consultation_contact(k: Knowledge) -> str:
+    """How to reach the clinic for a practitioner's consultation."""
+    return f"call {k.clinic.phone} ({k.clinic.hours}) or email {k.clinic.email}"
+
+
 def answer_faq(intent: str | None, dispatcher: CollectingDispatcher, k: Knowledge) -> bool:
     """Answer the FAQ topic of an intent; False if the intent is not an FAQ topic."""
     topic = k.topic_for_intent(intent or "")
@@ -103,8 +108,8 @@ def answer_side_question(tracker: Tracker, dispatcher: CollectingDispatcher,
     text = latest_text(tracker)
     if confidence < SIDE_CONFIDENCE and not is_payload(text):
         return False
-    if k.topic_for_intent(intent or ""):
-        topic = k.topic_for_intent(intent or "")
+    topic = k.topic_for_intent(intent or "")
+    if topic is not None:
         dispatcher.utter_message(text=render_topic(topic, k))
         return True
     if intent in ("ask_contact", "human_handoff"):

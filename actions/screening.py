@@ -12,6 +12,7 @@ from rasa_sdk.types import DomainDict
 
 from actions.common import (
     answer_side_question,
+    consultation_contact,
     is_payload,
     kb,
     latest_intent,
@@ -226,8 +227,8 @@ class ActionScreeningOutcome(Action):
                 events.append(SlotSet("booking_next", "none"))
             return events
         dispatcher.utter_message(
-            text=f"If you'd like to talk it over, a practitioner can see you for a consultation: "
-                 f"call {k.clinic.phone} ({k.clinic.hours}) or email {k.clinic.email}.")
+            text="If you'd like to talk it over, a practitioner can see you for a consultation: "
+                 f"{consultation_contact(k)}.")
         events += [SlotSet("booking_next", "refused"), SlotSet("booking_wanted", False)]
         return events
 
