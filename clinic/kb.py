@@ -27,7 +27,8 @@ OUTCOME_ELIGIBLE = "eligible"
 OUTCOME_INCOMPLETE = "incomplete"
 YES_OUTCOMES = (OUTCOME_NOT_SUITABLE_NOW, OUTCOME_PRACTITIONER_REVIEW)
 URGENT_LEVELS = ("emergency", "urgent")
-PLACEHOLDERS = ("clinic_name", "clinic_phone", "booking_url", "emergency_number", "reasons")
+PLACEHOLDERS = ("clinic_name", "clinic_phone", "booking_url", "emergency_number", "reasons",
+                "clinic_email", "clinic_hours")
 _ID = re.compile(r"^[a-z][a-z0-9_]*$")
 _HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 
@@ -184,6 +185,8 @@ class Knowledge:
             "clinic_phone": self.clinic.phone,
             "booking_url": self.clinic.booking_url,
             "emergency_number": self.clinic.emergency_number,
+            "clinic_email": self.clinic.email,
+            "clinic_hours": self.clinic.hours,
         }
         values.update(extra)
         return text.format(**values)
@@ -557,7 +560,15 @@ def main() -> int:
     except KnowledgeError as error:
         print(f"Knowledge check failed: {error}", file=sys.stderr)
         return 1
-    print(f"Knowledge OK: {len(k.topics)} topics, {len(k.references)} references, "
+    try:
+        from clinic.questions import patient_questions
+
+        questions = patient_questions()
+    except KnowledgeError as error:
+        print(f"Knowledge check failed: {error}", file=sys.stderr)
+        return 1
+    print(f"Knowledge OK: {len(k.topics)} topics, {len(questions.questions)} patient questions, "
+          f"{len(k.references)} references, "
           f"{len(k.screening.contraindications)} screening questions, "
           f"{len(k.promotions)} promotion(s), {len(k.aftercare)} aftercare texts.")
     return 0

@@ -1,0 +1,174 @@
+"""Questions patients commonly ask (knowledge/patient_questions.yml): recognised, answered.
+
+:func:`match_question` finds the question a message asks by the file's patterns (first
+match in file order); :func:`render_answer` gives the answer: the article's words with
+their citation where the article says something, otherwise "the clinic's article doesn't
+cover ..." with the clinic's own note and how to ask the clinic. Worries after a treatment
+also list the warning signs to watch for.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from clinic.kb import (
+    DEFAULT_KNOWLEDGE_DIR,
+    Knowledge,
+    KnowledgeError,
+    _entries,
+    _Entry,
+    _read_yaml,
+    _unique,
+    knowledge,
+)
+
+FILE = "patient_questions.yml"
+# Words that make a message about microneedling (vocabulary.yml adds its treatment terms).
+_MICRONEEDLING = re.compile(r"\b(micro ?-?needl\w*|derma ?-?(roller|pen|stamp)\w*|needling|"
+                            r"collagen induction|treatment|procedure|session)\b", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class PatientQuestion:
+    id: str
+    title: str
+    patterns: tuple[re.Pattern[str], ...]
+    answer: str
+    sources: tuple[str, ...]
+    subject: str
+    clinic_note: str
+    after_treatment: bool
+
+    @property
+    def covered(self) -> bool:
+        """True when the clinic's article says something about it."""
+        return bool(self.answer)
+
+
+@dataclass(frozen=True)
+class PatientQuestions:
+    questions: tuple[PatientQuestion, ...]
+    how_to_ask: str
+    not_covered_generic: str
+    watch_for: str
+
+    def by_id(self, question_id: str) -> PatientQuestion:
+        for question in self.questions:
+            if question.id == question_id:
+                return question
+        raise KeyError(question_id)
+
+
+def load_patient_questions(directory: Path | str | None = None,
+                           k: Knowledge | None = None) -> PatientQuestions:
+    directory = Path(directory or DEFAULT_KNOWLEDGE_DIR)
+    k = k or knowledge()
+    data, label = _read_yaml(directory, FILE)
+    top = _Entry(data, label, "file")
+    questions = []
+    for index, raw in enumerate(_entries(data, "questions", label)):
+        item = _Entry(raw, label, f"questions[{index}]")
+        question_id = item.ident()
+        item.entry = f"question '{question_id}'"
+        patterns = []
+        for pattern in item.text_list("patterns"):
+            try:
+                patterns.append(re.compile(pattern, re.IGNORECASE))
+            except re.error as error:
+                raise item.fail(f"pattern {pattern!r} is not a valid regular expression "
+                                f"({error})", "correct the pattern") from None
+        answer = item.text("answer", required=False)
+        sources = item.text_list("sources", required=False)
+        subject = item.text("subject", required=False)
+        if bool(answer) == bool(subject):
+            raise item.fail("give either 'answer' (the article covers it) or 'subject' (it "
+                            "does not)", "keep one of the two fields")
+        if answer and not sources:
+            raise item.fail("an answer from the article needs its sources",
+                            "list the reference ids behind it")
+        for source in sources:
+            if source not in k.references:
+                raise item.fail(f"source '{source}' is not in knowledge/references.yml",
+                                "add the reference there or correct the id")
+        questions.append(PatientQuestion(
+            id=question_id, title=item.text("title"), patterns=tuple(patterns), answer=answer,
+            sources=sources, subject=subject,
+            clinic_note=item.text("clinic_note", required=False),
+            after_treatment=item.flag("after_treatment"),
+        ))
+    _unique([q.id for q in questions], label, "question")
+    return PatientQuestions(tuple(questions), top.text("how_to_ask"),
+                            top.text("not_covered_generic"), top.text("watch_for"))
+
+
+@lru_cache(maxsize=1)
+def patient_questions() -> PatientQuestions:
+    return load_patient_questions()
+
+
+def match_question(text: str, questions: PatientQuestions | None = None) -> PatientQuestion | None:
+    """The first question whose pattern matches the message, or None."""
+    questions = questions or patient_questions()
+    for question in questions.questions:
+        if any(pattern.search(text or "") for pattern in question.patterns):
+            return question
+    return None
+
+
+def about_microneedling(text: str, k: Knowledge | None = None) -> bool:
+    """True if the message is about microneedling (its name, a device or "the treatment")."""
+    if _MICRONEEDLING.search(text or ""):
+        return True
+    k = k or knowledge()
+    lowered = (text or "").lower()
+    terms = k.vocabulary.get("treatments", {}).get("microneedling", ())
+    return any(re.search(r"\b" + re.escape(term.lower()) + r"\b", lowered) for term in terms)
+
+
+def _citation(sources: tuple[str, ...], k: Knowledge) -> str:
+    names = [k.references[s].short for s in sources]
+    return ("Source: " if len(names) == 1 else "Sources: ") + "; ".join(names) + "."
+
+
+def render_answer(question: PatientQuestion, k: Knowledge | None = None,
+                  questions: PatientQuestions | None = None) -> str:
+    k = k or knowledge()
+    questions = questions or patient_questions()
+    if question.covered:
+        parts = [k.fill(question.answer)]
+    else:
+        parts = [f"The clinic's article doesn't cover {question.subject}."]
+        if question.clinic_note:
+            parts.append(k.fill(question.clinic_note))
+        parts.append(k.fill(questions.how_to_ask))
+    if question.after_treatment:
+        parts.append(k.fill(questions.watch_for))
+    text = " ".join(parts)
+    if question.covered:
+        text += "\n" + _citation(question.sources, k)
+    return text
+
+
+def not_covered_text(k: Knowledge | None = None,
+                     questions: PatientQuestions | None = None) -> str:
+    """For a microneedling question nothing recognises: honest, with how to ask."""
+    k = k or knowledge()
+    questions = questions or patient_questions()
+    return f"{k.fill(questions.not_covered_generic)} {k.fill(questions.how_to_ask)}"
+
+
+def main() -> int:  # pragma: no cover - a check for the command line
+    try:
+        questions = load_patient_questions()
+    except KnowledgeError as error:
+        print(f"Knowledge check failed: {error}")
+        return 1
+    print(f"{len(questions.questions)} patient questions OK")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
