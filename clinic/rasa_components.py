@@ -139,3 +139,102 @@ class SafetyTermsClassifier(GraphComponent):
         # Only the ids and how they were said: never the person's words.
         logger.debug("safety override to %s (%s)", forced,
                      ", ".join(f"{m.id}:{m.status}" for m in mentions))
+
+
+# --------------------------------------------------------------------------- conversation guard
+
+FALLBACK_INTENT = "nlu_fallback"
+PROMO_CODE_INTENT = "enter_promo_code"
+PATIENT_QUESTION_INTENT = "ask_patient_question"
+PATIENT_TOPIC_ENTITY = "patient_topic"
+GUARD_NAME = "ConversationGuard"
+# Intents a patient-question pattern does not override when the classifier is confident:
+# they start something, or the article's own answer is the better one.
+KEEP_WHEN_CONFIDENT = 0.8
+KEEP_INTENTS = frozenset({
+    "book", "check_eligibility", "ask_contact", "human_handoff", "ask_promotion",
+    "enter_promo_code", "ask_references", "ask_what_is", "ask_benefits", "ask_skin_rejuvenation",
+    "ask_acne_scars", "ask_hyperpigmentation", "ask_hair_loss", "ask_topical_absorption",
+    "ask_laser_comparison", "ask_tcm_history", "ask_plum_blossom", "ask_jade_roller",
+    "ask_recovery", "ask_aftercare", "ask_contraindications",
+})
+
+
+def _force_intent(message: Message, intent: str) -> None:
+    ranking = [r for r in (message.get(INTENT_RANKING_KEY) or [])
+               if r.get(INTENT_NAME_KEY) != intent]
+    top = {INTENT_NAME_KEY: intent, PREDICTED_CONFIDENCE_KEY: 1.0}
+    message.set(INTENT, top, add_to_output=True)
+    message.set(INTENT_RANKING_KEY, [top] + ranking, add_to_output=True)
+
+
+def guard_decision(text: str, intent: str | None, confidence: float,
+                   known_codes: tuple[str, ...]) -> tuple[str | None, str | None]:
+    """(intent to force, patient question id) for a message, before safety terms.
+
+    - another language or script, or gibberish: ``nlu_fallback`` (never a yes / no);
+    - a promotion code ("FACIAL50", "SAVE10"): ``enter_promo_code``;
+    - a common patient question (knowledge/patient_questions.yml): ``ask_patient_question``
+      unless the classifier is confident of an intent that starts something or of one of
+      the article's own topics.
+    """
+    from clinic.questions import match_question
+    from clinic.text_kind import describe_input, promo_code_in
+
+    if text.startswith("/"):
+        return None, None
+    kind = describe_input(text)
+    if kind in ("other_language", "gibberish"):
+        return FALLBACK_INTENT, None
+    if promo_code_in(text, known_codes):
+        return PROMO_CODE_INTENT, None
+    question = match_question(text)
+    if question is None:
+        return None, None
+    if intent in KEEP_INTENTS and confidence >= KEEP_WHEN_CONFIDENT:
+        return None, None
+    return PATIENT_QUESTION_INTENT, question.id
+
+
+@DefaultV1Recipe.register(
+    [DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER,
+     DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR],
+    is_trainable=False,
+)
+class ConversationGuard(GraphComponent):
+    """Reads what kind of message it is before the classifier's guess is trusted."""
+
+    @staticmethod
+    def get_default_config() -> dict[str, Any]:
+        return {}
+
+    def __init__(self, config: dict[str, Any]) -> None:
+        from clinic.kb import knowledge
+
+        self._codes = tuple(p.code for p in knowledge().promotions)
+
+    @classmethod
+    def create(cls, config: dict[str, Any], model_storage: ModelStorage, resource: Resource,
+               execution_context: ExecutionContext) -> ConversationGuard:
+        return cls(config)
+
+    def process_training_data(self, training_data: TrainingData) -> TrainingData:
+        return training_data
+
+    def process(self, messages: list[Message]) -> list[Message]:
+        for message in messages:
+            text = message.get(TEXT) or ""
+            current = message.get(INTENT) or {}
+            forced, question_id = guard_decision(
+                text, current.get(INTENT_NAME_KEY),
+                float(current.get(PREDICTED_CONFIDENCE_KEY) or 0.0), self._codes)
+            if forced is None:
+                continue
+            _force_intent(message, forced)
+            if question_id:
+                entities = list(message.get(ENTITIES) or []) + [{
+                    "entity": PATIENT_TOPIC_ENTITY, "value": question_id, "start": 0,
+                    "end": len(text), "confidence_entity": 1.0, "extractor": GUARD_NAME,
+                }]
+                message.set(ENTITIES, entities, add_to_output=True)
+        return messages
