@@ -144,8 +144,10 @@ _TIME_PHRASES = (("any", "more"),)
 _HEDGE_WORDS = frozenset("""
     maybe mayb mabye maybee perhaps possibly probably prob might unsure uncertain idk dunno
     think thinks thought guess suppose suspect suspected believe doubt wonder wondering
-    worried worry afraid trying planning hoping considering unclear kinda sorta
+    worried worry afraid trying planning hoping hope hopes considering unclear kinda sorta
 """.split())
+# Words that make a term itself a "may be": "trying to conceive", "missed my period".
+_HEDGED_TERM_WORDS = frozenset({"trying", "conceive", "conceiving", "ttc", "missed", "late"})
 _HEDGE_PHRASES = (
     ("not", "sure"), ("not", "certain"), ("no", "idea"), ("no", "clue"), ("may", "be"),
     ("could", "be"), ("could", "have"), ("may", "have"), ("do", "n't", "know"),
@@ -624,7 +626,11 @@ def _status(sentence: _Sentence, start: int, end: int, kind: str, term_id: str) 
                 return UNCERTAIN
         return NEGATED
 
-    # 5. tests and scars
+    # 5. a term that is itself a "may be": "trying to conceive", "I missed my period"
+    if any(word in _HEDGED_TERM_WORDS for word in words[start:end]):
+        return UNCERTAIN
+
+    # 6. tests and scars
     after = words[end:min(hi, end + 2)]
     if any(word in _TEST_WORDS for word in after):
         return AFFIRMED if "positive" in words[end:hi] else UNCERTAIN
