@@ -25,6 +25,7 @@ from actions.common import (
     screening_answers,
     screening_result,
 )
+from actions.faq import other_language_text
 from actions.promotion import clinic_today, extract_code, handle_typed_code
 from actions.safety import BOOKING_SLOTS
 from actions.screening import resolve_answer
@@ -34,12 +35,13 @@ from clinic.booking import (
     normalize_email,
     normalize_phone,
     parse_preferred_times,
+    preview_promotion,
     save_booking,
 )
 from clinic.kb import OUTCOME_ELIGIBLE, OUTCOME_INCOMPLETE, Knowledge
-from clinic.promotion import automatic_promotion
 from clinic.screening import Answer
 from clinic.settings import settings
+from clinic.text_kind import describe_input, looks_like_times, promo_code_in
 from clinic.webhook import deliver_in_background
 
 logger = logging.getLogger(__name__)
@@ -54,6 +56,19 @@ DECLINE_WORDS = re.compile(r"^\s*(no|nope|nah|no thanks?|no thank you|don'?t|do 
 # Questions whose ordinary answers ("skip", "no thanks") the classifier may read as "stop".
 ANSWERS_THAT_LOOK_LIKE_STOP = ("booking_email", "booking_sms_consent", "booking_confirm")
 MAX_TIMES_TEXT = 500
+# Replies that are no name: answers, commands and greetings typed at the name question.
+NOT_NAMES = frozenset("""
+    yes yeah yep yup sure ok okay no nope nah maybe continue next go back stop cancel quit end
+    pause help hi hello hey thanks thank ty what why how who when where idk dunno skip none
+    resume later please test asap facial scalp
+""".split())
+
+
+def not_a_name(text: str) -> bool:
+    """"yes", "continue", "go on": words that answer something else, not a name."""
+    words = re.findall(r"[a-z']+", text.lower())
+    return bool(words) and len(words) <= 3 and all(word in NOT_NAMES or word in ("on", "i", "a")
+                                                   for word in words)
 STOP_CONFIDENCE = 0.6
 
 
@@ -89,8 +104,10 @@ def treatment_from_text(text: str, k: Knowledge) -> str | None:
             return treatment.id
     if re.search(r"\b(not sure|unsure|don'?t know|no idea|either)\b", lowered):
         return "not_sure"
-    scalp = re.search(r"\b(scalp|hair|head|bald|alopecia)", lowered)
-    face = re.search(r"\b(face|facial|skin|cheeks?|forehead|acne|scars?|melasma)", lowered)
+    scalp = re.search(r"\b(scalp|hair|head|bald|alopecia|thinning|receding|hairline)", lowered)
+    face = re.search(r"\b(face|facial|skin|cheeks?|forehead|acne|scars?|melasma|wrinkles?|"
+                     r"fine lines|pigmentation|dark spots|pores|complexion|chin|jaw|neck)",
+                     lowered)
     if scalp and not face:
         return "scalp_microneedling"
     if face and not scalp:
@@ -115,8 +132,11 @@ def _problem(slot: str) -> str:
         "booking_email": "That doesn't look like an email address. Please type it again, for "
                          "example name@example.com, or say \"skip\".",
         "booking_treatment": "Please choose one of the options: facial, scalp (hair loss), or "
-                             "not sure.",
-        "booking_times": "Please tell me which days and times suit you, in a few words.",
+                             "not sure. For example, type \"facial\" for microneedling of the "
+                             "face, or \"scalp\" for hair loss.",
+        "booking_times": "Please tell me which days and times suit you, in a few words, for "
+                         "example \"weekday mornings\", \"Tuesday after 3pm\" or \"as soon "
+                         "as possible\".",
         "booking_sms_consent": "Please answer Yes or No: may we text you aftercare reminders?",
         "booking_confirm": "Please answer Yes to send the request, or No to cancel it.",
     }[slot]
@@ -170,14 +190,19 @@ class ValidateBookingForm(FormValidationAction):
         if intent == "enter_promo_code" or (typed_code and k.promotion(typed_code)
                                             and slot != "booking_name"):
             return handle_typed_code(dispatcher, tracker, k) + [SlotSet(slot, None)]
-        free_text_slot = slot in ("booking_name", "booking_times")
-        if (is_payload(text) or looks_like_question(text) or not free_text_slot) and \
-                answer_side_question(tracker, dispatcher, k):
+        # A question asked aside is answered first; then the reply is read as the answer;
+        # a reply that is no answer may still be a question without a question mark.
+        asked = is_payload(text) or looks_like_question(text)
+        if asked and self._side_question(tracker, dispatcher, k):
             return [SlotSet(slot, None)]
         value = self._validate(slot, text, intent, confidence, k)
         if slot == "booking_treatment" and value is None:
             value = chosen_treatment(tracker, k)
+        if value is None and not asked and self._side_question(tracker, dispatcher, k):
+            return [SlotSet(slot, None)]
         if value is None:
+            if describe_input(text) == "other_language":
+                dispatcher.utter_message(text=other_language_text(k))
             dispatcher.utter_message(text=_problem(slot))
             return [SlotSet(slot, None)]
         values[slot] = value
@@ -191,10 +216,16 @@ class ValidateBookingForm(FormValidationAction):
         return events
 
     @staticmethod
+    def _side_question(tracker: Tracker, dispatcher: CollectingDispatcher, k: Knowledge) -> bool:
+        return answer_side_question(tracker, dispatcher, k)
+
+    @staticmethod
     def _validate(slot: str, text: str, intent: str | None, confidence: float,
                   k: Knowledge) -> str | None:
         if slot == "booking_name":
-            return None if is_payload(text) else clean_name(text)
+            if is_payload(text) or not_a_name(text):
+                return None
+            return clean_name(text)
         if slot == "booking_phone":
             return normalize_phone(text)
         if slot == "booking_email":
@@ -206,6 +237,9 @@ class ValidateBookingForm(FormValidationAction):
         if slot == "booking_times":
             cleaned = " ".join(text.split())
             if not cleaned or is_payload(cleaned) or len(cleaned) > MAX_TIMES_TEXT:
+                return None
+            if promo_code_in(cleaned, tuple(p.code for p in k.promotions)) or \
+                    not looks_like_times(cleaned):
                 return None
             return cleaned
         answer = resolve_answer(text, intent, confidence)
@@ -296,12 +330,25 @@ def booking_summary(tracker: Tracker, k: Knowledge) -> str:
         f"• Preferred times: {times_text}{understood}",
         f"• Aftercare texts: {'yes' if tracker.get_slot('booking_sms_consent') == 'yes' else 'no'}",
     ]
-    promotion = automatic_promotion(k, outcome=screening_result(tracker, k).outcome,
-                                    treatment=treatment_id, today=clinic_today())
-    if promotion:
-        lines.append(f"• Offer: {promotion.description} with {promotion.code}")
+    offer_line = summary_offer(tracker, k)
+    if offer_line:
+        lines.append(f"• Offer: {offer_line}")
     lines.append("Shall I send it to the clinic?")
     return "\n".join(lines)
+
+
+def summary_offer(tracker: Tracker, k: Knowledge) -> str | None:
+    """The promotion line of the summary, decided by the same check that saves it."""
+    try:
+        decision = preview_promotion(draft_from_tracker(tracker, k), k, today=clinic_today())
+    except Exception:  # the database may be down: say nothing rather than promise
+        logger.exception("promotion preview failed")
+        return None
+    if decision is None:
+        return None
+    if decision.ok and decision.promotion is not None:
+        return f"{decision.promotion.description} with {decision.promotion.code}"
+    return decision.message
 
 
 class ActionAskBookingConfirm(Action):

@@ -118,6 +118,10 @@ def answer_side_question(tracker: Tracker, dispatcher: CollectingDispatcher,
     if intent == "bot_challenge":
         dispatcher.utter_message(response="utter_iamabot")
         return True
+    if intent == "ask_patient_question":
+        from actions.conversation import answer_patient_question
+
+        return answer_patient_question(tracker, dispatcher)
     if intent == "ask_promotion":
         from actions.promotion import promotion_overview
 

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from typing import Any
 
 from rasa_sdk import Action, Tracker
+from rasa_sdk.events import UserUtteranceReverted
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.common import (
@@ -15,42 +14,16 @@ from actions.common import (
     kb,
     latest_intent,
     latest_text,
+    looks_like_question,
 )
+from clinic.questions import about_microneedling, not_covered_text
+from clinic.text_kind import describe_input
 
-LONG_MESSAGE = 1000
 START_BUTTONS = [
     {"title": "What is microneedling?", "payload": "/ask_what_is"},
     {"title": "The benefits", "payload": "/ask_benefits"},
     {"title": "Am I a good candidate?", "payload": "/check_eligibility"},
 ]
-_ENGLISH_HINTS = re.compile(
-    r"\b(the|a|an|is|are|was|be|i|you|my|me|it|this|that|what|how|can|do|does|and|or|but|so|"
-    r"to|of|for|with|on|in|at|see|not|no|yes|please|have|get|want|need|will|about|help)\b",
-    re.IGNORECASE,
-)
-_LINKS = re.compile(r"\[[^\]]*\]\([^)]*\)|\b\w+:(//)?\S+")
-
-
-def describe_input(text: str) -> str:
-    """Classify an unusual message so the reply can say what went wrong."""
-    stripped = text.strip()
-    if not stripped:
-        return "empty"
-    if len(stripped) > LONG_MESSAGE:
-        return "long"
-    letters = [ch for ch in stripped if ch.isalpha()]
-    if not letters:
-        if any(unicodedata.category(ch) == "So" for ch in stripped):
-            return "emoji"
-        return "symbols"
-    if re.search(r"<\s*/?\s*[a-z][^>]*>", stripped, re.IGNORECASE):
-        return "markup"
-    non_latin = sum(1 for ch in letters if not ch.isascii())
-    prose = _LINKS.sub(" ", stripped)
-    words = re.findall(r"[^\W\d_]+", prose)
-    if non_latin > len(letters) / 3 or (len(words) >= 4 and not _ENGLISH_HINTS.search(prose)):
-        return "other_language"
-    return "unclear"
 
 
 class ActionAnswerFaq(Action):
@@ -105,8 +78,12 @@ class ActionOutOfScope(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[dict[str, Any]]:
         k = kb()
-        if describe_input(latest_text(tracker)) == "other_language":
+        text = latest_text(tracker)
+        if describe_input(text) == "other_language":
             dispatcher.utter_message(text=other_language_text(k), buttons=START_BUTTONS)
+            return []
+        if about_microneedling(text, k):
+            dispatcher.utter_message(text=not_covered_text(k), buttons=START_BUTTONS)
             return []
         dispatcher.utter_message(
             text="I'm sorry, I can't help with that here: I can only answer questions about "
@@ -122,7 +99,14 @@ def other_language_text(k) -> str:
 
 
 class ActionFallback(Action):
-    """When the assistant is not confident: say what it can do, never guess."""
+    """When the assistant is not confident: say what it can do, never guess.
+
+    It is also RulePolicy's core fallback (config.yml), predicted when no rule or story
+    knows what comes next. Like Rasa's own action_default_fallback it therefore reverts the
+    person's message: without that, the next prediction meets the same unknown state,
+    predicts the fallback again, and after ten of them Rasa's circuit breaker stops the
+    conversation for good.
+    """
 
     def name(self) -> str:
         return "action_fallback"
@@ -130,7 +114,8 @@ class ActionFallback(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[dict[str, Any]]:
         k = kb()
-        kind = describe_input(latest_text(tracker))
+        text = latest_text(tracker)
+        kind = describe_input(text)
         texts = {
             "empty": "It looks like your message was empty. What would you like to know "
                      "about microneedling?",
@@ -144,9 +129,14 @@ class ActionFallback(Action):
                       "microneedling?",
             "other_language": other_language_text(k),
         }
-        text = texts.get(kind) or (
-            "Sorry, I didn't quite understand. I can tell you about microneedling and the "
-            "research behind it, check whether it suits you, or help you book. If your "
-            f"question is about something else, please call the clinic at {k.clinic.phone}.")
-        dispatcher.utter_message(text=text, buttons=START_BUTTONS)
-        return []
+        if kind == "gibberish":
+            dispatcher.utter_message(response="utter_gibberish", buttons=START_BUTTONS)
+        elif kind == "unclear" and looks_like_question(text) and about_microneedling(text, k):
+            dispatcher.utter_message(text=not_covered_text(k), buttons=START_BUTTONS)
+        else:
+            text = texts.get(kind) or (
+                "Sorry, I didn't quite understand. I can tell you about microneedling and the "
+                "research behind it, check whether it suits you, or help you book. If your "
+                f"question is about something else, please call the clinic at {k.clinic.phone}.")
+            dispatcher.utter_message(text=text, buttons=START_BUTTONS)
+        return [UserUtteranceReverted()]

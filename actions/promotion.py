@@ -13,8 +13,17 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.common import kb, latest_text, screening_result
 from clinic.kb import OUTCOME_ELIGIBLE, OUTCOME_INCOMPLETE, OUTCOME_NOT_SUITABLE_NOW, Knowledge
-from clinic.promotion import PromoDecision, check_code
+from clinic.promotion import (
+    EXPIRED,
+    NOT_SCREENED,
+    NOT_YET_VALID,
+    UNKNOWN_CODE,
+    PromoDecision,
+    check_code,
+    decision,
+)
 from clinic.settings import settings
+from clinic.text_kind import promo_code_in
 
 logger = logging.getLogger(__name__)
 _CODE_TOKEN = re.compile(r"[A-Za-z0-9]{4,20}")
@@ -26,6 +35,9 @@ def clinic_today() -> dt.date:
 
 def extract_code(text: str, k: Knowledge) -> str | None:
     """The promotion code in a message: a known code first, else a code-like word."""
+    typed = promo_code_in(text, tuple(p.code for p in k.promotions))
+    if typed:
+        return typed
     tokens = _CODE_TOKEN.findall(text)
     for token in tokens:
         if k.promotion(token):
@@ -97,6 +109,8 @@ def handle_typed_code(dispatcher: CollectingDispatcher, tracker: Tracker,
         dispatcher.utter_message(text="Which code would you like to use? Please type it, "
                                       "for example ABC123.")
         return []
+    if outcome_for_promotion(tracker, k) is None:
+        return _before_screening(code, dispatcher, k)
     try:
         decision = decide_code(code, tracker, k)
     except Exception:  # the database may be down; the code is checked again on saving
@@ -106,6 +120,34 @@ def handle_typed_code(dispatcher: CollectingDispatcher, tracker: Tracker,
         return []
     dispatcher.utter_message(text=decision.message)
     return [SlotSet("promo_code", code if decision.ok else None)]
+
+
+def _before_screening(code: str, dispatcher: CollectingDispatcher,
+                      k: Knowledge) -> list[dict[str, Any]]:
+    """A code typed before the safety questions: an answer about that very code.
+
+    Unknown, not yet valid or expired codes are said so (nothing personal is revealed);
+    a current code needs the safety questions first, with a button to start them.
+    """
+    promotion = k.promotion(code)
+    today = clinic_today()
+    if promotion is None:
+        reason = UNKNOWN_CODE
+    elif today < promotion.valid_from:
+        reason = NOT_YET_VALID
+    elif today > promotion.valid_until:
+        reason = EXPIRED
+    else:
+        reason = NOT_SCREENED
+    message = decision(reason, k, promotion, code=code).message
+    if reason != NOT_SCREENED:
+        dispatcher.utter_message(text=message)
+        return [SlotSet("promo_code", None)]
+    dispatcher.utter_message(
+        text=message,
+        buttons=[{"title": "Start the safety questions", "payload": "/check_eligibility"},
+                 {"title": "Not now", "payload": "/deny"}])
+    return [SlotSet("promo_code", code), SlotSet("pending_offer", "screening")]
 
 
 class ActionCheckPromoCode(Action):

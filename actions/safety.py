@@ -116,4 +116,5 @@ class ActionHandleContraindication(Action):
                     buttons=[{"title": "Yes, check if it suits me",
                               "payload": "/check_eligibility"},
                              {"title": "Not now", "payload": "/deny"}])
+                events += [SlotSet("pending_offer", "screening")]
         return events + stop_active_form(tracker)

@@ -21,10 +21,13 @@ from actions.common import (
     screening_answers,
     screening_result,
 )
+from actions.conversation import OFFER_BOOK, OFFER_RESUME, offer
+from actions.faq import other_language_text
 from actions.safety import RECORDED, reaction_to_mention, stop_active_form
 from clinic.answers import parse_answer
 from clinic.kb import OUTCOME_ELIGIBLE, OUTCOME_NOT_SUITABLE_NOW, Knowledge
 from clinic.screening import Answer, coerce_answer
+from clinic.text_kind import describe_input, is_go_back, meant_answer
 
 ANSWER_BUTTONS = [
     {"title": "Yes", "payload": "/affirm"},
@@ -32,6 +35,7 @@ ANSWER_BUTTONS = [
     {"title": "Not sure", "payload": "/unsure"},
 ]
 INTENT_ANSWERS = {"affirm": Answer.YES, "deny": Answer.NO, "unsure": Answer.UNSURE}
+ECHO = {"yes": "yes", "no": "no", "unsure": "not sure"}
 ANSWER_CONFIDENCE = 0.5
 STOP_CONFIDENCE = 0.6
 
@@ -90,6 +94,8 @@ class ValidateScreeningForm(FormValidationAction):
 
         if requested and intent == "report_urgent_symptoms":
             return []  # the urgent-care rule takes over
+        if requested and is_go_back(text):
+            return self._go_back(dispatcher, tracker, k, requested, text)
         if requested and intent == "stop" and confidence >= STOP_CONFIDENCE \
                 and parse_answer(text) is None:
             return []  # the stop rule takes over
@@ -111,12 +117,42 @@ class ValidateScreeningForm(FormValidationAction):
             elif said_other:
                 events.append(SlotSet(requested, None))  # asked again, after the reaction
             else:
+                if describe_input(text) == "other_language":
+                    dispatcher.utter_message(text=other_language_text(k))
                 dispatcher.utter_message(
                     text="Sorry, I didn't catch that. Please answer Yes, No or Not sure, or "
                          "say \"pause\" to stop the questions for now.")
                 events.append(SlotSet(requested, None))
+        if requested:
+            given = next((e["value"] for e in events
+                          if e.get("event") == "slot" and e.get("name") == requested
+                          and e.get("value")), None)
+            if given:
+                dispatcher.utter_message(response="utter_screening_echo",
+                                         screen_echo=ECHO[given])
+                events.append(SlotSet("screen_last", requested))
         events.append(SlotSet("requested_slot", next_slot(answers, k)))
         return events
+
+    @staticmethod
+    def _go_back(dispatcher: CollectingDispatcher, tracker: Tracker, k: Knowledge,
+                 requested: str, text: str) -> list[EventType]:
+        """"go back" asks the last answered question again; "I meant yes" changes it."""
+        last = tracker.get_slot("screen_last")
+        answers = screening_answers(tracker, k)
+        if not last or coerce_answer(tracker.get_slot(last)) is None:
+            dispatcher.utter_message(response="utter_screening_nothing_to_undo")
+            return [SlotSet(requested, None), SlotSet("requested_slot", requested)]
+        meant = meant_answer(text)
+        if meant:
+            answers[last.removeprefix("screen_")] = meant
+            dispatcher.utter_message(response="utter_screening_changed", screen_echo=ECHO[meant])
+            return [SlotSet(last, meant), SlotSet(requested, None),
+                    SlotSet("requested_slot", next_slot(answers, k))]
+        answers[last.removeprefix("screen_")] = None
+        dispatcher.utter_message(response="utter_screening_go_back")
+        return [SlotSet(last, None), SlotSet(requested, None), SlotSet("screen_last", None),
+                SlotSet("requested_slot", last)]
 
     @staticmethod
     def _answer_to_requested(tracker: Tracker, requested: str, text: str, intent: str | None,
@@ -220,11 +256,9 @@ class ActionScreeningOutcome(Action):
             if wanted:
                 events.append(SlotSet("booking_next", "booking"))
             else:
-                dispatcher.utter_message(
-                    text="Would you like to request an appointment?",
-                    buttons=[{"title": "Book an appointment", "payload": "/book"},
-                             {"title": "Not now", "payload": "/deny"}])
+                dispatcher.utter_message(response="utter_ask_book")
                 events.append(SlotSet("booking_next", "none"))
+                events += offer(OFFER_BOOK)
             return events
         dispatcher.utter_message(
             text="If you'd like to talk it over, a practitioner can see you for a consultation: "
@@ -242,15 +276,17 @@ class ActionStopForm(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: DomainDict) -> list[EventType]:
         loop = (tracker.active_loop or {}).get("name")
+        events: list[EventType] = []
         if loop == "booking_form":
             dispatcher.utter_message(
                 text="Okay, I've cancelled the booking request; nothing was saved. Say "
                      "\"book\" whenever you want to start again.")
+        elif loop == "screening_form":
+            dispatcher.utter_message(response="utter_paused_offer")
+            events = offer(OFFER_RESUME)
         else:
-            dispatcher.utter_message(
-                text="Okay, we'll pause the questions here. Your answers so far are kept in "
-                     "this conversation: say \"am I a good candidate?\" to carry on later.")
-        return stop_active_form(tracker) + [SlotSet("booking_wanted", False)]
+            dispatcher.utter_message(response="utter_nothing_to_stop")
+        return stop_active_form(tracker) + [SlotSet("booking_wanted", False)] + events
 
 
 __all__ = ["ValidateScreeningForm", "ActionScreeningOutcome", "ActionStopForm",

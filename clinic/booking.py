@@ -296,6 +296,32 @@ def _decide_promotion(
     return auto_decision, typed_refusal
 
 
+def preview_promotion(draft: BookingDraft, kb: Knowledge, *, today: dt.date,
+                      url: str | None = None) -> PromoDecision | None:
+    """The promotion decision :func:`save_booking` will make for this draft, read-only.
+
+    The same check (:func:`_decide_promotion`), so the summary shown before saving says
+    what the confirmation will say: applied, already used with this number, or why a typed
+    code does not apply. None when no promotion is involved. Only a redemption made by
+    someone else between the summary and the save (a race the database settles) can still
+    change it. May raise :class:`clinic.db.DatabaseUnavailable`.
+    """
+    from clinic.db import read_scope
+    from clinic.screening import evaluate
+
+    result = evaluate(draft.screening_answers, kb.screening)
+    if result.outcome != OUTCOME_ELIGIBLE:
+        return None
+    phone = normalize_phone(draft.phone_e164 or "") or draft.phone_e164
+    email = normalize_email(draft.email) if draft.email else None
+    with read_scope(url) as session:
+        chosen, typed_refusal = _decide_promotion(session, draft, kb, result.outcome, phone,
+                                                  email, today)
+    if chosen is not None and chosen.ok:
+        return chosen
+    return typed_refusal or chosen
+
+
 def _insert_booking(session: Session, values: dict) -> BookingRequest:
     """Insert with a fresh reference; a (very unlikely) clash just draws another one."""
     for _ in range(_REFERENCE_ATTEMPTS):

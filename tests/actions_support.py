@@ -40,7 +40,21 @@ def run_action(action, tracker: Tracker) -> tuple[list[dict], CollectingDispatch
 
 
 def texts(dispatcher: CollectingDispatcher) -> str:
-    return "\n".join(m.get("text") or "" for m in dispatcher.messages)
+    """The texts sent, with domain.yml responses (``response=...``) filled in."""
+    return "\n".join(m.get("text") or _response_text(m) for m in dispatcher.messages)
+
+
+def _response_text(message: dict) -> str:
+    name = message.get("response")
+    if not name:
+        return ""
+    import yaml
+
+    from clinic.kb import PROJECT_ROOT
+
+    domain = yaml.safe_load((PROJECT_ROOT / "domain.yml").read_text(encoding="utf-8"))
+    template = domain["responses"][name][0]["text"]
+    return template.format_map({k: v for k, v in message.items() if isinstance(v, str)})
 
 
 def slot_events(events: list[dict]) -> dict[str, Any]:

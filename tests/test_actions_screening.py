@@ -120,9 +120,10 @@ def test_each_question_is_asked_from_knowledge_with_buttons(rule) -> None:
 def test_all_clear_is_eligible_and_offers_booking() -> None:
     events, dispatcher = run_action(ActionScreeningOutcome(), make_tracker(slots=ALL_NO))
     slots = slot_events(events)
-    assert slots == {"screening_outcome": "eligible", "booking_next": "none"}
+    assert slots == {"screening_outcome": "eligible", "booking_next": "none",
+                     "pending_offer": "book"}
     assert "practitioner will confirm" in texts(dispatcher)
-    assert any(b["payload"] == "/book" for m in dispatcher.messages for b in m.get("buttons", []))
+    assert any(m.get("response") == "utter_ask_book" for m in dispatcher.messages)
 
 
 def test_eligible_person_who_asked_to_book_goes_to_booking() -> None:

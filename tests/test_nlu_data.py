@@ -28,7 +28,8 @@ MIN_STORIES_PER_QUESTION = 2
 CLINIC_INTENTS = ("ask_contact", "ask_promotion")
 DIALOGUE_INTENTS = (
     "greet", "goodbye", "thank", "bot_challenge", "human_handoff", "affirm", "deny",
-    "unsure", "stop", "check_eligibility", "book", "enter_promo_code", "out_of_scope",
+    "unsure", "stop", "resume", "ask_patient_question", "check_eligibility", "book",
+    "enter_promo_code", "out_of_scope",
     "report_contraindication", "report_urgent_symptoms", "inform",
 )
 FALLBACK_INTENT = "nlu_fallback"

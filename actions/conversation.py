@@ -1,0 +1,129 @@
+"""Typed replies to the bot's own offers, "continue", and the common patient questions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.common import consultation_contact, kb, latest_intent, screening_result
+from clinic.kb import OUTCOME_ELIGIBLE, OUTCOME_INCOMPLETE
+from clinic.questions import match_question, patient_questions, render_answer
+
+OFFER_BOOK = "book"
+OFFER_SCREENING = "screening"
+OFFER_RESUME = "resume"
+PENDING_OFFER = "pending_offer"
+
+
+def pending_offer(tracker: Tracker) -> str | None:
+    """What the bot offered in its turn just before the latest message, if anything.
+
+    An offer counts only right after it was made: "yes" after an FAQ answer that came
+    later is not a "yes" to an older offer.
+    """
+    seen_latest_user = False
+    for event in reversed(tracker.events):
+        kind = event.get("event")
+        if kind == "user":
+            if seen_latest_user:
+                return None
+            seen_latest_user = True
+            continue
+        if seen_latest_user and kind == "slot" and event.get("name") == PENDING_OFFER:
+            return event.get("value")
+    return None
+
+
+def offer(name: str) -> list[dict[str, Any]]:
+    """The event that remembers an offer the bot just made."""
+    return [SlotSet(PENDING_OFFER, name)]
+
+
+def screening_started(tracker: Tracker) -> bool:
+    result = screening_result(tracker, kb())
+    answered = len(kb().screening.contraindications) - len(result.unanswered)
+    return result.outcome == OUTCOME_INCOMPLETE and answered > 0
+
+
+class ActionReplyToOffer(Action):
+    """"yes", "sure", "not now", "continue" typed after an offer do what its buttons do.
+
+    Sets ``booking_next`` so the rules start the screening or the booking form (as after
+    action_booking_gate), or ``none`` when nothing starts.
+    """
+
+    def name(self) -> str:
+        return "action_reply_to_offer"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: dict[str, Any]) -> list[dict[str, Any]]:
+        k = kb()
+        intent, _ = latest_intent(tracker)
+        offered = pending_offer(tracker)
+        events: list[dict[str, Any]] = [SlotSet(PENDING_OFFER, None)]
+        if intent in ("deny", "unsure"):
+            dispatcher.utter_message(response="utter_no_problem")
+            return events + [SlotSet("booking_next", "none")]
+        # affirm or resume
+        if offered is None and intent == "resume" and screening_started(tracker):
+            offered = OFFER_RESUME
+        if offered in (OFFER_SCREENING, OFFER_RESUME):
+            return events + [SlotSet("booking_next", "screening")]
+        if offered == OFFER_BOOK:
+            result = screening_result(tracker, k)
+            if result.outcome == OUTCOME_ELIGIBLE:
+                return events + [SlotSet("booking_wanted", True),
+                                 SlotSet("booking_next", "booking")]
+            if result.outcome == OUTCOME_INCOMPLETE:
+                dispatcher.utter_message(
+                    text="Happy to help you book! First, a few quick safety questions, so we "
+                         "know microneedling suits you.")
+                return events + [SlotSet("booking_wanted", True),
+                                 SlotSet("booking_next", "screening")]
+            dispatcher.utter_message(
+                text="From your screening answers, I can't book microneedling for you here: a "
+                     "practitioner needs to see you first. To arrange a consultation, "
+                     f"{consultation_contact(k)}.")
+            return events + [SlotSet("booking_wanted", False), SlotSet("booking_next", "refused")]
+        if intent == "resume":
+            dispatcher.utter_message(response="utter_nothing_to_resume")
+        else:
+            dispatcher.utter_message(response="utter_what_next")
+        return events + [SlotSet("booking_next", "none")]
+
+
+def patient_question_id(tracker: Tracker) -> str | None:
+    for entity in (tracker.latest_message or {}).get("entities") or []:
+        if entity.get("entity") == "patient_topic":
+            return entity.get("value")
+    question = match_question((tracker.latest_message or {}).get("text") or "")
+    return question.id if question else None
+
+
+def answer_patient_question(tracker: Tracker, dispatcher: CollectingDispatcher) -> bool:
+    """Answer the patient question of the latest message; False if there is none."""
+    question_id = patient_question_id(tracker)
+    if not question_id:
+        return False
+    try:
+        question = patient_questions().by_id(question_id)
+    except KeyError:
+        return False
+    dispatcher.utter_message(text=render_answer(question, kb()))
+    return True
+
+
+class ActionAnswerPatientQuestion(Action):
+    def name(self) -> str:
+        return "action_answer_patient_question"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: dict[str, Any]) -> list[dict[str, Any]]:
+        if not answer_patient_question(tracker, dispatcher):
+            from clinic.questions import not_covered_text
+
+            dispatcher.utter_message(text=not_covered_text(kb()))
+        return []
