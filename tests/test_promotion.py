@@ -177,3 +177,38 @@ def test_clinic_today_uses_the_clinic_time_zone(monkeypatch):
         assert clinic_today(late_evening) == dt.date(2026, 3, 10)
     finally:
         settings.cache_clear()
+
+
+def _draft(phone="+14155550177", code=None):
+    return BookingDraft(
+        name="Ana Lee", phone_e164=phone, email=None, treatment=FACIAL,
+        preferred_times_text="asap", sms_consent=False,
+        sms_consent_wording=knowledge().clinic.sms_consent_wording, consent_at=None,
+        conversation_id="c1", channel="rest",
+        screening_answers={rule.id: "no" for rule in knowledge().screening.contraindications},
+        promo_code=code)
+
+
+def test_summary_preview_and_saved_booking_agree_for_a_number_that_already_redeemed(db_url):
+    from clinic.booking import preview_promotion
+
+    kb = knowledge()
+    first = preview_promotion(_draft(), kb, today=TODAY, url=db_url)
+    assert first.ok and first.promotion.code == "FACIAL50"
+    saved = save_booking(_draft(), kb, today=TODAY, url=db_url)
+    assert saved.promotion is not None
+    # Same number again: the summary must not promise what the save then refuses.
+    preview = preview_promotion(_draft(), kb, today=TODAY, url=db_url)
+    assert not preview.ok and preview.reason == "already_used"
+    again = save_booking(_draft(), kb, today=TODAY, url=db_url)
+    assert again.promotion is None
+    assert again.promo_decision.message == preview.message
+
+
+def test_summary_preview_names_a_typed_unknown_code(db_url):
+    from clinic.booking import preview_promotion
+
+    preview = preview_promotion(_draft(phone="+14155550178", code="SAVE10"), knowledge(),
+                                today=TODAY, url=db_url)
+    # FACIAL50 still applies automatically; the typed code is not silently promised.
+    assert preview.ok and preview.promotion.code == "FACIAL50"

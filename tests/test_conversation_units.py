@@ -1,0 +1,156 @@
+"""Issue 11 pieces that need no model: message kinds, codes, go back, times, patient
+questions, typed replies to offers and the promotion preview."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from actions.conversation import ActionReplyToOffer, pending_offer
+from actions.faq import ActionFallback
+from clinic.kb import knowledge
+from clinic.questions import match_question, patient_questions, render_answer
+from clinic.rasa_components import guard_decision
+from clinic.text_kind import (
+    describe_input,
+    is_go_back,
+    looks_like_times,
+    meant_answer,
+    promo_code_in,
+)
+from tests.actions_support import make_tracker, run_action, slot_events, texts
+
+K = knowledge()
+ROOT = Path(__file__).resolve().parent.parent
+STORIES = yaml.safe_load((ROOT / "tests" / "test_conversation_stories.yml").read_text())
+CODES = tuple(p.code for p in K.promotions)
+
+
+@pytest.mark.parametrize("text", ["你好", "안녕하세요", "こんにちは", "Привет, как дела", "مرحبا"])
+def test_other_scripts_are_another_language(text) -> None:
+    assert describe_input(text) == "other_language"
+    assert guard_decision(text, "affirm", 0.99, CODES)[0] == "nlu_fallback"
+
+
+@pytest.mark.parametrize("text", ["aaaaaa", "asdfgh", "qwerty", "x", "kkkkkkk", "jkjkjk", "zxcvb"])
+def test_gibberish(text) -> None:
+    assert describe_input(text) == "gibberish"
+    assert guard_decision(text, "affirm", 0.99, CODES)[0] == "nlu_fallback"
+
+
+@pytest.mark.parametrize("text", ["y", "n", "k", "ok", "ty", "cya", "hmm", "idk", "nvm", "yes",
+                                  "no", "sure", "thx", "lol", "Ana Lee", "Xu", "José"])
+def test_short_words_are_not_gibberish(text) -> None:
+    assert describe_input(text) not in ("gibberish", "other_language")
+
+
+@pytest.mark.parametrize("text,code", [("SAVE10", "SAVE10"), ("facial20", "FACIAL20"),
+                                       ("my code is FACIAL50", "FACIAL50"),
+                                       ("promo code spring 20", "SPRING20"),
+                                       ("Facial50 please", "FACIAL50")])
+def test_codes_are_found(text, code) -> None:
+    assert promo_code_in(text, CODES) == code
+
+
+@pytest.mark.parametrize("text", ["next friday at 10am", "I'm 25", "(415) 555-0132",
+                                  "ana10@example.com", "tuesday 3pm", "spf50 sunscreen",
+                                  "I'm 12 weeks pregnant", "Ana Lee"])
+def test_non_codes_are_not_codes(text) -> None:
+    assert promo_code_in(text, CODES) is None
+
+
+def test_go_back_and_meant() -> None:
+    assert is_go_back("go back") and is_go_back("oops, wrong answer") and is_go_back("undo")
+    assert is_go_back("no, I meant yes") and meant_answer("no, I meant yes") == "yes"
+    assert meant_answer("sorry i meant not sure") == "unsure"
+    assert not is_go_back("no") and not is_go_back("I'm back from holiday")
+
+
+@pytest.mark.parametrize("text", ["asap", "as soon as possible", "any weekday", "weekends",
+                                  "Tuesday after 3pm", "mornings before work", "next week",
+                                  "whenever", "10:30", "flexible"])
+def test_real_times(text) -> None:
+    assert looks_like_times(text)
+
+
+@pytest.mark.parametrize("text", ["yes", "ok", "the facial one", "no", "FACIAL20", "hello"])
+def test_not_times(text) -> None:
+    assert not looks_like_times(text)
+
+
+def _patient_story_phrasings():
+    for story in STORIES["stories"]:
+        if story["story"].startswith("patient question "):
+            question_id = story["story"].removeprefix("patient question ").split(",")[0]
+            yield question_id, story["steps"][0]["user"].strip()
+
+
+def test_at_least_25_topics_with_two_phrasings_each() -> None:
+    counts: dict[str, int] = {}
+    for question_id, _ in _patient_story_phrasings():
+        counts[question_id] = counts.get(question_id, 0) + 1
+    assert len(counts) >= 25
+    assert set(counts) == {q.id for q in patient_questions().questions}
+    assert all(count >= 2 for count in counts.values())
+
+
+@pytest.mark.parametrize("question_id,text", list(_patient_story_phrasings()))
+def test_each_phrasing_finds_its_question(question_id, text) -> None:
+    question = match_question(text)
+    assert question is not None and question.id == question_id, text
+
+
+@pytest.mark.parametrize("question", patient_questions().questions, ids=lambda q: q.id)
+def test_answers_are_honest(question) -> None:
+    text = render_answer(question, K)
+    if question.covered:
+        assert "Source" in text.splitlines()[-1]
+    else:
+        assert "The clinic's article doesn't cover" in text and K.clinic.phone in text
+    if question.after_treatment:
+        assert "urgent medical care" in text and K.clinic.emergency_number in text
+
+
+def _events_with_offer(offer: str | None) -> list[dict]:
+    events = [{"event": "user", "text": "am I a good candidate?"},
+              {"event": "action", "name": "action_screening_outcome"}]
+    if offer:
+        events.append({"event": "slot", "name": "pending_offer", "value": offer})
+    events += [{"event": "action", "name": "action_listen"}, {"event": "user", "text": "yes"}]
+    return events
+
+
+def test_an_offer_counts_only_right_after_it_was_made() -> None:
+    tracker = make_tracker("yes", "affirm")
+    tracker.events = _events_with_offer("book")
+    assert pending_offer(tracker) == "book"
+    tracker.events = _events_with_offer("book") + [
+        {"event": "action", "name": "action_answer_faq"},
+        {"event": "action", "name": "action_listen"}, {"event": "user", "text": "yes"}]
+    assert pending_offer(tracker) is None
+
+
+@pytest.mark.parametrize("offer,intent,expected", [
+    ("screening", "affirm", "screening"), ("resume", "resume", "screening"),
+    ("book", "affirm", "screening"), (None, "affirm", "none"), ("book", "deny", "none"),
+    (None, "resume", "none"),
+])
+def test_typed_reply_does_what_the_button_does(offer, intent, expected) -> None:
+    tracker = make_tracker("yes", intent)
+    tracker.events = _events_with_offer(offer)
+    events, dispatcher = run_action(ActionReplyToOffer(), tracker)
+    assert slot_events(events)["booking_next"] == expected
+    if intent == "resume" and offer is None:
+        assert "haven't started" in texts(dispatcher)
+
+
+def test_fallback_reverts_the_message_so_no_fallback_loop() -> None:
+    events, _ = run_action(ActionFallback(), make_tracker("continue", "stop"))
+    assert {"event": "rewind"} in [{"event": e["event"]} for e in events]
+
+
+def test_stories_file_is_json_safe() -> None:
+    json.dumps(STORIES)
