@@ -17,6 +17,7 @@ the intent classifier having seen a phrasing before.
 from __future__ import annotations
 
 import logging
+import re
 from pathlib import Path
 from typing import Any
 
@@ -128,6 +129,9 @@ class SafetyTermsClassifier(GraphComponent):
         forced = safety_intent(mentions)
         if forced is None:
             return
+        # Safety wins over a patient question: its topic no longer applies.
+        entities = [e for e in entities if e.get("entity") != "patient_topic"]
+        message.set(ENTITIES, entities, add_to_output=True)
         previous = message.get(INTENT) or {}
         if previous.get(INTENT_NAME_KEY) == forced:
             return
@@ -179,21 +183,57 @@ def guard_decision(text: str, intent: str | None, confidence: float,
       the article's own topics.
     """
     from clinic.questions import match_question
-    from clinic.text_kind import describe_input, promo_code_in
+    from clinic.text_kind import describe_input, other_script, promo_code_in
 
     if text.startswith("/"):
         return None, None
-    kind = describe_input(text)
-    if kind in ("other_language", "gibberish"):
+    # Another script, or letters that are no words. (Four words with no English word in
+    # them are only read as another language once the classifier is unsure, in the
+    # fallback: the guard must not turn "who should avoid getting microneedling" away.)
+    if other_script(text) or describe_input(text) == "gibberish":
         return FALLBACK_INTENT, None
     if promo_code_in(text, known_codes):
         return PROMO_CODE_INTENT, None
     question = match_question(text)
     if question is None:
-        return None, None
-    if intent in KEEP_INTENTS and confidence >= KEEP_WHEN_CONFIDENT:
+        short = short_form_intent(text) if intent in (FALLBACK_INTENT, None) or \
+            confidence < SHORT_FORM_CONFIDENCE else None
+        return short, None
+    specific = question.id.endswith("_after") or question.id == "downtime"
+    if intent in KEEP_INTENTS and confidence >= KEEP_WHEN_CONFIDENT and not (
+            specific and intent in ("ask_aftercare", "ask_recovery")):
         return None, None
     return PATIENT_QUESTION_INTENT, question.id
+
+
+SHORT_FORM_CONFIDENCE = 0.55
+_RESUME = re.compile(
+    r"^\s*(?:ok(?:ay)?[, ]+|yes[, ]+|alright[, ]+)?(?:please )?(?:let'?s |can we |we can )?"
+    r"(?:continue|go on|carry on|resume|keep going|next|proceed|go ahead with (?:it|them)|"
+    r"keep at it|move on)(?: then| please| now| with (?:it|them|the questions))?[\s.!]*$",
+    re.IGNORECASE)
+_THANK = re.compile(r"^\s*(?:ty|thx|thnx|thks|tysm|tyvm|thanks?|thank (?:you|u)|cheers)"
+                    r"(?: so much| very much| a lot| again)?[\s.!]*$", re.IGNORECASE)
+_BYE = re.compile(r"^\s*(?:cya|bye+|bye bye|gtg|g2g|ttyl|see ya|see you|later|laters|night)"
+                  r"(?: then| now| for now)?[\s.!]*$", re.IGNORECASE)
+
+
+def short_form_intent(text: str) -> str | None:
+    """The intent of a short everyday reply the classifier was unsure of ("sure thing",
+    "go on then", "ty", "cya"); None for anything else."""
+    from clinic.answers import parse_answer
+    from clinic.screening import Answer
+
+    if _RESUME.match(text):
+        return "resume"
+    if _THANK.match(text):
+        return "thank"
+    if _BYE.match(text):
+        return "goodbye"
+    if len(text.split()) > 4:
+        return None
+    answer = parse_answer(text)
+    return {Answer.YES: "affirm", Answer.NO: "deny", Answer.UNSURE: "unsure"}.get(answer)
 
 
 @DefaultV1Recipe.register(

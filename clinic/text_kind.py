@@ -82,6 +82,12 @@ def describe_input(text: str) -> str:
     return "unclear"
 
 
+def other_script(text: str) -> bool:
+    """Mostly letters of another script than Latin: Chinese, Korean, Cyrillic, Arabic..."""
+    letters = [ch for ch in text or "" if ch.isalpha()]
+    return bool(letters) and sum(1 for ch in letters if not _is_latin(ch)) > len(letters) / 3
+
+
 def _is_latin(ch: str) -> bool:
     if ch.isascii():
         return True

@@ -4,6 +4,7 @@ questions, typed replies to offers and the promotion preview."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -85,7 +86,8 @@ def _patient_story_phrasings():
     for story in STORIES["stories"]:
         if story["story"].startswith("patient question "):
             question_id = story["story"].removeprefix("patient question ").split(",")[0]
-            yield question_id, story["steps"][0]["user"].strip()
+            text = story["steps"][0]["user"].strip()
+            yield question_id, re.sub(r"\[([^\]]*)\]\{[^}]*\}", r"\1", text)
 
 
 def test_at_least_25_topics_with_two_phrasings_each() -> None:
