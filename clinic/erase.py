@@ -234,8 +234,12 @@ _TECHNICAL_KEYS = {"event", "timestamp", "message_id", "input_channel", "model_i
                    "action_name", "action_text", "extractor", "entity", "start", "end"}
 
 
+# "!" rather than a backslash: the same on every database, whatever its string settings.
+_LIKE_ESCAPE = "!"
+
+
 def _like_escape(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return value.replace("!", "!!").replace("%", "!%").replace("_", "!_")
 
 
 def _last_digits(phone: str) -> str:
@@ -304,9 +308,10 @@ def search_conversations(connection: Connection, phones: set[str],
     number typed as "(415) 555-2671" is found for +14155552671 and a timestamp that
     happens to contain "2671" is not.
     """
-    conditions = [_EVENTS.c.data.like(f"%{_like_escape(_last_digits(phone))}%", escape="\\")
+    conditions = [_EVENTS.c.data.like(f"%{_like_escape(_last_digits(phone))}%",
+                                      escape=_LIKE_ESCAPE)
                   for phone in phones if _last_digits(phone)]
-    conditions += [_EVENTS.c.data.ilike(f"%{_like_escape(email)}%", escape="\\")
+    conditions += [_EVENTS.c.data.ilike(f"%{_like_escape(email)}%", escape=_LIKE_ESCAPE)
                    for email in emails]
     if not conditions:
         return set()

@@ -334,3 +334,12 @@ def test_erase_of_unknown_person_changes_nothing(two_people):
 def test_erase_needs_an_identifier(stores):
     with pytest.raises(ValueError):
         erase_person()
+
+
+def test_like_wildcards_in_an_email_are_taken_literally(stores):
+    _, tracker = stores
+    add_tracker_events(tracker, "web-underscore", [user("ada_l%1@example.com")])
+    add_tracker_events(tracker, "web-lookalike", [user("adaxlx1@example.com")])
+    report = erase_person(email="ada_l%1@example.com")
+    assert report.conversations == 1
+    assert set(tracker_senders(tracker)) == {"web-lookalike"}
