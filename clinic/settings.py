@@ -33,6 +33,8 @@ class Settings:
     twilio_webhook_public_url: str = ""
     sender_poll_seconds: float = 30.0
     retention_days: int = 90
+    # Interface every server listens on; anything but loopback is an explicit choice.
+    bind: str = "127.0.0.1"
 
     @property
     def tz(self) -> ZoneInfo:
