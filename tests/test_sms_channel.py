@@ -449,3 +449,11 @@ def test_on_loopback_the_request_url_is_used_with_a_warning(
         channel.blueprint(FakeAssistant().on_new_message)
     warnings = [r for r in caplog.records if "local testing" in r.getMessage()]
     assert len(warnings) == 1
+
+
+def test_the_interface_on_the_command_line_wins() -> None:
+    from clinic.sms.channel import server_bind
+
+    assert server_bind(["run", "-i", "0.0.0.0", "--port", "5005"]) == "0.0.0.0"
+    assert server_bind(["run", "--interface=10.0.0.2"]) == "10.0.0.2"
+    assert server_bind(["run", "--port", "5005"]) in ("127.0.0.1", "localhost", "::1")

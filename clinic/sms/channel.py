@@ -28,9 +28,11 @@ importing Rasa at module level is fine here.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import logging
 import os
+import sys
 from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import parse_qs
@@ -87,9 +89,20 @@ class PublicUrlMissing(RuntimeError):
     """The channel would refuse every real request: ``twilio_webhook_public_url`` is unset."""
 
 
-def server_bind() -> str:
-    """The interface the servers listen on (``bind`` / ``CLINIC_BIND``; default loopback)."""
-    return (os.environ.get("CLINIC_BIND") or getattr(settings(), "bind", "")
+def server_bind(argv: list[str] | None = None) -> str:
+    """The interface the Rasa server listens on.
+
+    ``-i/--interface`` on the command line of this process (``rasa run`` or
+    ``python -m clinic.rasa_server``) wins, as it does for Rasa; else the ``bind`` setting
+    (``CLINIC_BIND``, default 127.0.0.1).
+    """
+    peek = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
+    peek.add_argument("-i", "--interface", default=None)
+    try:
+        interface = peek.parse_known_args(sys.argv[1:] if argv is None else argv)[0].interface
+    except SystemExit:  # "-i" without a value: not ours to judge
+        interface = None
+    return (interface or os.environ.get("CLINIC_BIND") or getattr(settings(), "bind", "")
             or "127.0.0.1").strip()
 
 
