@@ -343,3 +343,30 @@ def test_like_wildcards_in_an_email_are_taken_literally(stores):
     report = erase_person(email="ada_l%1@example.com")
     assert report.conversations == 1
     assert set(tracker_senders(tracker)) == {"web-lookalike"}
+
+
+def test_conversations_saved_by_rasa_itself_are_found(clinic_db):
+    """Against the tracker store Rasa writes (ClinicSQLTrackerStore at tracker_store_url)."""
+    import asyncio
+
+    from rasa.shared.core.domain import Domain
+    from rasa.shared.core.events import BotUttered, SlotSet, UserUttered
+    from rasa.shared.core.trackers import DialogueStateTracker
+
+    from clinic.tracker_store import ClinicSQLTrackerStore
+
+    store = ClinicSQLTrackerStore(Domain.empty())
+
+    async def save(sender: str, events: list) -> None:
+        await store.save(DialogueStateTracker.from_events(sender, events))
+
+    asyncio.run(save("web-typed", [UserUttered("book please"),
+                                   BotUttered("What's your mobile number?"),
+                                   UserUttered("it's 415.555.2671")]))
+    asyncio.run(save("web-slot", [SlotSet("booking_email", "Ada@Example.com")]))
+    asyncio.run(save("web-other", [UserUttered("hello"), SlotSet("booking_phone",
+                                                                 "+12065550100")]))
+    store.engine.dispose()
+    report = erase_person(phone=ADA["phone"], email=ADA["email"])
+    assert report.conversations == 2
+    assert set(tracker_senders(settings().tracker_store_url)) == {"web-other"}
