@@ -4,6 +4,7 @@ payloads, and keeps bookings, consents, opt-outs and everything recent."""
 from __future__ import annotations
 
 import datetime as dt
+import threading
 
 import pytest
 from sqlalchemy import create_engine, func, select, text
@@ -159,15 +160,33 @@ def test_purge_command_fails_without_a_tracker_store(clinic_db, capsys):
 
 def test_the_sender_purges_once_a_day(clinic_db, monkeypatch):
     import clinic.retention
+    from clinic.retention import PurgeReport
+    from clinic.sms import sender
+
+    calls, outcome = [], {"tracker_error": ""}
+    monkeypatch.setattr(clinic.retention, "purge", lambda: calls.append(1) or PurgeReport(
+        cutoff=NOW, tracker_error=outcome["tracker_error"]))
+    clock = [1000.0]
+    monkeypatch.setattr(sender.time, "monotonic", lambda: clock[0])
+    assert sender.purge_if_due(1001.0) == 1001.0 and calls == []  # not yet
+    due = sender.purge_if_due(1000.0)
+    assert calls == [1] and due == 1000.0 + sender.PURGE_EVERY_SECONDS
+    clock[0] = due - 1
+    assert sender.purge_if_due(due) == due and calls == [1]
+    clock[0] = due
+    outcome["tracker_error"] = "no tracker store at ...: check tracker_store_url"
+    retry = sender.purge_if_due(due)
+    assert calls == [1, 1] and retry == due + sender.PURGE_RETRY_SECONDS  # tried again soon
+
+
+def test_the_sender_loop_waits_before_its_first_purge(clinic_db, monkeypatch):
+    import clinic.retention
     from clinic.sms import sender
 
     calls = []
     monkeypatch.setattr(clinic.retention, "purge", lambda: calls.append(1))
-    clock = [1000.0]
-    monkeypatch.setattr(sender.time, "monotonic", lambda: clock[0])
-    last = sender.purge_if_due(None)
-    assert calls == [1] and last == 1000.0
-    clock[0] += sender.PURGE_EVERY_SECONDS - 1
-    assert sender.purge_if_due(last) == last and calls == [1]
-    clock[0] += 1
-    assert sender.purge_if_due(last) == clock[0] and calls == [1, 1]
+    monkeypatch.setattr(sender, "PURGE_FIRST_DELAY_SECONDS", 0.0)
+    stop = threading.Event()
+    monkeypatch.setattr(sender, "send_due", lambda **_: stop.set())
+    sender.run_forever(0.01, stop)
+    assert calls == [1]

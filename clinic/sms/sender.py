@@ -33,7 +33,8 @@ once quiet hours begin, the text and every other due one get ``next_attempt_at``
 the end of quiet hours. Texts more than :data:`SEND_LATE_LIMIT` late (the sender was
 down for a long time) are ``skipped`` rather than sent out of context.
 
-The sender also runs the retention purge (``clinic purge``) once a day.
+The sender also runs the retention purge (``clinic purge``): ten minutes after it starts,
+then once a day.
 """
 
 from __future__ import annotations
@@ -71,6 +72,8 @@ SEND_LATE_LIMIT = dt.timedelta(hours=24)
 RECORD_TRIES = 5
 INTERRUPTED = "interrupted while sending; delivery unknown, not retried"
 PURGE_EVERY_SECONDS = 24 * 60 * 60  # the retention purge runs once a day
+PURGE_FIRST_DELAY_SECONDS = 10 * 60  # the first one a little after start-up
+PURGE_RETRY_SECONDS = 60 * 60  # a purge that failed (or missed the tracker store) again
 
 
 @dataclass
@@ -277,38 +280,43 @@ def _record_failure(claim: _Claim, error: SendError, now: dt.datetime, worker_id
                         claim.message_id, row.next_attempt_at.isoformat(), error.reason)
 
 
-def purge_if_due(last: float | None, every: float = PURGE_EVERY_SECONDS) -> float | None:
-    """Run the retention purge if it never ran or ran ``every`` seconds ago.
+def purge_if_due(due: float, every: float = PURGE_EVERY_SECONDS) -> float:
+    """Run the retention purge if ``due`` (a ``time.monotonic()`` moment) has come.
 
-    Returns when it last ran (``time.monotonic()``). A failed purge is logged and tried
-    again at the next pass.
+    Returns when the next purge is due: ``every`` seconds later after a complete purge,
+    :data:`PURGE_RETRY_SECONDS` later if it failed or could not reach the tracker store
+    (e.g. Rasa has not created it yet).
     """
     from clinic.retention import purge
 
-    if last is not None and time.monotonic() - last < every:
-        return last
+    now = time.monotonic()
+    if now < due:
+        return due
     try:
-        purge()
+        report = purge()
     except DatabaseUnavailable:
-        return last  # already logged by clinic.db
+        return now + PURGE_RETRY_SECONDS  # already logged by clinic.db
     except Exception:  # noqa: BLE001 - the purge must not stop the sender
         log.exception("Retention purge failed")
-        return last
-    return time.monotonic()
+        return now + PURGE_RETRY_SECONDS
+    if report is not None and getattr(report, "tracker_error", ""):
+        return now + PURGE_RETRY_SECONDS
+    return now + every
 
 
 def run_forever(poll_seconds: float | None = None, stop: threading.Event | None = None,
                 purge_every: float | None = PURGE_EVERY_SECONDS) -> None:
     """Run a pass every ``poll_seconds`` until ``stop`` is set (SIGTERM/SIGINT set it).
 
-    Also runs the retention purge (:func:`clinic.retention.purge`) at start-up and then
-    every ``purge_every`` seconds (a day; None: never).
+    Also runs the retention purge (:func:`clinic.retention.purge`)
+    :data:`PURGE_FIRST_DELAY_SECONDS` after start-up (Rasa has created its tracker store
+    by then) and then every ``purge_every`` seconds (a day; None: never).
     """
     stop = stop or threading.Event()
     poll = poll_seconds if poll_seconds is not None else settings().sender_poll_seconds
     transport = get_transport()
     log.info("Follow-up sender started (%s, every %s s).", transport.name, poll)
-    last_purge: float | None = None
+    next_purge = time.monotonic() + PURGE_FIRST_DELAY_SECONDS
     while not stop.is_set():
         try:
             send_due(transport=transport)
@@ -317,7 +325,7 @@ def run_forever(poll_seconds: float | None = None, stop: threading.Event | None 
         except Exception:  # noqa: BLE001 - one bad pass must not stop the sender
             log.exception("Sender pass failed")
         if purge_every is not None:
-            last_purge = purge_if_due(last_purge, purge_every)
+            next_purge = purge_if_due(next_purge, purge_every)
         stop.wait(poll)
     log.info("Follow-up sender stopped.")
 
