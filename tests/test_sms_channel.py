@@ -457,3 +457,18 @@ def test_the_interface_on_the_command_line_wins() -> None:
     assert server_bind(["run", "-i", "0.0.0.0", "--port", "5005"]) == "0.0.0.0"
     assert server_bind(["run", "--interface=10.0.0.2"]) == "10.0.0.2"
     assert server_bind(["run", "--port", "5005"]) in ("127.0.0.1", "localhost", "::1")
+
+
+def test_without_a_public_url_a_proxied_request_is_refused_with_a_clear_error(
+        server: WebhookServer, caplog: pytest.LogCaptureFixture) -> None:
+    params = sms_params("hello")
+    signature = RequestValidator(TOKEN).compute_signature(server.url, params)
+    data = urllib.parse.urlencode(params).encode()
+    request = urllib.request.Request(server.url, data=data, method="POST", headers={
+        "Content-Type": "application/x-www-form-urlencoded", "X-Twilio-Signature": signature,
+        "X-Forwarded-For": "203.0.113.7"})
+    with caplog.at_level(logging.ERROR, logger="clinic.sms.channel"), \
+            pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, timeout=30)
+    assert refused.value.code == 403 and server.assistant.received == []
+    assert any("twilio_webhook_public_url" in r.getMessage() for r in caplog.records)

@@ -39,6 +39,7 @@ from urllib.parse import parse_qs
 
 from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, UserMessage
 from rasa.shared.core.events import BotUttered, UserUttered
+from rasa.shared.exceptions import RasaException
 from sanic import Blueprint, response
 from sanic.request import Request, RequestParameters
 from sanic.response import HTTPResponse
@@ -57,6 +58,9 @@ from clinic.sms.store import is_e164
 logger = logging.getLogger(__name__)
 
 SIGNATURE_HEADER = "X-Twilio-Signature"
+# A request with one of these came through a proxy (as clinic.channels.rest decides).
+PROXY_HEADERS = ("x-forwarded-for", "forwarded", "x-real-ip", "x-forwarded-host",
+                 "x-forwarded-proto")
 
 
 def twilio_form(request: Request) -> RequestParameters | None:
@@ -85,8 +89,11 @@ def twiml(bodies: list[str]) -> HTTPResponse:
     return response.text(str(reply), content_type="text/xml")
 
 
-class PublicUrlMissing(RuntimeError):
-    """The channel would refuse every real request: ``twilio_webhook_public_url`` is unset."""
+class PublicUrlMissing(RasaException):
+    """The channel would refuse every real request: ``twilio_webhook_public_url`` is unset.
+
+    A RasaException: ``rasa run`` (and ``clinic.rasa_server``) stop with this one message.
+    """
 
 
 def server_bind(argv: list[str] | None = None) -> str:
@@ -132,6 +139,7 @@ class TwilioVerifiedInput(InputChannel):
         self._public_url = public_url
         self._said_no_token = False
         self._said_local = False
+        self._said_proxy = False
 
     def public_url(self) -> str:
         """The configured public webhook URL (credentials, else settings), or ''."""
@@ -191,6 +199,13 @@ class TwilioVerifiedInput(InputChannel):
             return False
         signature = request.headers.get(SIGNATURE_HEADER, "")
         if not signature:
+            return False
+        if not self.public_url() and any(h in request.headers for h in PROXY_HEADERS):
+            # Behind a proxy the request's own URL is not what Twilio signed.
+            if not self._said_proxy:
+                self._said_proxy = True
+                logger.error("Refusing Twilio webhook requests that come through a proxy: "
+                             "set twilio_webhook_public_url to the URL Twilio calls.")
             return False
         form = twilio_form(request)
         if form is None:
