@@ -43,6 +43,8 @@ API_TOKEN_ENV = "CLINIC_API_TOKEN"
 SENDER_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,63}$")
 PHONE_LIKE = re.compile(r"^\+?[\d\s().-]{7,20}$")
 MAX_MESSAGE_CHARS = 5000
+OTHER_CHANNEL = ("this conversation id belongs to another channel (an SMS number or a widget "
+                 "session): choose an id of your own")
 PROXY_HEADERS = ("x-forwarded-for", "forwarded", "x-real-ip")
 
 
@@ -96,6 +98,8 @@ def parse_body(request: Request) -> tuple[str, str, dict[str, Any] | None]:
     sender, message = body.get("sender"), body.get("message")
     if not isinstance(sender, str) or not sender.strip():
         raise Refusal(400, "'sender' is required: a conversation id of your own (a string)")
+    if PHONE_LIKE.match(sender):
+        raise Refusal(403, OTHER_CHANNEL)
     if not SENDER_ID.match(sender):
         raise Refusal(400, "'sender' must be 1 to 64 letters, digits or _ . : @ -")
     if not isinstance(message, str):
@@ -126,7 +130,7 @@ class ClinicRestInput(InputChannel):
     async def check_sender(self, request: Request, sender: str) -> None:
         """Refusal if ``sender`` belongs to another channel."""
         if PHONE_LIKE.match(sender):
-            raise Refusal(403, "this conversation id belongs to another channel")
+            raise Refusal(403, OTHER_CHANNEL)
         agent = getattr(request.app.ctx, "agent", None)
         store = getattr(agent, "tracker_store", None)
         if store is None:
@@ -134,7 +138,7 @@ class ClinicRestInput(InputChannel):
         tracker = await store.retrieve(sender)
         owner = channel_of(tracker.events) if tracker is not None else None
         if owner not in (None, self.name()):
-            raise Refusal(403, "this conversation id belongs to another channel")
+            raise Refusal(403, OTHER_CHANNEL)
 
     def blueprint(
         self, on_new_message: Callable[[UserMessage], Awaitable[Any]]
