@@ -85,7 +85,7 @@ def _date(day: dt.date) -> str:
 def _treatment_phrase(kb: Knowledge, treatment_id: str | None) -> str:
     """How a treatment is named in a sentence: "facial" for facial ones, else its label."""
     if not treatment_id:
-        return "this treatment"
+        return "treatment"  # "off your treatment", never "your this treatment"
     try:
         treatment = kb.clinic.treatment(treatment_id)
     except KeyError:

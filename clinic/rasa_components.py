@@ -199,9 +199,10 @@ def guard_decision(text: str, intent: str | None, confidence: float,
         short = short_form_intent(text) if intent in (FALLBACK_INTENT, None) or \
             confidence < SHORT_FORM_CONFIDENCE else None
         return short, None
-    specific = question.id.endswith("_after") or question.id == "downtime"
+    # A worry after a treatment ("still red the day after") is answered with the warning
+    # signs, even when the classifier is sure it is about recovery or aftercare.
     if intent in KEEP_INTENTS and confidence >= KEEP_WHEN_CONFIDENT and not (
-            specific and intent in ("ask_aftercare", "ask_recovery")):
+            question.after_treatment and intent in ("ask_aftercare", "ask_recovery")):
         return None, None
     return PATIENT_QUESTION_INTENT, question.id
 
