@@ -122,8 +122,9 @@ class ActionAnswerPatientQuestion(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[dict[str, Any]]:
-        if not answer_patient_question(tracker, dispatcher):
-            from clinic.questions import not_covered_text
+        if answer_patient_question(tracker, dispatcher):
+            return []
+        from actions.faq import ActionOutOfScope
 
-            dispatcher.utter_message(text=not_covered_text(kb()))
-        return []
+        # No pattern matched: honest "not covered" for microneedling, else out of scope.
+        return await ActionOutOfScope().run(dispatcher, tracker, domain)
