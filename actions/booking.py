@@ -56,6 +56,12 @@ DECLINE_WORDS = re.compile(r"^\s*(no|nope|nah|no thanks?|no thank you|don'?t|do 
 # Questions whose ordinary answers ("skip", "no thanks") the classifier may read as "stop".
 ANSWERS_THAT_LOOK_LIKE_STOP = ("booking_email", "booking_sms_consent", "booking_confirm")
 MAX_TIMES_TEXT = 500
+# A "stop" the classifier reads must also say so: a name like "Wilhelmina Quistgaard" never
+# cancels the booking.
+STOP_WORDS = re.compile(
+    r"\b(stop|cancel|quit|end|exit|pause|never ?mind|nvm|forget|abort|enough|changed my mind|"
+    r"don'?t want|do not want|leave it|drop it|no more|done|skip|no thanks?|halt|later)\b",
+    re.IGNORECASE)
 # Replies that are no name: answers, commands and greetings typed at the name question.
 NOT_NAMES = frozenset("""
     yes yeah yep yup sure ok okay no nope nah maybe continue next go back stop cancel quit end
@@ -170,7 +176,8 @@ class ValidateBookingForm(FormValidationAction):
             if any(m.get("role") in ("affirmed", "uncertain")
                    for m in safety_mentions(tracker, "contraindication")):
                 return []  # a new contraindication stops the booking (rule)
-            if intent == "stop" and confidence >= STOP_CONFIDENCE and not (
+            if intent == "stop" and confidence >= STOP_CONFIDENCE and STOP_WORDS.search(text) \
+                    and not (
                     requested in ANSWERS_THAT_LOOK_LIKE_STOP
                     and self._validate(requested, text, intent, confidence, k) is not None):
                 return []  # "skip" or "no thanks" to these questions is an answer, not a stop

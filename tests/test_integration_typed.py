@@ -112,7 +112,7 @@ def _finish_details(s, who: str) -> str:
 
 
 def test_summary_and_confirmation_agree_when_the_number_already_redeemed(assistant_servers) -> None:
-    s, phone = assistant_servers, "(415) 555-0177"
+    s, phone = assistant_servers, "(628) 555-0142"
     first = sender()
     summary = _book_to_summary(s, first, phone)
     assert "$50 off a facial treatment with FACIAL50" in summary
