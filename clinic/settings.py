@@ -32,6 +32,15 @@ class Settings:
     twilio_api_base: str = ""
     twilio_webhook_public_url: str = ""
     sender_poll_seconds: float = 30.0
+    # Staff console (clinic.console): its own interface and port, never the public site's.
+    console_bind: str = "127.0.0.1"
+    console_port: float = 8001
+    console_public_url: str = ""
+    console_session_hours: float = 8.0
+    console_lockout_attempts: float = 5
+    console_lockout_minutes: float = 15
+    audit_retention_days: float = 365
+    rasa_url: str = "http://127.0.0.1:5005"
 
     @property
     def tz(self) -> ZoneInfo:
@@ -84,7 +93,7 @@ def load_settings(path: Path | None = None) -> Settings:
         value = os.environ.get(f"CLINIC_{name.upper()}", values.get(name))
         if value is None:
             continue
-        result[name] = float(value) if name == "sender_poll_seconds" else str(value)
+        result[name] = float(value) if known[name] == "float" else str(value)
     settings = Settings(**result)
     return Settings(**{**settings.__dict__,
                        "database_url": resolve_sqlite_url(settings.database_url),
