@@ -10,7 +10,8 @@ A person is identified by the phone number and/or email address staff give. What
   booking that stays uses it too): the SMS opt-out entry and every text to or from it
   (the SMS log / local outbox);
 * their conversations in Rasa's tracker store (table ``events``): the conversation ids of
-  their bookings, and their phone numbers (SMS conversations use the number as sender id).
+  their bookings, and their phone numbers (SMS conversations use the number as sender id),
+  and the staff console's refs and take-overs of those conversations.
 
 Nothing else is touched. The tracker store is cleaned first: if the clinic database
 step then failed, running the command again finds the same bookings and finishes.
@@ -28,11 +29,13 @@ from sqlalchemy.orm import Session
 
 from clinic.models import (
     BookingRequest,
+    ConversationRef,
     Followup,
     PromotionRedemption,
     SmsConsent,
     SmsMessage,
     SmsOptOut,
+    Takeover,
     WebhookDelivery,
 )
 
@@ -253,6 +256,11 @@ def erase_person(
                                            found.webhook_delivery_ids)
         report.opt_outs = remove(SmsOptOut, SmsOptOut.phone_e164, found.opt_out_phones)
         report.bookings = remove(BookingRequest, BookingRequest.id, found.booking_ids)
+        # The staff console's handles on these conversations (its audit log keeps only
+        # opaque refs, which then lead nowhere).
+        conversations = sorted(found.conversation_ids)
+        remove(ConversationRef, ConversationRef.sender_id, conversations)
+        remove(Takeover, Takeover.sender_id, conversations)
     log.info("Erased a person's data: %s bookings, %s conversations",
              report.bookings, report.conversations)
     return report

@@ -16,6 +16,7 @@ trap stop INT TERM EXIT
 $VENV/rasa run actions --port 5055 --actions actions & pids+=($!)
 $VENV/python -m clinic.web.serve --port 8000 & pids+=($!)
 $VENV/python -m clinic.sms.sender & pids+=($!)
+$VENV/python -m clinic.console & pids+=($!)
 $VENV/rasa run --enable-api --port 5005 --model models/clinic.tar.gz \
   --credentials credentials.yml --endpoints endpoints.yml \
   --cors "$(.venv/bin/python -c 'from clinic.settings import settings; print(" ".join(settings().origins))')" \
@@ -36,6 +37,8 @@ cat <<'TXT'
         -d '{"sender": "me", "message": "can microneedling help acne scars?"}'
     Chat in a terminal:  .venv/bin/rasa shell --port 5006   (from the project root)
     Staff tool:                          .venv/bin/clinic bookings list
+    Staff console (log in):              http://127.0.0.1:8001/
+      first account:  .venv/bin/clinic staff add --email you@example.com
   Press Ctrl-C to stop everything.
 
 TXT

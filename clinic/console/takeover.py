@@ -29,10 +29,12 @@ import asyncio
 import datetime as dt
 import logging
 import os
+import re
 import urllib.parse
 from dataclasses import dataclass
 
 import aiohttp
+import yarl
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
@@ -45,6 +47,9 @@ log = logging.getLogger(__name__)
 WIDGET, SMS = "socketio", "twilio"
 SMS_REPLY_WINDOW = dt.timedelta(hours=24)
 MAX_REPLY_LENGTH = 1000
+# Sender ids Rasa's API can be given in a URL path without escaping: widget session ids,
+# E.164 phone numbers and ordinary REST ids.
+ADDRESSABLE = re.compile(r"^[A-Za-z0-9+@:._~!$'()*,;=-]{1,255}$")
 STAFF_JOINED = ("A member of the {clinic_name} team has joined this conversation and will "
                 "reply here.")
 STAFF_LEFT = ("The {clinic_name} team has handed you back to the automated assistant. "
@@ -101,8 +106,12 @@ async def append_events(sender_id: str, events: list[dict], *, deliver_to: str |
         query["token"] = rasa_token()
     if deliver_to:
         query.update(execute_side_effects="true", output_channel=deliver_to)
-    url = (f"{base}/conversations/{urllib.parse.quote(sender_id, safe='')}/tracker/events"
-           + ("?" + urllib.parse.urlencode(query) if query else ""))
+    if not ADDRESSABLE.match(sender_id):
+        raise TakeoverError("this conversation's id cannot be given to Rasa's HTTP API")
+    # Sanic does not percent-decode path parameters, so the id goes in as it is (the
+    # pattern above only lets through characters that are literal in a URL path).
+    url = yarl.URL(f"{base}/conversations/{sender_id}/tracker/events"
+                   + ("?" + urllib.parse.urlencode(query) if query else ""), encoded=True)
     timeout = aiohttp.ClientTimeout(total=20)
     try:
         async with aiohttp.ClientSession(timeout=timeout) as client:
