@@ -24,6 +24,7 @@ help:
 	@echo "make train     build the spaCy pipeline and train the model if inputs changed"
 	@echo "make evaluate  NLU cross-validation report in results/"
 	@echo "make bench     performance benchmark against a stock 'rasa init' assistant"
+	@echo "make bench-console  staff console page load times with 10,000 conversations"
 
 $(STAMP): requirements.lock pyproject.toml tools/clinic_rasa_patches.pth
 	@test -n "$(PYTHON310)" || { echo "Python 3.10 is required (Rasa 3.6.21 does not install on 3.11)"; exit 1; }
@@ -98,6 +99,10 @@ evaluate: train
 .PHONY: bench
 bench: train
 	$(PY) -m bench.run
+
+.PHONY: bench-console
+bench-console: $(STAMP)
+	$(PY) -m bench.console
 
 .PHONY: clean
 clean:

@@ -563,3 +563,35 @@ def test_staff_cli_reads_the_password_from_stdin(console_db, capsys, monkeypatch
     assert accounts.authenticate("c@clinic.example", PASSWORD).staff is None
     monkeypatch.setattr("sys.stdin", io.StringIO("short\n"))
     assert main(["staff", "add", "--email", "d@clinic.example", "--password-stdin"]) == 1
+
+
+def test_a_second_login_page_keeps_the_first_forms_token(console_db) -> None:
+    """A browser's favicon request (or a second tab) must not expire the log-in form."""
+    from clinic.console.app import create_app
+
+    accounts.add_staff("a@clinic.example", PASSWORD)
+
+    async def scenario() -> None:
+        client = await _client(create_app())
+        try:
+            first = hidden(await (await client.get("/login")).text(), "csrf_token")
+            await client.get("/favicon.ico")
+            await client.get("/login")
+            response = await client.post("/login", data={
+                "email": "a@clinic.example", "password": PASSWORD, "csrf_token": first},
+                allow_redirects=False)
+            assert response.status == 303
+        finally:
+            await client.close()
+
+    asyncio.run(scenario())
+
+
+def test_charts_escape_labels_and_have_round_axes() -> None:
+    from clinic.console.charts import _nice_max, daily_bars, horizontal_bars
+
+    svg = horizontal_bars("Questions", [("<script>x</script>", 3)])
+    assert "<script>" not in svg and "&lt;script&gt;" in svg and 'role="img"' in svg
+    assert [_nice_max(v) for v in (0, 5, 9, 41)] == [4, 8, 20, 80]
+    daily = daily_bars("Per day", ["11-01", "11-02"], [("Conversations", [1, 5])])
+    assert daily.count("<rect") == 3 and ">8<" in daily  # two bars, a legend, top tick 8

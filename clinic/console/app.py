@@ -4,7 +4,7 @@ Pages: ``/login``, ``/`` (inbox), ``/c/<ref>`` (a conversation), ``/insights``,
 ``/audit``. Conversations are addressed by opaque refs, never by sender id (an SMS
 conversation's sender id is the patient's phone number). Every response carries a strict
 Content-Security-Policy (scripts and styles from this origin only), ``no-store`` caching
-and no referrer.
+and no referrer outside the console.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import csv
 import datetime as dt
 import io
 import logging
+import re
 import secrets
 import time
 from collections import OrderedDict, deque
@@ -35,7 +36,7 @@ POLL_MS = 2000
 LOGIN_IP_LIMIT = 20  # failed log-ins per address per 15 minutes, across accounts
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
        "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
-PUBLIC_PATHS = ("/login", "/health", "/static/")
+PUBLIC_PATHS = ("/login", "/health", "/static/", "/favicon.ico")
 THROTTLE = web.AppKey("throttle", object)
 PURGE = web.AppKey("purge", object)
 
@@ -75,7 +76,9 @@ async def headers_middleware(request: web.Request, handler: Any) -> web.StreamRe
         response = error
     response.headers.setdefault("Content-Security-Policy", CSP)
     response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Referrer-Policy"] = "no-referrer"
+    # same-origin, not no-referrer: with no-referrer browsers send "Origin: null" on the
+    # console's own form posts, which the origin check must refuse.
+    response.headers["Referrer-Policy"] = "same-origin"
     response.headers["X-Frame-Options"] = "DENY"
     if not request.path.startswith("/static/"):
         response.headers["Cache-Control"] = "no-store"
@@ -153,7 +156,10 @@ async def login_page(request: web.Request) -> web.StreamResponse:
 
 def _login_form(request: web.Request, message: str = "", status: int = 200,
                 email: str = "") -> web.Response:
-    token = security.new_token()
+    # The same token for every log-in page of this browser: several tabs (or a redirected
+    # favicon request) must not invalidate each other's form.
+    current = request.cookies.get(security.LOGIN_CSRF_COOKIE, "")
+    token = current if re.fullmatch(r"[A-Za-z0-9_-]{40,60}", current) else security.new_token()
     response = render(request, "login.html", status=status, login_csrf=token, message=message,
                       email=email)
     _cookie(response, security.LOGIN_CSRF_COOKIE, token, 3600)
@@ -434,6 +440,10 @@ async def audit_page(request: web.Request) -> web.Response:
                   retention=int(settings().audit_retention_days))
 
 
+async def favicon(_: web.Request) -> web.Response:
+    raise web.HTTPMovedPermanently("/static/favicon.svg")
+
+
 async def health(_: web.Request) -> web.Response:
     return web.json_response({"status": "ok"})
 
@@ -484,6 +494,7 @@ def create_app() -> web.Application:
     app.router.add_get("/insights/export/{table}.csv", export_csv)
     app.router.add_get("/audit", audit_page)
     app.router.add_get("/health", health)
+    app.router.add_get("/favicon.ico", favicon)
     app.router.add_static("/static/", HERE / "static", show_index=False)
     app.on_startup.append(_start_background)
     app.on_cleanup.append(_stop_background)

@@ -20,12 +20,14 @@ def _num(value: float) -> str:
 
 
 def _nice_max(value: int) -> int:
-    if value <= 5:
-        return 5
-    for step in (10, 20, 25, 50, 100, 200, 250, 500, 1000, 2000, 5000, 10000, 20000, 50000):
-        if value <= step:
-            return step
-    return int(value * 1.1) + 1
+    """A round top for the axis, divisible into 4 whole steps (4, 8, 20, 40, 100, ...)."""
+    step = 1
+    while step * 4 < value:
+        for factor in (2, 5 / 2, 2):  # 1, 2, 5, 10, 20, 50, ...
+            step = int(step * factor)
+            if step * 4 >= value:
+                break
+    return step * 4
 
 
 def daily_bars(title: str, labels: list[str], series: list[tuple[str, list[int]]],
@@ -80,7 +82,7 @@ def horizontal_bars(title: str, rows: list[tuple[str, int]], width: int = 560,
     top_value = max([v for _, v in rows] or [0]) or 1
     plot_w = width - label_w - value_w
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
-             f'role="img" class="chart"><title>{escape(title)}</title>']
+             f'role="img" class="chart narrow"><title>{escape(title)}</title>']
     for index, (label, value) in enumerate(rows):
         y = gap + index * (bar_h + gap)
         w = plot_w * value / top_value
