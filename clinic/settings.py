@@ -32,6 +32,8 @@ class Settings:
     twilio_api_base: str = ""
     twilio_webhook_public_url: str = ""
     sender_poll_seconds: float = 30.0
+    # Interface every server listens on; anything but loopback is an explicit choice.
+    bind: str = "127.0.0.1"
     # Staff console (clinic.console): its own interface and port, never the public site's.
     console_bind: str = "127.0.0.1"
     console_port: float = 8001

@@ -24,6 +24,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=int(config.console_port))
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    from clinic.logfilter import install_log_scrubbing
+
+    install_log_scrubbing()  # as the other servers: no phone numbers or tokens in the log
     # aiohttp's access log would carry query strings; the console's URLs hold no personal
     # data, but the log is still kept short.
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
