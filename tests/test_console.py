@@ -595,3 +595,52 @@ def test_charts_escape_labels_and_have_round_axes() -> None:
     assert [_nice_max(v) for v in (0, 5, 9, 41)] == [4, 8, 20, 80]
     daily = daily_bars("Per day", ["11-01", "11-02"], [("Conversations", [1, 5])])
     assert daily.count("<rect") == 3 and ">8<" in daily  # two bars, a legend, top tick 8
+
+
+@pytest.fixture()
+def postgres_tracker(console_db):
+    """A throw-away schema in the scratch PostgreSQL database of CLINIC_TEST_POSTGRES_URL
+    (as the database tests use), holding Rasa's ``events`` table."""
+    import os
+    import uuid
+
+    from sqlalchemy import create_engine, text
+
+    base = os.environ.get("CLINIC_TEST_POSTGRES_URL")
+    if not base:
+        pytest.skip("set CLINIC_TEST_POSTGRES_URL to a scratch PostgreSQL database to run "
+                    "the insight queries on PostgreSQL")
+    schema = f"console_test_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(base, future=True)
+    with admin.begin() as connection:
+        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    separator = "&" if "?" in base else "?"
+    try:
+        yield f"{base}{separator}options=-csearch_path%3D{schema}"
+    finally:
+        tracker.dispose()
+        with admin.begin() as connection:
+            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+def test_inbox_and_insight_queries_on_postgresql(postgres_tracker) -> None:
+    url = postgres_tracker
+    write(url, [
+        Conversation("a", start=DAY0).turn("do you sell gift cards", "nlu_fallback",
+                                           "action_fallback")
+        .turn("gift cards??", "nlu_fallback", "action_fallback"),
+        Conversation("+14155550123", "twilio", DAY0).user("review me", "check_eligibility")
+        .loop("screening_form").action("action_screening_outcome")
+        .slot("screening_outcome", "practitioner_review")])
+    day = dt.datetime.fromtimestamp(DAY0, dt.timezone.utc).date()
+    period = insights.DateRange(day - dt.timedelta(days=1), day + dt.timedelta(days=1))
+    assert sum(d.messages for d in insights.per_day(period, url)) == 3
+    assert [g.count for g in insights.unanswered(period, url)][:1] == [1]
+    assert insights.funnel(period, url).practitioner_review == 1
+    now = dt.datetime.fromtimestamp(DAY0 + 600, dt.timezone.utc)
+    rows = inbox.list_conversations("needs", now=now, url=url)
+    assert {r.sender_id: r.reasons for r in rows} == {
+        "a": [inbox.NOT_UNDERSTOOD], "+14155550123": [inbox.REVIEW]}
+    assert [r.sender_id for r in inbox.list_conversations("sms", now=now, url=url)] == [
+        "+14155550123"]
