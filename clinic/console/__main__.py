@@ -30,6 +30,7 @@ def main(argv: list[str] | None = None) -> None:
     # aiohttp's access log would carry query strings; the console's URLs hold no personal
     # data, but the log is still kept short.
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     get_engine()  # migrate the clinic database before the first request
     print(f"Staff console on http://{args.host}:{args.port}/", flush=True)
     web.run_app(create_app(), host=args.host, port=args.port, print=None,

@@ -18,7 +18,7 @@ import ipaddress
 import secrets
 from dataclasses import dataclass
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 
 from clinic.console.accounts import Staff
 from clinic.db import read_scope, session_scope
@@ -89,24 +89,34 @@ def start_session(staff: Staff, now: dt.datetime | None = None) -> tuple[str, Lo
 
 
 def load_session(token: str | None, now: dt.datetime | None = None) -> LoggedIn | None:
-    """The session of a cookie value, or None (expired, idle too long, disabled account)."""
+    """The session of a cookie value, or None (expired, idle too long, disabled account).
+
+    Read-only on most requests (the live transcript polls every few seconds): the session
+    is written only to note activity once a minute, or to delete it when it has ended.
+    """
     if not token or len(token) > 200:
         return None
     now = now or utcnow()
     digest = _digest(token)
-    with session_scope() as session:
+    with read_scope() as session:
         row = session.get(StaffSession, digest)
         if row is None:
             return None
         account = session.get(StaffAccount, row.staff_id)
-        if (row.expires_at <= now or row.last_seen_at + IDLE_TIMEOUT <= now
-                or account is None or not account.active):
-            session.delete(row)
-            return None
-        if now - row.last_seen_at > dt.timedelta(minutes=1):
-            row.last_seen_at = now  # not on every poll: fewer writes
-        staff = Staff(account.id, account.email, account.display_name or "", True)
-        return LoggedIn(staff, row.csrf_token, digest)
+        ended = (row.expires_at <= now or row.last_seen_at + IDLE_TIMEOUT <= now
+                 or account is None or not account.active)
+        stale = now - row.last_seen_at > dt.timedelta(minutes=1)
+        csrf = row.csrf_token
+        staff = (Staff(account.id, account.email, account.display_name or "", True)
+                 if account is not None else None)
+    if ended or staff is None:
+        end_session(digest)
+        return None
+    if stale:
+        with session_scope() as session:
+            session.execute(update(StaffSession).where(StaffSession.token_hash == digest)
+                            .values(last_seen_at=now))
+    return LoggedIn(staff, csrf, digest)
 
 
 def end_session(token_hash: str) -> None:
