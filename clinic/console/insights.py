@@ -163,20 +163,25 @@ def unanswered(period: DateRange, url: str | None = None, limit: int = 500
         return []
     start, end = period.epoch_bounds()
     in_range = and_(EVENTS.c.timestamp >= start, EVENTS.c.timestamp < end)
-    answers = EVENTS.alias("answers")
-    previous_user = (select(func.max(EVENTS.c.id)).where(
-        EVENTS.c.sender_id == answers.c.sender_id, EVENTS.c.type_name == "user",
-        EVENTS.c.id < answers.c.id).scalar_subquery())
-    after_fallback = select(previous_user.label("id"), answers.c.action_name).where(
-        answers.c.type_name == "action",
-        answers.c.action_name.in_(FALLBACK_ACTIONS + OUT_OF_SCOPE_ACTIONS),
-        answers.c.timestamp >= start, answers.c.timestamp < end)
+    answer_actions = FALLBACK_ACTIONS + OUT_OF_SCOPE_ACTIONS
     kinds: dict[int, set[str]] = defaultdict(set)
     with engine(url).connect() as connection:
-        for event_id, action in connection.execute(after_fallback):
-            if event_id is not None:
-                kinds[int(event_id)].add("out of scope" if action in OUT_OF_SCOPE_ACTIONS
-                                         else "not understood")
+        # Only conversations with a fallback or out-of-scope answer in the range are walked,
+        # event by event (ids only), to find the patient message each answer followed.
+        fell_back = select(EVENTS.c.sender_id).where(
+            EVENTS.c.type_name == "action", EVENTS.c.action_name.in_(answer_actions), in_range)
+        walk = (select(EVENTS.c.id, EVENTS.c.sender_id, EVENTS.c.type_name,
+                       EVENTS.c.action_name)
+                .where(EVENTS.c.sender_id.in_(fell_back), in_range,
+                       EVENTS.c.type_name.in_(("user", "action")))
+                .order_by(EVENTS.c.sender_id, EVENTS.c.id))
+        last_user: dict[str, int] = {}
+        for event_id, sender, kind, action in connection.execute(walk):
+            if kind == "user":
+                last_user[sender] = int(event_id)
+            elif action in answer_actions and sender in last_user:
+                kinds[last_user[sender]].add("out of scope" if action in OUT_OF_SCOPE_ACTIONS
+                                             else "not understood")
         direct = select(EVENTS.c.id, EVENTS.c.intent_name).where(
             EVENTS.c.type_name == "user", in_range,
             EVENTS.c.intent_name.in_(FALLBACK_INTENTS + OUT_OF_SCOPE_INTENTS))
