@@ -644,3 +644,10 @@ def test_inbox_and_insight_queries_on_postgresql(postgres_tracker) -> None:
         "a": [inbox.NOT_UNDERSTOOD], "+14155550123": [inbox.REVIEW]}
     assert [r.sender_id for r in inbox.list_conversations("sms", now=now, url=url)] == [
         "+14155550123"]
+
+
+def test_rest_conversations_cannot_be_taken_over(console_db) -> None:
+    staff = accounts.add_staff("a@clinic.example", PASSWORD)
+    with pytest.raises(takeover.TakeoverError, match="only widget and SMS"):
+        asyncio.run(takeover.take_over(staff, "rest-caller", "rest"))
+    assert takeover.holder("rest-caller") is None

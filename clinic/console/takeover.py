@@ -138,6 +138,11 @@ def _fill(template: str) -> str:
 
 async def take_over(staff: Staff, sender_id: str, channel: str) -> None:
     """Pause the assistant for this conversation and tell the patient staff joined."""
+    if channel not in (WIDGET, SMS):
+        # A REST caller only sees the replies to its own requests: staff messages would
+        # never reach the patient.
+        raise TakeoverError("only widget and SMS conversations can be taken over (the "
+                            "patient could not receive your messages here)")
     try:
         with session_scope() as session:
             session.add(Takeover(sender_id=sender_id, staff_id=staff.id, channel=channel,
