@@ -651,3 +651,12 @@ def test_rest_conversations_cannot_be_taken_over(console_db) -> None:
     with pytest.raises(takeover.TakeoverError, match="only widget and SMS"):
         asyncio.run(takeover.take_over(staff, "rest-caller", "rest"))
     assert takeover.holder("rest-caller") is None
+
+
+def test_refs_of_conversations_no_longer_stored_are_forgotten(console_db) -> None:
+    seed(console_db, Conversation("kept", start=DAY0).turn("hi", "greet", "utter_greet"))
+    refs = security.refs_for(["kept", "+14155550199"])
+    later = utcnow() + dt.timedelta(days=2)
+    assert security.purge_orphan_refs(later) == 1
+    assert security.sender_for(refs["kept"]) == "kept"
+    assert security.sender_for(refs["+14155550199"]) is None

@@ -454,6 +454,9 @@ async def _purge_loop(app: web.Application) -> None:
             removed = await asyncio.to_thread(security.purge_audit)
             if removed:
                 log.info("Purged %d audit entries past the retention period.", removed)
+            forgotten = await asyncio.to_thread(security.purge_orphan_refs)
+            if forgotten:
+                log.info("Forgot %d refs of conversations no longer stored.", forgotten)
         except Exception as error:  # noqa: BLE001 - try again next hour
             log.warning("Audit purge failed: %s", type(error).__name__)
         await asyncio.sleep(3600)

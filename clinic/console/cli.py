@@ -6,6 +6,7 @@
     clinic staff password --email E [--password-stdin]         set a new password
     clinic audit list [--limit N]                              the console's audit log
     clinic audit purge                                         drop entries past retention
+                                                               (and refs of purged conversations)
 
 The password is read from the terminal without echo (asked twice), or as the first line of
 standard input with ``--password-stdin`` (or when stdin is not a terminal). It never
@@ -98,9 +99,10 @@ def cmd_audit_list(args: argparse.Namespace) -> int:
 
 def cmd_audit_purge(args: argparse.Namespace) -> int:
     from clinic.cli import EXIT_OK
-    from clinic.console.security import purge_audit
+    from clinic.console.security import purge_audit, purge_orphan_refs
 
-    print(f"Removed {purge_audit()} audit entries past the retention period.")
+    print(f"Removed {purge_audit()} audit entries past the retention period and "
+          f"{purge_orphan_refs()} refs of conversations no longer stored.")
     return EXIT_OK
 
 

@@ -197,3 +197,35 @@ def sender_for(ref: str) -> str | None:
 def _chunks(items: list[str], size: int):  # noqa: ANN202
     for start in range(0, len(items), size):
         yield items[start:start + size]
+
+
+def purge_orphan_refs(now: dt.datetime | None = None, url: str | None = None) -> int:
+    """Forget the refs of conversations no longer in the tracker store (erased, or past
+    ``retention_days`` and purged), so no sender id outlives its conversation here.
+
+    Refs younger than a day stay: Rasa may not have saved a brand-new conversation yet.
+    """
+    from clinic.console.tracker import EVENTS, engine, has_events_table
+    from clinic.models import Takeover
+
+    if not has_events_table(url):
+        return 0
+    cutoff = (now or utcnow()) - dt.timedelta(days=1)
+    with read_scope() as session:
+        candidates = list(session.execute(
+            select(ConversationRef.sender_id).where(ConversationRef.created_at < cutoff)
+        ).scalars())
+        held = set(session.execute(select(Takeover.sender_id)).scalars())
+    gone: list[str] = []
+    with engine(url).connect() as connection:
+        for chunk in _chunks(candidates, 500):
+            present = set(connection.execute(select(EVENTS.c.sender_id).distinct().where(
+                EVENTS.c.sender_id.in_(chunk))).scalars())
+            gone += [s for s in chunk if s not in present and s not in held]
+    removed = 0
+    for chunk in _chunks(gone, 500):
+        with session_scope() as session:
+            result = session.execute(delete(ConversationRef).where(
+                ConversationRef.sender_id.in_(chunk)))
+            removed += int(result.rowcount or 0)
+    return removed

@@ -1,7 +1,7 @@
 """Staff console: staff accounts, login sessions, audit log, conversation refs, take-overs.
 
-Revision ID: 0002
-Revises: 0001
+Revision ID: 0003_staff_console
+Revises: 0002_sms_inbound_sid
 Create Date: 2026-12-01
 """
 
@@ -10,8 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0002"
-down_revision = "0001"
+revision = "0003_staff_console"
+down_revision = "0002_sms_inbound_sid"
 branch_labels = None
 depends_on = None
 
