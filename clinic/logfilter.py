@@ -80,7 +80,9 @@ def install_log_scrubbing() -> None:
             message = record.getMessage()
         except Exception:  # noqa: BLE001 - a broken format string stays as it was
             return record
-        record.msg, record.args = scrub(message), None
+        # An empty tuple, not None: handlers such as pip's assert that args is a tuple
+        # (pip crashed on its first warning in a venv with the scrubbing installed).
+        record.msg, record.args = scrub(message), ()
         return record
 
     logging.setLogRecordFactory(factory)

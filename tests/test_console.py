@@ -660,3 +660,16 @@ def test_refs_of_conversations_no_longer_stored_are_forgotten(console_db) -> Non
     assert security.purge_orphan_refs(later) == 1
     assert security.sender_for(refs["kept"]) == "kept"
     assert security.sender_for(refs["+14155550199"]) is None
+
+
+def test_scrubbed_log_records_keep_a_tuple_of_args() -> None:
+    """pip (run inside the project's venv by `make install`) asserts ``record.args`` is a
+    tuple; the log scrubbing of clinic.logfilter must keep it one."""
+    import logging
+
+    from clinic.logfilter import install_log_scrubbing
+
+    install_log_scrubbing()
+    record = logging.getLogRecordFactory()("x", logging.WARNING, __file__, 1,
+                                           "call %s", ("+14155550100",), None)
+    assert isinstance(record.args, tuple) and "+14155550100" not in record.getMessage()
