@@ -80,8 +80,7 @@ def install_log_scrubbing() -> None:
             message = record.getMessage()
         except Exception:  # noqa: BLE001 - a broken format string stays as it was
             return record
-        # An empty tuple, not None: handlers such as pip's assert that args is a tuple
-        # (pip crashed on its first warning in a venv with the scrubbing installed).
+        # An empty tuple, not None: some handlers (pip's) assert the args are a tuple.
         record.msg, record.args = scrub(message), ()
         return record
 
