@@ -673,3 +673,34 @@ def test_scrubbed_log_records_keep_a_tuple_of_args() -> None:
     record = logging.getLogRecordFactory()("x", logging.WARNING, __file__, 1,
                                            "call %s", ("+14155550100",), None)
     assert isinstance(record.args, tuple) and "+14155550100" not in record.getMessage()
+
+
+def test_posts_from_the_public_url_of_a_proxied_console_pass_the_origin_check(
+        console_db, monkeypatch) -> None:
+    from clinic import settings as settings_module
+    from clinic.console.app import create_app
+
+    monkeypatch.setenv("CLINIC_CONSOLE_PUBLIC_URL", "https://staff.clinic.example/")
+    settings_module.settings.cache_clear()
+    assert security.secure_cookies()
+    accounts.add_staff("a@clinic.example", PASSWORD)
+
+    async def scenario() -> None:
+        client = await _client(create_app())
+        try:
+            token = hidden(await (await client.get("/login")).text(), "csrf_token")
+            fields = {"email": "a@clinic.example", "password": PASSWORD, "csrf_token": token}
+            other = await client.post("/login", data=fields, allow_redirects=False,
+                                      headers={"Origin": "https://evil.example"})
+            assert other.status == 403 and "not sent from the console" in await other.text()
+            # The public origin passes the origin check; this plain-http test client then
+            # (rightly) does not send back the Secure log-in cookie, so the form "expired".
+            ours = await client.post("/login", data=fields, allow_redirects=False,
+                                     headers={"Origin": "https://staff.clinic.example"})
+            assert "not sent from the console" not in await ours.text()
+            assert "The form expired" in await ours.text()
+            assert "Secure" in ours.headers["Set-Cookie"]
+        finally:
+            await client.close()
+
+    asyncio.run(scenario())
