@@ -1,4 +1,4 @@
-"""Two narrow fixes to Rasa 3.6.21, loaded by the project's virtual environment.
+"""Three narrow fixes to Rasa 3.6.21, loaded by the project's virtual environment.
 
 The project's venv loads this module at start-up (``tools/clinic_rasa_patches.pth``,
 installed by ``make``). Each fix applies when its Rasa module is first imported; nothing
@@ -14,6 +14,10 @@ else in Rasa changes.
    re-checks the (large) schema on every call: about 35 ms per action on this hardware,
    more than the rest of a turn. The same check is made with a validator built once; an
    invalid reply still raises the same ``ValidationError`` with the same message.
+3. **Unavailable stores** (``rasa.core.tracker_store``, ``rasa.core.agent``): when the
+   tracker store's database or the Redis lock store cannot be reached, the person is asked
+   to try again instead of Rasa silently starting a new conversation held in one server's
+   memory (``clinic/resilience.py``).
 """
 
 from __future__ import annotations
@@ -84,9 +88,25 @@ def _patch_actions(module: Any) -> None:
     module.RemoteAction._validate_action_result = validate_action_result
 
 
+def _patch_tracker_store(module: Any) -> None:
+    from clinic.resilience import patch_tracker_store
+
+    patch_tracker_store(module)
+
+
+def _patch_agent(module: Any) -> None:
+    from clinic.resilience import patch_agent
+
+    patch_agent(module)
+
+
 PATCHES: dict[str, Callable[[Any], None]] = {
     "rasa.shared.data": _patch_data,
     "rasa.core.actions.action": _patch_actions,
+    # 3. Unavailable tracker or lock store: "please try again", never a silent new
+    #    conversation (clinic/resilience.py).
+    "rasa.core.tracker_store": _patch_tracker_store,
+    "rasa.core.agent": _patch_agent,
 }
 
 
