@@ -32,6 +32,8 @@ class Settings:
     twilio_api_base: str = ""
     twilio_webhook_public_url: str = ""
     sender_poll_seconds: float = 30.0
+    # Several Rasa replicas: Redis shared by the socket.io channel (empty: one server).
+    redis_url: str = ""
 
     @property
     def tz(self) -> ZoneInfo:

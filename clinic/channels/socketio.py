@@ -145,6 +145,7 @@ class ClinicSocketIOInput(SocketIOInput):
         # WebSocket upgrade. It also makes engine.io answer CORS for the allowed origins.
         self.sio.eio.cors_allowed_origins = policy
         _keep_rasa_cors_off_socketio(self.sio.eio)
+        _share_across_replicas(self.sio)
         if self.session_persistence:
             self.sio.on("session_request", handler=self._session_request,
                         namespace=self.namespace)
@@ -171,6 +172,33 @@ class ClinicSocketIOInput(SocketIOInput):
         await _maybe_await(self.sio.enter_room(sid, session_id, namespace=self.namespace))
         await self.sio.emit("session_confirm", session_id, room=sid, namespace=self.namespace)
         logger.debug("Socket %s joined its conversation.", sid)
+
+
+def _share_across_replicas(sio: Any, redis_url: str | None = None) -> bool:
+    """With a Redis URL (``redis_url`` setting), let replicas deliver each other's replies.
+
+    Rasa 3.6's channel keeps its rooms in one process: a reply emitted by one Rasa replica
+    reached only sockets connected to that replica. python-socketio's ``AsyncRedisManager``
+    delivers to local sockets first and publishes the emit on Redis for the other replicas,
+    so a browser tab connected to replica 2 gets the reply to a message that replica 1
+    handled. If Redis is down, local delivery still works. Must run before the first
+    connection (the manager is initialised then). True if installed.
+    """
+    if redis_url is None:
+        from clinic.settings import settings
+
+        redis_url = settings().redis_url
+    if not redis_url:
+        return False
+    from socketio import AsyncRedisManager
+
+    manager = AsyncRedisManager(redis_url, channel="clinic-socketio",
+                                redis_options={"socket_connect_timeout": 2})
+    manager.set_server(sio)
+    sio.manager = manager
+    sio.manager_initialized = False
+    logger.info("socket.io replies are shared with the other Rasa replicas through Redis.")
+    return True
 
 
 async def _maybe_await(result: Any) -> None:
