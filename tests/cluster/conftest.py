@@ -1,0 +1,58 @@
+"""The production topology for the cluster tests: PostgreSQL, Redis, two Rasa replicas, two
+action servers and HAProxy, started once for the session on free loopback ports, with
+data in a temporary folder (the real ``clinic.cluster`` code that ``make cluster`` runs).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from clinic.cluster.topology import MODEL, Cluster, Ports
+
+
+@pytest.fixture(scope="session")
+def cluster() -> Iterator[Cluster]:
+    if not MODEL.exists():
+        pytest.fail("No trained model at models/clinic.tar.gz: run `make train` first.")
+    for tool in ("haproxy", "redis-server"):
+        if not shutil.which(tool):
+            pytest.fail(f"{tool} is missing: `make cluster-deps` installs it (make test does).")
+    # Not pytest's tmp_path: its folders are private to root, and PostgreSQL runs as the
+    # postgres user, which must reach its data folder.
+    folder = Path(tempfile.mkdtemp(prefix="clinic-cluster-"))
+    running = Cluster(folder, Ports.free(), with_sender=False,
+                      extra_env={"CLINIC_SECRETS_FILE": str(folder / "secrets.env")})
+    running.start(report=lambda _line: None)
+    try:
+        yield running
+    finally:
+        running.stop()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def post(url: str, body: dict, headers: dict | None = None, timeout: float = 90) -> tuple[int, str]:
+    """POST JSON; (status, body text), also for error statuses."""
+    request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
+                                     headers={"Content-Type": "application/json",
+                                              **(headers or {})})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode(errors="replace")
+
+
+def get(url: str, timeout: float = 30) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            return response.status, response.read().decode(errors="replace")
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode(errors="replace")
