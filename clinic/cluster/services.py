@@ -66,7 +66,7 @@ class Process:
     name: str
     command: list[str]
     log: Path
-    env: dict[str, str] | None = None
+    env: dict[str, str] | None = field(default=None, repr=False)
     cwd: Path | None = None
     user: str | None = None
     popen: subprocess.Popen | None = field(default=None, repr=False)
@@ -149,8 +149,8 @@ class Postgres:
 
     data_dir: Path
     port: int
-    password: str
-    log: Path
+    password: str = field(repr=False)
+    log: Path = Path("postgres.log")
 
     process: Process | None = None
 
@@ -232,8 +232,8 @@ class Redis:
 
     data_dir: Path
     port: int
-    password: str
-    log: Path
+    password: str = field(repr=False)
+    log: Path = Path("redis.log")
 
     process: Process | None = None
 

@@ -167,13 +167,13 @@ class Cluster:
     folder: Path
     ports: Ports = field(default_factory=Ports)
     with_sender: bool = True
-    extra_env: dict[str, str] = field(default_factory=dict)
+    extra_env: dict[str, str] = field(default_factory=dict, repr=False)
 
     processes: dict[str, Process] = field(default_factory=dict)
     postgres: Postgres | None = None
     redis: Redis | None = None
-    env: dict[str, str] = field(default_factory=dict)
-    secrets: dict[str, str] = field(default_factory=dict)
+    env: dict[str, str] = field(default_factory=dict, repr=False)
+    secrets: dict[str, str] = field(default_factory=dict, repr=False)
 
     # ---- addresses -----------------------------------------------------------------------
 

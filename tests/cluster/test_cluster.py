@@ -258,8 +258,9 @@ def test_a_reply_reaches_a_widget_connected_to_the_other_replica(cluster) -> Non
         async def on_confirm(_data) -> None:
             confirmed.set()
 
-        await tab1.connect(cluster.replica_url(0), transports=["websocket"])
-        await tab2.connect(cluster.replica_url(1), transports=["websocket"])
+        # Long-polling: the engine.io client's WebSocket needs a newer aiohttp than Rasa pins.
+        await tab1.connect(cluster.replica_url(0), transports=["polling"])
+        await tab2.connect(cluster.replica_url(1), transports=["polling"])
         try:
             await tab1.emit("session_request", {"session_id": session})
             await tab2.emit("session_request", {"session_id": session})
