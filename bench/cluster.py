@@ -29,7 +29,7 @@ from typing import Any
 from bench.load import OUR_SCRIPT, STOCK_SCRIPT, run_load
 from bench.machine import CpuMeter, load_average, machine_info
 from bench.run import say
-from bench.servers import ROOT, BenchError, post_message, prepare_stock, train_stock
+from bench.servers import ROOT, BenchError, prepare_stock, train_stock
 from bench.stats import ratio, split_evenly, summarize
 
 TARGETS = ("stock", "one replica", "two replicas")
@@ -87,13 +87,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         bearer = {"Authorization": f"Bearer {cluster.secrets['CLINIC_API_TOKEN']}"}
         targets = {
             "stock": (stock.webhook, STOCK_SCRIPT, None),
-            "one replica": (f"{cluster.replica_url(0)}/webhooks/rest/webhook", OUR_SCRIPT, None),
+            "one replica": (f"{cluster.replica_url(0)}/webhooks/rest/webhook", OUR_SCRIPT,
+                            bearer),
             "two replicas": (f"{cluster.url}/webhooks/rest/webhook", OUR_SCRIPT, bearer),
         }
-        first = post_message(targets["one replica"][0], f"bench-{run_id}-first",
-                             "what is microneedling?", timeout_s=120)
-        if not first:
-            raise BenchError("the cluster did not answer its first message")
         for name, (url, script, headers) in targets.items():
             say(f"{name}: warming up")
             sample = run_load(url, script, max(args.concurrency), args.warmup,

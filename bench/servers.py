@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import shutil
 import socket
 import subprocess
@@ -25,6 +26,7 @@ from clinic.endpoints import write_endpoints
 ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = Path(sys.executable).parent
 RASA = str(VENV_BIN / "rasa")
+PYTHON = str(VENV_BIN / "python")
 POLL_S = 0.1
 
 
@@ -79,6 +81,8 @@ class Assistant:
     rasa_url: str
     health_urls: list[str]
     started_at: float = 0.0
+    # Appended to /status: the clinic's Rasa API needs its token (the stock one has none).
+    status_query: str = ""
     processes: list[subprocess.Popen] = field(default_factory=list)
     logs: list[Path] = field(default_factory=list)
 
@@ -134,7 +138,7 @@ class Assistant:
         so its own latency is reported too.
         """
         deadline = self.started_at + timeout_s
-        self._wait_ok(f"{self.rasa_url}/status", deadline)
+        self._wait_ok(f"{self.rasa_url}/status{self.status_query}", deadline)
         status_s = time.monotonic() - self.started_at
         for url in self.health_urls:
             self._wait_ok(url, deadline)
@@ -180,19 +184,27 @@ def prepare_ours(model: Path, workdir: Path) -> tuple[Assistant, list[tuple[list
     """The clinic assistant's commands and environment, with its databases in ``workdir``."""
     rasa_port, actions_port = free_port(), free_port()
     env = base_env()
+    api_token = secrets.token_urlsafe(32)
     env.update({
         "CLINIC_DATABASE_URL": f"sqlite:///{workdir / 'clinic.db'}",
         "CLINIC_TRACKER_STORE_URL": f"sqlite:///{workdir / 'tracker.db'}",
+        "CLINIC_RASA_API_TOKEN": api_token,
+        "CLINIC_ACTIONS_TOKEN": secrets.token_urlsafe(32),
+        "CLINIC_SESSION_SECRET": secrets.token_urlsafe(32),
+        "CLINIC_BIND": "127.0.0.1",
     })
     endpoints = write_endpoints(workdir / "endpoints.yml",
-                                f"http://127.0.0.1:{actions_port}/webhook", workdir / "tracker.db")
+                                f"http://127.0.0.1:{actions_port}/webhook")
     credentials = workdir / "credentials.yml"
     shutil.copy(ROOT / "credentials.yml", credentials)
     assistant = Assistant("ours", f"http://127.0.0.1:{rasa_port}",
-                          [f"http://127.0.0.1:{actions_port}/health"])
+                          [f"http://127.0.0.1:{actions_port}/health"],
+                          status_query=f"?token={api_token}")
+    # As `make run` starts them: the clinic's launchers with their security checks.
     commands = [
-        ([RASA, "run", "actions", "--port", str(actions_port), "--actions", "actions"], ROOT),
-        (rasa_run_argv(rasa_port, model, credentials, endpoints), ROOT),
+        ([PYTHON, "-m", "clinic.action_server", "--port", str(actions_port)], ROOT),
+        ([PYTHON, "-m", "clinic.rasa_server", "--port", str(rasa_port), "--model", str(model),
+          "--credentials", str(credentials), "--endpoints", str(endpoints)], ROOT),
     ]
     return assistant, commands, env
 

@@ -214,3 +214,8 @@ def read_scope(url: str | None = None) -> Iterator[Session]:
     """A read-only session (a consistent snapshot on SQLite); never commits anything."""
     with _scope(url, write=False) as session:
         yield session
+
+
+if __name__ == "__main__":
+    # `python -m clinic.db` (run by `make run`): create or upgrade the clinic database.
+    migrate()

@@ -1,22 +1,26 @@
 """Copies of the project's endpoints.yml for servers started elsewhere (tests, benchmark).
 
-They keep every setting of the real file and change only where the action server and the
-conversation store are, so what is tested and measured is what `make run` runs.
+They keep every setting of the real file, text for text (so ``${...}`` secrets are still
+expanded by Rasa), and change only where the action server is. Conversations go where the
+``tracker_store_url`` setting says (``CLINIC_TRACKER_STORE_URL``), so what is tested and
+measured is what `make run` runs.
 """
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
-
-import yaml
 
 from clinic.kb import PROJECT_ROOT
 
+ACTION_URL = re.compile(r"^(action_endpoint:\n(?:[ #].*\n|\n)*?  url: ).*$", re.MULTILINE)
 
-def write_endpoints(path: Path, actions_url: str, tracker_db: Path) -> Path:
-    """Write endpoints.yml at ``path`` with another action server URL and tracker file."""
-    endpoints = yaml.safe_load((PROJECT_ROOT / "endpoints.yml").read_text(encoding="utf-8"))
-    endpoints["action_endpoint"]["url"] = actions_url
-    endpoints["tracker_store"]["db"] = str(tracker_db)
-    path.write_text(yaml.safe_dump(endpoints, sort_keys=False), encoding="utf-8")
+
+def write_endpoints(path: Path, actions_url: str) -> Path:
+    """Write endpoints.yml at ``path`` with another action server URL."""
+    text = (PROJECT_ROOT / "endpoints.yml").read_text(encoding="utf-8")
+    replaced, count = ACTION_URL.subn(lambda m: m.group(1) + actions_url, text, count=1)
+    if count != 1:
+        raise ValueError("endpoints.yml has no action_endpoint url to replace")
+    path.write_text(replaced, encoding="utf-8")
     return path

@@ -1,4 +1,4 @@
-"""Three narrow fixes to Rasa 3.6.21, loaded by the project's virtual environment.
+"""Narrow fixes to Rasa 3.6.21, loaded by the project's virtual environment.
 
 The project's venv loads this module at start-up (``tools/clinic_rasa_patches.pth``,
 installed by ``make``). Each fix applies when its Rasa module is first imported; nothing
@@ -14,7 +14,15 @@ else in Rasa changes.
    re-checks the (large) schema on every call: about 35 ms per action on this hardware,
    more than the rest of a turn. The same check is made with a validator built once; an
    invalid reply still raises the same ``ValidationError`` with the same message.
-3. **Unavailable stores** (``rasa.core.tracker_store``, ``rasa.core.agent``): when the
+3. **Private logs** (``rasa.utils.log_utils``): Rasa's structlog anonymiser step is replaced
+   by one that redacts message texts and conversation ids, and every log record is scrubbed
+   of phone numbers, emails and tokens (``clinic.logfilter``). Telemetry is off by default.
+4. **Secrets for local tools**: ``endpoints.yml`` sends ``${CLINIC_ACTIONS_TOKEN}``; so that
+   plain ``rasa test`` and ``rasa shell`` work from the project root, the secrets `make run`
+   wrote to ``var/secrets.env`` (or ``CLINIC_SECRETS_FILE``) fill in any that the environment
+   does not set, and a still-missing action token is set empty (the action server refuses
+   empty tokens, so this opens nothing).
+5. **Unavailable stores** (``rasa.core.tracker_store``, ``rasa.core.agent``): when the
    tracker store's database or the Redis lock store cannot be reached, the person is asked
    to try again instead of Rasa silently starting a new conversation held in one server's
    memory (``clinic/resilience.py``).
@@ -88,6 +96,12 @@ def _patch_actions(module: Any) -> None:
     module.RemoteAction._validate_action_result = validate_action_result
 
 
+def _patch_log_utils(module: Any) -> None:
+    from clinic.logfilter import patch_rasa_log_utils
+
+    patch_rasa_log_utils(module)
+
+
 def _patch_tracker_store(module: Any) -> None:
     from clinic.resilience import patch_tracker_store
 
@@ -103,11 +117,28 @@ def _patch_agent(module: Any) -> None:
 PATCHES: dict[str, Callable[[Any], None]] = {
     "rasa.shared.data": _patch_data,
     "rasa.core.actions.action": _patch_actions,
-    # 3. Unavailable tracker or lock store: "please try again", never a silent new
+    "rasa.utils.log_utils": _patch_log_utils,
+    # 5. Unavailable tracker or lock store: "please try again", never a silent new
     #    conversation (clinic/resilience.py).
     "rasa.core.tracker_store": _patch_tracker_store,
     "rasa.core.agent": _patch_agent,
 }
+
+
+def _secret_defaults() -> None:
+    from pathlib import Path
+
+    default = Path(__file__).resolve().parent.parent / "var" / "secrets.env"
+    path = Path(os.environ.get("CLINIC_SECRETS_FILE") or default)
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines() if path.is_file() else []
+    except OSError:
+        lines = []
+    for line in lines:
+        key, sep, value = line.strip().partition("=")
+        if sep and key.startswith("CLINIC_") and not key.startswith("#"):
+            os.environ.setdefault(key.strip(), value.strip())
+    os.environ.setdefault("CLINIC_ACTIONS_TOKEN", "")
 
 
 class _PatchOnImport(importlib.abc.MetaPathFinder):
@@ -130,6 +161,11 @@ class _PatchOnImport(importlib.abc.MetaPathFinder):
 
 def install() -> None:
     """Apply each fix now if its module is loaded, else when it is imported."""
+    from clinic.logfilter import install_log_scrubbing
+
+    os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
+    _secret_defaults()
+    install_log_scrubbing()
     for name, patch in PATCHES.items():
         if name in sys.modules:
             patch(sys.modules[name])

@@ -32,6 +32,8 @@ class Settings:
     twilio_api_base: str = ""
     twilio_webhook_public_url: str = ""
     sender_poll_seconds: float = 30.0
+    # Interface every server listens on; anything but loopback is an explicit choice.
+    bind: str = "127.0.0.1"
     # Several Rasa replicas: Redis shared by the socket.io channel (empty: one server).
     redis_url: str = ""
 

@@ -26,6 +26,48 @@ ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = Path(sys.executable).parent
 MODEL = ROOT / "models" / "clinic.tar.gz"
 TEST_TWILIO_TOKEN = "test-auth-token-0123456789abcdef"
+# The servers' shared secrets in tests (never the ones of var/secrets.env).
+TEST_SECRETS = {
+    "CLINIC_RASA_API_TOKEN": "test-rasa-api-token-5b7c0f9e2d4a",
+    "CLINIC_ACTIONS_TOKEN": "test-actions-token-8e1d6a3c9b2f",
+    "CLINIC_SESSION_SECRET": "test-session-secret-4f8a2c7e1b9d",
+    "CLINIC_SECRETS_FILE": "/nonexistent/secrets.env",
+}
+
+
+def server_env(work: Path, **extra: str) -> dict[str, str]:
+    """The environment the test servers run with: own databases, test secrets."""
+    env = dict(os.environ)
+    env.update(TEST_SECRETS)
+    env.update({
+        "CLINIC_DATABASE_URL": f"sqlite:///{work / 'clinic.db'}",
+        "CLINIC_TRACKER_STORE_URL": f"sqlite:///{work / 'tracker.db'}",
+        "CLINIC_BIND": "127.0.0.1",
+        "TWILIO_AUTH_TOKEN": TEST_TWILIO_TOKEN,
+        "TF_CPP_MIN_LOG_LEVEL": "3",
+        "PYTHONUNBUFFERED": "1",
+    })
+    env.pop("TWILIO_ACCOUNT_SID", None)
+    env.pop("CLINIC_API_TOKEN", None)
+    env.update(extra)
+    return env
+
+
+def actions_command(port: int) -> list[str]:
+    """The action server as `make run` starts it."""
+    return [str(VENV_BIN / "python"), "-m", "clinic.action_server", "--port", str(port)]
+
+
+def rasa_command(port: int, work: Path) -> list[str]:
+    """The Rasa server as `make run` starts it (endpoints and credentials copied to ``work``)."""
+    return [str(VENV_BIN / "python"), "-m", "clinic.rasa_server", "--port", str(port),
+            "--model", str(MODEL), "--credentials", str(work / "credentials.yml"),
+            "--endpoints", str(work / "endpoints.yml")]
+
+
+def status_url(rasa_url: str) -> str:
+    """Rasa's /status, which needs the API token."""
+    return f"{rasa_url}/status?token={TEST_SECRETS['CLINIC_RASA_API_TOKEN']}"
 
 
 def free_port() -> int:
@@ -100,35 +142,23 @@ def assistant_servers(tmp_path_factory) -> Servers:
         pytest.fail("No trained model at models/clinic.tar.gz: run `make train` first.")
     work = tmp_path_factory.mktemp("servers")
     rasa_port, actions_port = free_port(), free_port()
-    env = dict(os.environ)
-    env.update({
-        "CLINIC_DATABASE_URL": f"sqlite:///{work / 'clinic.db'}",
-        "CLINIC_TRACKER_STORE_URL": f"sqlite:///{work / 'tracker.db'}",
-        "TWILIO_AUTH_TOKEN": TEST_TWILIO_TOKEN,
-        "TF_CPP_MIN_LOG_LEVEL": "3",
-        "PYTHONUNBUFFERED": "1",
-    })
-    env.pop("TWILIO_ACCOUNT_SID", None)
-    write_endpoints(work / "endpoints.yml", f"http://127.0.0.1:{actions_port}/webhook",
-                    work / "tracker.db")
+    env = server_env(work)
+    write_endpoints(work / "endpoints.yml", f"http://127.0.0.1:{actions_port}/webhook")
     shutil.copy(ROOT / "credentials.yml", work / "credentials.yml")
     servers = Servers(f"http://127.0.0.1:{rasa_port}", f"http://127.0.0.1:{actions_port}",
                       env, work)
     actions_log, rasa_log = work / "actions.log", work / "rasa.log"
     with actions_log.open("w") as out:
         servers.processes.append(subprocess.Popen(
-            [str(VENV_BIN / "rasa"), "run", "actions", "--port", str(actions_port),
-             "--actions", "actions"], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT))
+            actions_command(actions_port), cwd=ROOT, env=env, stdout=out,
+            stderr=subprocess.STDOUT))
     with rasa_log.open("w") as out:
         servers.processes.append(subprocess.Popen(
-            [str(VENV_BIN / "rasa"), "run", "--enable-api", "--port", str(rasa_port),
-             "--interface", "127.0.0.1", "--model", str(MODEL),
-             "--credentials", str(work / "credentials.yml"),
-             "--endpoints", str(work / "endpoints.yml")],
-            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT))
+            rasa_command(rasa_port, work), cwd=ROOT, env=env, stdout=out,
+            stderr=subprocess.STDOUT))
     try:
         wait_for(f"{servers.actions_url}/health", 120, servers.processes[0], actions_log)
-        wait_for(f"{servers.rasa_url}/status", 240, servers.processes[1], rasa_log)
+        wait_for(status_url(servers.rasa_url), 480, servers.processes[1], rasa_log)
         yield servers
     finally:
         for process in servers.processes:

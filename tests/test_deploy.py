@@ -71,10 +71,6 @@ def test_systemd_units_start_modules_that_exist() -> None:
         assert "EnvironmentFile=/etc/clinic/clinic.env" in text, unit.name
         for module in re.findall(r"-m ([a-z_.]+)", text):
             path = PROJECT_ROOT / Path(*module.split("."))
-            if module == "clinic.rasa_server" and not path.with_suffix(".py").exists():
-                continue  # comes with the security work on main
-            if module == "clinic.action_server" and not path.with_suffix(".py").exists():
-                continue
             assert path.with_suffix(".py").exists() or (path / "__main__.py").exists(), module
 
 

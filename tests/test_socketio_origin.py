@@ -1,4 +1,5 @@
-"""The socket.io channel accepts the chat widget only from the configured origins.
+"""The socket.io channel accepts the chat widget only from the configured origins, and a
+connection only ever speaks in, and hears, the conversation it was given.
 
 The channel runs in a real Sanic server on a loopback port, built as ``rasa run`` builds it
 (``--cors "*"`` included, to show Rasa's own CORS setting does not reopen the door), but
@@ -9,7 +10,9 @@ output channel with its text, which is enough to see where replies go.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -45,6 +48,7 @@ app.blueprint(channel.blueprint(answer), url_prefix="/webhooks/socketio")
 app.run(host="127.0.0.1", port=int(sys.argv[1]), access_log=False, workers=1)
 """
 SESSION = "0123456789abcdef0123456789abcdef"
+SECRET = "socketio-test-secret-7d3f9a1c5e"
 
 
 def _free_port() -> int:
@@ -57,7 +61,10 @@ def _free_port() -> int:
 def channel_url() -> Iterator[str]:
     """Base URL of a Sanic server running only the clinic's socket.io channel."""
     port = _free_port()
-    env = {**os.environ, "CLINIC_ALLOWED_ORIGINS": f"{ALLOWED}/, {ALSO_ALLOWED}"}
+    env = {**os.environ, "CLINIC_ALLOWED_ORIGINS": f"{ALLOWED}/, {ALSO_ALLOWED}",
+           "CLINIC_SESSION_SECRET": SECRET, "CLINIC_SECRETS_FILE": "/nonexistent",
+           # as clinic.rasa_server sets them for the real server
+           "SANIC_REQUEST_MAX_SIZE": "65536", "SANIC_WEBSOCKET_MAX_SIZE": "65536"}
     process = subprocess.Popen(
         [sys.executable, "-c", SERVER_SCRIPT, str(port)],
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
@@ -134,30 +141,34 @@ def test_websocket_upgrade_is_checked_too(channel_url: str) -> None:
 
 
 async def _converse(base: str, origin: str, session_id: object, text: str | None = None,
-                    ) -> tuple[str, list[dict]]:
+                    token: object = None, claimed: object = "confirmed",
+                    ) -> tuple[dict, list[dict]]:
     """Connect like the widget: ask for a session, optionally say something.
 
-    Returns the confirmed session id and the bot messages received within a second.
+    Returns the confirmation (session id and token) and the bot messages received within
+    a second. ``claimed`` is the session id the message names (default: the confirmed one).
     """
     import socketio
 
     client = socketio.AsyncClient(reconnection=False)
-    confirmed: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+    confirmed: asyncio.Future[dict] = asyncio.get_running_loop().create_future()
     replies: list[dict] = []
-    client.on("session_confirm", lambda sid: confirmed.set_result(sid))
+    client.on("session_confirm", lambda data: confirmed.set_result(data))
     client.on("bot_uttered", replies.append)
     await client.connect(base, headers={"Origin": origin}, transports=["polling"],
                          wait_timeout=5)
     try:
-        await client.emit("session_request", {"session_id": session_id})
-        session = await asyncio.wait_for(confirmed, 5)
+        await client.emit("session_request", {"session_id": session_id,
+                                              "session_token": token})
+        confirmation = await asyncio.wait_for(confirmed, 5)
         if text is not None:
-            await client.emit("user_uttered", {"message": text, "session_id": session})
-            for _ in range(50):
+            names = confirmation["session_id"] if claimed == "confirmed" else claimed
+            await client.emit("user_uttered", {"message": text, "session_id": names})
+            for _ in range(15):
                 if replies:
                     break
                 await asyncio.sleep(0.1)
-        return session, replies
+        return confirmation, replies
     finally:
         # Not waiting for the pending long-poll keeps the test fast.
         await client.eio.disconnect(abort=True)
@@ -166,24 +177,107 @@ async def _converse(base: str, origin: str, session_id: object, text: str | None
 def test_socketio_client_gets_a_session_only_from_configured_origin(channel_url: str) -> None:
     import socketio
 
-    session, _ = asyncio.run(_converse(channel_url, ALLOWED, SESSION))
-    assert session == SESSION
+    confirmation, _ = asyncio.run(_converse(channel_url, ALLOWED, None))
+    assert re.fullmatch(r"[0-9a-f]{32}", confirmation["session_id"])
+    assert len(confirmation["session_token"]) >= 40
     with pytest.raises(socketio.exceptions.ConnectionError):
-        asyncio.run(_converse(channel_url, FOREIGN, SESSION))
+        asyncio.run(_converse(channel_url, FOREIGN, None))
 
 
 def test_replies_reach_the_conversation_room(channel_url: str) -> None:
     # Rasa 3.6's own handler never joined the room with python-socketio 5.x: no reply came.
-    _, replies = asyncio.run(_converse(channel_url, ALLOWED, SESSION, "hello there"))
+    _, replies = asyncio.run(_converse(channel_url, ALLOWED, None, "hello there"))
     assert replies == [{"text": "heard: hello there"}]
 
 
-@pytest.mark.parametrize("requested", [None, "", "short", "../../etc", {"x": 1}, "a" * 65])
-def test_unusable_session_ids_are_replaced(channel_url: str, requested: object) -> None:
-    session, replies = asyncio.run(_converse(channel_url, ALLOWED, requested, "hi"))
-    assert session != requested
-    assert len(session) == 32 and int(session, 16) >= 0
+def test_a_conversation_is_rejoined_with_its_token(channel_url: str) -> None:
+    first, _ = asyncio.run(_converse(channel_url, ALLOWED, None))
+    again, replies = asyncio.run(_converse(channel_url, ALLOWED, first["session_id"], "back",
+                                           token=first["session_token"]))
+    assert again["session_id"] == first["session_id"]
+    assert replies == [{"text": "heard: back"}]
+
+
+@pytest.mark.parametrize("token", [None, "", "forged", 42])
+def test_knowing_a_session_id_is_not_enough_to_join_it(channel_url: str, token: object) -> None:
+    """A second client with someone's id but not their token gets a conversation of its own."""
+    owner, _ = asyncio.run(_converse(channel_url, ALLOWED, None))
+
+    async def both() -> tuple[list[dict], dict, list[dict]]:
+        import socketio
+
+        heard: list[dict] = []
+        victim = socketio.AsyncClient(reconnection=False)
+        joined: asyncio.Future[dict] = asyncio.get_running_loop().create_future()
+        victim.on("session_confirm", lambda data: joined.set_result(data))
+        victim.on("bot_uttered", heard.append)
+        await victim.connect(channel_url, headers={"Origin": ALLOWED}, transports=["polling"],
+                             wait_timeout=5)
+        try:
+            await victim.emit("session_request", {"session_id": owner["session_id"],
+                                                  "session_token": owner["session_token"]})
+            await asyncio.wait_for(joined, 5)
+            attacker, attacker_heard = await _converse(
+                channel_url, ALLOWED, owner["session_id"], "I am them", token=token)
+            await asyncio.sleep(0.5)
+            return heard, attacker, attacker_heard
+        finally:
+            await victim.eio.disconnect(abort=True)
+
+    victim_heard, attacker, attacker_heard = asyncio.run(both())
+    assert attacker["session_id"] != owner["session_id"]
+    # The attacker talks only in its own new conversation; the owner hears nothing of it.
+    assert attacker_heard == [{"text": "heard: I am them"}]
+    assert victim_heard == []
+
+
+def test_a_message_naming_another_conversation_is_ignored(channel_url: str) -> None:
+    owner, _ = asyncio.run(_converse(channel_url, ALLOWED, None))
+    _, replies = asyncio.run(_converse(channel_url, ALLOWED, None, "as someone else",
+                                       claimed=owner["session_id"]))
+    assert replies == []
+
+
+def test_a_message_before_the_session_is_confirmed_is_ignored(channel_url: str) -> None:
+    import socketio
+
+    async def early() -> list[dict]:
+        replies: list[dict] = []
+        client = socketio.AsyncClient(reconnection=False)
+        client.on("bot_uttered", replies.append)
+        await client.connect(channel_url, headers={"Origin": ALLOWED}, transports=["polling"],
+                             wait_timeout=5)
+        try:
+            await client.emit("user_uttered", {"message": "hi", "session_id": SESSION})
+            await asyncio.sleep(1)
+            return replies
+        finally:
+            await client.eio.disconnect(abort=True)
+
+    assert asyncio.run(early()) == []
+
+
+@pytest.mark.parametrize("requested", [None, "", "short", "../../etc", {"x": 1}, "a" * 65,
+                                       SESSION])
+def test_unusable_or_unproven_session_ids_are_replaced(channel_url: str,
+                                                       requested: object) -> None:
+    confirmation, replies = asyncio.run(_converse(channel_url, ALLOWED, requested, "hi"))
+    assert confirmation["session_id"] != requested
+    assert re.fullmatch(r"[0-9a-f]{32}", confirmation["session_id"])
     assert replies == [{"text": "heard: hi"}]
+
+
+def test_an_oversized_socketio_packet_is_refused(channel_url: str) -> None:
+    """A polling body over 64 KB is refused before anything parses it."""
+    status, _, body = _polling_handshake(channel_url, ALLOWED)
+    sid = json.loads(body[1:])["sid"]
+    payload = b"4" + b'42["user_uttered",{"message":"' + b"x" * (200 * 1024) + b'"}]'
+    request = urllib.request.Request(
+        f"{channel_url}/socket.io/?EIO=4&transport=polling&sid={sid}", data=payload,
+        headers={"Origin": ALLOWED, "Content-Type": "text/plain"})
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, timeout=5)
+    assert refused.value.code == 413
 
 
 def test_origins_are_normalised_like_browsers_send_them() -> None:

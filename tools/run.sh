@@ -1,9 +1,15 @@
 #!/usr/bin/env bash
 # Starts everything `make run` promises; Ctrl-C stops all of it.
+# Every server listens on the `bind` setting (CLINIC_BIND, default 127.0.0.1) only.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV=.venv/bin
 mkdir -p var
+# The servers' shared secrets: created once (mode 600), never printed, never committed.
+$VENV/python -m clinic.secrets ensure var/secrets.env
+set -a; . var/secrets.env; set +a
+export RASA_TELEMETRY_ENABLED=false
+
 pids=()
 stop() {
   trap - INT TERM EXIT
@@ -13,29 +19,30 @@ stop() {
 }
 trap stop INT TERM EXIT
 
-$VENV/rasa run actions --port 5055 --actions actions & pids+=($!)
+$VENV/python -m clinic.action_server --port 5055 & pids+=($!)
 $VENV/python -m clinic.web.serve --port 8000 & pids+=($!)
 $VENV/python -m clinic.sms.sender & pids+=($!)
-$VENV/rasa run --enable-api --port 5005 --model models/clinic.tar.gz \
+$VENV/python -m clinic.rasa_server --port 5005 --model models/clinic.tar.gz \
   --credentials credentials.yml --endpoints endpoints.yml \
   --cors "$(.venv/bin/python -c 'from clinic.settings import settings; print(" ".join(settings().origins))')" \
   & pids+=($!)
 
 echo "Waiting for the assistant to start..."
 for _ in $(seq 1 180); do
-  if curl -fsS http://localhost:5005/status >/dev/null 2>&1 && \
-     curl -fsS http://localhost:5055/health >/dev/null 2>&1; then break; fi
+  if curl -fsS "http://127.0.0.1:5005/status?token=${CLINIC_RASA_API_TOKEN}" >/dev/null 2>&1 && \
+     curl -fsS http://127.0.0.1:5055/health >/dev/null 2>&1; then break; fi
   sleep 1
 done
 cat <<'TXT'
 
-  The clinic assistant is running.
+  The clinic assistant is running (on this machine only: 127.0.0.1).
     Website demo with the chat widget:  http://localhost:8000/
-    Chat over REST:
+    Chat over REST (from this machine):
       curl -s localhost:5005/webhooks/rest/webhook \
         -d '{"sender": "me", "message": "can microneedling help acne scars?"}'
     Chat in a terminal:  .venv/bin/rasa shell --port 5006   (from the project root)
     Staff tool:                          .venv/bin/clinic bookings list
+    Rasa's HTTP API needs ?token=$CLINIC_RASA_API_TOKEN (see var/secrets.env).
   Press Ctrl-C to stop everything.
 
 TXT

@@ -17,6 +17,9 @@ at module level is fine here.
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import inspect
 import logging
 import re
@@ -25,13 +28,17 @@ from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 from rasa.core.channels.channel import InputChannel, UserMessage
-from rasa.core.channels.socketio import SocketIOInput
+from rasa.core.channels.socketio import SocketIOInput, SocketIOOutput
 from sanic import Blueprint
 
 logger = logging.getLogger(__name__)
 
 # What a widget may use as its session id (the conversation's sender id in Rasa).
-SESSION_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
+SESSION_ID = re.compile(r"^[0-9a-f]{32}$")
+SESSION_SECRET_ENV = "CLINIC_SESSION_SECRET"
+# One socket.io message (engine.io packet) at most; the widget sends at most 1,000 characters.
+MAX_PACKET_BYTES = 64 * 1024
+MAX_MESSAGE_CHARS = 2000
 
 
 def normalise_origins(origins: Iterable[str] | str) -> list[str]:
@@ -122,6 +129,7 @@ class ClinicSocketIOInput(SocketIOInput):
         """Same arguments as Rasa's ``SocketIOInput``; ``allowed_origins`` defaults to the
         ``allowed_origins`` setting, read when the server starts."""
         super().__init__(*args, **kwargs)
+        self._on_new_message: Callable[[UserMessage], Awaitable[Any]] | None = None
         self.allowed_origins: list[str] | None = (
             None if allowed_origins is None else normalise_origins(allowed_origins)
         )
@@ -138,17 +146,25 @@ class ClinicSocketIOInput(SocketIOInput):
         self, on_new_message: Callable[[UserMessage], Awaitable[Any]]
     ) -> Blueprint:
         """Rasa's socket.io blueprint, with the origin check switched back on."""
+        from clinic.secrets import require_secret
+
+        require_secret(SESSION_SECRET_ENV)  # refuse to start without it
         socketio_blueprint = super().blueprint(on_new_message)
         assert self.sio is not None  # set by SocketIOInput.blueprint
+        self._on_new_message = on_new_message
+        self.sio.eio.max_http_buffer_size = MAX_PACKET_BYTES
         policy = self.origin_policy()
         # Read by engine.io on every request: the handshake, each polling request and the
         # WebSocket upgrade. It also makes engine.io answer CORS for the allowed origins.
         self.sio.eio.cors_allowed_origins = policy
         _keep_rasa_cors_off_socketio(self.sio.eio)
         _share_across_replicas(self.sio)
-        if self.session_persistence:
-            self.sio.on("session_request", handler=self._session_request,
-                        namespace=self.namespace)
+        # Rasa's handlers take the conversation id from each message: replaced by ones that
+        # bind it to the connection (see _session_request).
+        self.sio.on("session_request", handler=self._session_request,
+                    namespace=self.namespace)
+        self.sio.on(self.user_message_evt, handler=self._user_message,
+                    namespace=self.namespace)
         logger.info("Chat widget accepted from origins: %s",
                     ", ".join(policy.origins) or "(none)")
         return socketio_blueprint
@@ -156,22 +172,78 @@ class ClinicSocketIOInput(SocketIOInput):
     async def _session_request(self, sid: str, data: Any) -> None:
         """Put the connection in its conversation's room (replaces Rasa's handler).
 
-        Rasa 3.6 calls ``AsyncServer.enter_room`` without awaiting it, but in
+        A conversation id is not a password: the widget may rejoin a conversation only with
+        the session token the server gave it for that id (``session_token``, an HMAC of the
+        id with ``CLINIC_SESSION_SECRET``). Without a valid token the connection gets a new
+        conversation, with a new id and token, so knowing someone's id (from a log, a
+        screenshot or the staff console) neither shows their replies nor lets anyone write
+        in their name. The id is bound to the connection on the server; messages are
+        accepted only for it.
+
+        Rasa 3.6 also calls ``AsyncServer.enter_room`` without awaiting it, but in
         python-socketio 5.x it is a coroutine: the connection never joined the room and the
-        assistant's replies, sent to the room, were lost. The id must look like an id (it
-        becomes the conversation's sender id); otherwise a new one is given. A connection
-        belongs to one conversation at a time.
+        assistant's replies, sent to the room, were lost.
         """
         assert self.sio is not None
         requested = data.get("session_id") if isinstance(data, dict) else None
-        session_id = (requested if isinstance(requested, str) and SESSION_ID.match(requested)
-                      else uuid.uuid4().hex)
+        token = data.get("session_token") if isinstance(data, dict) else None
+        if (isinstance(requested, str) and SESSION_ID.match(requested)
+                and isinstance(token, str) and session_token_valid(requested, token)):
+            session_id = requested
+        else:
+            if requested:
+                logger.info("A widget asked for a conversation without its valid session "
+                            "token; it was given a new one.")
+            session_id = uuid.uuid4().hex
         for room in self.sio.rooms(sid, namespace=self.namespace):
             if room not in (sid, session_id):
                 await _maybe_await(self.sio.leave_room(sid, room, namespace=self.namespace))
         await _maybe_await(self.sio.enter_room(sid, session_id, namespace=self.namespace))
-        await self.sio.emit("session_confirm", session_id, room=sid, namespace=self.namespace)
-        logger.debug("Socket %s joined its conversation.", sid)
+        await self.sio.save_session(sid, {"session_id": session_id}, namespace=self.namespace)
+        await self.sio.emit("session_confirm",
+                            {"session_id": session_id,
+                             "session_token": session_token(session_id)},
+                            room=sid, namespace=self.namespace)
+        logger.debug("A socket joined its conversation.")
+
+    async def _user_message(self, sid: str, data: Any) -> None:
+        """A message of the widget, for the conversation bound to this connection only."""
+        assert self.sio is not None and self._on_new_message is not None
+        session = await self.sio.get_session(sid, namespace=self.namespace)
+        session_id = session.get("session_id") if isinstance(session, dict) else None
+        if not session_id:
+            logger.info("Ignored a widget message sent before its session was confirmed.")
+            return
+        if not isinstance(data, dict):
+            return
+        claimed = data.get("session_id")
+        if claimed is not None and claimed != session_id:
+            logger.warning("Ignored a widget message for a conversation other than the "
+                           "connection's own.")
+            return
+        text = data.get("message")
+        if not isinstance(text, str):
+            return
+        metadata = data.get(self.metadata_key)
+        message = UserMessage(text[:MAX_MESSAGE_CHARS],
+                              SocketIOOutput(self.sio, self.bot_message_evt), session_id,
+                              input_channel=self.name(),
+                              metadata=metadata if isinstance(metadata, dict) else None)
+        await self._on_new_message(message)
+
+
+def session_token(session_id: str) -> str:
+    """The token that lets a widget rejoin conversation ``session_id``."""
+    from clinic.secrets import require_secret
+
+    secret = require_secret(SESSION_SECRET_ENV).encode("utf-8")
+    digest = hmac.new(secret, f"widget-session:{session_id}".encode(), hashlib.sha256)
+    return base64.urlsafe_b64encode(digest.digest()).decode("ascii").rstrip("=")
+
+
+def session_token_valid(session_id: str, token: str) -> bool:
+    """True if ``token`` is the one this server gave for ``session_id``."""
+    return hmac.compare_digest(session_token(session_id).encode(), token.encode("utf-8"))
 
 
 def _share_across_replicas(sio: Any, redis_url: str | None = None) -> bool:

@@ -117,27 +117,17 @@ def cluster_endpoints_text(actions_url: str = "${CLINIC_ACTIONS_URL}") -> str:
             + yaml.safe_dump(endpoints, sort_keys=False))
 
 
-def _uses_secure_servers() -> bool:
-    # The lead's security work adds these wrappers; without them, Rasa's own commands.
-    return (PROJECT_ROOT / "clinic" / "rasa_server.py").is_file()
-
-
-def rasa_command(port: int, endpoints: Path, credentials: Path, cors: str,
-                 api_token: str) -> list[str]:
-    """One Rasa replica, as `make run` starts the single server."""
-    common = ["--port", str(port), "--interface", "127.0.0.1", "--model", str(MODEL),
-              "--credentials", str(credentials), "--endpoints", str(endpoints),
-              "--cors", cors]
-    if _uses_secure_servers():
-        return [str(VENV_BIN / "python"), "-m", "clinic.rasa_server", *common]
-    return [str(VENV_BIN / "rasa"), "run", "--enable-api", "--auth-token", api_token, *common]
+def rasa_command(port: int, endpoints: Path, credentials: Path, cors: str) -> list[str]:
+    """One Rasa replica, started as `make run` starts the single server (clinic.rasa_server:
+    API token from CLINIC_RASA_API_TOKEN, body limits, secret checks)."""
+    return [str(VENV_BIN / "python"), "-m", "clinic.rasa_server", "--port", str(port),
+            "--interface", "127.0.0.1", "--model", str(MODEL), "--credentials", str(credentials),
+            "--endpoints", str(endpoints), "--cors", cors]
 
 
 def actions_command(port: int) -> list[str]:
-    """One action server, as `make run` starts it."""
-    if (PROJECT_ROOT / "clinic" / "action_server.py").is_file():
-        return [str(VENV_BIN / "python"), "-m", "clinic.action_server", "--port", str(port)]
-    return [str(VENV_BIN / "rasa"), "run", "actions", "--port", str(port), "--actions", "actions"]
+    """One action server, as `make run` starts it (checks the shared secret header)."""
+    return [str(VENV_BIN / "python"), "-m", "clinic.action_server", "--port", str(port)]
 
 
 def _prepare_tracker_table(env: dict[str, str], log: Path) -> None:
@@ -310,8 +300,7 @@ class Cluster:
 
     def start_replica(self, index: int, wait: bool = True) -> Process:
         endpoints, credentials, cors = self._replica_args
-        command = rasa_command(self.ports.rasa[index], endpoints, credentials, cors,
-                               self.secrets["CLINIC_RASA_API_TOKEN"])
+        command = rasa_command(self.ports.rasa[index], endpoints, credentials, cors)
         process = self._spawn(f"rasa{index + 1}", command)
         if wait:
             self.wait_replica(index)

@@ -33,6 +33,8 @@ WIDGET_FILES = frozenset({"clinic-chat.js", "clinic-chat.js.map"})
 DEFAULT_RASA_URL = "http://localhost:5005"
 # The Rasa URL written in the demo pages; replaced by the server's --rasa-url.
 PAGE_RASA_URL = 'data-server-url="http://localhost:5005"'
+# The site only serves files: a request announcing a larger body is refused (413).
+MAX_BODY_BYTES = 64 * 1024
 
 
 def rasa_origin(rasa_url: str) -> str:
@@ -87,10 +89,35 @@ class DemoSiteHandler(BaseHTTPRequestHandler):
         return self.server_version
 
     def do_GET(self) -> None:  # noqa: N802 - name fixed by BaseHTTPRequestHandler
+        if self._body_refused():
+            return
         self._serve(send_body=True)
 
     def do_HEAD(self) -> None:  # noqa: N802
+        if self._body_refused(send_body=False):
+            return
         self._serve(send_body=False)
+
+    def _refuse_method(self) -> None:
+        """Any other method: 405, without reading what was sent."""
+        self.close_connection = True
+        self._send(HTTPStatus.METHOD_NOT_ALLOWED, b"Only GET and HEAD\n",
+                   "text/plain; charset=utf-8", True, extra={"Allow": "GET, HEAD"})
+
+    do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = _refuse_method  # noqa: N815
+
+    def _body_refused(self, send_body: bool = True) -> bool:
+        """True (and 413 sent) if the request announces a body over MAX_BODY_BYTES."""
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            length = MAX_BODY_BYTES + 1
+        if length <= MAX_BODY_BYTES:
+            return False
+        self.close_connection = True
+        self._send(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, b"Request too large\n",
+                   "text/plain; charset=utf-8", send_body)
+        return True
 
     def _serve(self, send_body: bool) -> None:
         target = resolve(self.path)
@@ -113,8 +140,10 @@ class DemoSiteHandler(BaseHTTPRequestHandler):
         self._send(HTTPStatus.OK, body, content_type, send_body, html_page=target.suffix == ".html")
 
     def _send(self, status: HTTPStatus, body: bytes, content_type: str, send_body: bool,
-              html_page: bool = False) -> None:
+              html_page: bool = False, extra: dict[str, str] | None = None) -> None:
         self.send_response(status)
+        for name, value in (extra or {}).items():
+            self.send_header(name, value)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
         self.send_header("X-Content-Type-Options", "nosniff")
@@ -144,14 +173,17 @@ def build_server(host: str, port: int, rasa_url: str = DEFAULT_RASA_URL) -> Thre
 def main(argv: list[str] | None = None) -> int:
     """Command line: serve the demo site until interrupted."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--host", default="127.0.0.1", help="interface (default 127.0.0.1)")
+    parser.add_argument("--host", default=None,
+                        help="interface (default: the bind setting, 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8000, help="port (default 8000)")
     parser.add_argument("--rasa-url", default=os.environ.get("CLINIC_RASA_URL", DEFAULT_RASA_URL),
                         help="Rasa server the widget talks to (default %(default)s)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    from clinic.settings import settings
+
     try:
-        server = build_server(args.host, args.port, args.rasa_url)
+        server = build_server(args.host or settings().bind, args.port, args.rasa_url)
     except ValueError as error:
         parser.error(str(error))
     if not (DIST_DIR / "clinic-chat.js").is_file():

@@ -34,16 +34,20 @@ def sender(prefix: str) -> str:
     return f"cl-{prefix}-{uuid.uuid4().hex[:10]}"
 
 
+def bearer(cluster) -> dict[str, str]:
+    return {"Authorization": f"Bearer {cluster.secrets['CLINIC_API_TOKEN']}"}
+
+
 def via_proxy(cluster, who: str, text: str) -> list[dict]:
     status, body = post(f"{cluster.url}/webhooks/rest/webhook", {"sender": who, "message": text},
-                        {"Authorization": f"Bearer {cluster.secrets['CLINIC_API_TOKEN']}"})
+                        bearer(cluster))
     assert status == 200, (status, body[:300])
     return json.loads(body)
 
 
 def via_replica(cluster, index: int, who: str, text: str) -> list[dict]:
     status, body = post(f"{cluster.replica_url(index)}/webhooks/rest/webhook",
-                        {"sender": who, "message": text})
+                        {"sender": who, "message": text}, bearer(cluster))
     assert status == 200, (status, body[:300])
     return json.loads(body)
 
@@ -241,44 +245,44 @@ def test_the_lock_store_admits_one_holder_at_a_time_across_servers(cluster) -> N
 # ---- socket.io across replicas --------------------------------------------------------------------
 
 def test_a_reply_reaches_a_widget_connected_to_the_other_replica(cluster) -> None:
+    """Two tabs of one conversation, each connected to another replica: the reply to a
+    message that replica 1 handles reaches the tab on replica 2 too (through Redis)."""
     import socketio
 
-    session = uuid.uuid4().hex
-
-    async def scenario() -> list[dict]:
-        received: list[dict] = []
-        tab1, tab2 = socketio.AsyncClient(), socketio.AsyncClient()
-        confirmed = asyncio.Event()
-
-        @tab2.on("bot_uttered")
-        async def on_bot(data) -> None:
-            received.append(data)
-
-        @tab2.on("session_confirm")
-        async def on_confirm(_data) -> None:
-            confirmed.set()
-
+    async def scenario() -> tuple[list[dict], list[dict]]:
+        heard: dict[str, list[dict]] = {"tab1": [], "tab2": []}
+        confirmed: dict[str, asyncio.Future] = {}
+        tabs = {"tab1": socketio.AsyncClient(), "tab2": socketio.AsyncClient()}
+        loop = asyncio.get_running_loop()
+        for name, tab in tabs.items():
+            confirmed[name] = loop.create_future()
+            tab.on("bot_uttered", lambda data, n=name: heard[n].append(data))
+            tab.on("session_confirm", lambda data, n=name: confirmed[n].done()
+                   or confirmed[n].set_result(data))
         # Long-polling: the engine.io client's WebSocket needs a newer aiohttp than Rasa pins.
-        await tab1.connect(cluster.replica_url(0), transports=["polling"])
-        await tab2.connect(cluster.replica_url(1), transports=["polling"])
+        await tabs["tab1"].connect(cluster.replica_url(0), transports=["polling"])
+        await tabs["tab2"].connect(cluster.replica_url(1), transports=["polling"])
         try:
-            await tab1.emit("session_request", {"session_id": session})
-            await tab2.emit("session_request", {"session_id": session})
-            await asyncio.wait_for(confirmed.wait(), 20)
-            await asyncio.sleep(0.5)
-            await tab1.emit("user_uttered", {"message": "can microneedling help acne scars?",
-                                             "session_id": session})
-            deadline = time.monotonic() + 60
-            while time.monotonic() < deadline and not any(
-                    "Majid, 2014" in (m.get("text") or "") for m in received):
+            await tabs["tab1"].emit("session_request", {})
+            session = await asyncio.wait_for(confirmed["tab1"], 30)
+            # The second tab rejoins the conversation with the server's session token.
+            await tabs["tab2"].emit("session_request", session)
+            rejoined = await asyncio.wait_for(confirmed["tab2"], 30)
+            assert rejoined["session_id"] == session["session_id"]
+            await tabs["tab1"].emit("user_uttered",
+                                    {"message": "can microneedling help acne scars?"})
+            deadline = time.monotonic() + 90
+            while time.monotonic() < deadline and not all(
+                    any("Majid, 2014" in (m.get("text") or "") for m in heard[n]) for n in heard):
                 await asyncio.sleep(0.2)
         finally:
-            await tab1.disconnect()
-            await tab2.disconnect()
-        return received
+            for tab in tabs.values():
+                await tab.disconnect()
+        return heard["tab1"], heard["tab2"]
 
-    received = asyncio.run(scenario())
-    assert any("Majid, 2014" in (m.get("text") or "") for m in received), received
+    on_replica_1, on_replica_2 = asyncio.run(scenario())
+    assert any("Majid, 2014" in (m.get("text") or "") for m in on_replica_1), on_replica_1
+    assert any("Majid, 2014" in (m.get("text") or "") for m in on_replica_2), on_replica_2
 
 
 def test_the_widget_through_the_proxy_keeps_its_history_across_a_reload(cluster) -> None:

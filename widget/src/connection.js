@@ -1,5 +1,9 @@
 // The socket.io link to Rasa's socketio channel (events user_uttered / bot_uttered,
 // session_request / session_confirm), with automatic reconnection.
+//
+// A conversation id is not a password: the server gives each conversation a session token
+// and lets a connection rejoin a conversation only with it. Without a valid token (a new
+// visitor, "Start over") the server confirms a new id and token, which the widget adopts.
 
 import { io } from "socket.io-client";
 
@@ -15,6 +19,7 @@ export class Connection {
   constructor(config, handlers) {
     this.handlers = handlers;
     this.sessionId = null;
+    this.sessionToken = null;
     this.state = OFFLINE;
     this.socket = io(config.serverUrl, {
       path: config.socketPath,
@@ -32,11 +37,18 @@ export class Connection {
     socket.on("connect", () => {
       this.setState(CONNECTING);
       // On every (re)connection: join the conversation's room again.
-      socket.emit("session_request", { session_id: this.sessionId });
+      socket.emit("session_request", { session_id: this.sessionId, session_token: this.sessionToken });
     });
     socket.on("session_confirm", (confirmed) => {
-      const id = typeof confirmed === "string" ? confirmed : confirmed && confirmed.session_id;
-      if (id === this.sessionId) this.setState(ONLINE);
+      const id = confirmed && typeof confirmed === "object" ? confirmed.session_id : null;
+      const token = confirmed && typeof confirmed === "object" ? confirmed.session_token : null;
+      if (typeof id !== "string" || typeof token !== "string") return;
+      if (id !== this.sessionId || token !== this.sessionToken) {
+        this.sessionId = id;
+        this.sessionToken = token;
+        if (this.handlers.onSession) this.handlers.onSession(id, token);
+      }
+      this.setState(ONLINE);
     });
     socket.on("bot_uttered", (message) => {
       if (message && typeof message === "object") this.handlers.onBotMessage(message);
@@ -59,18 +71,20 @@ export class Connection {
     this.handlers.onState(state);
   }
 
-  /** Connect (or switch) to the given conversation. */
-  open(sessionId) {
+  /** Connect (or switch) to the given conversation (its token, if the server gave one). */
+  open(sessionId, sessionToken = null) {
     this.wanted = true;
     if (this.sessionId !== sessionId && this.socket.connected) {
       // A new conversation: leave the old room by reconnecting.
       this.sessionId = sessionId;
+      this.sessionToken = sessionToken;
       this.socket.disconnect();
       this.setState(CONNECTING);
       this.socket.connect();
       return;
     }
     this.sessionId = sessionId;
+    this.sessionToken = sessionToken;
     if (!this.socket.connected && !this.socket.active) {
       this.setState(CONNECTING);
       this.socket.connect();

@@ -85,6 +85,25 @@ export class ConversationStore {
     return this.state.sessionId;
   }
 
+  /** The server's token for this conversation (null until the server confirmed it). */
+  get sessionToken() {
+    return typeof this.state.sessionToken === "string" ? this.state.sessionToken : null;
+  }
+
+  /**
+   * Take the conversation the server confirmed. A different id means the server did not
+   * let this device rejoin the old one: its history no longer belongs to the conversation.
+   * @returns {boolean} whether the visible history was cleared
+   */
+  adopt(sessionId, sessionToken) {
+    const cleared = sessionId !== this.state.sessionId && this.state.messages.length > 0;
+    if (sessionId !== this.state.sessionId) this.state.messages = [];
+    this.state.sessionId = sessionId;
+    this.state.sessionToken = sessionToken;
+    this.save();
+    return cleared;
+  }
+
   get messages() {
     return this.state.messages;
   }

@@ -69,6 +69,7 @@ export class ChatWidget {
     this.connection = new Connection(config, {
       onState: (state) => this.showState(state),
       onBotMessage: (message) => this.receive(message),
+      onSession: (id, token) => this.adoptSession(id, token),
     });
     this.build();
     this.renderAll();
@@ -177,7 +178,7 @@ export class ChatWidget {
     this.form = this.el("form", { className: "cc-composer", novalidate: true });
     const label = this.el("label", { for: "cc-input", className: "cc-visually-hidden" }, "Type your message");
     this.input = this.el("input", { id: "cc-input", className: "cc-input", type: "text",
-      autocomplete: "off", maxlength: String(MAX_INPUT), placeholder: "Type your message…",
+      autocomplete: "off", placeholder: "Type your message…",
       "aria-describedby": "cc-notice", enterkeyhint: "send" });
     this.sendButton = this.el("button", { type: "submit", className: "cc-send", "aria-label": "Send message",
       title: "Send" });
@@ -384,7 +385,7 @@ export class ChatWidget {
     this.setUnread(0);
     this.root.querySelector(".cc-root").classList.add("cc-is-open");
     this.store.open = true;
-    this.connection.open(this.store.sessionId);
+    this.connection.open(this.store.sessionId, this.store.sessionToken);
     this.scrollToEnd();
     if (focus) this.input.focus();
   }
@@ -400,11 +401,17 @@ export class ChatWidget {
 
   /** Send what the visitor typed. */
   sendText(raw) {
-    const text = String(raw || "").trim().slice(0, MAX_INPUT);
+    const full = String(raw || "").trim();
+    const text = full.slice(0, MAX_INPUT);
     if (!text) return false;
-    return this.deliver(text, text, () => {
+    const sent = this.deliver(text, text, () => {
       if (this.input.value.trim().slice(0, MAX_INPUT) === text) this.input.value = "";
     });
+    if (sent !== false && full.length > MAX_INPUT) {
+      // Cut, and said so: the rest of a long message is not silently dropped.
+      this.setNotice(`Your message was longer than ${MAX_INPUT} characters, so only the first ${MAX_INPUT} were sent.`);
+    }
+    return sent;
   }
 
   chooseReply(message, reply, group) {
@@ -492,10 +499,20 @@ export class ChatWidget {
     this.awaitingReply = false;
     this.setNotice("");
     this.renderAll();
-    this.connection.open(this.store.sessionId);
+    this.connection.open(this.store.sessionId, this.store.sessionToken);
     this.announce("Started a new conversation.");
     this.input.value = "";
     this.input.focus();
+  }
+
+  /** The server confirmed a conversation (a new one if it would not let us rejoin). */
+  adoptSession(id, token) {
+    if (this.store.adopt(id, token)) {
+      this.pending = null;
+      this.awaitingReply = false;
+      this.renderAll();
+      this.announce("Started a new conversation.");
+    }
   }
 
   onStorage(event) {
@@ -506,6 +523,6 @@ export class ChatWidget {
     // Another tab asked the latest question: it records the answer.
     if (last && last.from === "user") this.awaitingReply = false;
     this.renderAll();
-    if (this.store.sessionId !== previous && this.connection.wanted) this.connection.open(this.store.sessionId);
+    if (this.store.sessionId !== previous && this.connection.wanted) this.connection.open(this.store.sessionId, this.store.sessionToken);
   }
 }
