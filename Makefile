@@ -25,6 +25,7 @@ help:
 	@echo "make evaluate  NLU cross-validation report in results/"
 	@echo "make bench     performance benchmark against a stock 'rasa init' assistant"
 	@echo "make cluster   PostgreSQL, Redis, 2 Rasa replicas, 2 action servers and HAProxy on :8080"
+	@echo "make bench-cluster  the cluster against the stock assistant"
 
 $(STAMP): requirements.lock pyproject.toml tools/clinic_rasa_patches.pth
 	@test -n "$(PYTHON310)" || { echo "Python 3.10 is required (Rasa 3.6.21 does not install on 3.11)"; exit 1; }
@@ -117,6 +118,11 @@ evaluate: train
 .PHONY: bench
 bench: train
 	$(PY) -m bench.run
+
+# The cluster (make cluster's topology) against the stock assistant: see README, Deploying.
+.PHONY: bench-cluster
+bench-cluster: train widget cluster-deps
+	$(PY) -m bench.cluster
 
 .PHONY: clean
 clean:

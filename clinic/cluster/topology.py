@@ -55,7 +55,8 @@ class Ports:
     proxy: int = 8080
     proxy_stats: int = 6081
     postgres: int = 6432
-    redis: int = 6379
+    # Not Redis's usual 6379: Debian's redis-server package may run the system one there.
+    redis: int = 6380
     rasa: tuple[int, ...] = (6005, 6006)
     actions_listener: int = 6054
     actions: tuple[int, ...] = (6055, 6056)
@@ -201,8 +202,21 @@ class Cluster:
             raise
         return self
 
+    def _check_ports_free(self) -> None:
+        p = self.ports
+        named = [("proxy", p.proxy), ("proxy status page", p.proxy_stats),
+                 ("PostgreSQL", p.postgres), ("Redis", p.redis),
+                 ("actions listener", p.actions_listener), ("demo website", p.web)]
+        named += [(f"Rasa replica {i + 1}", port) for i, port in enumerate(p.rasa)]
+        named += [(f"action server {i + 1}", port) for i, port in enumerate(p.actions)]
+        busy = [f"{port} ({name})" for name, port in named if port_open(port)]
+        if busy:
+            raise ClusterError("ports already in use on 127.0.0.1: " + ", ".join(busy)
+                               + ". Is another `make cluster` running? Stop it first.")
+
     def _start(self, report) -> None:
         ports = self.ports
+        self._check_ports_free()
         self.postgres = Postgres(self.folder / "postgres", ports.postgres,
                                  self.secrets["CLINIC_POSTGRES_PASSWORD"],
                                  self.logs / "postgres.log")

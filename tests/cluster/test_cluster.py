@@ -277,7 +277,8 @@ def test_a_reply_reaches_a_widget_connected_to_the_other_replica(cluster) -> Non
                 await asyncio.sleep(0.2)
         finally:
             for tab in tabs.values():
-                await tab.disconnect()
+                # Without abort, a long-polling client waits for its pending poll (~50 s).
+                await tab.eio.disconnect(abort=True)
         return heard["tab1"], heard["tab2"]
 
     on_replica_1, on_replica_2 = asyncio.run(scenario())
