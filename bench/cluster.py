@@ -149,7 +149,7 @@ def _times(a: float | None, b: float | None) -> str:
 
 def markdown(results: dict[str, Any]) -> str:
     lines = [f"Cluster benchmark, {results['date']} (`{results['command']}`), "
-             f"{results['machine'].get('cores')} cores, load average before "
+             f"{results['machine'].get('nproc')} cores, load average before "
              f"{results.get('load_average_before')}", "",
              "| Measure | Stock `rasa init` | One replica | Two replicas (proxy) | "
              "One / stock | Two / stock | Two / one |",
@@ -169,6 +169,11 @@ def markdown(results: dict[str, Any]) -> str:
                   for name in TARGETS]
         lines.append(f"| Failed or empty replies, {concurrency} conversations | "
                      + " | ".join(str(e) for e in errors) + " | | | |")
+    shares = [results["targets"][name].get("cpu") or {} for name in TARGETS]
+    if all("other" in share for share in shares):
+        lines.append("| CPU share used by other work meanwhile | "
+                     + " | ".join(f"{share['other'] * 100:.0f}%" for share in shares)
+                     + " | | | |")
     g = results.get("goal") or {}
     if g:
         lines += ["", f"Goal at {GOAL_CONCURRENCY} conversations: two replicas at least "

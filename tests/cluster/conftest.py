@@ -5,11 +5,8 @@ data in a temporary folder (the real ``clinic.cluster`` code that ``make cluster
 
 from __future__ import annotations
 
-import json
 import shutil
 import tempfile
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -36,23 +33,3 @@ def cluster() -> Iterator[Cluster]:
     finally:
         running.stop()
         shutil.rmtree(folder, ignore_errors=True)
-
-
-def post(url: str, body: dict, headers: dict | None = None, timeout: float = 90) -> tuple[int, str]:
-    """POST JSON; (status, body text), also for error statuses."""
-    request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
-                                     headers={"Content-Type": "application/json",
-                                              **(headers or {})})
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            return response.status, response.read().decode()
-    except urllib.error.HTTPError as error:
-        return error.code, error.read().decode(errors="replace")
-
-
-def get(url: str, timeout: float = 30) -> tuple[int, str]:
-    try:
-        with urllib.request.urlopen(url, timeout=timeout) as response:
-            return response.status, response.read().decode(errors="replace")
-    except urllib.error.HTTPError as error:
-        return error.code, error.read().decode(errors="replace")

@@ -20,7 +20,7 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from conftest import get, post
+from cluster_http import get, post
 
 from clinic.kb import knowledge
 
