@@ -80,7 +80,8 @@ def install_log_scrubbing() -> None:
             message = record.getMessage()
         except Exception:  # noqa: BLE001 - a broken format string stays as it was
             return record
-        record.msg, record.args = scrub(message), None
+        # An empty tuple, not None: some handlers (pip's) assert the args are a tuple.
+        record.msg, record.args = scrub(message), ()
         return record
 
     logging.setLogRecordFactory(factory)
