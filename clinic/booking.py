@@ -88,6 +88,24 @@ def normalize_phone(text: str, region: str = "US") -> str | None:
     return None
 
 
+def phones_in_text(text: str, region: str = "US", limit: int = 20_000) -> set[str]:
+    """Every number in ``text`` that :func:`normalize_phone` would accept, as E.164.
+
+    For searching stored conversations (erasure): a person may have typed their number
+    in any of the forms ``normalize_phone`` reads, anywhere in a longer message.
+    """
+    found: set[str] = set()
+    if not text:
+        return found
+    matcher = phonenumbers.PhoneNumberMatcher(text[:limit], region,
+                                              leniency=phonenumbers.Leniency.VALID)
+    for match in matcher:
+        if phonenumbers.number_type(match.number) in _ACCEPTED_PHONE_TYPES:
+            found.add(phonenumbers.format_number(match.number,
+                                                 phonenumbers.PhoneNumberFormat.E164))
+    return found
+
+
 def normalize_email(text: str) -> str | None:
     """A syntactically valid email address, lower-cased, else None (no DNS look-up)."""
     if not text:

@@ -5,11 +5,14 @@
     clinic bookings export [--out FILE]               CSV (stdout without --out)
     clinic bookings mark REF confirmed|treated|cancelled [--at ISO]
     clinic erase --phone P | --email E [--yes]        remove one person's data
+    clinic purge [--dry-run]                          remove data older than retention_days
     clinic webhook deliver [--retry-failed]           send pending booking webhooks now
 
 The SMS follow-up commands (``clinic followups ...``, ``clinic outbox ...``) come from
 ``clinic.sms.cli.register``. Exit codes: 0 done, 1 not found / invalid / unavailable,
-2 usage error. Errors are one line on stderr.
+2 usage error. Errors are one line on stderr. Everything printed passes through
+:func:`clinic.sanitize.clean_output`: text a patient typed cannot send control
+sequences (ESC ...) to the staff terminal.
 """
 
 from __future__ import annotations
@@ -294,7 +297,13 @@ def cmd_mark(args: argparse.Namespace) -> int:
 def cmd_erase(args: argparse.Namespace) -> int:
     """Erase one person's data (asks for confirmation unless --yes)."""
     from clinic.booking import normalize_email
-    from clinic.erase import count_conversations, erase_person, find_person, phone_for_erasure
+    from clinic.erase import (
+        TrackerStoreMissing,
+        count_conversations,
+        erase_person,
+        find_person,
+        phone_for_erasure,
+    )
     from clinic.settings import settings
 
     phone = email = None
@@ -309,10 +318,13 @@ def cmd_erase(args: argparse.Namespace) -> int:
     who = " / ".join(x for x in (phone, email) if x)
     with read_scope() as session:
         found = find_person(session, phone=phone, email=email)
-    conversations, events, note = count_conversations(settings().tracker_store_url,
-                                                      found.conversation_ids)
+    try:
+        conversations, _events = count_conversations(settings().tracker_store_url, found)
+    except TrackerStoreMissing as error:
+        raise CommandError(f"{error}; nothing was erased (the conversations could not be "
+                           "searched)") from None
     if found.empty and not conversations:
-        raise CommandError(f"nothing stored for {who}" + (f" ({note})" if note else ""))
+        raise CommandError(f"nothing stored for {who}")
     if not args.yes:
         print(f"This removes, for {who}: {len(found.booking_ids)} booking request(s) "
               f"{' '.join(found.references)}, {len(found.consent_ids)} SMS consent(s), "
@@ -327,10 +339,29 @@ def cmd_erase(args: argparse.Namespace) -> int:
             answer = ""
         if answer.strip().lower() != "erase":
             raise CommandError("not confirmed; nothing was erased (use --yes to skip the question)")
-    report = erase_person(phone=phone, email=email)
+    try:
+        report = erase_person(phone=phone, email=email)
+    except TrackerStoreMissing as error:
+        raise CommandError(f"{error}; nothing was erased") from None
     print(f"Erased the data of {who}:")
     for line in report.lines():
         print(f"  {line}")
+    return EXIT_OK
+
+
+def cmd_purge(args: argparse.Namespace) -> int:
+    """Remove conversations, SMS logs and delivered webhook payloads past the retention."""
+    from clinic.retention import purge
+    from clinic.settings import settings
+
+    days = settings().retention_days
+    report = purge(dry_run=args.dry_run)
+    print(f"Retention {days} days" + (" (dry run, nothing removed)" if args.dry_run else "")
+          + ":")
+    for line in report.lines():
+        print(f"  {line}")
+    if report.tracker_error:
+        raise CommandError(f"conversations were not purged: {report.tracker_error}")
     return EXIT_OK
 
 
@@ -391,6 +422,13 @@ def build_parser() -> argparse.ArgumentParser:
     erase.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     erase.set_defaults(func=cmd_erase)
 
+    purge = commands.add_parser(
+        "purge", help="remove conversations, SMS logs and delivered webhook payloads older "
+                      "than retention_days (bookings stay)")
+    purge.add_argument("--dry-run", action="store_true",
+                       help="only count what would be removed")
+    purge.set_defaults(func=cmd_purge)
+
     webhook = commands.add_parser("webhook", help="booking webhook deliveries")
     webhook_actions = webhook.add_subparsers(dest="action", metavar="ACTION", parser_class=_Parser)
     webhook_actions.required = True
@@ -405,6 +443,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one staff command; returns the exit code."""
+    from clinic.sanitize import SafeStream
+
+    stdout, stderr = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = SafeStream(stdout), SafeStream(stderr)
+    try:
+        return _main(argv)
+    finally:
+        sys.stdout, sys.stderr = stdout, stderr
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command == "erase" and not (args.phone or args.email):

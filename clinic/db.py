@@ -68,11 +68,58 @@ def _on_sqlite_connect(dbapi_connection, _record) -> None:  # noqa: ANN001 - DBA
     try:
         cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA foreign_keys = ON")
+        # Deleted rows are overwritten with zeros, not left readable in free pages.
+        cursor.execute("PRAGMA secure_delete = ON")
         # WAL lets staff read while the assistant writes. In-memory databases ignore it.
         cursor.execute("PRAGMA journal_mode = WAL")
         cursor.execute("PRAGMA synchronous = NORMAL")
     finally:
         cursor.close()
+
+
+def _on_other_sqlite_connect(dbapi_connection, _record) -> None:  # noqa: ANN001
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA secure_delete = ON")
+    finally:
+        cursor.close()
+
+
+def external_engine(url: str) -> Engine:
+    """A new engine for another database the clinic deletes from (Rasa's tracker store).
+
+    On SQLite every connection runs ``PRAGMA secure_delete = ON``, as the clinic
+    database's do. The caller disposes of it.
+    """
+    engine = create_engine(url, future=True, hide_parameters=True)
+    if _is_sqlite(url):
+        event.listen(engine, "connect", _on_other_sqlite_connect)
+    return engine
+
+
+def flush_deleted(engine: Engine) -> None:
+    """After deleting personal data from SQLite: checkpoint and empty the WAL file.
+
+    secure_delete zeroes the freed space in the database file; the write-ahead log can
+    still hold older copies of the changed pages until it is checkpointed and
+    truncated. No-op on other databases and on SQLite files not in WAL mode.
+    """
+    if not _is_sqlite(str(engine.url)):
+        return
+    raw = engine.raw_connection()
+    try:
+        raw.isolation_level = None  # autocommit: a checkpoint can't run in a transaction
+        cursor = raw.cursor()
+        try:
+            busy = cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        finally:
+            cursor.close()
+    finally:
+        raw.close()
+    if busy and busy[0]:
+        log.warning("SQLite WAL checkpoint incomplete (a reader is active); deleted data "
+                    "leaves the WAL file at the next checkpoint.")
 
 
 def _on_sqlite_begin(connection) -> None:  # noqa: ANN001 - SQLAlchemy Connection

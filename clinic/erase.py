@@ -10,20 +10,29 @@ A person is identified by the phone number and/or email address staff give. What
   booking that stays uses it too): the SMS opt-out entry and every text to or from it
   (the SMS log / local outbox);
 * their conversations in Rasa's tracker store (table ``events``): the conversation ids of
-  their bookings, and their phone numbers (SMS conversations use the number as sender id).
+  their bookings, their phone numbers (SMS conversations use the number as sender id),
+  and every conversation whose events mention one of their numbers (in any form the
+  project's phone normalisation reads, e.g. "(415) 555-2671") or emails (any case),
+  also those that never became a booking.
 
 Nothing else is touched. The tracker store is cleaned first: if the clinic database
-step then failed, running the command again finds the same bookings and finishes.
+step then failed, running the command again finds the same bookings and finishes. A
+missing tracker store is an error (:class:`TrackerStoreMissing`) and nothing is erased:
+staff must know the erasure would not reach the conversations. On SQLite, deleted rows
+are overwritten (``secure_delete``) and the WAL file is emptied afterwards.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sqlalchemy import bindparam, create_engine, delete, inspect, or_, select, text
+from sqlalchemy import bindparam, column, delete, exc, inspect, or_, select, table, text
+from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.orm import Session
 
 from clinic.models import (
@@ -77,7 +86,6 @@ class ErasureReport:
     opt_outs: int = 0
     conversations: int = 0
     conversation_events: int = 0
-    tracker_note: str = ""
     references: list[str] = field(default_factory=list)
 
     def lines(self) -> list[str]:
@@ -94,8 +102,6 @@ class ErasureReport:
             f"conversations:         {self.conversations} "
             f"({self.conversation_events} tracker events)",
         ]
-        if self.tracker_note:
-            lines.append(f"tracker store: {self.tracker_note}")
         return lines
 
 
@@ -172,6 +178,22 @@ def find_person(session: Session, *, phone: str | None = None,
     return data
 
 
+class TrackerStoreMissing(Exception):
+    """The configured tracker store is not there (or has no conversations table).
+
+    Erasing cannot reach the person's conversations, so it must not pretend that
+    "nothing was stored": staff are told to check ``tracker_store_url``.
+    """
+
+
+def tracker_label(url: str) -> str:
+    """The tracker store URL for messages (a password in it is hidden)."""
+    try:
+        return repr(make_url(url))
+    except Exception:  # noqa: BLE001 - an unparsable URL is shown as typed
+        return url
+
+
 def _sqlite_file_missing(url: str) -> bool:
     prefix = "sqlite:///"
     if not url.startswith(prefix) or ":memory:" in url:
@@ -179,24 +201,149 @@ def _sqlite_file_missing(url: str) -> bool:
     return not Path(url[len(prefix):].split("?", 1)[0]).is_file()
 
 
-def count_conversations(tracker_url: str, conversation_ids: set[str]) -> tuple[int, int, str]:
-    """(conversations, events, note) present in the tracker store for these ids."""
-    return _tracker(tracker_url, conversation_ids, remove=False)
+def open_tracker_store(tracker_url: str) -> Engine:
+    """An engine for Rasa's tracker store; raises :class:`TrackerStoreMissing`.
 
+    SQLite connections run ``secure_delete`` (:func:`clinic.db.external_engine`). A
+    missing SQLite file is not created by looking.
+    """
+    from clinic.db import external_engine
 
-def _tracker(tracker_url: str, conversation_ids: set[str], *,
-             remove: bool) -> tuple[int, int, str]:
-    if not conversation_ids:
-        return 0, 0, ""
+    problem = f"no tracker store at {tracker_label(tracker_url)}: check tracker_store_url"
     if _sqlite_file_missing(tracker_url):
-        # Connecting would create an empty file; there is simply nothing stored yet.
-        return 0, 0, "no tracker store file yet (nothing stored)"
-    engine = create_engine(tracker_url, future=True, hide_parameters=True)
+        raise TrackerStoreMissing(problem)
+    engine = external_engine(tracker_url)
+    try:
+        with engine.connect() as connection:
+            has_table = inspect(connection).has_table(TRACKER_EVENTS_TABLE)
+    except exc.DBAPIError as error:
+        engine.dispose()
+        original = getattr(error, "orig", None) or error
+        raise TrackerStoreMissing(f"{problem} ({type(original).__name__})") from None
+    if not has_table:
+        engine.dispose()
+        raise TrackerStoreMissing(f"no tracker store at {tracker_label(tracker_url)} (no "
+                                  f"'{TRACKER_EVENTS_TABLE}' table): check tracker_store_url")
+    return engine
+
+
+_EVENTS = table(TRACKER_EVENTS_TABLE, column("sender_id"), column("data"))
+# Event fields that are ids, names or times, never something the person typed.
+_TECHNICAL_KEYS = {"event", "timestamp", "message_id", "input_channel", "model_id",
+                   "assistant_id", "policy", "confidence", "intent_ranking", "name",
+                   "action_name", "action_text", "extractor", "entity", "start", "end"}
+
+
+# "!" rather than a backslash: the same on every database, whatever its string settings.
+_LIKE_ESCAPE = "!"
+
+
+def _like_escape(value: str) -> str:
+    return value.replace("!", "!!").replace("%", "!%").replace("_", "!_")
+
+
+def _last_digits(phone: str) -> str:
+    """The last 4 digits of the national number: contiguous in every usual way of
+    writing it ("555-2671", "555 2671", "5552671")."""
+    import phonenumbers
+
+    try:
+        national = str(phonenumbers.parse(phone, None).national_number)
+    except phonenumbers.NumberParseException:
+        national = re.sub(r"\D", "", phone)
+    return national[-4:]
+
+
+def _strings(value: object, key: str = "") -> Iterator[str]:
+    """Every string in an event's JSON that could be something a person typed."""
+    if key in _TECHNICAL_KEYS:
+        return
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for name, item in value.items():
+            yield from _strings(item, str(name))
+    elif isinstance(value, list):
+        for item in value:
+            yield from _strings(item)
+
+
+def _mentions_email(text: str, email: str) -> bool:
+    """True if ``email`` appears in ``text`` as a whole address (any letter case)."""
+    pattern = (r"(?<![a-z0-9!#$%&'*+/=?^_`{|}~.-])" + re.escape(email)
+               + r"(?![a-z0-9-]|\.[a-z0-9])")
+    return re.search(pattern, text.lower()) is not None
+
+
+def event_mentions(data: str | None, phones: set[str], emails: set[str]) -> bool:
+    """True if a stored event (its JSON) contains one of these numbers or emails.
+
+    Numbers are found in every form :func:`clinic.booking.normalize_phone` reads
+    ("(415) 555-2671", "415.555.2671", "+1 415 555 2671", inside a sentence) and
+    compared in E.164; emails ignoring case.
+    """
+    from clinic.booking import phones_in_text
+
+    if not data:
+        return False
+    try:
+        event = json.loads(data)
+    except ValueError:
+        event = data  # not JSON: search it as text
+    for text_value in _strings(event):
+        if any(_mentions_email(text_value, email) for email in emails):
+            return True
+        if phones and sum(char.isdigit() for char in text_value) >= 7 \
+                and phones & phones_in_text(text_value):
+            return True
+    return False
+
+
+def search_conversations(connection: Connection, phones: set[str],
+                         emails: set[str]) -> set[str]:
+    """Sender ids of every conversation whose events mention a phone or an email.
+
+    The database pre-filters (``LIKE`` on the number's last digits, case-insensitive
+    ``LIKE`` on the email), then each candidate event is confirmed in Python, so a
+    number typed as "(415) 555-2671" is found for +14155552671 and a timestamp that
+    happens to contain "2671" is not.
+    """
+    conditions = [_EVENTS.c.data.like(f"%{_like_escape(_last_digits(phone))}%",
+                                      escape=_LIKE_ESCAPE)
+                  for phone in phones if _last_digits(phone)]
+    conditions += [_EVENTS.c.data.ilike(f"%{_like_escape(email)}%", escape=_LIKE_ESCAPE)
+                   for email in emails]
+    if not conditions:
+        return set()
+    found: set[str] = set()
+    rows = connection.execute(select(_EVENTS.c.sender_id, _EVENTS.c.data)
+                              .where(or_(*conditions)))
+    for sender_id, data in rows:
+        if sender_id not in found and event_mentions(data, phones, emails):
+            found.add(sender_id)
+    return found
+
+
+def count_conversations(tracker_url: str, found: PersonData) -> tuple[int, int]:
+    """(conversations, events) of this person in the tracker store.
+
+    Their conversations are those of their bookings and phone numbers, and every other
+    one that mentions their phone numbers or emails (see :func:`search_conversations`).
+    Raises :class:`TrackerStoreMissing` if there is no tracker store.
+    """
+    return _tracker(tracker_url, found, remove=False)
+
+
+def _tracker(tracker_url: str, found: PersonData, *, remove: bool) -> tuple[int, int]:
+    from clinic.db import flush_deleted
+
+    engine = open_tracker_store(tracker_url)
     try:
         with engine.begin() as connection:
-            if not inspect(connection).has_table(TRACKER_EVENTS_TABLE):
-                return 0, 0, "the tracker store has no conversations table yet"
-            ids = sorted(conversation_ids)
+            ids = sorted(set(found.conversation_ids)
+                         | search_conversations(connection, found.phones, found.emails))
+            if not ids:
+                return 0, 0
             present = connection.execute(
                 text(f"SELECT sender_id, COUNT(*) FROM {TRACKER_EVENTS_TABLE} "
                      "WHERE sender_id IN :ids GROUP BY sender_id")
@@ -208,7 +355,9 @@ def _tracker(tracker_url: str, conversation_ids: set[str], *,
                     text(f"DELETE FROM {TRACKER_EVENTS_TABLE} WHERE sender_id IN :ids")
                     .bindparams(bindparam("ids", expanding=True)), {"ids": ids}
                 )
-            return conversations, events, ""
+        if remove and present:
+            flush_deleted(engine)
+        return conversations, events
     finally:
         engine.dispose()
 
@@ -229,8 +378,9 @@ def erase_person(
     with read_scope(url) as session:
         found = find_person(session, phone=phone, email=email)
     report = ErasureReport()
-    report.conversations, report.conversation_events, report.tracker_note = _tracker(
-        tracker_url, found.conversation_ids, remove=True)
+    # Raises TrackerStoreMissing before anything is erased if the store is not there.
+    report.conversations, report.conversation_events = _tracker(tracker_url, found,
+                                                                remove=True)
     with session_scope(url) as session:
         # Look again inside the write transaction: a booking saved meanwhile goes too.
         found = find_person(session, phone=phone, email=email)
@@ -253,6 +403,9 @@ def erase_person(
                                            found.webhook_delivery_ids)
         report.opt_outs = remove(SmsOptOut, SmsOptOut.phone_e164, found.opt_out_phones)
         report.bookings = remove(BookingRequest, BookingRequest.id, found.booking_ids)
+    from clinic.db import flush_deleted, get_engine
+
+    flush_deleted(get_engine(url))
     log.info("Erased a person's data: %s bookings, %s conversations",
              report.bookings, report.conversations)
     return report

@@ -4,6 +4,10 @@ Every timestamp is stored in UTC (:class:`UTCDateTime`): timezone-aware datetime
 in, timezone-aware UTC datetimes come out, on SQLite and PostgreSQL alike. The schema
 itself is created by the Alembic migrations in ``clinic/migrations``; a test checks that
 these models and the migrated database agree.
+
+Every string written goes through :func:`clinic.sanitize.clean_text` first (the
+``Clean*`` column types): NUL, ESC and the other control characters people can type
+never reach the database (PostgreSQL refuses NUL) or, later, the staff terminal.
 """
 
 from __future__ import annotations
@@ -23,9 +27,12 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import declarative_base, relationship
 from sqlalchemy.types import TypeDecorator
+
+from clinic.sanitize import clean_json, clean_text
 
 # Stable constraint names, so migrations can refer to them on every database.
 NAMING = {
@@ -76,6 +83,36 @@ class UTCDateTime(TypeDecorator):
         return value.replace(tzinfo=dt.timezone.utc)
 
 
+class CleanString(TypeDecorator):
+    """A single-line string column: control characters removed on the way in."""
+
+    impl = String
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):  # noqa: ANN001, ANN201 - SQLAlchemy API
+        return clean_text(value, multiline=False) if isinstance(value, str) else value
+
+
+class CleanText(TypeDecorator):
+    """A multi-line text column: control characters except TAB and LF removed."""
+
+    impl = Text
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):  # noqa: ANN001, ANN201 - SQLAlchemy API
+        return clean_text(value) if isinstance(value, str) else value
+
+
+class CleanJSON(TypeDecorator):
+    """A JSON column whose strings (keys and values) lose their control characters."""
+
+    impl = JSON
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):  # noqa: ANN001, ANN201 - SQLAlchemy API
+        return clean_json(value)
+
+
 class BookingRequest(Base):
     """A booking request saved by the booking hand-off; staff act on it."""
 
@@ -86,22 +123,22 @@ class BookingRequest(Base):
     )
 
     id = Column(Integer, primary_key=True)
-    reference = Column(String(16), nullable=False, unique=True)
+    reference = Column(CleanString(16), nullable=False, unique=True)
     created_at = Column(UTCDateTime(), nullable=False, default=utcnow)
-    conversation_id = Column(String(255), nullable=False, index=True)
-    channel = Column(String(40), nullable=False)
-    name = Column(String(100), nullable=False)
-    phone_e164 = Column(String(20), nullable=False, index=True)
-    email = Column(String(254), nullable=True, index=True)
-    treatment = Column(String(64), nullable=False)
-    preferred_times_text = Column(Text, nullable=False, default="")
-    preferred_times_parsed = Column(JSON, nullable=False, default=list)
-    screening_outcome = Column(String(32), nullable=False)
-    screening_answers = Column(JSON, nullable=False, default=dict)
-    screening_summary = Column(Text, nullable=False, default="")
-    promotion_code = Column(String(20), nullable=True)
+    conversation_id = Column(CleanString(255), nullable=False, index=True)
+    channel = Column(CleanString(40), nullable=False)
+    name = Column(CleanString(100), nullable=False)
+    phone_e164 = Column(CleanString(20), nullable=False, index=True)
+    email = Column(CleanString(254), nullable=True, index=True)
+    treatment = Column(CleanString(64), nullable=False)
+    preferred_times_text = Column(CleanText, nullable=False, default="")
+    preferred_times_parsed = Column(CleanJSON, nullable=False, default=list)
+    screening_outcome = Column(CleanString(32), nullable=False)
+    screening_answers = Column(CleanJSON, nullable=False, default=dict)
+    screening_summary = Column(CleanText, nullable=False, default="")
+    promotion_code = Column(CleanString(20), nullable=True)
     promotion_amount_usd = Column(Integer, nullable=True)
-    status = Column(String(16), nullable=False, default="requested")
+    status = Column(CleanString(16), nullable=False, default="requested")
     status_changed_at = Column(UTCDateTime(), nullable=False, default=utcnow)
     treated_at = Column(UTCDateTime(), nullable=True)
 
@@ -118,12 +155,12 @@ class SmsConsent(Base):
 
     id = Column(Integer, primary_key=True)
     booking_id = Column(Integer, ForeignKey("booking_requests.id"), nullable=False, index=True)
-    phone_e164 = Column(String(20), nullable=False, index=True)
-    wording = Column(Text, nullable=False)
+    phone_e164 = Column(CleanString(20), nullable=False, index=True)
+    wording = Column(CleanText, nullable=False)
     given = Column(Boolean, nullable=False)
     given_at = Column(UTCDateTime(), nullable=False)
-    channel = Column(String(40), nullable=False)
-    conversation_id = Column(String(255), nullable=False)
+    channel = Column(CleanString(40), nullable=False)
+    conversation_id = Column(CleanString(255), nullable=False)
 
     booking = relationship("BookingRequest", back_populates="consents")
 
@@ -141,9 +178,9 @@ class PromotionRedemption(Base):
     )
 
     id = Column(Integer, primary_key=True)
-    code = Column(String(20), nullable=False)
-    phone_e164 = Column(String(20), nullable=False)
-    email = Column(String(254), nullable=True)
+    code = Column(CleanString(20), nullable=False)
+    phone_e164 = Column(CleanString(20), nullable=False)
+    email = Column(CleanString(254), nullable=True)
     booking_id = Column(Integer, ForeignKey("booking_requests.id"), nullable=False, index=True)
     redeemed_at = Column(UTCDateTime(), nullable=False, default=utcnow)
 
@@ -156,9 +193,9 @@ class SmsOptOut(Base):
 
     __tablename__ = "sms_opt_outs"
 
-    phone_e164 = Column(String(20), primary_key=True)
+    phone_e164 = Column(CleanString(20), primary_key=True)
     opted_out = Column(Boolean, nullable=False)
-    keyword = Column(String(64), nullable=False, default="")
+    keyword = Column(CleanString(64), nullable=False, default="")
     changed_at = Column(UTCDateTime(), nullable=False, default=utcnow)
 
     def __repr__(self) -> str:
@@ -177,18 +214,18 @@ class Followup(Base):
 
     id = Column(Integer, primary_key=True)
     booking_id = Column(Integer, ForeignKey("booking_requests.id"), nullable=False, index=True)
-    phone_e164 = Column(String(20), nullable=False, index=True)
-    message_id = Column(String(64), nullable=False)
-    body = Column(Text, nullable=False)
+    phone_e164 = Column(CleanString(20), nullable=False, index=True)
+    message_id = Column(CleanString(64), nullable=False)
+    body = Column(CleanText, nullable=False)
     due_at = Column(UTCDateTime(), nullable=False)
-    status = Column(String(16), nullable=False, default="scheduled")
+    status = Column(CleanString(16), nullable=False, default="scheduled")
     attempts = Column(Integer, nullable=False, default=0)
     next_attempt_at = Column(UTCDateTime(), nullable=True)
-    last_error = Column(Text, nullable=True)
-    claimed_by = Column(String(128), nullable=True)
+    last_error = Column(CleanText, nullable=True)
+    claimed_by = Column(CleanString(128), nullable=True)
     claimed_at = Column(UTCDateTime(), nullable=True)
     sent_at = Column(UTCDateTime(), nullable=True)
-    provider_sid = Column(String(64), nullable=True)
+    provider_sid = Column(CleanString(64), nullable=True)
 
     def __repr__(self) -> str:
         return f"<Followup {self.message_id} booking={self.booking_id} {self.status}>"
@@ -198,17 +235,25 @@ class SmsMessage(Base):
     """The SMS log and local outbox: every text in or out, and how it travelled."""
 
     __tablename__ = "sms_messages"
-    __table_args__ = (CheckConstraint(_one_of("direction", SMS_DIRECTIONS), name="direction"),)
+    __table_args__ = (
+        CheckConstraint(_one_of("direction", SMS_DIRECTIONS), name="direction"),
+        # One row per inbound Twilio MessageSid: of two replicas handling the same
+        # webhook at once, the second insert fails and that request does nothing.
+        Index("uq_sms_messages_inbound_provider_sid", "provider_sid", unique=True,
+              sqlite_where=text("direction = 'inbound'"),
+              postgresql_where=text("direction = 'inbound'")),
+        Index("ix_sms_messages_created_at", "created_at"),
+    )
 
     id = Column(Integer, primary_key=True)
-    direction = Column(String(10), nullable=False)
-    phone_e164 = Column(String(20), nullable=False, index=True)
-    body = Column(Text, nullable=False)
+    direction = Column(CleanString(10), nullable=False)
+    phone_e164 = Column(CleanString(20), nullable=False, index=True)
+    body = Column(CleanText, nullable=False)
     created_at = Column(UTCDateTime(), nullable=False, default=utcnow)
     # "local-outbox": recorded only, never sent; "twilio": went through Twilio.
-    transport = Column(String(20), nullable=False)
-    status = Column(String(20), nullable=False)
-    provider_sid = Column(String(64), nullable=True)
+    transport = Column(CleanString(20), nullable=False)
+    status = Column(CleanString(20), nullable=False)
+    provider_sid = Column(CleanString(64), nullable=True)
     followup_id = Column(Integer, ForeignKey("followups.id"), nullable=True, index=True)
 
     def __repr__(self) -> str:
@@ -226,12 +271,12 @@ class WebhookDelivery(Base):
 
     id = Column(Integer, primary_key=True)
     booking_id = Column(Integer, ForeignKey("booking_requests.id"), nullable=False, index=True)
-    url = Column(Text, nullable=False)
-    payload = Column(JSON, nullable=False)
-    status = Column(String(16), nullable=False, default="pending")
+    url = Column(CleanText, nullable=False)
+    payload = Column(CleanJSON, nullable=False)
+    status = Column(CleanString(16), nullable=False, default="pending")
     attempts = Column(Integer, nullable=False, default=0)
     next_attempt_at = Column(UTCDateTime(), nullable=True)
-    last_error = Column(Text, nullable=True)
+    last_error = Column(CleanText, nullable=True)
     delivered_at = Column(UTCDateTime(), nullable=True)
 
     def __repr__(self) -> str:

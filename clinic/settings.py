@@ -32,6 +32,7 @@ class Settings:
     twilio_api_base: str = ""
     twilio_webhook_public_url: str = ""
     sender_poll_seconds: float = 30.0
+    retention_days: int = 90
     # Interface every server listens on; anything but loopback is an explicit choice.
     bind: str = "127.0.0.1"
     # Several Rasa replicas: Redis shared by the socket.io channel (empty: one server).
@@ -88,7 +89,14 @@ def load_settings(path: Path | None = None) -> Settings:
         value = os.environ.get(f"CLINIC_{name.upper()}", values.get(name))
         if value is None:
             continue
-        result[name] = float(value) if name == "sender_poll_seconds" else str(value)
+        if name == "sender_poll_seconds":
+            result[name] = float(value)
+        elif name == "retention_days":
+            result[name] = int(value)
+            if result[name] < 1:
+                raise ValueError("retention_days must be 1 or more")
+        else:
+            result[name] = str(value)
     settings = Settings(**result)
     return Settings(**{**settings.__dict__,
                        "database_url": resolve_sqlite_url(settings.database_url),

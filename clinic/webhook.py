@@ -8,8 +8,21 @@ backoff, capped), so nothing is lost. After :data:`MAX_ATTEMPTS` failures a deli
 marked ``failed`` and logged; ``clinic webhook deliver --retry-failed`` puts it back.
 
 Delivery is at least once: the receiver should use the ``X-Clinic-Delivery`` header (or
-the booking reference) to ignore a repeat. With ``CLINIC_BOOKING_WEBHOOK_SECRET`` set,
-``X-Clinic-Signature`` is the hex HMAC-SHA256 of the exact request body.
+the booking reference) to ignore a repeat.
+
+Signing (for the receiver). With ``CLINIC_BOOKING_WEBHOOK_SECRET`` set, every request
+carries ``X-Clinic-Timestamp`` (Unix seconds when it was sent) and
+``X-Clinic-Signature``, the hex HMAC-SHA256 with that secret of
+``f"{timestamp}.".encode() + body`` (the exact bytes of the body). The receiver
+recomputes it, compares in constant time, and refuses a timestamp more than
+:data:`MAX_AGE_SECONDS` away from its clock; together with ``X-Clinic-Delivery`` (kept
+for that long) a captured request cannot be replayed. :func:`verify_signature` does
+all of it. Each retry is signed afresh.
+
+Refused targets: an ``http://`` URL, and an empty secret, are allowed only for a
+loopback host (a receiver on the same machine). Anywhere else such a delivery is not
+sent (the booking data would cross the network readable or unauthenticated); it stays
+pending with the reason in ``last_error`` and goes once the configuration is fixed.
 
 Who calls :func:`deliver_pending`: the booking action right after a save, through
 :func:`deliver_in_background` (a daemon thread that keeps retrying while deliveries are
@@ -25,6 +38,7 @@ import hmac
 import json
 import logging
 import threading
+import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
@@ -44,7 +58,9 @@ REQUEST_TIMEOUT_SECONDS = 10.0
 # While one worker is POSTing a delivery, others leave it alone for this long.
 CLAIM_LEASE = dt.timedelta(seconds=60)
 SIGNATURE_HEADER = "X-Clinic-Signature"
+TIMESTAMP_HEADER = "X-Clinic-Timestamp"
 DELIVERY_HEADER = "X-Clinic-Delivery"
+MAX_AGE_SECONDS = 300  # how old a signed request may be when the receiver checks it
 
 
 @dataclass
@@ -96,9 +112,51 @@ def queue_delivery(session: Session, booking: BookingRequest, url: str,
     return delivery
 
 
-def sign(body: bytes, secret: str) -> str:
-    """Hex HMAC-SHA256 of ``body`` with ``secret`` (the X-Clinic-Signature value)."""
-    return hmac.new(secret.encode("utf-8"), body, hashlib.sha256).hexdigest()
+def sign(body: bytes, secret: str, timestamp: int) -> str:
+    """The X-Clinic-Signature value: hex HMAC-SHA256 of ``f"{timestamp}." + body``."""
+    message = f"{int(timestamp)}.".encode("ascii") + body
+    return hmac.new(secret.encode("utf-8"), message, hashlib.sha256).hexdigest()
+
+
+def verify_signature(body: bytes, timestamp: str | None, signature: str | None,
+                     secret: str, *, max_age: float = MAX_AGE_SECONDS,
+                     now: float | None = None) -> bool:
+    """For the receiver: True only for a correctly signed, fresh request.
+
+    ``timestamp`` and ``signature`` are the X-Clinic-Timestamp and X-Clinic-Signature
+    header values, ``body`` the raw request body. A request older (or more in the
+    future) than ``max_age`` seconds is refused, so a captured one cannot be replayed
+    later; also ignore an ``X-Clinic-Delivery`` id already seen within that window.
+    """
+    if not secret or not timestamp or not signature:
+        return False
+    try:
+        moment = int(timestamp)
+    except ValueError:
+        return False
+    now = time.time() if now is None else now
+    if abs(now - moment) > max_age:
+        return False
+    return hmac.compare_digest(sign(body, secret, moment), signature.strip().lower())
+
+
+def refusal(url: str, secret: str) -> str | None:
+    """Why a delivery to ``url`` may not be sent (None: it may).
+
+    ``http://`` and an empty secret are for a receiver on loopback only.
+    """
+    from clinic.hosts import is_loopback_host
+
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return "not an http(s) URL"
+    if is_loopback_host(parts.hostname):
+        return None
+    if parts.scheme != "https":
+        return "refused: an http:// URL outside loopback (use https://)"
+    if not secret:
+        return "refused: no CLINIC_BOOKING_WEBHOOK_SECRET (needed outside loopback)"
+    return None
 
 
 def backoff(attempts: int) -> dt.timedelta:
@@ -119,7 +177,9 @@ def _post(url: str, body: bytes, delivery_id: int, secret: str) -> None:
     headers = {"Content-Type": "application/json", "User-Agent": "clinic-assistant",
                DELIVERY_HEADER: str(delivery_id)}
     if secret:
-        headers[SIGNATURE_HEADER] = sign(body, secret)
+        timestamp = int(time.time())
+        headers[TIMESTAMP_HEADER] = str(timestamp)
+        headers[SIGNATURE_HEADER] = sign(body, secret, timestamp)
     request = urllib.request.Request(url, data=body, headers=headers, method="POST")
     with urllib.request.urlopen(request, timeout=REQUEST_TIMEOUT_SECONDS) as response:  # noqa: S310
         response.read()
@@ -177,11 +237,15 @@ def deliver_pending(
             delivery = session.get(WebhookDelivery, delivery_id)
             target, payload = delivery.url, delivery.payload
         body = json.dumps(payload, sort_keys=True, separators=(",", ":")).encode("utf-8")
-        try:
-            _post(target, body, delivery_id, secret)
-            error = None
-        except Exception as problem:  # noqa: BLE001 - any failure means "try again later"
-            error = _describe(problem)
+        error = refusal(target, secret)
+        if error is not None:
+            log.error("Webhook delivery %s to %s not sent: %s", delivery_id, _host(target),
+                      error)
+        else:
+            try:
+                _post(target, body, delivery_id, secret)
+            except Exception as problem:  # noqa: BLE001 - any failure means "try again later"
+                error = _describe(problem)
         with session_scope(url) as session:
             delivery = session.get(WebhookDelivery, delivery_id)
             delivery.attempts += 1

@@ -23,9 +23,22 @@ ROOT = Path(__file__).resolve().parent.parent
 UTC = dt.timezone.utc
 
 
+try:
+    from tests.support import make_tracker_store
+except ImportError:  # plain `pytest` puts tests/ (not the project root) on sys.path
+    from support import make_tracker_store
+
+
 @pytest.fixture
 def db_url(clinic_db):
     return clinic_db
+
+
+@pytest.fixture
+def tracker_store(clinic_db):
+    """An empty conversation store where settings say it is."""
+    make_tracker_store(settings().tracker_store_url)
+    return settings().tracker_store_url
 
 
 def book(name="Ada Lovelace", phone="+14155552671", email="ada@example.com",
@@ -163,7 +176,7 @@ def test_mark_rejects_bad_times(db_url, capsys):
     assert code == 1 and "future" in err
 
 
-def test_erase_needs_confirmation_then_removes(db_url, capsys, monkeypatch):
+def test_erase_needs_confirmation_then_removes(db_url, tracker_store, capsys, monkeypatch):
     book()
     other = book(name="Grace Hopper", phone="+12065550100", email="grace@example.com")
     monkeypatch.setattr("builtins.input", lambda prompt: "no")
@@ -258,7 +271,8 @@ def test_installed_command_runs_in_a_fresh_process(db_url):
     assert module.returncode == 1 and "Traceback" not in module.stderr
 
 
-def test_erase_accepts_a_full_international_number_that_is_not_valid(db_url, capsys):
+def test_erase_accepts_a_full_international_number_that_is_not_valid(db_url, tracker_store,
+                                                                       capsys):
     from clinic.models import SmsOptOut
 
     with db.session_scope(db_url) as session:  # e.g. a STOP texted from a test number
@@ -268,3 +282,34 @@ def test_erase_accepts_a_full_international_number_that_is_not_valid(db_url, cap
     assert code == 0 and "SMS opt-out entries:   1" in out
     code, _, err = run(capsys, "erase", "--phone", "(555) 010-0123", "--yes")
     assert code == 1 and "not a valid phone number" in err  # national form: must be valid
+
+
+def test_erase_without_a_tracker_store_fails_and_erases_nothing(db_url, capsys):
+    reference = book()
+    code, _, err = run(capsys, "erase", "--phone", "+14155552671", "--yes")
+    assert code == 1
+    assert "no tracker store at" in err and "check tracker_store_url" in err
+    assert "nothing was erased" in err
+    code, out, _ = run(capsys, "bookings", "list")
+    assert reference in out
+
+
+def test_printed_text_carries_no_control_characters(db_url, capsys):
+    reference = book()
+    # Rows written before control characters were stripped on the way in (raw SQL).
+    engine = create_engine(db_url)
+    with engine.begin() as connection:
+        connection.exec_driver_sql(
+            "UPDATE booking_requests SET name = ?, preferred_times_text = ?",
+            ("Ada\x1b[2J\x1b]0;pwned\x07 Lovelace", "Friday\rMonday\x00"))
+        connection.exec_driver_sql(
+            "INSERT INTO sms_messages (direction, phone_e164, body, created_at, transport, "
+            "status) VALUES ('outbound', '+14155552671', ?, '2026-03-10 18:00:00', "
+            "'local-outbox', 'not-sent')", ("hi\x1b[31m\x9b",))
+    engine.dispose()
+    for argv in (["bookings", "list"], ["bookings", "show", reference], ["outbox", "list"]):
+        code, out, err = run(capsys, *argv)
+        assert code == 0, err
+        assert not {"\x1b", "\x07", "\x00", "\x9b", "\r"} & set(out), argv
+    code, out, _ = run(capsys, "bookings", "show", reference)
+    assert "Ada[2J]0;pwned Lovelace" in out and "FridayMonday" in out

@@ -10,7 +10,7 @@ from sqlalchemy import create_engine, func, select, text
 
 from clinic import db
 from clinic.booking import BookingDraft, save_booking
-from clinic.erase import erase_person
+from clinic.erase import TrackerStoreMissing, erase_person
 from clinic.kb import knowledge
 from clinic.models import (
     BookingRequest,
@@ -22,6 +22,11 @@ from clinic.models import (
     WebhookDelivery,
 )
 from clinic.settings import settings
+
+try:
+    from tests.support import add_tracker_events
+except ImportError:  # plain `pytest` puts tests/ (not the project root) on sys.path
+    from support import add_tracker_events
 
 UTC = dt.timezone.utc
 NOW = dt.datetime(2026, 3, 10, 18, 0, tzinfo=UTC)
@@ -200,13 +205,122 @@ def test_erase_by_email_keeps_a_phone_shared_with_someone_else(stores):
     assert shared_phone in tracker_senders(tracker)
 
 
-def test_erase_without_a_tracker_store_file_still_erases(stores, tmp_path):
+def test_a_missing_tracker_store_is_an_error_and_nothing_is_erased(stores, tmp_path):
     url, _ = stores
     book(ADA, "web-ada")
-    report = erase_person(phone=ADA["phone"], tracker_url=f"sqlite:///{tmp_path / 'none.db'}")
-    assert report.bookings == 1 and report.conversations == 0
-    assert "no tracker store" in report.tracker_note
+    before = counts(url)
+    missing = f"sqlite:///{tmp_path / 'none.db'}"
+    with pytest.raises(TrackerStoreMissing, match="no tracker store at .*none.db.*"
+                       "check tracker_store_url"):
+        erase_person(phone=ADA["phone"], tracker_url=missing)
+    assert counts(url) == before  # the clinic database is untouched too
     assert not (tmp_path / "none.db").exists()  # not created by looking
+
+
+def test_a_tracker_store_without_the_events_table_is_an_error(stores, tmp_path):
+    book(ADA, "web-ada")
+    wrong = f"sqlite:///{tmp_path / 'other.db'}"
+    engine = create_engine(wrong)
+    with engine.begin() as connection:
+        connection.exec_driver_sql("CREATE TABLE something (id INTEGER)")
+    engine.dispose()
+    with pytest.raises(TrackerStoreMissing, match="no 'events' table"):
+        erase_person(phone=ADA["phone"], tracker_url=wrong)
+
+
+def user(text_typed: str, timestamp: float = 1.0) -> dict:
+    """A user message as Rasa stores it."""
+    return {"event": "user", "timestamp": timestamp, "text": text_typed,
+            "parse_data": {"text": text_typed, "intent": {"name": "inform"},
+                           "entities": []},
+            "input_channel": "socketio", "message_id": "0f" * 16}
+
+
+def slot(name: str, value: object) -> dict:
+    return {"event": "slot", "timestamp": 2.0, "name": name, "value": value}
+
+
+@pytest.mark.parametrize("typed", [
+    "+14155552671", "(415) 555-2671", "415-555-2671", "415.555.2671", "415 555 2671",
+    "my number is 4155552671 thanks", "+1 415 555 2671", "1-415-555-2671",
+])
+def test_conversations_that_never_became_a_booking_are_found_by_phone(stores, typed):
+    _, tracker = stores
+    add_tracker_events(tracker, "web-unfinished", [user("I'd like to book"), user(typed)])
+    add_tracker_events(tracker, "web-other", [user("my number is (206) 555-0100")])
+    report = erase_person(phone=ADA["phone"])
+    assert report.bookings == 0
+    assert (report.conversations, report.conversation_events) == (1, 2)
+    assert set(tracker_senders(tracker)) == {"web-other"}
+
+
+def test_phone_in_a_slot_value_and_email_in_any_case(stores):
+    _, tracker = stores
+    add_tracker_events(tracker, "sms-form", [slot("booking_phone", "(415) 555-2671")])
+    add_tracker_events(tracker, "web-mail", [user("it's Ada.Lovelace@Example.COM")])
+    add_tracker_events(tracker, "web-near-miss", [
+        user("mail xada.lovelace@example.com or ada.lovelace@example.com.au"),
+        user("my code is 2671, reference 555-2671"),  # the last digits, not the number
+    ])
+    report = erase_person(phone=ADA["phone"], email="ada.lovelace@example.com")
+    assert report.conversations == 2
+    assert set(tracker_senders(tracker)) == {"web-near-miss"}
+
+
+def test_ids_and_timestamps_with_the_same_digits_do_not_match(stores):
+    _, tracker = stores
+    add_tracker_events(tracker, "web-noise", [
+        {**user("hello", timestamp=1764415552671.0), "message_id": "a4155552671b" * 2},
+        {"event": "action", "timestamp": 3.0, "name": "action_4155552671"},
+    ])
+    report = erase_person(phone=ADA["phone"])
+    assert report.conversations == 0
+    assert set(tracker_senders(tracker)) == {"web-noise"}
+
+
+def test_the_search_is_prefiltered_in_sql(stores, monkeypatch):
+    """Only events whose JSON contains the last digits or the email are parsed."""
+    import clinic.erase as erase_module
+
+    _, tracker = stores
+    add_tracker_events(tracker, "web-a", [user(f"message {n}") for n in range(50)])
+    add_tracker_events(tracker, "web-b", [user("call me on 415 555 2671")])
+    seen = []
+    original = erase_module.event_mentions
+
+    def spy(data, phones, emails):
+        seen.append(data)
+        return original(data, phones, emails)
+
+    monkeypatch.setattr(erase_module, "event_mentions", spy)
+    assert erase_person(phone=ADA["phone"]).conversations == 1
+    assert len(seen) == 1 and "2671" in seen[0]
+
+
+def test_erased_values_are_overwritten_in_the_sqlite_files(stores, tmp_path):
+    url, tracker = stores
+    secret_name, secret_text = "Zebulon Quixotic", "my number is 415 555 2671 Xyzzyplugh"
+    person = {**ADA, "name": secret_name}
+    book(person, "web-ada")
+    add_tracker_events(tracker, "web-ada", [user(secret_text)])
+    add_tracker_events(tracker, "web-keep", [user("nothing personal " * 20)])
+    db.dispose_engines()
+    files = [tmp_path / "clinic.db", tmp_path / "tracker.db"]
+
+    def leftovers() -> list[str]:
+        found = []
+        for path in files:
+            for candidate in (path, path.with_name(path.name + "-wal")):
+                if candidate.exists():
+                    data = candidate.read_bytes()
+                    found += [f"{candidate.name}: {value}" for value in
+                              (secret_name, "Xyzzyplugh", ADA["email"]) if value.encode() in data]
+        return found
+
+    assert leftovers()  # the values are on disk before
+    erase_person(phone=ADA["phone"])
+    db.dispose_engines()
+    assert leftovers() == []
 
 
 def test_erase_of_unknown_person_changes_nothing(two_people):
@@ -220,3 +334,39 @@ def test_erase_of_unknown_person_changes_nothing(two_people):
 def test_erase_needs_an_identifier(stores):
     with pytest.raises(ValueError):
         erase_person()
+
+
+def test_like_wildcards_in_an_email_are_taken_literally(stores):
+    _, tracker = stores
+    add_tracker_events(tracker, "web-underscore", [user("ada_l%1@example.com")])
+    add_tracker_events(tracker, "web-lookalike", [user("adaxlx1@example.com")])
+    report = erase_person(email="ada_l%1@example.com")
+    assert report.conversations == 1
+    assert set(tracker_senders(tracker)) == {"web-lookalike"}
+
+
+def test_conversations_saved_by_rasa_itself_are_found(clinic_db):
+    """Against the tracker store Rasa writes (ClinicSQLTrackerStore at tracker_store_url)."""
+    import asyncio
+
+    from rasa.shared.core.domain import Domain
+    from rasa.shared.core.events import BotUttered, SlotSet, UserUttered
+    from rasa.shared.core.trackers import DialogueStateTracker
+
+    from clinic.tracker_store import ClinicSQLTrackerStore
+
+    store = ClinicSQLTrackerStore(Domain.empty())
+
+    async def save(sender: str, events: list) -> None:
+        await store.save(DialogueStateTracker.from_events(sender, events))
+
+    asyncio.run(save("web-typed", [UserUttered("book please"),
+                                   BotUttered("What's your mobile number?"),
+                                   UserUttered("it's 415.555.2671")]))
+    asyncio.run(save("web-slot", [SlotSet("booking_email", "Ada@Example.com")]))
+    asyncio.run(save("web-other", [UserUttered("hello"), SlotSet("booking_phone",
+                                                                 "+12065550100")]))
+    store.engine.dispose()
+    report = erase_person(phone=ADA["phone"], email=ADA["email"])
+    assert report.conversations == 2
+    assert set(tracker_senders(settings().tracker_store_url)) == {"web-other"}

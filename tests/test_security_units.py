@@ -344,3 +344,11 @@ def test_everything_binds_loopback_by_default(monkeypatch) -> None:
     monkeypatch.delenv("CLINIC_BIND", raising=False)
     assert load_settings().bind == "127.0.0.1"
     assert os.environ.get("RASA_TELEMETRY_ENABLED") == "false"
+
+
+def test_rest_strips_control_characters_before_anything_is_stored() -> None:
+    _, text, metadata = rest.parse_body(_request(body=json.dumps(
+        {"sender": "me", "message": "hi\u0000 there\u001b[31m", "metadata": {"a": "x\u0000"}}
+    ).encode()))
+    assert text == "hi there[31m"
+    assert metadata == {"a": "x"}

@@ -387,3 +387,88 @@ def test_health_route(server: WebhookServer) -> None:
     health = server.url[: -len("/webhook")]  # /webhooks/twilio, as Rasa mounts it
     with urllib.request.urlopen(health, timeout=10) as response:
         assert response.status == 200
+
+
+# --------------------------------------------------------------------------- racing replicas
+
+
+def test_a_message_another_replica_logged_first_gets_an_empty_reply(
+        server: WebhookServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    """On PostgreSQL two replicas can both pass the "already handled?" check; the
+    unique index on the inbound MessageSid stops the second one."""
+    from clinic.sms import store
+
+    monkeypatch.setattr(store, "inbound_seen", lambda session, sid: False)
+    params = sms_params("hello racing")
+    signature = RequestValidator(TOKEN).compute_signature(server.url, params)
+    first = server.post(params, signature)
+    second = server.post(params, signature)
+    assert replies(first[1]) == ["You said: hello racing"]
+    assert second[0] == 200 and replies(second[1]) == []
+    assert server.assistant.texts() == ["hello racing"]
+    assert [row for row in sms_log() if row[0] == "inbound"] == [
+        ("inbound", PHONE, "hello racing")]
+
+
+def test_control_characters_never_reach_the_assistant_or_the_log(server: WebhookServer) -> None:
+    status, _ = server.text("hi\x00 there\x1b[2J")
+    assert status == 200
+    assert server.assistant.texts() == ["hi there[2J"]
+    assert ("inbound", PHONE, "hi there[2J") in sms_log()
+
+
+# --------------------------------------------------------------------------- start-up
+
+
+def test_without_a_public_url_the_channel_refuses_to_start_outside_loopback(
+        sms_database: str, monkeypatch: pytest.MonkeyPatch,
+        caplog: pytest.LogCaptureFixture) -> None:
+    from clinic.sms.channel import PublicUrlMissing
+
+    monkeypatch.setenv("CLINIC_BIND", "0.0.0.0")
+    with caplog.at_level(logging.ERROR, logger="clinic.sms.channel"), \
+            pytest.raises(PublicUrlMissing, match="twilio_webhook_public_url"):
+        TwilioVerifiedInput.from_credentials(None)
+    assert any("0.0.0.0" in r.getMessage() for r in caplog.records)
+    with pytest.raises(PublicUrlMissing):
+        TwilioVerifiedInput().blueprint(FakeAssistant().on_new_message)
+    # A public URL in credentials.yml or the settings is enough.
+    TwilioVerifiedInput.from_credentials({"public_url": "https://clinic.example/w"})
+    monkeypatch.setenv("CLINIC_TWILIO_WEBHOOK_PUBLIC_URL", "https://clinic.example/w")
+    settings.cache_clear()
+    TwilioVerifiedInput.from_credentials(None)
+
+
+@pytest.mark.parametrize("bind", ["127.0.0.1", "localhost", "::1", ""])
+def test_on_loopback_the_request_url_is_used_with_a_warning(
+        sms_database: str, monkeypatch: pytest.MonkeyPatch,
+        caplog: pytest.LogCaptureFixture, bind: str) -> None:
+    monkeypatch.setenv("CLINIC_BIND", bind)
+    with caplog.at_level(logging.WARNING, logger="clinic.sms.channel"):
+        channel = TwilioVerifiedInput.from_credentials(None)
+        channel.blueprint(FakeAssistant().on_new_message)
+    warnings = [r for r in caplog.records if "local testing" in r.getMessage()]
+    assert len(warnings) == 1
+
+
+def test_the_interface_on_the_command_line_wins() -> None:
+    from clinic.sms.channel import server_bind
+
+    assert server_bind(["run", "-i", "0.0.0.0", "--port", "5005"]) == "0.0.0.0"
+    assert server_bind(["run", "--interface=10.0.0.2"]) == "10.0.0.2"
+    assert server_bind(["run", "--port", "5005"]) in ("127.0.0.1", "localhost", "::1")
+
+
+def test_without_a_public_url_a_proxied_request_is_refused_with_a_clear_error(
+        server: WebhookServer, caplog: pytest.LogCaptureFixture) -> None:
+    params = sms_params("hello")
+    signature = RequestValidator(TOKEN).compute_signature(server.url, params)
+    data = urllib.parse.urlencode(params).encode()
+    request = urllib.request.Request(server.url, data=data, method="POST", headers={
+        "Content-Type": "application/x-www-form-urlencoded", "X-Twilio-Signature": signature,
+        "X-Forwarded-For": "203.0.113.7"})
+    with caplog.at_level(logging.ERROR, logger="clinic.sms.channel"), \
+            pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, timeout=30)
+    assert refused.value.code == 403 and server.assistant.received == []
+    assert any("twilio_webhook_public_url" in r.getMessage() for r in caplog.records)

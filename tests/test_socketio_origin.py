@@ -300,3 +300,26 @@ def test_policy_allows_exactly_the_listed_origins() -> None:
     assert not policy("http://localhost:8000.evil.test")
     assert not policy("http://localhost")
     assert OriginPolicy("*")("http://anything.test")
+
+
+def test_an_oversized_websocket_message_closes_the_connection(channel_url: str) -> None:
+    """Over the WebSocket transport, a frame over 64 KB is not parsed: the socket is closed."""
+    import websockets
+    from websockets.exceptions import ConnectionClosed
+
+    url = channel_url.replace("http://", "ws://") + "/socket.io/?EIO=4&transport=websocket"
+
+    async def send_big() -> int | None:
+        async with websockets.connect(url, origin=ALLOWED, open_timeout=5,
+                                      max_size=None) as ws:
+            await asyncio.wait_for(ws.recv(), 5)  # engine.io "open"
+            await ws.send("40")
+            await asyncio.wait_for(ws.recv(), 5)  # socket.io "connected"
+            await ws.send('42["user_uttered",{"message":"' + "x" * (100 * 1024) + '"}]')
+            try:
+                while True:
+                    await asyncio.wait_for(ws.recv(), 5)
+            except ConnectionClosed as closed:
+                return closed.rcvd.code if closed.rcvd else None
+
+    assert asyncio.run(send_big()) == 1009  # "message too big"

@@ -7,6 +7,7 @@ import hashlib
 import hmac
 import json
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -24,8 +25,10 @@ from clinic.webhook import (
     MAX_DELAY,
     backoff,
     deliver_pending,
+    refusal,
     retry_failed,
     sign,
+    verify_signature,
 )
 
 UTC = dt.timezone.utc
@@ -142,8 +145,13 @@ def test_failed_delivery_is_retried_with_backoff_then_succeeds(db_url, monkeypat
     assert body["reference"] == reference and body["promotion_code"] == "FACIAL50"
     assert body["phone"] == "+14155552671" and "screening_summary" in body
     assert request["path"] == "/bookings?token=abc"
-    expected = hmac.new(SECRET.encode(), request["body"], hashlib.sha256).hexdigest()
-    assert request["headers"]["X-Clinic-Signature"] == expected == sign(request["body"], SECRET)
+    timestamp = request["headers"]["X-Clinic-Timestamp"]
+    assert abs(int(timestamp) - time.time()) < 60
+    expected = hmac.new(SECRET.encode(), f"{timestamp}.".encode() + request["body"],
+                        hashlib.sha256).hexdigest()
+    assert request["headers"]["X-Clinic-Signature"] == expected
+    assert expected == sign(request["body"], SECRET, int(timestamp))
+    assert verify_signature(request["body"], timestamp, expected, SECRET)
     assert request["headers"]["X-Clinic-Delivery"] == str(done.id)
     assert request["headers"]["Content-Type"] == "application/json"
 
@@ -255,3 +263,44 @@ def test_background_worker_is_not_started_without_a_webhook(db_url, monkeypatch)
     monkeypatch.setenv("CLINIC_BOOKING_WEBHOOK_URL", "")
     settings.cache_clear()
     assert deliver_in_background() is None
+
+
+def test_the_signature_covers_the_timestamp_and_expires():
+    body, now = b'{"reference":"MN-ABC234"}', 1_800_000_000
+    signature = sign(body, SECRET, now)
+    assert verify_signature(body, str(now), signature, SECRET, now=now + 299)
+    # A captured request replayed later is refused ...
+    assert not verify_signature(body, str(now), signature, SECRET, now=now + 301)
+    # ... and so is one with a fresh timestamp but the old signature.
+    assert not verify_signature(body, str(now + 300), signature, SECRET, now=now + 301)
+    assert not verify_signature(body + b" ", str(now), signature, SECRET, now=now)
+    assert not verify_signature(body, str(now), signature, "other-secret", now=now)
+    assert not verify_signature(body, "soon", signature, SECRET, now=now)
+    assert not verify_signature(body, None, signature, SECRET, now=now)
+    assert not verify_signature(body, str(now), signature, "", now=now)
+
+
+@pytest.mark.parametrize(("url", "secret", "refused"), [
+    ("https://booking.example/hook", SECRET, None),
+    ("http://booking.example/hook", SECRET, "http://"),
+    ("https://booking.example/hook", "", "SECRET"),
+    ("http://127.0.0.1:9/hook", "", None),
+    ("http://localhost/hook", "", None),
+    ("http://[::1]:8080/hook", "", None),
+    ("ftp://booking.example/hook", SECRET, "http(s)"),
+])
+def test_plain_http_and_no_secret_only_on_loopback(url, secret, refused):
+    reason = refusal(url, secret)
+    assert (reason is None) if refused is None else (refused in reason)
+
+
+def test_a_refused_target_is_not_contacted_and_stays_pending(db_url, monkeypatch, caplog):
+    posts = []
+    monkeypatch.setattr(clinic.webhook, "_post", lambda *args: posts.append(args))
+    use_webhook(monkeypatch, "http://booking.example/hook")
+    save()
+    report = deliver_pending()
+    assert report.retrying == 1 and posts == []
+    [pending] = deliveries(db_url)
+    assert pending.status == "pending" and "http://" in pending.last_error
+    assert any("not sent" in r.getMessage() for r in caplog.records)

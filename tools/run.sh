@@ -40,7 +40,7 @@ cat <<'TXT'
     Chat over REST (from this machine):
       curl -s localhost:5005/webhooks/rest/webhook \
         -d '{"sender": "me", "message": "can microneedling help acne scars?"}'
-    Chat in a terminal:  .venv/bin/rasa shell --port 5006   (from the project root)
+    Chat in a terminal:  .venv/bin/rasa shell -i 127.0.0.1 --port 5006
     Staff tool:                          .venv/bin/clinic bookings list
     Rasa's HTTP API needs ?token=$CLINIC_RASA_API_TOKEN (see var/secrets.env).
   Press Ctrl-C to stop everything.

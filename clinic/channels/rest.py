@@ -36,6 +36,8 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from clinic.sanitize import clean_json, clean_text
+
 logger = logging.getLogger(__name__)
 
 API_TOKEN_ENV = "CLINIC_API_TOKEN"
@@ -105,7 +107,10 @@ def parse_body(request: Request) -> tuple[str, str, dict[str, Any] | None]:
     if not isinstance(message, str):
         raise Refusal(400, "'message' is required and must be a string")
     metadata = body.get("metadata")
-    return sender, message[:MAX_MESSAGE_CHARS], metadata if isinstance(metadata, dict) else None
+    # Control characters never reach the tracker store (NUL breaks PostgreSQL, ESC the
+    # staff terminal).
+    return (sender, clean_text(message[:MAX_MESSAGE_CHARS]),
+            clean_json(metadata) if isinstance(metadata, dict) else None)
 
 
 def channel_of(events: Any) -> str | None:

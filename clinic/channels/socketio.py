@@ -225,10 +225,13 @@ class ClinicSocketIOInput(SocketIOInput):
         if not isinstance(text, str):
             return
         metadata = data.get(self.metadata_key)
-        message = UserMessage(text[:MAX_MESSAGE_CHARS],
+        from clinic.sanitize import clean_json, clean_text
+
+        message = UserMessage(clean_text(text[:MAX_MESSAGE_CHARS]),
                               SocketIOOutput(self.sio, self.bot_message_evt), session_id,
                               input_channel=self.name(),
-                              metadata=metadata if isinstance(metadata, dict) else None)
+                              metadata=clean_json(metadata) if isinstance(metadata, dict)
+                              else None)
         await self._on_new_message(message)
 
 

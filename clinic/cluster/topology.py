@@ -246,6 +246,9 @@ class Cluster:
             "SQL_POOL_SIZE": "10",
             "SQL_MAX_OVERFLOW": "20",
         })
+        # Twilio signs the public URL it calls; here that is the proxy's.
+        self.env.setdefault("CLINIC_TWILIO_WEBHOOK_PUBLIC_URL",
+                            f"{self.url}/webhooks/twilio/webhook")
         self.env.update(self.extra_env)
 
         report("Applying the clinic database's migrations ...")

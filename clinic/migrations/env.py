@@ -8,7 +8,6 @@ its locked transaction) in ``config.attributes["connection"]``. Without one (e.g
 from __future__ import annotations
 
 from alembic import context
-from sqlalchemy import create_engine
 
 from clinic.models import Base
 
@@ -44,10 +43,11 @@ def run_migrations_online() -> None:
         with context.begin_transaction():
             context.run_migrations()
         return
-    from clinic.db import database_url
+    from clinic.db import database_url, external_engine
 
     url = context.get_x_argument(as_dictionary=True).get("url") or database_url()
-    with create_engine(url, future=True).connect() as connection:
+    # external_engine: SQLite connections run secure_delete, as every other one does.
+    with external_engine(url).connect() as connection:
         _configure(connection)
         with context.begin_transaction():
             context.run_migrations()

@@ -15,6 +15,10 @@ Configure it in ``credentials.yml`` by module path; the URL is then
       # auth_token: <only if not in TWILIO_AUTH_TOKEN>
       # public_url: https://clinic.example/webhooks/twilio/webhook
 
+Without ``twilio_webhook_public_url`` (or ``public_url`` above) the channel refuses to
+start, unless the server only listens on loopback (``CLINIC_BIND`` 127.0.0.1, the
+default): then each request's own URL is checked, with a warning in the log.
+
 The token is read from ``TWILIO_AUTH_TOKEN`` at each request unless credentials give one,
 so the channel can be listed even where Twilio is not set up. Replies go back in the
 webhook's TwiML response (no extra API call, and quiet hours do not apply to a direct
@@ -24,14 +28,18 @@ importing Rasa at module level is fine here.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import logging
+import os
+import sys
 from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import parse_qs
 
 from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, UserMessage
 from rasa.shared.core.events import BotUttered, UserUttered
+from rasa.shared.exceptions import RasaException
 from sanic import Blueprint, response
 from sanic.request import Request, RequestParameters
 from sanic.response import HTTPResponse
@@ -39,7 +47,9 @@ from twilio.request_validator import RequestValidator
 from twilio.twiml.messaging_response import MessagingResponse
 
 from clinic.db import DatabaseUnavailable
+from clinic.hosts import is_loopback_host
 from clinic.kb import knowledge
+from clinic.sanitize import clean_text
 from clinic.settings import settings
 from clinic.sms import inbound
 from clinic.sms.format import button_for_reply, number_reply, sms_bodies
@@ -48,6 +58,9 @@ from clinic.sms.store import is_e164
 logger = logging.getLogger(__name__)
 
 SIGNATURE_HEADER = "X-Twilio-Signature"
+# A request with one of these came through a proxy (as clinic.channels.rest decides).
+PROXY_HEADERS = ("x-forwarded-for", "forwarded", "x-real-ip", "x-forwarded-host",
+                 "x-forwarded-proto")
 
 
 def twilio_form(request: Request) -> RequestParameters | None:
@@ -76,6 +89,30 @@ def twiml(bodies: list[str]) -> HTTPResponse:
     return response.text(str(reply), content_type="text/xml")
 
 
+class PublicUrlMissing(RasaException):
+    """The channel would refuse every real request: ``twilio_webhook_public_url`` is unset.
+
+    A RasaException: ``rasa run`` (and ``clinic.rasa_server``) stop with this one message.
+    """
+
+
+def server_bind(argv: list[str] | None = None) -> str:
+    """The interface the Rasa server listens on.
+
+    ``-i/--interface`` on the command line of this process (``rasa run`` or
+    ``python -m clinic.rasa_server``) wins, as it does for Rasa; else the ``bind`` setting
+    (``CLINIC_BIND``, default 127.0.0.1).
+    """
+    peek = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
+    peek.add_argument("-i", "--interface", default=None)
+    try:
+        interface = peek.parse_known_args(sys.argv[1:] if argv is None else argv)[0].interface
+    except SystemExit:  # "-i" without a value: not ours to judge
+        interface = None
+    return (interface or os.environ.get("CLINIC_BIND") or getattr(settings(), "bind", "")
+            or "127.0.0.1").strip()
+
+
 class TwilioVerifiedInput(InputChannel):
     """Inbound SMS from Twilio; only requests signed with the account's auth token."""
 
@@ -86,15 +123,54 @@ class TwilioVerifiedInput(InputChannel):
 
     @classmethod
     def from_credentials(cls, credentials: dict[str, Any] | None) -> InputChannel:
-        """Build from ``credentials.yml``; every key is optional."""
+        """Build from ``credentials.yml``; every key is optional.
+
+        Refuses (:class:`PublicUrlMissing`) to start without a public URL unless the
+        server only listens on loopback (see :meth:`check_public_url`).
+        """
         credentials = credentials or {}
-        return cls(auth_token=credentials.get("auth_token") or None,
-                   public_url=credentials.get("public_url") or None)
+        channel = cls(auth_token=credentials.get("auth_token") or None,
+                      public_url=credentials.get("public_url") or None)
+        channel.check_public_url()
+        return channel
 
     def __init__(self, auth_token: str | None = None, public_url: str | None = None) -> None:
         self._auth_token = auth_token
         self._public_url = public_url
         self._said_no_token = False
+        self._said_local = False
+        self._said_proxy = False
+
+    def public_url(self) -> str:
+        """The configured public webhook URL (credentials, else settings), or ''."""
+        return (self._public_url or settings().twilio_webhook_public_url or "").strip()
+
+    def check_public_url(self) -> None:
+        """Refuse to start without ``twilio_webhook_public_url`` outside loopback.
+
+        Twilio signs the public URL it calls. Behind a proxy or load balancer the URL
+        this server sees is another one, so without the setting every real request
+        would fail the signature check. Only a server bound to loopback (``bind`` /
+        ``CLINIC_BIND`` 127.0.0.1, localhost or ::1: local testing, e.g. through a
+        tunnel) may do without it; it then checks against the request's own URL and
+        says so in the log.
+        """
+        if self.public_url():
+            return
+        bind = server_bind()
+        if not is_loopback_host(bind):
+            message = (f"The Twilio SMS channel needs twilio_webhook_public_url (settings.yml "
+                       f"or CLINIC_TWILIO_WEBHOOK_PUBLIC_URL): the server listens on {bind}, "
+                       "and behind a proxy Twilio's signatures are made for the public URL, "
+                       "so every inbound text would be refused. Set it to the URL Twilio "
+                       "calls, e.g. https://clinic.example/webhooks/twilio/webhook.")
+            logger.error(message)
+            raise PublicUrlMissing(message)
+        if not self._said_local:
+            self._said_local = True
+            logger.warning("twilio_webhook_public_url is not set: Twilio signatures are "
+                           "checked against each request's own URL. Fine for local testing "
+                           "on %s only; set it before going live.", bind)
 
     # ----------------------------------------------------------------- verification
     def auth_token(self) -> str:
@@ -105,7 +181,7 @@ class TwilioVerifiedInput(InputChannel):
 
     def signed_url(self, request: Request) -> str:
         """The URL Twilio signed: the configured public URL, else the request's URL."""
-        public = self._public_url or settings().twilio_webhook_public_url
+        public = self.public_url()
         if not public:
             return request.url
         query = request.query_string
@@ -124,6 +200,13 @@ class TwilioVerifiedInput(InputChannel):
         signature = request.headers.get(SIGNATURE_HEADER, "")
         if not signature:
             return False
+        if not self.public_url() and any(h in request.headers for h in PROXY_HEADERS):
+            # Behind a proxy the request's own URL is not what Twilio signed.
+            if not self._said_proxy:
+                self._said_proxy = True
+                logger.error("Refusing Twilio webhook requests that come through a proxy: "
+                             "set twilio_webhook_public_url to the URL Twilio calls.")
+            return False
         form = twilio_form(request)
         if form is None:
             return False
@@ -134,6 +217,7 @@ class TwilioVerifiedInput(InputChannel):
         self, on_new_message: Callable[[UserMessage], Awaitable[Any]]
     ) -> Blueprint:
         """Routes: ``GET /`` (health) and ``POST /webhook`` (Twilio's inbound SMS)."""
+        self.check_public_url()
         webhook = Blueprint("clinic_twilio_webhook", __name__)
 
         @webhook.route("/", methods=["GET"])
@@ -153,8 +237,8 @@ class TwilioVerifiedInput(InputChannel):
                       on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> HTTPResponse:
         form = twilio_form(request) or RequestParameters()
         phone = (form.get("From") or "").strip()
-        text = form.get("Body") or ""
-        message_sid = form.get("MessageSid") or ""
+        text = clean_text(form.get("Body") or "")
+        message_sid = clean_text(form.get("MessageSid") or "", multiline=False)
         if not is_e164(phone):
             logger.warning("Ignored an inbound SMS whose sender is not an E.164 number.")
             return twiml([])

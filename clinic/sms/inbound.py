@@ -5,6 +5,9 @@ YES from an opted-out number) opt back in; HELP/INFO get the clinic's details. A
 opted-out number gets nothing else at all. Everything else goes to the assistant, whose
 replies are logged here and dropped if the number opted out in the meantime.
 
+Each inbound Twilio MessageSid is handled once, also by racing replicas: the SMS log has a
+unique index on it, and the request whose insert fails gets an empty reply.
+
 Plain Python over the clinic database: the Rasa channel (:mod:`clinic.sms.channel`) is a
 thin layer over these two functions.
 """
@@ -14,6 +17,8 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from dataclasses import dataclass, field
+
+from sqlalchemy.exc import IntegrityError
 
 from clinic.db import session_scope
 from clinic.models import TRANSPORT_TWILIO, utcnow
@@ -45,9 +50,16 @@ def receive(phone: str, text: str, message_sid: str = "",
             # Twilio may deliver a webhook twice; the first delivery was answered.
             log.info("Inbound SMS ignored: already handled.")
             return InboundDecision(Keyword.NONE)
-        store.record_message(session, direction="inbound", phone=phone, body=text,
-                             transport=TRANSPORT_TWILIO, status=RECEIVED,
-                             provider_sid=message_sid or None, created_at=now)
+        try:
+            with session.begin_nested():
+                store.record_message(session, direction="inbound", phone=phone, body=text,
+                                     transport=TRANSPORT_TWILIO, status=RECEIVED,
+                                     provider_sid=message_sid or None, created_at=now)
+        except IntegrityError:
+            # Another replica logged this MessageSid first (the unique index on inbound
+            # provider_sid): it handles the message, this request does nothing.
+            log.info("Inbound SMS ignored: being handled by another server.")
+            return InboundDecision(Keyword.NONE)
         opted_out = store.is_opted_out(session, phone)
         kind = keywords.classify(text, opted_out=opted_out)
         decision = InboundDecision(kind)

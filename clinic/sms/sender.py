@@ -22,9 +22,19 @@ is never re-sent automatically: after :data:`CLAIM_TIMEOUT` the next pass marks 
 ``clinic followups list --status failed`` (and can check in Twilio's console). At most
 once, never twice; every text that is not known to be delivered is visible.
 
-In quiet hours nothing is sent: due texts get ``next_attempt_at`` at the end of quiet
-hours. Texts more than :data:`SEND_LATE_LIMIT` late (the sender was down for a long
-time) are ``skipped`` rather than sent out of context.
+The same rule holds for a send that fails in a way that leaves the outcome open: a read
+timeout or a connection dropped after the request went out (Twilio may have accepted
+it) marks the text ``failed`` with "delivery unknown", never retried. Only errors
+before anything was sent (connection refused, DNS, connect timeout) and Twilio's
+transient answers (429, 5xx) are retried.
+
+In quiet hours nothing is sent: the clock is read again just before each text, and
+once quiet hours begin, the text and every other due one get ``next_attempt_at`` at
+the end of quiet hours. Texts more than :data:`SEND_LATE_LIMIT` late (the sender was
+down for a long time) are ``skipped`` rather than sent out of context.
+
+The sender also runs the retention purge (``clinic purge``): ten minutes after it starts,
+then once a day.
 """
 
 from __future__ import annotations
@@ -61,6 +71,9 @@ CLAIM_TIMEOUT = dt.timedelta(minutes=10)
 SEND_LATE_LIMIT = dt.timedelta(hours=24)
 RECORD_TRIES = 5
 INTERRUPTED = "interrupted while sending; delivery unknown, not retried"
+PURGE_EVERY_SECONDS = 24 * 60 * 60  # the retention purge runs once a day
+PURGE_FIRST_DELAY_SECONDS = 10 * 60  # the first one a little after start-up
+PURGE_RETRY_SECONDS = 60 * 60  # a purge that failed (or missed the tracker store) again
 
 
 @dataclass
@@ -90,8 +103,15 @@ def backoff(attempts: int) -> dt.timedelta:
 
 
 def send_due(now: dt.datetime | None = None, transport: Transport | None = None,
-             worker_id: str | None = None, limit: int = 100) -> dict[str, int]:
-    """One sender pass: send every due follow-up text once; return what happened."""
+             worker_id: str | None = None, limit: int = 100,
+             clock: Callable[[], dt.datetime] | None = None) -> dict[str, int]:
+    """One sender pass: send every due follow-up text once; return what happened.
+
+    ``now`` picks the due texts; ``clock`` tells the time just before each text is
+    sent, for the quiet-hours check (default: ``now`` if given, else the real time).
+    """
+    if clock is None:
+        clock = (lambda: now) if now is not None else utcnow  # type: ignore[assignment]
     now = now or utcnow()
     transport = transport or get_transport()
     worker_id = worker_id or default_worker_id()
@@ -107,21 +127,29 @@ def send_due(now: dt.datetime | None = None, transport: Transport | None = None,
     if not due:
         return counts.as_dict()
 
-    if in_quiet_hours(now):
-        morning = after_quiet_hours(now)
-        with session_scope() as session:
-            result = session.execute(
-                update(Followup).where(Followup.id.in_(due), Followup.status == "scheduled")
-                .values(next_attempt_at=morning).execution_options(synchronize_session=False))
-            counts.deferred = int(result.rowcount or 0)
-        log.info("Quiet hours: %d due follow-up texts wait until %s.", counts.deferred,
-                 morning.isoformat())
-        return counts.as_dict()
-
-    for followup_id in due:
-        _send_one(followup_id, now, transport, worker_id, counts)
+    for index, followup_id in enumerate(due):
+        # Checked for every text just before it goes: a long pass (slow Twilio, many
+        # texts) must not carry on into the night.
+        moment = clock()
+        if in_quiet_hours(moment):
+            _defer(due[index:], moment, counts)
+            break
+        _send_one(followup_id, moment, transport, worker_id, counts)
     log.info("Sender pass: %s", counts.as_dict())
     return counts.as_dict()
+
+
+def _defer(followup_ids: list[int], moment: dt.datetime, counts: SendCounts) -> None:
+    """Quiet hours: these due texts wait until the morning."""
+    morning = after_quiet_hours(moment)
+    with session_scope() as session:
+        result = session.execute(
+            update(Followup).where(Followup.id.in_(followup_ids),
+                                   Followup.status == "scheduled")
+            .values(next_attempt_at=morning).execution_options(synchronize_session=False))
+        counts.deferred += int(result.rowcount or 0)
+    log.info("Quiet hours: %d due follow-up texts wait until %s.", counts.deferred,
+             morning.isoformat())
 
 
 def _fail_stale_claims(now: dt.datetime) -> int:
@@ -186,9 +214,11 @@ def _send_one(followup_id: int, now: dt.datetime, transport: Transport, worker_i
         result = transport.send(claim.phone, claim.body)
     except SendError as error:
         _persist(_record_failure, claim, error, now, worker_id, counts)
-    except Exception as error:  # noqa: BLE001 - an unexpected failure is retried, not lost
+    except Exception as error:  # noqa: BLE001 - recorded, never lost
+        # The transport may have handed the text over before failing: never send twice.
         _persist(_record_failure, claim,
-                 SendError(f"unexpected error: {type(error).__name__}"), now, worker_id, counts)
+                 SendError(f"unexpected error: {type(error).__name__}; delivery unknown, "
+                           "not retried", delivery_unknown=True), now, worker_id, counts)
     else:
         _persist(_record_sent, claim, result, now, worker_id)
         counts.sent += 1
@@ -250,12 +280,43 @@ def _record_failure(claim: _Claim, error: SendError, now: dt.datetime, worker_id
                         claim.message_id, row.next_attempt_at.isoformat(), error.reason)
 
 
-def run_forever(poll_seconds: float | None = None, stop: threading.Event | None = None) -> None:
-    """Run a pass every ``poll_seconds`` until ``stop`` is set (SIGTERM/SIGINT set it)."""
+def purge_if_due(due: float, every: float = PURGE_EVERY_SECONDS) -> float:
+    """Run the retention purge if ``due`` (a ``time.monotonic()`` moment) has come.
+
+    Returns when the next purge is due: ``every`` seconds later after a complete purge,
+    :data:`PURGE_RETRY_SECONDS` later if it failed or could not reach the tracker store
+    (e.g. Rasa has not created it yet).
+    """
+    from clinic.retention import purge
+
+    now = time.monotonic()
+    if now < due:
+        return due
+    try:
+        report = purge()
+    except DatabaseUnavailable:
+        return now + PURGE_RETRY_SECONDS  # already logged by clinic.db
+    except Exception:  # noqa: BLE001 - the purge must not stop the sender
+        log.exception("Retention purge failed")
+        return now + PURGE_RETRY_SECONDS
+    if report is not None and getattr(report, "tracker_error", ""):
+        return now + PURGE_RETRY_SECONDS
+    return now + every
+
+
+def run_forever(poll_seconds: float | None = None, stop: threading.Event | None = None,
+                purge_every: float | None = PURGE_EVERY_SECONDS) -> None:
+    """Run a pass every ``poll_seconds`` until ``stop`` is set (SIGTERM/SIGINT set it).
+
+    Also runs the retention purge (:func:`clinic.retention.purge`)
+    :data:`PURGE_FIRST_DELAY_SECONDS` after start-up (Rasa has created its tracker store
+    by then) and then every ``purge_every`` seconds (a day; None: never).
+    """
     stop = stop or threading.Event()
     poll = poll_seconds if poll_seconds is not None else settings().sender_poll_seconds
     transport = get_transport()
     log.info("Follow-up sender started (%s, every %s s).", transport.name, poll)
+    next_purge = time.monotonic() + PURGE_FIRST_DELAY_SECONDS
     while not stop.is_set():
         try:
             send_due(transport=transport)
@@ -263,6 +324,8 @@ def run_forever(poll_seconds: float | None = None, stop: threading.Event | None 
             pass  # already logged by clinic.db; try again next time
         except Exception:  # noqa: BLE001 - one bad pass must not stop the sender
             log.exception("Sender pass failed")
+        if purge_every is not None:
+            next_purge = purge_if_due(next_purge, purge_every)
         stop.wait(poll)
     log.info("Follow-up sender stopped.")
 

@@ -46,13 +46,20 @@ class SendResult:
 
 
 class SendError(Exception):
-    """A text could not be handed over. ``permanent`` errors must not be retried."""
+    """A text could not be handed over. ``permanent`` errors must not be retried.
 
-    def __init__(self, reason: str, code: int | None = None, permanent: bool = False) -> None:
+    ``delivery_unknown``: the request may have reached Twilio (a read timeout, or the
+    connection dropped after the request was sent), so the text may be on its way.
+    Sending it again could text the patient twice: it is not retried.
+    """
+
+    def __init__(self, reason: str, code: int | None = None, permanent: bool = False,
+                 delivery_unknown: bool = False) -> None:
         super().__init__(reason)
         self.reason = reason
         self.code = code
-        self.permanent = permanent
+        self.permanent = permanent or delivery_unknown
+        self.delivery_unknown = delivery_unknown
 
 
 class Transport(Protocol):
@@ -111,10 +118,40 @@ class TwilioTransport:
         except TwilioRestException as error:
             raise _rest_error(error) from None
         except RequestException as error:
-            raise SendError(f"network error: {type(error).__name__}") from None
+            raise network_error(error) from None
         except TwilioException as error:
             raise SendError(f"Twilio client error: {error}") from None
         return SendResult(TWILIO, str(message.status or "queued"), message.sid)
+
+
+def sent_nothing(error: BaseException) -> bool:
+    """True if a requests error happened before the request could reach the server.
+
+    Connecting (refused, DNS, connect timeout, proxy, TLS handshake) comes before any
+    byte of the request is sent. Anything else (read timeout, connection reset or
+    closed while waiting for the answer, a broken answer) may come after Twilio
+    received the request.
+    """
+    from requests.exceptions import ConnectionError as RequestsConnectionError
+    from requests.exceptions import ConnectTimeout, InvalidURL, MissingSchema, ProxyError, SSLError
+    from urllib3.exceptions import ConnectTimeoutError, MaxRetryError, NewConnectionError
+
+    if isinstance(error, (ConnectTimeout, ProxyError, SSLError, InvalidURL, MissingSchema)):
+        return True
+    if isinstance(error, RequestsConnectionError):
+        cause = error.args[0] if error.args else None
+        if isinstance(cause, MaxRetryError):
+            cause = cause.reason
+        return isinstance(cause, (NewConnectionError, ConnectTimeoutError))
+    return False
+
+
+def network_error(error: BaseException) -> SendError:
+    """The SendError for a network failure: retryable only if nothing was sent."""
+    if sent_nothing(error):
+        return SendError(f"network error before sending: {type(error).__name__}")
+    return SendError(f"{type(error).__name__} after the request was sent; delivery "
+                     "unknown, not retried", delivery_unknown=True)
 
 
 def _rest_error(error: object) -> SendError:

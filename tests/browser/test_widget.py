@@ -21,6 +21,8 @@ import pytest
 from demo_browser import SITE, open_context, serve_demo
 from playwright.sync_api import Page, expect
 
+from tests.conftest import TEST_SECRETS
+
 pytestmark = pytest.mark.browser
 
 ANSWER_TIMEOUT = 45_000  # ms; the first answer also waits for the model to warm up
@@ -336,7 +338,9 @@ def test_unreachable_server_is_reported_and_the_widget_reconnects(browser, scree
         page.screenshot(path=str(screenshots / "10-unreachable.png"))
 
         # The server comes up: the widget reconnects by itself, within its back-off.
-        env = {**os.environ, "CLINIC_ALLOWED_ORIGINS": SITE}
+        env = {**os.environ, "CLINIC_ALLOWED_ORIGINS": SITE,
+               "CLINIC_SESSION_SECRET": TEST_SECRETS["CLINIC_SESSION_SECRET"],
+               "CLINIC_SECRETS_FILE": "/nonexistent"}
         server = subprocess.Popen(
             [sys.executable, str(Path(__file__).with_name("channel_server.py")), str(port)],
             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -6,6 +6,9 @@ import json
 import urllib.error
 import urllib.request
 
+# Twilio's auth token in the cluster tests (signatures are computed with it).
+TWILIO_TOKEN = "cluster-test-twilio-token-5a1e9c"
+
 
 def post(url: str, body: dict, headers: dict | None = None, timeout: float = 90) -> tuple[int, str]:
     """POST JSON; (status, body text), also for error statuses."""

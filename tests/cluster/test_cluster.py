@@ -16,11 +16,14 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.parse
+import urllib.request
 import uuid
+import xml.etree.ElementTree as ET
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from cluster_http import get, post
+from cluster_http import TWILIO_TOKEN, get, post
 
 from clinic.kb import knowledge
 
@@ -111,6 +114,21 @@ def test_proxy_exposes_the_site_widget_and_webhooks_only(cluster) -> None:
     # Reaches Rasa, which refuses an unsigned Twilio request.
     assert post(cluster.url + "/webhooks/twilio/webhook", {"Body": "hi"})[0] == 403
     assert texts(via_proxy(cluster, sender("auth"), "can microneedling help acne scars?"))
+
+
+def test_a_signed_text_through_the_proxy_is_answered(cluster) -> None:
+    from twilio.request_validator import RequestValidator
+
+    url = f"{cluster.url}/webhooks/twilio/webhook"  # the URL Twilio would sign
+    params = {"From": f"+1415555{uuid.uuid4().int % 10000:04d}", "To": "+14155550100",
+              "Body": "can I wear makeup yet?", "MessageSid": f"SM{uuid.uuid4().hex}",
+              "AccountSid": "AC" + "0" * 32}
+    request = urllib.request.Request(url, data=urllib.parse.urlencode(params).encode(), headers={
+        "Content-Type": "application/x-www-form-urlencoded",
+        "X-Twilio-Signature": RequestValidator(TWILIO_TOKEN).compute_signature(url, params)})
+    with urllib.request.urlopen(request, timeout=90) as response:
+        replies = [m.text or "" for m in ET.fromstring(response.read()).iter("Message")]
+    assert "24 hours" in " ".join(replies)
 
 
 # ---- state shared by the replicas -------------------------------------------------------------

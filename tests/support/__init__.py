@@ -29,6 +29,8 @@ def sms_database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[st
 
     url = f"sqlite:///{tmp_path / 'clinic.db'}"
     monkeypatch.setenv("CLINIC_DATABASE_URL", url)
+    # Never the project's own conversation store (the sender loop runs the purge).
+    monkeypatch.setenv("CLINIC_TRACKER_STORE_URL", f"sqlite:///{tmp_path / 'tracker.db'}")
     monkeypatch.setenv("CLINIC_TIMEZONE", "America/Los_Angeles")
     monkeypatch.setenv("CLINIC_QUIET_HOURS_START", "21:00")
     monkeypatch.setenv("CLINIC_QUIET_HOURS_END", "08:00")
@@ -90,3 +92,35 @@ def mark_treated(booking_id: int, treated_at: dt.datetime,
         booking.status, booking.treated_at = "treated", treated_at
         rows = schedule_aftercare(session, booking, treated_at, now=now or treated_at)
         return [row.message_id for row in rows if row.status == "scheduled"]
+
+
+def make_tracker_store(url: str) -> None:
+    """An empty Rasa SQL tracker store: the table SQLTrackerStore creates (SQLEvent)."""
+    from sqlalchemy import create_engine
+
+    engine = create_engine(url)
+    with engine.begin() as connection:
+        connection.exec_driver_sql(
+            "CREATE TABLE IF NOT EXISTS events (id INTEGER PRIMARY KEY, "
+            "sender_id VARCHAR(255) NOT NULL, type_name VARCHAR(255) NOT NULL, "
+            "timestamp FLOAT, intent_name VARCHAR(255), action_name VARCHAR(255), data TEXT)")
+        connection.exec_driver_sql(
+            "CREATE INDEX IF NOT EXISTS ix_events_sender_id ON events (sender_id)")
+    engine.dispose()
+
+
+def add_tracker_events(url: str, sender_id: str, events: list[dict]) -> None:
+    """Append events (Rasa's JSON form: {"event": "user", "text": ...}) to a conversation."""
+    import json
+
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(url)
+    with engine.begin() as connection:
+        for event in events:
+            connection.execute(text(
+                "INSERT INTO events (sender_id, type_name, timestamp, data) "
+                "VALUES (:s, :type, :t, :data)"),
+                {"s": sender_id, "type": event.get("event", "user"),
+                 "t": float(event.get("timestamp", 0.0)), "data": json.dumps(event)})
+    engine.dispose()
