@@ -44,6 +44,8 @@ class Settings:
     console_lockout_minutes: float = 15
     audit_retention_days: float = 365
     rasa_url: str = "http://127.0.0.1:5005"
+    # Several Rasa replicas: Redis shared by the socket.io channel (empty: one server).
+    redis_url: str = ""
 
     @property
     def tz(self) -> ZoneInfo:
