@@ -24,6 +24,9 @@ help:
 	@echo "make train     build the spaCy pipeline and train the model if inputs changed"
 	@echo "make evaluate  NLU cross-validation report in results/"
 	@echo "make bench     performance benchmark against a stock 'rasa init' assistant"
+	@echo "make bench-console  staff console page load times with 10,000 conversations"
+	@echo "make cluster   PostgreSQL, Redis, 2 Rasa replicas, 2 action servers and HAProxy on :8080"
+	@echo "make bench-cluster  the cluster against the stock assistant"
 
 $(STAMP): requirements.lock pyproject.toml tools/clinic_rasa_patches.pth
 	@test -n "$(PYTHON310)" || { echo "Python 3.10 is required (Rasa 3.6.21 does not install on 3.11)"; exit 1; }
@@ -71,6 +74,23 @@ run: train widget
 	$(PY) -m clinic.db
 	bash tools/run.sh
 
+# ---------------------------------------------------------------- cluster
+# The production topology on this machine (clinic/cluster/, deploy/haproxy.cfg). Debian's
+# PostgreSQL, Redis and HAProxy are installed with apt-get when missing (as root, as on CI);
+# they run as plain processes with their data in var/cluster/, not as system services.
+CLUSTER_PACKAGES := postgresql redis-server haproxy
+.PHONY: cluster-deps
+cluster-deps:
+	@if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || ! command -v redis-server >/dev/null 2>&1 \
+	    || ! command -v haproxy >/dev/null 2>&1; then \
+	  echo "Installing Debian's $(CLUSTER_PACKAGES) for the cluster"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	    -o DPkg::Lock::Timeout=600 $(CLUSTER_PACKAGES) >/dev/null; fi
+
+.PHONY: cluster
+cluster: train widget cluster-deps
+	$(PY) -m clinic.cluster
+
 # ---------------------------------------------------------------- test
 # Debian's Chromium drives the widget's browser test (Playwright's own download fails here).
 .PHONY: browser
@@ -80,14 +100,15 @@ browser:
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; }
 
 .PHONY: test
-test: $(STAMP) $(SPACY_MODEL)/meta.json widget browser
+test: $(STAMP) $(SPACY_MODEL)/meta.json widget browser cluster-deps
 	$(PY) -m clinic.kb
 	$(RUFF) check clinic actions tests bench
 	$(RASA) data validate --fail-on-warnings
-	$(PY) -m pytest -q -m "not integration and not browser"
+	$(PY) -m pytest -q -m "not integration and not browser and not cluster"
 	$(MAKE) --no-print-directory train
 	$(RASA) test --fail-on-prediction-errors
 	$(PY) -m pytest -q -m "integration or browser"
+	$(PY) -m pytest -q -m cluster
 
 # ---------------------------------------------------------------- evaluate
 .PHONY: evaluate
@@ -98,6 +119,15 @@ evaluate: train
 .PHONY: bench
 bench: train
 	$(PY) -m bench.run
+
+.PHONY: bench-console
+bench-console: $(STAMP)
+	$(PY) -m bench.console
+
+# The cluster (make cluster's topology) against the stock assistant: see README, Deploying.
+.PHONY: bench-cluster
+bench-cluster: train widget cluster-deps
+	$(PY) -m bench.cluster
 
 .PHONY: clean
 clean:

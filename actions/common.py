@@ -87,6 +87,33 @@ def contact_text(k: Knowledge) -> str:
             f"Opening hours: {c.hours}. You can also book online at {c.booking_url}.")
 
 
+def handoff_text(k: Knowledge) -> str:
+    """What a person who asks for a person is told (the staff console's inbox picks the
+    conversation up from the hand-off itself).
+
+    During opening hours staff can reply in this chat; outside them the person learns when
+    someone will, and gets the phone number either way.
+    """
+    from clinic import hours
+    from clinic.settings import settings
+
+    c = k.clinic
+    now = hours.now()
+    state = hours.availability(c.hours, now, settings().tz)
+    if state is not None and state.open_now:
+        return (f"A member of staff can reply here during opening hours ({c.hours}). I've "
+                "let the team know you'd like to talk to someone: please stay in this chat "
+                f"and they'll join shortly. You can also call {c.phone}.")
+    if state is not None and state.next_opening is not None:
+        when = hours.spoken_time(state.next_opening, now)
+        return (f"A member of staff can reply here during opening hours ({c.hours}). The "
+                f"clinic is closed now: I've let the team know, and someone will reply here "
+                f"from {when}. If it can't wait, call {c.phone} or email {c.email}.")
+    return (f"I've let the clinic's team know you'd like to talk to someone; a member of "
+            f"staff can reply here during opening hours ({c.hours}). You can also call "
+            f"{c.phone} or email {c.email}.")
+
+
 def consultation_contact(k: Knowledge) -> str:
     """How to reach the clinic for a practitioner's consultation."""
     return f"call {k.clinic.phone} ({k.clinic.hours}) or email {k.clinic.email}"
@@ -112,7 +139,10 @@ def answer_side_question(tracker: Tracker, dispatcher: CollectingDispatcher,
     if topic is not None:
         dispatcher.utter_message(text=render_topic(topic, k))
         return True
-    if intent in ("ask_contact", "human_handoff"):
+    if intent == "human_handoff":
+        dispatcher.utter_message(text=handoff_text(k))
+        return True
+    if intent == "ask_contact":
         dispatcher.utter_message(text=contact_text(k))
         return True
     if intent == "bot_challenge":

@@ -11,6 +11,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions.common import (
     answer_faq,
     contact_text,
+    handoff_text,
     kb,
     latest_intent,
     latest_text,
@@ -56,16 +57,15 @@ class ActionClinicContact(Action):
 
 
 class ActionHandoff(Action):
-    """People who want a person get the clinic's contact (no live hand-over yet)."""
+    """People who want a person: staff can reply here in opening hours (the console's
+    inbox lists the conversation); outside them, when someone will, and the phone."""
 
     def name(self) -> str:
         return "action_handoff"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[dict[str, Any]]:
-        dispatcher.utter_message(
-            text="I can't connect you to a person from this chat, but the clinic's team is "
-                 "glad to help. " + contact_text(kb()))
+        dispatcher.utter_message(text=handoff_text(kb()))
         return []
 
 

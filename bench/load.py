@@ -57,10 +57,12 @@ class Turn:
     error: str | None = None
 
 
-async def _send(session: aiohttp.ClientSession, url: str, sender: str, text: str) -> Turn:
+async def _send(session: aiohttp.ClientSession, url: str, sender: str, text: str,
+                headers: dict[str, str] | None = None) -> Turn:
     started = time.perf_counter()
     try:
-        async with session.post(url, json={"sender": sender, "message": text}) as response:
+        async with session.post(url, json={"sender": sender, "message": text},
+                                headers=headers) as response:
             if response.status != 200:
                 return Turn(text, None, [], f"HTTP {response.status}")
             body = await response.json(content_type=None)
@@ -79,7 +81,8 @@ def _session(concurrency: int) -> aiohttp.ClientSession:
 
 
 async def _load(url: str, script: tuple[str, ...], concurrency: int, total: int,
-                sender_prefix: str, think_s: float) -> LoadSample:
+                sender_prefix: str, think_s: float,
+                headers: dict[str, str] | None = None) -> LoadSample:
     latencies: list[float] = []
     counts = {"issued": 0, "errors": 0, "empty": 0}
 
@@ -89,7 +92,7 @@ async def _load(url: str, script: tuple[str, ...], concurrency: int, total: int,
         while counts["issued"] < total:
             counts["issued"] += 1
             sender = f"{sender_prefix}-w{index}-{conversation}"
-            result = await _send(session, url, sender, script[turn])
+            result = await _send(session, url, sender, script[turn], headers)
             if result.latency_s is None:
                 counts["errors"] += 1
             else:
@@ -109,16 +112,17 @@ async def _load(url: str, script: tuple[str, ...], concurrency: int, total: int,
 
 
 def run_load(url: str, script: tuple[str, ...], concurrency: int, total: int,
-             sender_prefix: str, think_s: float = 0.0) -> LoadSample:
+             sender_prefix: str, think_s: float = 0.0,
+             headers: dict[str, str] | None = None) -> LoadSample:
     """Send ``total`` messages of ``script`` from ``concurrency`` simultaneous conversations.
 
     Each conversation sends its next message as soon as the reply arrives, or ``think_s``
     seconds later. Returns every answered message's latency and the wall-clock time; failed
-    requests are counted, not timed.
+    requests are counted, not timed. ``headers`` go with every request (the proxy's token).
     """
     if concurrency < 1 or total < 1 or think_s < 0:
         raise ValueError("concurrency and total must be at least 1, think time at least 0")
-    return asyncio.run(_load(url, script, concurrency, total, sender_prefix, think_s))
+    return asyncio.run(_load(url, script, concurrency, total, sender_prefix, think_s, headers))
 
 
 async def _conversation(url: str, script: tuple[str, ...], sender: str) -> list[Turn]:

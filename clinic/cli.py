@@ -7,6 +7,8 @@
     clinic erase --phone P | --email E [--yes]        remove one person's data
     clinic purge [--dry-run]                          remove data older than retention_days
     clinic webhook deliver [--retry-failed]           send pending booking webhooks now
+    clinic staff add|list|disable|enable|password      staff console accounts
+    clinic audit list|purge                           the staff console's audit log
 
 The SMS follow-up commands (``clinic followups ...``, ``clinic outbox ...``) come from
 ``clinic.sms.cli.register``. Exit codes: 0 done, 1 not found / invalid / unavailable,
@@ -438,6 +440,9 @@ def build_parser() -> argparse.ArgumentParser:
     deliver.set_defaults(func=cmd_webhook_deliver)
 
     _register_sms(commands)
+    from clinic.console.cli import register as register_console
+
+    register_console(commands)
     return parser
 
 

@@ -13,7 +13,8 @@ A person is identified by the phone number and/or email address staff give. What
   their bookings, their phone numbers (SMS conversations use the number as sender id),
   and every conversation whose events mention one of their numbers (in any form the
   project's phone normalisation reads, e.g. "(415) 555-2671") or emails (any case),
-  also those that never became a booking.
+  also those that never became a booking; and the staff console's refs and take-overs
+  of those conversations.
 
 Nothing else is touched. The tracker store is cleaned first: if the clinic database
 step then failed, running the command again finds the same bookings and finishes. A
@@ -37,11 +38,13 @@ from sqlalchemy.orm import Session
 
 from clinic.models import (
     BookingRequest,
+    ConversationRef,
     Followup,
     PromotionRedemption,
     SmsConsent,
     SmsMessage,
     SmsOptOut,
+    Takeover,
     WebhookDelivery,
 )
 
@@ -342,6 +345,7 @@ def _tracker(tracker_url: str, found: PersonData, *, remove: bool) -> tuple[int,
         with engine.begin() as connection:
             ids = sorted(set(found.conversation_ids)
                          | search_conversations(connection, found.phones, found.emails))
+            found.conversation_ids.update(ids)  # the console's refs of them go too
             if not ids:
                 return 0, 0
             present = connection.execute(
@@ -381,6 +385,7 @@ def erase_person(
     # Raises TrackerStoreMissing before anything is erased if the store is not there.
     report.conversations, report.conversation_events = _tracker(tracker_url, found,
                                                                 remove=True)
+    tracker_ids = set(found.conversation_ids)
     with session_scope(url) as session:
         # Look again inside the write transaction: a booking saved meanwhile goes too.
         found = find_person(session, phone=phone, email=email)
@@ -403,6 +408,11 @@ def erase_person(
                                            found.webhook_delivery_ids)
         report.opt_outs = remove(SmsOptOut, SmsOptOut.phone_e164, found.opt_out_phones)
         report.bookings = remove(BookingRequest, BookingRequest.id, found.booking_ids)
+        # The staff console's handles on these conversations (its audit log keeps only
+        # opaque refs, which then lead nowhere).
+        conversations = sorted(found.conversation_ids | set(tracker_ids))
+        remove(ConversationRef, ConversationRef.sender_id, conversations)
+        remove(Takeover, Takeover.sender_id, conversations)
     from clinic.db import flush_deleted, get_engine
 
     flush_deleted(get_engine(url))

@@ -118,6 +118,8 @@ class Clinic:
     disclaimer: str
     treatments: tuple[Treatment, ...]
     sms_consent_wording: str
+    # Said when a message cannot be handled now (conversation or lock store unavailable).
+    unavailable_message: str = ""
 
     def treatment(self, treatment_id: str) -> Treatment:
         for treatment in self.treatments:
@@ -347,6 +349,7 @@ def _load_clinic(directory: Path) -> Clinic:
         disclaimer=entry.text("disclaimer"),
         treatments=tuple(treatments),
         sms_consent_wording=entry.text("sms_consent_wording"),
+        unavailable_message=entry.text("unavailable_message", required=False),
     )
 
 

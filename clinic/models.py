@@ -281,3 +281,94 @@ class WebhookDelivery(Base):
 
     def __repr__(self) -> str:
         return f"<WebhookDelivery {self.id} booking={self.booking_id} {self.status}>"
+
+
+# --------------------------------------------------------------------------- staff console
+
+AUDIT_ACTIONS = ("login", "login_failed", "logout", "view", "take_over", "reply",
+                 "hand_back", "export", "locked")
+
+
+class StaffAccount(Base):
+    """A member of the clinic's staff who may log in to the console."""
+
+    __tablename__ = "staff_accounts"
+
+    id = Column(Integer, primary_key=True)
+    email = Column(String(254), nullable=False, unique=True)  # stored lower case
+    display_name = Column(String(100), nullable=False, default="")
+    password_hash = Column(Text, nullable=False)
+    active = Column(Boolean, nullable=False, default=True)
+    created_at = Column(UTCDateTime(), nullable=False, default=utcnow)
+    failed_logins = Column(Integer, nullable=False, default=0)
+    locked_until = Column(UTCDateTime(), nullable=True)
+    last_login_at = Column(UTCDateTime(), nullable=True)
+
+    def __repr__(self) -> str:
+        return f"<StaffAccount {self.id} active={self.active}>"
+
+
+class StaffSession(Base):
+    """A logged-in browser. Only a hash of the cookie's token is stored."""
+
+    __tablename__ = "staff_sessions"
+
+    token_hash = Column(String(64), primary_key=True)
+    staff_id = Column(Integer, ForeignKey("staff_accounts.id"), nullable=False, index=True)
+    csrf_token = Column(String(64), nullable=False)
+    created_at = Column(UTCDateTime(), nullable=False, default=utcnow)
+    last_seen_at = Column(UTCDateTime(), nullable=False, default=utcnow)
+    expires_at = Column(UTCDateTime(), nullable=False)
+
+    def __repr__(self) -> str:
+        return f"<StaffSession staff={self.staff_id}>"
+
+
+class AuditEntry(Base):
+    """Who did what in the console, and when (every conversation view among them)."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (CheckConstraint(_one_of("action", AUDIT_ACTIONS), name="action"),)
+
+    id = Column(Integer, primary_key=True)
+    at = Column(UTCDateTime(), nullable=False, default=utcnow, index=True)
+    staff_id = Column(Integer, ForeignKey("staff_accounts.id"), nullable=True, index=True)
+    staff_email = Column(String(254), nullable=False, default="")
+    action = Column(String(32), nullable=False)
+    conversation_ref = Column(String(32), nullable=True, index=True)
+    detail = Column(Text, nullable=False, default="")
+
+    def __repr__(self) -> str:
+        return f"<AuditEntry {self.action} staff={self.staff_id}>"
+
+
+class ConversationRef(Base):
+    """The opaque id the console uses for a conversation (never the sender id in URLs)."""
+
+    __tablename__ = "conversation_refs"
+
+    ref = Column(String(32), primary_key=True)
+    sender_id = Column(String(255), nullable=False, unique=True)
+    created_at = Column(UTCDateTime(), nullable=False, default=utcnow)
+
+    def __repr__(self) -> str:
+        return f"<ConversationRef {self.ref}>"
+
+
+class Takeover(Base):
+    """A conversation a member of staff has taken over; one row per conversation at most.
+
+    The unique sender id is what stops two staff members taking the same conversation:
+    the second INSERT fails. Handing back deletes the row (the audit log keeps history).
+    """
+
+    __tablename__ = "takeovers"
+
+    id = Column(Integer, primary_key=True)
+    sender_id = Column(String(255), nullable=False, unique=True)
+    staff_id = Column(Integer, ForeignKey("staff_accounts.id"), nullable=False, index=True)
+    channel = Column(String(40), nullable=False)
+    started_at = Column(UTCDateTime(), nullable=False, default=utcnow)
+
+    def __repr__(self) -> str:
+        return f"<Takeover staff={self.staff_id} {self.channel}>"

@@ -22,6 +22,10 @@ else in Rasa changes.
    wrote to ``var/secrets.env`` (or ``CLINIC_SECRETS_FILE``) fill in any that the environment
    does not set, and a still-missing action token is set empty (the action server refuses
    empty tokens, so this opens nothing).
+5. **Unavailable stores** (``rasa.core.tracker_store``, ``rasa.core.agent``): when the
+   tracker store's database or the Redis lock store cannot be reached, the person is asked
+   to try again instead of Rasa silently starting a new conversation held in one server's
+   memory (``clinic/resilience.py``).
 """
 
 from __future__ import annotations
@@ -98,10 +102,26 @@ def _patch_log_utils(module: Any) -> None:
     patch_rasa_log_utils(module)
 
 
+def _patch_tracker_store(module: Any) -> None:
+    from clinic.resilience import patch_tracker_store
+
+    patch_tracker_store(module)
+
+
+def _patch_agent(module: Any) -> None:
+    from clinic.resilience import patch_agent
+
+    patch_agent(module)
+
+
 PATCHES: dict[str, Callable[[Any], None]] = {
     "rasa.shared.data": _patch_data,
     "rasa.core.actions.action": _patch_actions,
     "rasa.utils.log_utils": _patch_log_utils,
+    # 5. Unavailable tracker or lock store: "please try again", never a silent new
+    #    conversation (clinic/resilience.py).
+    "rasa.core.tracker_store": _patch_tracker_store,
+    "rasa.core.agent": _patch_agent,
 }
 
 

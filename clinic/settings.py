@@ -35,6 +35,17 @@ class Settings:
     retention_days: int = 90
     # Interface every server listens on; anything but loopback is an explicit choice.
     bind: str = "127.0.0.1"
+    # Staff console (clinic.console): its own interface and port, never the public site's.
+    console_bind: str = "127.0.0.1"
+    console_port: float = 8001
+    console_public_url: str = ""
+    console_session_hours: float = 8.0
+    console_lockout_attempts: float = 5
+    console_lockout_minutes: float = 15
+    audit_retention_days: float = 365
+    rasa_url: str = "http://127.0.0.1:5005"
+    # Several Rasa replicas: Redis shared by the socket.io channel (empty: one server).
+    redis_url: str = ""
 
     @property
     def tz(self) -> ZoneInfo:
@@ -87,12 +98,12 @@ def load_settings(path: Path | None = None) -> Settings:
         value = os.environ.get(f"CLINIC_{name.upper()}", values.get(name))
         if value is None:
             continue
-        if name == "sender_poll_seconds":
-            result[name] = float(value)
-        elif name == "retention_days":
+        if name == "retention_days":
             result[name] = int(value)
             if result[name] < 1:
                 raise ValueError("retention_days must be 1 or more")
+        elif known[name] == "float":
+            result[name] = float(value)
         else:
             result[name] = str(value)
     settings = Settings(**result)

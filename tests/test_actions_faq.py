@@ -72,3 +72,30 @@ def test_out_of_scope_is_honest_and_gives_contact() -> None:
 def test_handoff_gives_clinic_contact() -> None:
     _, dispatcher = run_action(ActionHandoff(), make_tracker("human", intent="human_handoff"))
     assert K.clinic.phone in texts(dispatcher)
+
+
+def _at(monkeypatch, local: str) -> None:
+    import datetime as dt
+
+    from clinic import hours
+    from clinic.settings import settings
+
+    moment = dt.datetime.fromisoformat(local).replace(tzinfo=settings().tz)
+    monkeypatch.setattr(hours, "now", lambda: moment)
+
+
+def test_handoff_in_opening_hours_offers_staff_reply_here(monkeypatch) -> None:
+    _at(monkeypatch, "2026-12-02T11:00")  # a Wednesday morning
+    _, dispatcher = run_action(ActionHandoff(), make_tracker("human", intent="human_handoff"))
+    text = texts(dispatcher)
+    assert "A member of staff can reply here during opening hours" in text
+    assert K.clinic.hours in text and K.clinic.phone in text
+    assert "closed" not in text
+
+
+def test_handoff_outside_hours_says_when_and_gives_phone(monkeypatch) -> None:
+    _at(monkeypatch, "2026-12-05T20:00")  # Saturday evening: next is Monday 9 am
+    _, dispatcher = run_action(ActionHandoff(), make_tracker("human", intent="human_handoff"))
+    text = texts(dispatcher)
+    assert "closed now" in text and "Monday at 9 am" in text
+    assert K.clinic.phone in text

@@ -22,6 +22,7 @@ trap stop INT TERM EXIT
 $VENV/python -m clinic.action_server --port 5055 & pids+=($!)
 $VENV/python -m clinic.web.serve --port 8000 & pids+=($!)
 $VENV/python -m clinic.sms.sender & pids+=($!)
+$VENV/python -m clinic.console & pids+=($!)
 $VENV/python -m clinic.rasa_server --port 5005 --model models/clinic.tar.gz \
   --credentials credentials.yml --endpoints endpoints.yml \
   --cors "$(.venv/bin/python -c 'from clinic.settings import settings; print(" ".join(settings().origins))')" \
@@ -42,6 +43,8 @@ cat <<'TXT'
         -d '{"sender": "me", "message": "can microneedling help acne scars?"}'
     Chat in a terminal:  .venv/bin/rasa shell -i 127.0.0.1 --port 5006
     Staff tool:                          .venv/bin/clinic bookings list
+    Staff console (log in):              http://127.0.0.1:8001/
+      first account:  .venv/bin/clinic staff add --email you@example.com
     Rasa's HTTP API needs ?token=$CLINIC_RASA_API_TOKEN (see var/secrets.env).
   Press Ctrl-C to stop everything.
 

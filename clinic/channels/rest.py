@@ -164,6 +164,15 @@ class ClinicRestInput(InputChannel):
                 if refusal.status != 400:
                     logger.warning("Refused a REST request: %s.", refusal.reason)
                 return response.json({"error": refusal.reason}, status=refusal.status)
+            except Exception as error:
+                from clinic.resilience import is_connection_problem, unavailable_message
+
+                if not is_connection_problem(error):
+                    raise
+                # The conversation store is down (e.g. PostgreSQL restarting): the sender
+                # cannot be checked, so nothing is processed; the person is asked to retry.
+                logger.error("REST message not handled: conversation store unavailable.")
+                return response.json([{"recipient_id": sender, "text": unavailable_message()}])
             collector = CollectingOutputChannel()
             try:
                 await on_new_message(UserMessage(text, collector, sender,

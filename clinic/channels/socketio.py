@@ -158,6 +158,7 @@ class ClinicSocketIOInput(SocketIOInput):
         # WebSocket upgrade. It also makes engine.io answer CORS for the allowed origins.
         self.sio.eio.cors_allowed_origins = policy
         _keep_rasa_cors_off_socketio(self.sio.eio)
+        _share_across_replicas(self.sio)
         # Rasa's handlers take the conversation id from each message: replaced by ones that
         # bind it to the connection (see _session_request).
         self.sio.on("session_request", handler=self._session_request,
@@ -246,6 +247,33 @@ def session_token(session_id: str) -> str:
 def session_token_valid(session_id: str, token: str) -> bool:
     """True if ``token`` is the one this server gave for ``session_id``."""
     return hmac.compare_digest(session_token(session_id).encode(), token.encode("utf-8"))
+
+
+def _share_across_replicas(sio: Any, redis_url: str | None = None) -> bool:
+    """With a Redis URL (``redis_url`` setting), let replicas deliver each other's replies.
+
+    Rasa 3.6's channel keeps its rooms in one process: a reply emitted by one Rasa replica
+    reached only sockets connected to that replica. python-socketio's ``AsyncRedisManager``
+    delivers to local sockets first and publishes the emit on Redis for the other replicas,
+    so a browser tab connected to replica 2 gets the reply to a message that replica 1
+    handled. If Redis is down, local delivery still works. Must run before the first
+    connection (the manager is initialised then). True if installed.
+    """
+    if redis_url is None:
+        from clinic.settings import settings
+
+        redis_url = settings().redis_url
+    if not redis_url:
+        return False
+    from socketio import AsyncRedisManager
+
+    manager = AsyncRedisManager(redis_url, channel="clinic-socketio",
+                                redis_options={"socket_connect_timeout": 2})
+    manager.set_server(sio)
+    sio.manager = manager
+    sio.manager_initialized = False
+    logger.info("socket.io replies are shared with the other Rasa replicas through Redis.")
+    return True
 
 
 async def _maybe_await(result: Any) -> None:

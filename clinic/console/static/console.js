@@ -1,0 +1,52 @@
+// Staff console: live transcript while a conversation is open, no double submits.
+// Text is always inserted with textContent (patients' words are never HTML).
+(function () {
+  "use strict";
+  document.addEventListener("submit", function (event) {
+    var button = event.target.querySelector("button[type=submit]");
+    if (button) { setTimeout(function () { button.disabled = true; }, 0); }
+  });
+
+  var list = document.getElementById("transcript");
+  if (!list) { return; }
+  var url = list.getAttribute("data-events-url");
+  var lastId = parseInt(list.getAttribute("data-last-id") || "0", 10);
+  var holder = list.getAttribute("data-holder") || "";
+  var every = parseInt(list.getAttribute("data-poll-ms") || "2000", 10);
+  var labels = { patient: "Patient", assistant: "Assistant", note: "Note" };
+
+  function add(line) {
+    if (list.querySelector('[data-id="' + line.id + '"]')) { return; }
+    var item = document.createElement("li");
+    item.className = "line " + line.who + " new";
+    item.setAttribute("data-id", String(line.id));
+    var who = document.createElement("span");
+    who.className = "who";
+    who.textContent = line.who === "staff" ? "Staff (" + line.staff + ")" : (labels[line.who] || line.who);
+    var time = document.createElement("time");
+    time.textContent = line.at;
+    var text = document.createElement("p");
+    text.textContent = line.text;
+    item.appendChild(who);
+    item.appendChild(document.createTextNode(" "));
+    item.appendChild(time);
+    item.appendChild(text);
+    list.appendChild(item);
+  }
+
+  function poll() {
+    fetch(url + "?after=" + lastId, { headers: { Accept: "application/json" }, credentials: "same-origin" })
+      .then(function (response) {
+        if (response.status === 401) { window.location.href = "/login"; throw new Error("logged out"); }
+        return response.json();
+      })
+      .then(function (data) {
+        (data.lines || []).forEach(add);
+        lastId = data.last_id || lastId;
+        if ((data.holder || "") !== holder) { window.location.reload(); return; }
+        setTimeout(poll, every);
+      })
+      .catch(function () { setTimeout(poll, every * 2); });
+  }
+  setTimeout(poll, every);
+})();
