@@ -147,7 +147,9 @@ def _before_screening(code: str, dispatcher: CollectingDispatcher,
         text=message,
         buttons=[{"title": "Start the safety questions", "payload": "/check_eligibility"},
                  {"title": "Not now", "payload": "/deny"}])
-    return [SlotSet("promo_code", code), SlotSet("pending_offer", "screening")]
+    # Not remembered: nobody who has not finished the questions holds the code (an eligible
+    # person gets FACIAL50 on a facial anyway, decided again when the booking is saved).
+    return [SlotSet("promo_code", None), SlotSet("pending_offer", "screening")]
 
 
 class ActionCheckPromoCode(Action):
