@@ -109,7 +109,8 @@ def test_take_over_reply_in_widget_live_updates_and_hand_back(visit, staff_page,
     page.set_viewport_size({"width": 1280, "height": 900})
 
     page.get_by_role("button", name="Hand back to the assistant").click()
-    expect(page.get_by_role("status")).to_contain_text("Handed back")
+    # The hand-back waits for Rasa to append the events and push the message to the widget.
+    expect(page.get_by_role("status")).to_contain_text("Handed back", timeout=20_000)
     expect(widget.locator(BOT, has_text="handed you back")).to_be_visible(timeout=15_000)
     answer = " ".join(say(widget, "what is microneedling?"))
     assert "microneedling" in answer.lower() and "Anna" not in answer

@@ -2,7 +2,12 @@
 // Text is always inserted with textContent (patients' words are never HTML).
 (function () {
   "use strict";
+  // While a form is being posted, the page is about to be replaced by its answer: the live
+  // update must not reload it (a reload would cancel the post's own navigation and show
+  // the old page, e.g. after "Hand back", whose post itself changes who holds the chat).
+  var submitting = false;
   document.addEventListener("submit", function (event) {
+    submitting = true;
     var button = event.target.querySelector("button[type=submit]");
     if (button) { setTimeout(function () { button.disabled = true; }, 0); }
   });
@@ -43,6 +48,7 @@
       .then(function (data) {
         (data.lines || []).forEach(add);
         lastId = data.last_id || lastId;
+        if (submitting) { return; }
         if ((data.holder || "") !== holder) { window.location.reload(); return; }
         setTimeout(poll, every);
       })
