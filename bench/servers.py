@@ -21,6 +21,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from clinic.cluster.services import tail
 from clinic.endpoints import write_endpoints
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -49,14 +50,6 @@ def base_env() -> dict[str, str]:
     for key in ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN"):
         env.pop(key, None)
     return env
-
-
-def tail(path: Path, chars: int = 3000) -> str:
-    """The end of a log file, for error messages."""
-    try:
-        return path.read_text(errors="replace")[-chars:]
-    except OSError:
-        return "(no log)"
 
 
 @dataclass
