@@ -38,41 +38,35 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from clinic.kb import PROJECT_ROOT
-from clinic.safety import Mention, SafetyRecognizer, load_recognizer
+from clinic.safety import (
+    MentionKind,
+    MentionStatus,
+    SafetyMention,
+    SafetyRecognizer,
+    load_recognizer,
+)
 
 logger = logging.getLogger(__name__)
 
 URGENT_INTENT = "report_urgent_symptoms"
 CONTRAINDICATION_INTENT = "report_contraindication"
-EXTRACTOR_NAME = "SafetyTermsClassifier"
 # Statuses that make the assistant react (record, explain or check back).
-CONTRAINDICATION_TRIGGERS = ("affirmed", "uncertain", "third_party", "hypothetical")
+CONTRAINDICATION_TRIGGERS = frozenset(MentionStatus) - {MentionStatus.NEGATED}
 # Warning signs: over-warn rather than under-warn; only a clear "no" or a general question
 # about risks does not trigger the urgent answer.
-URGENT_TRIGGERS = ("affirmed", "uncertain", "third_party")
+URGENT_TRIGGERS = frozenset(MentionStatus) - {MentionStatus.NEGATED, MentionStatus.HYPOTHETICAL}
 
 
-def mentions_to_entities(mentions: list[Mention]) -> list[dict[str, Any]]:
+def mentions_to_entities(mentions: list[SafetyMention]) -> list[dict[str, Any]]:
     """Rasa entity dicts for the recogniser's mentions."""
-    return [
-        {
-            "entity": "contraindication" if m.kind == "contraindication" else "urgent_sign",
-            "value": m.id,
-            "role": m.status,
-            "start": m.start,
-            "end": m.end,
-            "confidence_entity": 1.0,
-            "extractor": EXTRACTOR_NAME,
-        }
-        for m in mentions
-    ]
+    return [m.to_entity() for m in mentions]
 
 
-def safety_intent(mentions: list[Mention]) -> str | None:
+def safety_intent(mentions: list[SafetyMention]) -> str | None:
     """The intent the mentions force, if any (warning signs first)."""
-    if any(m.kind == "urgent" and m.status in URGENT_TRIGGERS for m in mentions):
+    if any(m.kind is MentionKind.URGENT and m.status in URGENT_TRIGGERS for m in mentions):
         return URGENT_INTENT
-    if any(m.kind == "contraindication" and m.status in CONTRAINDICATION_TRIGGERS
+    if any(m.kind is MentionKind.CONTRAINDICATION and m.status in CONTRAINDICATION_TRIGGERS
            for m in mentions):
         return CONTRAINDICATION_INTENT
     return None
@@ -83,7 +77,7 @@ def safety_intent(mentions: list[Mention]) -> str | None:
      DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR],
     is_trainable=False,
 )
-class SafetyTermsClassifier(GraphComponent):
+class SafetyTermsClassifier(GraphComponent):  # type: ignore[misc]  # rasa has no type hints
     """Adds safety entities and overrides the intent when safety terms are present."""
 
     @staticmethod
@@ -234,7 +228,9 @@ def short_form_intent(text: str) -> str | None:
     if len(text.split()) > 4:
         return None
     answer = parse_answer(text)
-    return {Answer.YES: "affirm", Answer.NO: "deny", Answer.UNSURE: "unsure"}.get(answer)
+    if answer is None:
+        return None
+    return {Answer.YES: "affirm", Answer.NO: "deny", Answer.UNSURE: "unsure"}[answer]
 
 
 @DefaultV1Recipe.register(
@@ -242,7 +238,7 @@ def short_form_intent(text: str) -> str | None:
      DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR],
     is_trainable=False,
 )
-class ConversationGuard(GraphComponent):
+class ConversationGuard(GraphComponent):  # type: ignore[misc]  # rasa has no type hints
     """Reads what kind of message it is before the classifier's guess is trusted."""
 
     @staticmethod
