@@ -39,6 +39,7 @@ from clinic.booking import (
     save_booking,
 )
 from clinic.kb import OUTCOME_ELIGIBLE, OUTCOME_INCOMPLETE, Knowledge
+from clinic.safety import MentionKind
 from clinic.screening import Answer
 from clinic.settings import settings
 from clinic.text_kind import describe_input, looks_like_times, promo_code_in
@@ -173,8 +174,8 @@ class ValidateBookingForm(FormValidationAction):
         if requested:
             if intent == "report_urgent_symptoms":
                 return []
-            if any(m.get("role") in ("affirmed", "uncertain")
-                   for m in safety_mentions(tracker, "contraindication")):
+            if any(m.is_recorded
+                   for m in safety_mentions(tracker, MentionKind.CONTRAINDICATION)):
                 return []  # a new contraindication stops the booking (rule)
             if intent == "stop" and confidence >= STOP_CONFIDENCE and STOP_WORDS.search(text) \
                     and not (

@@ -9,7 +9,8 @@ from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from clinic.kb import Knowledge, Topic, knowledge
-from clinic.screening import ScreeningResult, evaluate
+from clinic.safety import MentionKind, SafetyMention
+from clinic.screening import ScreeningResult, answers_from_slots, evaluate
 
 # Intents that are a question aside, answered without leaving a form.
 SIDE_INTENTS = ("ask_contact", "ask_promotion", "human_handoff", "bot_challenge")
@@ -65,15 +66,17 @@ def looks_like_question(text: str) -> bool:
     return "?" in text or bool(QUESTION_START.match(text))
 
 
-def safety_mentions(tracker: Tracker, kind: str) -> list[dict[str, Any]]:
-    """Entities the safety component added to the latest message, of one kind."""
-    entity = "contraindication" if kind == "contraindication" else "urgent_sign"
-    return [e for e in (tracker.latest_message or {}).get("entities") or []
-            if e.get("entity") == entity]
+def safety_mentions(tracker: Tracker, kind: MentionKind) -> list[SafetyMention]:
+    """Mentions the safety component added to the latest message, of one kind."""
+    latest = tracker.latest_message or {}
+    text = latest.get("text") or ""
+    mentions = (SafetyMention.from_entity(e, text) for e in latest.get("entities") or [])
+    return [m for m in mentions if m is not None and m.kind is kind]
 
 
 def screening_answers(tracker: Tracker, k: Knowledge) -> dict[str, Any]:
-    return {rule.id: tracker.get_slot(rule.slot) for rule in k.screening.contraindications}
+    """The answers so far, keyed by contraindication id (None: not answered)."""
+    return answers_from_slots(tracker.slots, k.screening)
 
 
 def screening_result(tracker: Tracker, k: Knowledge) -> ScreeningResult:

@@ -8,13 +8,14 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import ActiveLoop, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.common import kb, safety_mentions, screening_result
-from clinic.kb import OUTCOME_ELIGIBLE, OUTCOME_NOT_SUITABLE_NOW, Knowledge
+from actions.common import kb, safety_mentions, screening_answers, screening_result
+from clinic.kb import Knowledge, Outcome
+from clinic.safety import MentionKind, MentionStatus, SafetyMention
+from clinic.screening import ANSWERS_SLOT, Answer, coerce_answer
 
 BOOKING_SLOTS = ("booking_name", "booking_phone", "booking_email", "booking_treatment",
                  "booking_times", "booking_sms_consent", "booking_sms_consent_at",
                  "booking_confirm")
-RECORDED = {"affirmed": "yes", "uncertain": "unsure"}
 
 
 def stop_active_form(tracker: Tracker) -> list[dict[str, Any]]:
@@ -40,29 +41,43 @@ class ActionUrgentCare(Action):
                   domain: dict[str, Any]) -> list[dict[str, Any]]:
         k = kb()
         levels = {sign.id: sign.level for sign in k.urgent_signs}
-        found = {levels.get(e.get("value"), "urgent") for e in safety_mentions(tracker, "urgent")}
+        found = {levels.get(m.id, "urgent") for m in safety_mentions(tracker, MentionKind.URGENT)}
         # Over-warn: a warning-sign message without a recognised term gets the urgent text.
         level = "emergency" if "emergency" in found else "urgent"
         dispatcher.utter_message(text=k.fill(k.urgent_messages[level]))
         return stop_active_form(tracker)
 
 
-def reaction_to_mention(rule_id: str, status: str, k: Knowledge) -> str:
+def reaction_to_mention(rule_id: str, status: MentionStatus, k: Knowledge) -> str:
     """What the assistant says about one contraindication mention."""
     rule = k.screening.by_id(rule_id)
-    if status == "affirmed":
-        follow = (rule.what_would_change if rule.outcome == OUTCOME_NOT_SUITABLE_NOW
+    if status is MentionStatus.AFFIRMED:
+        follow = (rule.what_would_change if rule.outcome is Outcome.NOT_SUITABLE_NOW
                   else "I've noted it so a practitioner can review it with you.")
         return f"Thank you for telling me. {rule.explanation} {follow}"
-    if status == "uncertain":
+    if status is MentionStatus.UNCERTAIN:
         return (f"{rule.explanation} {k.screening.unsure_reason} I've noted that you're not "
                 "sure.")
-    if status == "third_party":
+    if status is MentionStatus.THIRD_PARTY:
         return ("It sounds like that's about someone else. If it applies to you too, just tell "
                 "me and I'll take it into account.")
     # hypothetical
     return (f"{rule.explanation} If this applies to you, tell me and I'll take it into "
             "account; the screening questions also ask about it.")
+
+
+def record_mention(answers: dict[str, Any], mention: SafetyMention) -> bool:
+    """Count a mention as the answer to its question; True if the answer changed.
+
+    A "yes" is never downgraded to "not sure" by a later, vaguer mention.
+    """
+    value = mention.recorded_answer
+    if value is None or coerce_answer(answers.get(mention.id)) is Answer.YES:
+        return False
+    if coerce_answer(answers.get(mention.id)) is coerce_answer(value):
+        return False
+    answers[mention.id] = value
+    return True
 
 
 class ActionHandleContraindication(Action):
@@ -75,24 +90,24 @@ class ActionHandleContraindication(Action):
                   domain: dict[str, Any]) -> list[dict[str, Any]]:
         k = kb()
         events: list[dict[str, Any]] = []
-        said: set[tuple[str, str]] = set()
+        said: set[tuple[str, MentionStatus]] = set()
+        answers = screening_answers(tracker, k)
         recorded = False
-        for mention in safety_mentions(tracker, "contraindication"):
-            rule_id, status = mention.get("value"), mention.get("role") or "affirmed"
-            if (rule_id, status) in said or status == "negated":
+        for mention in safety_mentions(tracker, MentionKind.CONTRAINDICATION):
+            if (mention.id, mention.status) in said or mention.status is MentionStatus.NEGATED:
                 continue
-            said.add((rule_id, status))
+            said.add((mention.id, mention.status))
             try:
-                rule = k.screening.by_id(rule_id)
+                k.screening.by_id(mention.id)
             except KeyError:
                 continue
-            dispatcher.utter_message(text=reaction_to_mention(rule_id, status, k))
-            if status in RECORDED:
-                # A "yes" is never downgraded to "not sure" by a later, vaguer mention.
-                if not (status == "uncertain" and tracker.get_slot(rule.slot) == "yes"):
-                    events.append(SlotSet(rule.slot, RECORDED[status]))
-                    tracker.slots[rule.slot] = RECORDED[status]
+            dispatcher.utter_message(text=reaction_to_mention(mention.id, mention.status, k))
+            if mention.is_recorded:
+                record_mention(answers, mention)
                 recorded = True
+        if recorded:
+            events.append(SlotSet(ANSWERS_SLOT, answers))
+            tracker.slots[ANSWERS_SLOT] = answers
         if not said:
             dispatcher.utter_message(
                 text="Could you tell me a little more? I can go through the clinic's safety "
@@ -106,7 +121,7 @@ class ActionHandleContraindication(Action):
             return events + stop_active_form(tracker)
         if recorded:
             result = screening_result(tracker, k)
-            if result.outcome != OUTCOME_ELIGIBLE and result.outcome != "incomplete":
+            if result.outcome not in (Outcome.ELIGIBLE, Outcome.INCOMPLETE):
                 dispatcher.utter_message(
                     text=f"{k.clinic.disclaimer} To talk it over with a practitioner, call "
                          f"{k.clinic.phone} or book a consultation at {k.clinic.booking_url}.")

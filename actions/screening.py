@@ -23,10 +23,11 @@ from actions.common import (
 )
 from actions.conversation import OFFER_BOOK, OFFER_RESUME, offer
 from actions.faq import other_language_text
-from actions.safety import RECORDED, reaction_to_mention, stop_active_form
+from actions.safety import reaction_to_mention, record_mention, stop_active_form
 from clinic.answers import parse_answer
-from clinic.kb import OUTCOME_ELIGIBLE, OUTCOME_NOT_SUITABLE_NOW, Knowledge
-from clinic.screening import Answer, coerce_answer
+from clinic.kb import Contraindication, Knowledge, Outcome
+from clinic.safety import MentionKind, MentionStatus
+from clinic.screening import ANSWERS_SLOT, Answer, coerce_answer, position, question_to_ask
 from clinic.text_kind import describe_input, is_go_back, meant_answer
 
 ANSWER_BUTTONS = [
@@ -57,119 +58,126 @@ def resolve_answer(text: str, intent: str | None, confidence: float) -> Answer |
     return from_words
 
 
-def decided(answers: dict[str, Any], k: Knowledge) -> bool:
-    """True once an answer makes microneedling unsuitable for now: more questions can't
-    change that, so the form stops asking."""
-    return any(coerce_answer(answers.get(rule.id)) == Answer.YES
-               and rule.outcome == OUTCOME_NOT_SUITABLE_NOW
-               for rule in k.screening.contraindications)
+QUESTION_SLOT = "screening_question"  # the form's one required slot: the reply to a question
+LAST_SLOT = "screen_last"  # the id of the question answered last, for "go back"
 
 
-def next_slot(answers: dict[str, Any], k: Knowledge) -> str | None:
-    if decided(answers, k):
-        return None
-    for rule in k.screening.contraindications:
-        if coerce_answer(answers.get(rule.id)) is None:
-            return rule.slot
-    return None
+def hands_over_to_rules(text: str, intent: str | None, confidence: float) -> bool:
+    """A reply the dialogue rules take (urgent warning signs, a stop), not the form."""
+    if intent == "report_urgent_symptoms":
+        return True
+    if is_go_back(text):
+        return False
+    return intent == "stop" and confidence >= STOP_CONFIDENCE and parse_answer(text) is None
 
 
 class ValidateScreeningForm(FormValidationAction):
-    """Reads each reply: an answer, a safety mention, a question aside, or a stop."""
+    """Reads each reply: an answer, a safety mention, a question aside, or a stop.
+
+    The form has one required slot, ``screening_question``: ``extract_screening_question``
+    takes the reply to the question being asked, ``validate_screening_question`` records
+    what it says in ``screening_answers`` and empties the slot again, so the form asks the
+    next question (``action_ask_screening_question``) until ``required_slots`` is empty:
+    every question answered, or an answer that makes it "not suitable now".
+    """
 
     def name(self) -> str:
         return "validate_screening_form"
 
     async def required_slots(self, domain_slots: list[str], dispatcher: CollectingDispatcher,
                              tracker: Tracker, domain: DomainDict) -> list[str]:
-        return kb().screening.slots
-
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: DomainDict) -> list[EventType]:
         k = kb()
-        requested = tracker.get_slot("requested_slot")
+        if question_to_ask(screening_answers(tracker, k), k.screening) is None:
+            return []  # the form ends (requested_slot None)
+        return [QUESTION_SLOT]
+
+    async def extract_screening_question(self, dispatcher: CollectingDispatcher,
+                                         tracker: Tracker,
+                                         domain: DomainDict) -> dict[str, Any]:
+        """The reply, unless it is for the rules: then nothing is extracted, the form's
+        execution is rejected and the stop or urgent-care rule runs."""
         text = latest_text(tracker)
         intent, confidence = latest_intent(tracker)
-        events: list[EventType] = []
+        if tracker.get_slot("requested_slot") and hands_over_to_rules(text, intent, confidence):
+            return {}
+        return {QUESTION_SLOT: text}
 
-        if requested and intent == "report_urgent_symptoms":
-            return []  # the urgent-care rule takes over
-        if requested and is_go_back(text):
-            return self._go_back(dispatcher, tracker, k, requested, text)
-        if requested and intent == "stop" and confidence >= STOP_CONFIDENCE \
-                and parse_answer(text) is None:
-            return []  # the stop rule takes over
-
+    async def validate_screening_question(self, value: Any, dispatcher: CollectingDispatcher,
+                                          tracker: Tracker,
+                                          domain: DomainDict) -> dict[str, Any]:
+        k = kb()
+        text = value if isinstance(value, str) else latest_text(tracker)
+        requested = tracker.get_slot("requested_slot")
         answers = screening_answers(tracker, k)
-        events += self._record_mentions(dispatcher, tracker, k, answers, requested)
-
-        if requested is None:
+        before = dict(answers)
+        if requested and is_go_back(text):
+            return self._go_back(dispatcher, tracker, k, answers, text)
+        asking = question_to_ask(answers, k.screening) if requested else None
+        self._record_mentions(dispatcher, tracker, k, answers, asking)
+        slots: dict[str, Any] = {QUESTION_SLOT: None}  # asked again, or the next question
+        if asking is None:
             self._introduce(dispatcher, answers, k)
-        elif coerce_answer(answers.get(requested.removeprefix("screen_"))) is None:
-            answer, said_other = self._answer_to_requested(tracker, requested, text, intent,
-                                                           confidence)
-            if answer is not None:
-                answers[requested.removeprefix("screen_")] = answer.value
-                events.append(SlotSet(requested, answer.value))
-            elif answer_side_question(tracker, dispatcher, k):
-                dispatcher.utter_message(text="Now, back to the safety questions.")
-                events.append(SlotSet(requested, None))
-            elif said_other:
-                events.append(SlotSet(requested, None))  # asked again, after the reaction
-            else:
-                if describe_input(text) == "other_language":
-                    dispatcher.utter_message(text=other_language_text(k))
-                dispatcher.utter_message(
-                    text="Sorry, I didn't catch that. Please answer Yes, No or Not sure, or "
-                         "say \"pause\" to stop the questions for now.")
-                events.append(SlotSet(requested, None))
-        if requested:
-            given = next((e["value"] for e in events
-                          if e.get("event") == "slot" and e.get("name") == requested
-                          and e.get("value")), None)
-            if given:
+        else:
+            if coerce_answer(answers.get(asking.id)) is None:
+                self._read_answer(dispatcher, tracker, k, answers, asking, text)
+            given = answers.get(asking.id)
+            if given and given != before.get(asking.id):
                 dispatcher.utter_message(response="utter_screening_echo",
                                          screen_echo=ECHO[given])
-                events.append(SlotSet("screen_last", requested))
-        events.append(SlotSet("requested_slot", next_slot(answers, k)))
-        return events
+                slots[LAST_SLOT] = asking.id
+        if answers != before:
+            slots[ANSWERS_SLOT] = answers
+        return slots
+
+    def _read_answer(self, dispatcher: CollectingDispatcher, tracker: Tracker, k: Knowledge,
+                     answers: dict[str, Any], asking: Contraindication, text: str) -> None:
+        """The reply to the question being asked: an answer, a question aside, or neither."""
+        intent, confidence = latest_intent(tracker)
+        answer, said_other = self._answer_to(tracker, asking, text, intent, confidence)
+        if answer is not None:
+            answers[asking.id] = answer.value
+        elif answer_side_question(tracker, dispatcher, k):
+            dispatcher.utter_message(text="Now, back to the safety questions.")
+        elif not said_other:  # other conditions named: asked again, after the reaction
+            if describe_input(text) == "other_language":
+                dispatcher.utter_message(text=other_language_text(k))
+            dispatcher.utter_message(
+                text="Sorry, I didn't catch that. Please answer Yes, No or Not sure, or "
+                     "say \"pause\" to stop the questions for now.")
 
     @staticmethod
     def _go_back(dispatcher: CollectingDispatcher, tracker: Tracker, k: Knowledge,
-                 requested: str, text: str) -> list[EventType]:
+                 answers: dict[str, Any], text: str) -> dict[str, Any]:
         """"go back" asks the last answered question again; "I meant yes" changes it."""
-        last = tracker.get_slot("screen_last")
-        answers = screening_answers(tracker, k)
-        if not last or coerce_answer(tracker.get_slot(last)) is None:
+        last = tracker.get_slot(LAST_SLOT)
+        if not last or coerce_answer(answers.get(last)) is None:
             dispatcher.utter_message(response="utter_screening_nothing_to_undo")
-            return [SlotSet(requested, None), SlotSet("requested_slot", requested)]
+            return {QUESTION_SLOT: None}
         meant = meant_answer(text)
         if meant:
-            answers[last.removeprefix("screen_")] = meant
+            answers[last] = meant
             dispatcher.utter_message(response="utter_screening_changed", screen_echo=ECHO[meant])
-            return [SlotSet(last, meant), SlotSet(requested, None),
-                    SlotSet("requested_slot", next_slot(answers, k))]
-        answers[last.removeprefix("screen_")] = None
+            return {QUESTION_SLOT: None, ANSWERS_SLOT: answers}
+        # Every question before the last answered one has an answer, so it is asked next.
+        answers[last] = None
         dispatcher.utter_message(response="utter_screening_go_back")
-        return [SlotSet(last, None), SlotSet(requested, None), SlotSet("screen_last", None),
-                SlotSet("requested_slot", last)]
+        return {QUESTION_SLOT: None, ANSWERS_SLOT: answers, LAST_SLOT: None}
 
     @staticmethod
-    def _answer_to_requested(tracker: Tracker, requested: str, text: str, intent: str | None,
-                             confidence: float) -> tuple[Answer | None, bool]:
-        """The answer to the requested question, and whether other conditions were named.
+    def _answer_to(tracker: Tracker, asking: Contraindication, text: str, intent: str | None,
+                   confidence: float) -> tuple[Answer | None, bool]:
+        """The answer to the question being asked, and whether other conditions were named.
 
         "I'm not on accutane" said while the pregnancy question is open is no answer to it:
         when a reply names other conditions, only a leading answer ("no, but I take
         warfarin") counts, never words about those conditions.
         """
-        rule_id = requested.removeprefix("screen_")
-        others = [m for m in safety_mentions(tracker, "contraindication")
-                  if m.get("value") != rule_id]
+        others = [m for m in safety_mentions(tracker, MentionKind.CONTRAINDICATION)
+                  if m.id != asking.id]
         if not others:
             return resolve_answer(text, intent, confidence), False
         clause = re.split(r"[,.;!]|\bbut\b", text, maxsplit=1)[0]
-        if any(int(m.get("start") or 0) < len(clause) for m in others):
+        if any(m.start < len(clause) for m in others):
             return None, True
         return parse_answer(clause), True
 
@@ -177,7 +185,7 @@ class ValidateScreeningForm(FormValidationAction):
     def _introduce(dispatcher: CollectingDispatcher, answers: dict[str, Any],
                    k: Knowledge) -> None:
         if any(coerce_answer(v) is not None for v in answers.values()):
-            if next_slot(answers, k):
+            if question_to_ask(answers, k.screening):
                 dispatcher.utter_message(text="Let's carry on with the safety questions.")
             return
         count = len(k.screening.contraindications)
@@ -187,56 +195,43 @@ class ValidateScreeningForm(FormValidationAction):
 
     @staticmethod
     def _record_mentions(dispatcher: CollectingDispatcher, tracker: Tracker, k: Knowledge,
-                         answers: dict[str, Any], requested: str | None) -> list[EventType]:
+                         answers: dict[str, Any], asking: Contraindication | None) -> None:
         """Contraindications said in the reply's own words count as answers."""
-        events: list[EventType] = []
-        for mention in safety_mentions(tracker, "contraindication"):
-            rule_id, status = mention.get("value"), mention.get("role") or "affirmed"
+        for mention in safety_mentions(tracker, MentionKind.CONTRAINDICATION):
             try:
-                rule = k.screening.by_id(rule_id)
+                k.screening.by_id(mention.id)
             except KeyError:
                 continue
-            current = coerce_answer(answers.get(rule_id))
-            if status in RECORDED:
-                value = RECORDED[status]
-                if current == Answer.YES or (current is not None and value == "unsure"
-                                             and current == Answer.UNSURE):
-                    continue
-                answers[rule_id] = value
-                events.append(SlotSet(rule.slot, value))
-                if rule.slot != requested:
-                    dispatcher.utter_message(text=reaction_to_mention(rule_id, status, k))
-            elif status == "negated" and rule.slot == requested and current is None:
-                answers[rule_id] = Answer.NO.value
-                events.append(SlotSet(rule.slot, Answer.NO.value))
-            elif status in ("third_party", "hypothetical") and rule.slot != requested:
-                dispatcher.utter_message(text=reaction_to_mention(rule_id, status, k))
-        return events
+            asked = asking is not None and mention.id == asking.id
+            if mention.is_recorded:
+                if record_mention(answers, mention) and not asked:
+                    dispatcher.utter_message(
+                        text=reaction_to_mention(mention.id, mention.status, k))
+            elif mention.status is MentionStatus.NEGATED:
+                # A clear "no" answers the question being asked, never one not asked yet.
+                if asked and coerce_answer(answers.get(mention.id)) is None:
+                    answers[mention.id] = Answer.NO.value
+            elif not asked:  # about someone else, or a general question
+                dispatcher.utter_message(text=reaction_to_mention(mention.id, mention.status, k))
 
 
-def _make_ask_action(rule_id: str) -> type[Action]:
-    """The action that asks one screening question (one per contraindication)."""
+class ActionAskScreeningQuestion(Action):
+    """Asks the next screening question, in the order of knowledge/screening.yml."""
 
-    class AskScreeningQuestion(Action):
-        def name(self) -> str:
-            return f"action_ask_screen_{rule_id}"
+    def name(self) -> str:
+        return "action_ask_screening_question"
 
-        async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                      domain: DomainDict) -> list[EventType]:
-            k = kb()
-            rules = k.screening.contraindications
-            position = next(i for i, r in enumerate(rules) if r.id == rule_id) + 1
-            dispatcher.utter_message(
-                text=f"Question {position} of {len(rules)}: {k.screening.by_id(rule_id).question}",
-                buttons=ANSWER_BUTTONS)
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: DomainDict) -> list[EventType]:
+        k = kb()
+        rule = question_to_ask(screening_answers(tracker, k), k.screening)
+        if rule is None:
             return []
-
-    AskScreeningQuestion.__name__ = f"ActionAskScreen_{rule_id}"
-    AskScreeningQuestion.__qualname__ = AskScreeningQuestion.__name__
-    return AskScreeningQuestion
-
-
-ASK_ACTIONS = {rule.id: _make_ask_action(rule.id) for rule in kb().screening.contraindications}
+        count = len(k.screening.contraindications)
+        dispatcher.utter_message(
+            text=f"Question {position(rule, k.screening)} of {count}: {rule.question}",
+            buttons=ANSWER_BUTTONS)
+        return []
 
 
 class ActionScreeningOutcome(Action):
@@ -251,8 +246,8 @@ class ActionScreeningOutcome(Action):
         result = screening_result(tracker, k)
         wanted = bool(tracker.get_slot("booking_wanted"))
         dispatcher.utter_message(text=result.patient_message(k))
-        events: list[EventType] = [SlotSet("screening_outcome", result.outcome)]
-        if result.outcome == OUTCOME_ELIGIBLE:
+        events: list[EventType] = [SlotSet("screening_outcome", result.outcome.value)]
+        if result.outcome is Outcome.ELIGIBLE:
             if wanted:
                 events.append(SlotSet("booking_next", "booking"))
             else:
@@ -289,5 +284,5 @@ class ActionStopForm(Action):
         return stop_active_form(tracker) + [SlotSet("booking_wanted", False)] + events
 
 
-__all__ = ["ValidateScreeningForm", "ActionScreeningOutcome", "ActionStopForm",
-           "ASK_ACTIONS", "resolve_answer", "screening_answers"]
+__all__ = ["ValidateScreeningForm", "ActionAskScreeningQuestion", "ActionScreeningOutcome",
+           "ActionStopForm", "resolve_answer", "screening_answers"]

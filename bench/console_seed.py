@@ -122,7 +122,7 @@ def synthetic(count: int, start: float, days: int = 30, seed: int = 7) -> Iterat
         if kind in (1, 2, 3):
             c.user("am I a good candidate", "check_eligibility").loop("screening_form")
             for _ in range(3):
-                c.action("action_ask_screen_x").action("action_listen").user("no", "deny")
+                c.action("action_ask_screening_question").action("action_listen").user("no", "deny")
             outcome = ("eligible", "not_suitable_now", "practitioner_review")[kind - 1]
             c.loop(None).action("action_screening_outcome").slot("screening_outcome", outcome)
         elif kind == 4:

@@ -12,6 +12,7 @@ import datetime as dt
 import os
 import re
 from dataclasses import dataclass, field
+from enum import Enum
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -21,10 +22,24 @@ import yaml
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_KNOWLEDGE_DIR = PROJECT_ROOT / "knowledge"
 
-OUTCOME_NOT_SUITABLE_NOW = "not_suitable_now"
-OUTCOME_PRACTITIONER_REVIEW = "practitioner_review"
-OUTCOME_ELIGIBLE = "eligible"
-OUTCOME_INCOMPLETE = "incomplete"
+
+
+class Outcome(str, Enum):
+    """A screening outcome (the stored slot value is the string)."""
+
+    ELIGIBLE = "eligible"
+    NOT_SUITABLE_NOW = "not_suitable_now"
+    PRACTITIONER_REVIEW = "practitioner_review"
+    INCOMPLETE = "incomplete"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+OUTCOME_NOT_SUITABLE_NOW = Outcome.NOT_SUITABLE_NOW
+OUTCOME_PRACTITIONER_REVIEW = Outcome.PRACTITIONER_REVIEW
+OUTCOME_ELIGIBLE = Outcome.ELIGIBLE
+OUTCOME_INCOMPLETE = Outcome.INCOMPLETE
 YES_OUTCOMES = (OUTCOME_NOT_SUITABLE_NOW, OUTCOME_PRACTITIONER_REVIEW)
 URGENT_LEVELS = ("emergency", "urgent")
 PLACEHOLDERS = ("clinic_name", "clinic_phone", "booking_url", "emergency_number", "reasons",
@@ -64,21 +79,16 @@ class Contraindication:
     id: str
     question: str
     explanation: str
-    outcome: str
+    outcome: Outcome  # NOT_SUITABLE_NOW or PRACTITIONER_REVIEW
     terms: tuple[str, ...]
     what_would_change: str = ""
-
-    @property
-    def slot(self) -> str:
-        """Name of the Rasa slot that holds the answer to this question."""
-        return f"screen_{self.id}"
 
 
 @dataclass(frozen=True)
 class Screening:
     source: str
     contraindications: tuple[Contraindication, ...]
-    outcomes: dict[str, str]
+    outcomes: dict[Outcome, str]
     unsure_reason: str
 
     def by_id(self, rule_id: str) -> Contraindication:
@@ -86,10 +96,6 @@ class Screening:
             if rule.id == rule_id:
                 return rule
         raise KeyError(rule_id)
-
-    @property
-    def slots(self) -> list[str]:
-        return [rule.slot for rule in self.contraindications]
 
 
 @dataclass(frozen=True)
@@ -407,7 +413,7 @@ def _load_screening(directory: Path, references: dict[str, Reference]) -> Screen
         item = _Entry(raw, label, f"contraindications[{index}]")
         rule_id = item.ident()
         item.entry = f"contraindication '{rule_id}'"
-        outcome = item.choice("outcome", YES_OUTCOMES)
+        outcome = Outcome(item.choice("outcome", YES_OUTCOMES))
         rule = Contraindication(
             id=rule_id,
             question=item.text("question"),

@@ -21,15 +21,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import Enum
 
-from clinic.kb import (
-    OUTCOME_ELIGIBLE,
-    OUTCOME_INCOMPLETE,
-    OUTCOME_NOT_SUITABLE_NOW,
-    OUTCOME_PRACTITIONER_REVIEW,
-    Contraindication,
-    Knowledge,
-    Screening,
-)
+from clinic.kb import Contraindication, Knowledge, Outcome, Screening
+
+# The conversation keeps every answer in one slot: {contraindication id: "yes" | "no" | "unsure"}.
+ANSWERS_SLOT = "screening_answers"
 
 
 class Answer(str, Enum):
@@ -83,23 +78,23 @@ class Finding:
 class ScreeningResult:
     """The outcome of a screening, with the answers that led to it."""
 
-    outcome: str
+    outcome: Outcome
     findings: tuple[Finding, ...]
     unanswered: tuple[str, ...]
 
     @property
     def eligible(self) -> bool:
         """True only when every question was answered with a clear "no"."""
-        return self.outcome == OUTCOME_ELIGIBLE
+        return self.outcome is Outcome.ELIGIBLE
 
     def reasons(self, kb: Knowledge) -> list[str]:
         """One plain-words reason per finding, in question order, from the knowledge."""
-        reasons = []
+        reasons: list[str] = []
         for finding in self.findings:
             parts = [finding.rule.explanation]
             if finding.answer is Answer.UNSURE:
                 parts.append(kb.screening.unsure_reason)
-            elif finding.rule.outcome == OUTCOME_NOT_SUITABLE_NOW:
+            elif finding.rule.outcome is Outcome.NOT_SUITABLE_NOW:
                 parts.append(finding.rule.what_would_change)
             reasons.append(kb.fill(" ".join(parts)))
         return reasons
@@ -115,19 +110,19 @@ class ScreeningResult:
         reasons = self.reasons(kb)
         listed = "".join(f"\n- {reason}" for reason in reasons)
         text = kb.fill(kb.screening.outcomes[self.outcome], reasons=listed)
-        if self.outcome == OUTCOME_INCOMPLETE:
+        if self.outcome is Outcome.INCOMPLETE:
             # No suitability statement is made, so no disclaimer is needed.
             return text
         return f"{text}\n\n{kb.clinic.disclaimer}"
 
     def staff_summary(self, kb: Knowledge, answers: Mapping[str, object]) -> str:
         """Every question with the person's answer, then the outcome, for the clinic's staff."""
-        lines = []
+        lines: list[str] = []
         for number, rule in enumerate(kb.screening.contraindications, start=1):
             answer = coerce_answer(answers.get(rule.id))
             label = _STAFF_LABELS[answer] if answer is not None else _STAFF_NO_ANSWER
             lines.append(f"{number}. {rule.question} — {label}")
-        lines.append(f"Outcome: {self.outcome.replace('_', ' ')}")
+        lines.append(f"Outcome: {self.outcome.value.replace('_', ' ')}")
         if self.findings:
             noted = ", ".join(
                 f"{f.rule.id} ({_STAFF_LABELS[f.answer].lower()})" for f in self.findings
@@ -146,22 +141,29 @@ def evaluate(answers: Mapping[str, object], screening: Screening) -> ScreeningRe
     """
     findings: list[Finding] = []
     unanswered: list[str] = []
+    outcome: Outcome
     for rule in screening.contraindications:
         answer = coerce_answer(answers.get(rule.id))
         if answer is None:
             unanswered.append(rule.id)
         elif answer is not Answer.NO:
             findings.append(Finding(rule, answer))
-    if any(f.answer is Answer.YES and f.rule.outcome == OUTCOME_NOT_SUITABLE_NOW
+    if any(f.answer is Answer.YES and f.rule.outcome is Outcome.NOT_SUITABLE_NOW
            for f in findings):
-        outcome = OUTCOME_NOT_SUITABLE_NOW
+        outcome = Outcome.NOT_SUITABLE_NOW
     elif findings:
-        outcome = OUTCOME_PRACTITIONER_REVIEW
+        outcome = Outcome.PRACTITIONER_REVIEW
     elif unanswered:
-        outcome = OUTCOME_INCOMPLETE
+        outcome = Outcome.INCOMPLETE
     else:
-        outcome = OUTCOME_ELIGIBLE
+        outcome = Outcome.ELIGIBLE
     return ScreeningResult(outcome, tuple(findings), tuple(unanswered))
+
+
+def is_decided(answers: Mapping[str, object], screening: Screening) -> bool:
+    """True once an answer makes microneedling "not suitable now": no further answer can
+    change that outcome, so the questions stop early (rule 1 of :func:`evaluate`)."""
+    return evaluate(answers, screening).outcome is Outcome.NOT_SUITABLE_NOW
 
 
 def next_question(answers: Mapping[str, object], screening: Screening) -> Contraindication | None:
@@ -172,6 +174,26 @@ def next_question(answers: Mapping[str, object], screening: Screening) -> Contra
     return None
 
 
+def question_to_ask(answers: Mapping[str, object],
+                    screening: Screening) -> Contraindication | None:
+    """The question the screening asks next: None once it is decided or fully answered."""
+    if is_decided(answers, screening):
+        return None
+    return next_question(answers, screening)
+
+
+def position(rule: Contraindication, screening: Screening) -> int:
+    """The question's number in the clinic's order (1 for the first)."""
+    return screening.contraindications.index(rule) + 1
+
+
 def answers_from_slots(slots: Mapping[str, object], screening: Screening) -> dict[str, object]:
-    """Answers keyed by contraindication id, read from ``screen_<id>`` slot values."""
-    return {rule.id: slots.get(rule.slot) for rule in screening.contraindications}
+    """Answers keyed by contraindication id, read from the conversation's slots.
+
+    They are kept in one slot, ``screening_answers`` (a mapping of id to answer); ids
+    unknown to ``screening`` are dropped and a missing or malformed slot means no answers.
+    """
+    stored = slots.get(ANSWERS_SLOT)
+    if not isinstance(stored, Mapping):
+        return {rule.id: None for rule in screening.contraindications}
+    return {rule.id: stored.get(rule.id) for rule in screening.contraindications}

@@ -7,15 +7,20 @@ import pytest
 from actions.booking import ActionBookingGate
 from actions.safety import ActionHandleContraindication, ActionUrgentCare
 from actions.screening import (
-    ASK_ACTIONS,
+    ActionAskScreeningQuestion,
     ActionScreeningOutcome,
     ActionStopForm,
     ValidateScreeningForm,
 )
 from clinic.kb import knowledge
+from clinic.screening import ANSWERS_SLOT, question_to_ask
 from tests.actions_support import (
     ALL_NO,
+    all_no,
+    answers_set,
+    answers_slots,
     entity,
+    form_turn,
     make_tracker,
     run_action,
     slot_events,
@@ -24,21 +29,44 @@ from tests.actions_support import (
 
 K = knowledge()
 FORM = "screening_form"
-FIRST = K.screening.contraindications[0].slot
+QUESTION = "screening_question"
+RULES = K.screening.contraindications
+FIRST = RULES[0]
 
 
-def answer(text: str, intent: str | None, requested: str = FIRST, slots=None, **kw):
+def answered_before(rule) -> dict[str, str]:
+    """A clear "no" to every question before ``rule``, so ``rule`` is the one asked."""
+    return {r.id: "no" for r in RULES[:RULES.index(rule)]}
+
+
+def answer(text: str, intent: str | None, asked: str = FIRST.id, answers=None, **kw):
+    """The validation of a reply to question ``asked`` (every earlier one answered "no")."""
+    given = {**answered_before(K.screening.by_id(asked)), **(answers or {})}
     tracker = make_tracker(text, intent=intent, active_loop=FORM,
-                           slots={"requested_slot": requested, **(slots or {})}, **kw)
+                           slots={"requested_slot": QUESTION, **answers_slots(given)}, **kw)
     return run_action(ValidateScreeningForm(), tracker)
 
 
+def asked_next(events, asked: str) -> str | None:
+    """The id of the question the form asks after the validation events of a reply to
+    question ``asked`` (None: the form ends)."""
+    slots = slot_events(events)
+    if "requested_slot" in slots and slots["requested_slot"] is None:
+        return None
+    assert slots[QUESTION] is None  # emptied, so the form asks again
+    answers = answers_set(events) or answered_before(K.screening.by_id(asked))
+    rule = question_to_ask(answers, K.screening)
+    return rule.id if rule else None
+
+
 def test_activation_introduces_and_asks_first_question_in_knowledge_order() -> None:
-    events, dispatcher = run_action(ValidateScreeningForm(),
-                                    make_tracker("am I a good candidate", "check_eligibility",
-                                                 active_loop=FORM))
-    assert slot_events(events) == {"requested_slot": FIRST}
-    assert K.clinic.disclaimer in texts(dispatcher)
+    events, said, slots = form_turn(ValidateScreeningForm(), ActionAskScreeningQuestion(),
+                                    "am I a good candidate", "check_eligibility", {}, FORM, None)
+    assert slot_events(events) == {QUESTION: None}
+    assert slots["requested_slot"] == QUESTION
+    assert K.clinic.disclaimer in said
+    assert f"up to {len(RULES)} short safety questions" in said
+    assert f"Question 1 of {len(RULES)}: {FIRST.question}" in said
 
 
 @pytest.mark.parametrize(
@@ -56,24 +84,26 @@ def test_activation_introduces_and_asks_first_question_in_knowledge_order() -> N
     ],
 )
 def test_typed_and_button_answers(text: str, intent: str | None, expected: str) -> None:
-    events, _ = answer(text, intent, requested="screen_blood_thinners")
-    slots = slot_events(events)
-    assert slots["screen_blood_thinners"] == expected
-    assert slots["requested_slot"] == FIRST  # the first unanswered question comes next
+    events, _ = answer(text, intent, asked="blood_thinners")
+    assert answers_set(events)["blood_thinners"] == expected
+    assert slot_events(events)["screen_last"] == "blood_thinners"
+    # the first unanswered question comes next
+    assert asked_next(events, "blood_thinners") == \
+        RULES[RULES.index(K.screening.by_id("blood_thinners")) + 1].id
 
 
 def test_words_and_classifier_disagreeing_is_asked_again() -> None:
-    events, dispatcher = answer("no", "affirm", requested="screen_keloids")
-    assert slot_events(events)["screen_keloids"] is None
+    events, dispatcher = answer("no", "affirm", asked="keloids")
+    assert ANSWERS_SLOT not in slot_events(events)
+    assert asked_next(events, "keloids") == "keloids"
     assert "Yes, No or Not sure" in texts(dispatcher)
 
 
 def test_question_asked_midway_is_answered_then_resumed() -> None:
     events, dispatcher = answer("how long is recovery?", "ask_recovery", confidence=0.93,
-                                requested="screen_keloids")
-    slots = slot_events(events)
-    assert slots["screen_keloids"] is None
-    assert slots["requested_slot"] == FIRST
+                                asked="keloids")
+    assert ANSWERS_SLOT not in slot_events(events)
+    assert asked_next(events, "keloids") == "keloids"
     assert "Aust et al., 2008" in texts(dispatcher)
     assert "back to the safety questions" in texts(dispatcher)
 
@@ -85,36 +115,82 @@ def test_stop_and_urgent_hand_over_to_rules() -> None:
 
 def test_contraindication_in_own_words_is_counted_not_asked_again() -> None:
     events, dispatcher = answer(
-        "no but I take warfarin", "report_contraindication", requested="screen_pregnancy",
+        "no but I take warfarin", "report_contraindication", asked="pregnancy",
         entities=[entity("contraindication", "blood_thinners", start=14, end=22)])
-    slots = slot_events(events)
-    assert slots["screen_blood_thinners"] == "yes"
-    assert slots["screen_pregnancy"] == "no"
+    answers = answers_set(events)
+    assert answers["blood_thinners"] == "yes"
+    assert answers["pregnancy"] == "no"
     assert K.screening.by_id("blood_thinners").explanation in texts(dispatcher)
-    assert slots["requested_slot"] == "screen_cystic_acne_or_wound"
+    assert asked_next(events, "pregnancy") == "cystic_acne_or_wound"
 
 
 def test_statement_about_another_condition_is_no_answer_to_the_open_question() -> None:
     events, _ = answer(
-        "I'm not on accutane", "deny", requested="screen_pregnancy",
+        "I'm not on accutane", "deny", asked="pregnancy",
         entities=[entity("contraindication", "isotretinoin", "negated", start=9, end=19)])
-    slots = slot_events(events)
-    assert slots.get("screen_pregnancy") is None
-    assert "screen_isotretinoin" not in slots
-    assert slots["requested_slot"] == "screen_pregnancy"
+    answers = answers_set(events)
+    assert answers.get("pregnancy") is None
+    assert answers.get("isotretinoin") is None
+    assert asked_next(events, "pregnancy") == "pregnancy"
 
 
 def test_not_suitable_now_answer_ends_the_questions() -> None:
-    events, _ = answer("yes", "affirm", requested="screen_pregnancy")
+    events, _ = answer("yes", "affirm", asked="pregnancy")
     assert slot_events(events)["requested_slot"] is None
+
+
+def test_go_back_asks_the_last_answered_question_again() -> None:
+    events, said, slots = form_turn(
+        ValidateScreeningForm(), ActionAskScreeningQuestion(), "go back", "deny",
+        {**answers_slots(answered_before(RULES[3])), "screen_last": RULES[2].id},
+        FORM, QUESTION)
+    assert answers_set(events)[RULES[2].id] is None
+    assert slot_events(events)["screen_last"] is None
+    assert f"Question 3 of {len(RULES)}: {RULES[2].question}" in said
+
+
+def test_i_meant_yes_changes_the_last_answer() -> None:
+    events, said, slots = form_turn(
+        ValidateScreeningForm(), ActionAskScreeningQuestion(), "no, I meant yes", "affirm",
+        {**answers_slots(answered_before(RULES[-1])), "screen_last": RULES[-2].id},
+        FORM, QUESTION)
+    assert answers_set(events)[RULES[-2].id] == "yes"
+    assert "changed that answer" in said
+    assert f"Question {len(RULES)} of {len(RULES)}" in said
+
+
+def test_go_back_with_nothing_to_undo_asks_the_same_question() -> None:
+    events, said, _ = form_turn(ValidateScreeningForm(), ActionAskScreeningQuestion(),
+                                "go back", "deny", {}, FORM, QUESTION)
+    assert slot_events(events) == {QUESTION: None}
+    assert f"Question 1 of {len(RULES)}: {FIRST.question}" in said
 
 
 @pytest.mark.parametrize("rule", K.screening.contraindications, ids=lambda r: r.id)
 def test_each_question_is_asked_from_knowledge_with_buttons(rule) -> None:
-    _, dispatcher = run_action(ASK_ACTIONS[rule.id](), make_tracker(active_loop=FORM))
+    tracker = make_tracker(active_loop=FORM, slots=answers_slots(answered_before(rule)))
+    _, dispatcher = run_action(ActionAskScreeningQuestion(), tracker)
     message = dispatcher.messages[0]
     assert rule.question in message["text"]
+    assert message["text"].startswith(f"Question {RULES.index(rule) + 1} of {len(RULES)}: ")
     assert [b["title"] for b in message["buttons"]] == ["Yes", "No", "Not sure"]
+
+
+def test_the_form_asks_every_question_once_then_ends() -> None:
+    slots: dict = {}
+    requested = None
+    asked = []
+    for _ in range(len(RULES) + 2):
+        events, said, slots = form_turn(ValidateScreeningForm(), ActionAskScreeningQuestion(),
+                                        "no" if requested else "am I a good candidate",
+                                        "deny" if requested else "check_eligibility",
+                                        slots, FORM, requested)
+        requested = slots["requested_slot"]
+        if requested is None:
+            break
+        asked.append(said.rsplit("Question ", 1)[1].split(":", 1)[0])
+    assert asked == [f"{n} of {len(RULES)}" for n in range(1, len(RULES) + 1)]
+    assert slots[ANSWERS_SLOT] == {rule.id: "no" for rule in RULES}
 
 
 def test_all_clear_is_eligible_and_offers_booking() -> None:
@@ -135,7 +211,7 @@ def test_eligible_person_who_asked_to_book_goes_to_booking() -> None:
 @pytest.mark.parametrize("rule", K.screening.contraindications, ids=lambda r: r.id)
 @pytest.mark.parametrize("value", ["yes", "unsure"])
 def test_each_contraindication_branch_is_refused_kindly(rule, value) -> None:
-    slots = {**ALL_NO, rule.slot: value, "booking_wanted": True}
+    slots = {**all_no(**{rule.id: value}), "booking_wanted": True}
     events, dispatcher = run_action(ActionScreeningOutcome(), make_tracker(slots=slots))
     result = slot_events(events)
     expected = rule.outcome if value == "yes" else "practitioner_review"
@@ -149,8 +225,8 @@ def test_each_contraindication_branch_is_refused_kindly(rule, value) -> None:
 
 @pytest.mark.parametrize(
     ("slots", "expected"),
-    [({}, "screening"), (ALL_NO, "booking"), ({**ALL_NO, "screen_keloids": "yes"}, "refused"),
-     ({**ALL_NO, "screen_keloids": None}, "screening")],
+    [({}, "screening"), (ALL_NO, "booking"), (all_no(keloids="yes"), "refused"),
+     (all_no(keloids=None), "screening")],
 )
 def test_booking_gate(slots, expected) -> None:
     events, _ = run_action(ActionBookingGate(), make_tracker("book", "book", slots=slots))
@@ -166,7 +242,7 @@ def test_free_text_contraindication_outside_the_form(role, recorded) -> None:
     tracker = make_tracker("I'm on acutane", "report_contraindication",
                            entities=[entity("contraindication", "isotretinoin", role)])
     events, dispatcher = run_action(ActionHandleContraindication(), tracker)
-    assert slot_events(events).get("screen_isotretinoin") == recorded
+    assert answers_set(events).get("isotretinoin") == recorded
     assert texts(dispatcher)
 
 
@@ -178,7 +254,7 @@ def test_free_text_contraindication_while_booking_stops_the_booking() -> None:
     events, dispatcher = run_action(ActionHandleContraindication(), tracker)
     assert any(e["event"] == "active_loop" and e["name"] is None for e in events)
     slots = slot_events(events)
-    assert slots["screen_recent_facial_procedure"] == "yes"
+    assert slots[ANSWERS_SLOT]["recent_facial_procedure"] == "yes"
     assert slots["booking_name"] is None
     assert "nothing was saved" in texts(dispatcher)
 
@@ -198,8 +274,8 @@ def test_urgent_signs_get_seek_care_message_and_end_forms(sign, must_say) -> Non
 def test_stop_keeps_screening_answers_but_drops_booking_details() -> None:
     events, dispatcher = run_action(
         ActionStopForm(), make_tracker("stop", "stop", active_loop=FORM,
-                                       slots={"screen_pregnancy": "no"}))
-    assert "screen_pregnancy" not in slot_events(events)
+                                       slots=answers_slots(pregnancy="no")))
+    assert ANSWERS_SLOT not in slot_events(events)
     assert "pause" in texts(dispatcher)
     events, dispatcher = run_action(
         ActionStopForm(), make_tracker("cancel", "stop", active_loop="booking_form",

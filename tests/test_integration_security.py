@@ -135,7 +135,7 @@ def test_reading_a_tracker_with_the_token_works(assistant_servers: Servers) -> N
 
 # ------------------------------------------------------------------------ action server
 def forged_booking_call() -> dict:
-    slots = {f"screen_{c.id}": "no" for c in K.screening.contraindications}
+    slots = {"screening_answers": {c.id: "no" for c in K.screening.contraindications}}
     slots.update({"booking_name": "Forged Person", "booking_phone": "+14155550111",
                   "booking_email": "forged@example.org", "booking_treatment":
                   "facial_microneedling", "booking_times": "monday", "sms_consent": True,

@@ -30,7 +30,8 @@ def edit(kdir: Path, name: str, change) -> None:
 
 def test_project_knowledge_loads() -> None:
     k = load_knowledge()
-    assert len(k.screening.contraindications) == 11
+    data = yaml.safe_load((DEFAULT_KNOWLEDGE_DIR / "screening.yml").read_text())
+    assert [rule.id for rule in k.screening.contraindications] == data["order"]
     assert {t.intent for t in k.topics} >= {"ask_acne_scars", "ask_hair_loss", "ask_references"}
     assert k.promotion("facial50").amount_usd == 50
 

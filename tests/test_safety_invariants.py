@@ -20,11 +20,12 @@ from actions.booking import ActionBookingGate, ActionSubmitBooking, ValidateBook
 from actions.promotion import ActionCheckPromoCode, ActionExplainPromotion
 from actions.screening import ActionScreeningOutcome
 from clinic.kb import knowledge
-from tests.actions_support import make_tracker, run_action, slot_events, texts
+from clinic.screening import ANSWERS_SLOT
+from tests.actions_support import answers_slots, make_tracker, run_action, slot_events, texts
 
 ROOT = Path(__file__).resolve().parent.parent
 K = knowledge()
-SLOTS = [rule.slot for rule in K.screening.contraindications]
+RULE_IDS = [rule.id for rule in K.screening.contraindications]
 PROMO_WORDS = [p.code for p in K.promotions] + [f"${p.amount_usd}" for p in K.promotions]
 BOOKING_DETAILS = {
     "booking_name": "Ana Test", "booking_phone": "+14155550132", "booking_email": "none",
@@ -53,7 +54,8 @@ def marks_contraindication(step: dict) -> bool:
     for item in step.get("slot_was_set") or []:
         if isinstance(item, dict):
             for name, value in item.items():
-                if name.startswith("screen_") and value in ("yes", "unsure"):
+                if name == ANSWERS_SLOT and isinstance(value, dict) and \
+                        any(answer in ("yes", "unsure") for answer in value.values()):
                     return True
                 if name == "screening_outcome" and value != "eligible":
                     return True
@@ -84,8 +86,8 @@ def test_no_path_with_a_contraindication_reaches_booking(file, name, steps) -> N
         assert not (seen and reaches_booking(step)), f"{file}: '{name}' books after a contraindication"
 
 
-answers = st.fixed_dictionaries({slot: st.sampled_from(["yes", "no", "unsure", None])
-                                 for slot in SLOTS}).filter(
+answers = st.fixed_dictionaries({rule_id: st.sampled_from(["yes", "no", "unsure", None])
+                                 for rule_id in RULE_IDS}).filter(
     lambda a: any(v != "no" for v in a.values()))
 
 
@@ -102,7 +104,7 @@ def booking_count(url: str) -> int:
 @hsettings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(answers=answers)
 def test_ruled_out_answers_never_book_or_promote(answers, clinic_db) -> None:
-    slots = {**answers, "booking_wanted": True}
+    slots = {**answers_slots(answers), "booking_wanted": True}
 
     events, dispatcher = run_action(ActionScreeningOutcome(), make_tracker(slots=slots))
     assert slot_events(events)["booking_next"] != "booking"
@@ -135,7 +137,7 @@ def test_ruled_out_answers_never_book_or_promote(answers, clinic_db) -> None:
 
 def test_the_check_above_can_fail(clinic_db) -> None:
     """The same submission with all-clear answers is saved, with the promotion."""
-    slots = {**{slot: "no" for slot in SLOTS}, **BOOKING_DETAILS}
+    slots = {**answers_slots({rule_id: "no" for rule_id in RULE_IDS}), **BOOKING_DETAILS}
     events, dispatcher = run_action(ActionSubmitBooking(), make_tracker("/affirm", "affirm",
                                                                         slots=slots))
     assert booking_count(clinic_db) == 1

@@ -16,16 +16,21 @@ from clinic.kb import (
     OUTCOME_INCOMPLETE,
     OUTCOME_NOT_SUITABLE_NOW,
     OUTCOME_PRACTITIONER_REVIEW,
+    Outcome,
     knowledge,
     load_knowledge,
 )
 from clinic.screening import (
+    ANSWERS_SLOT,
     Answer,
     Finding,
     answers_from_slots,
     coerce_answer,
     evaluate,
+    is_decided,
     next_question,
+    position,
+    question_to_ask,
 )
 
 KB = knowledge()
@@ -41,8 +46,8 @@ def all_no(**overrides: object) -> dict[str, object]:
     return answers
 
 
-def test_knowledge_has_the_articles_eleven_situations_with_the_issues_outcomes():
-    assert len(RULES) == 11
+def test_knowledge_has_the_articles_situations_with_the_issues_outcomes():
+    assert len(RULE_IDS) == len(set(RULE_IDS)) > 0
     assert set(NOT_NOW_IDS) == {"pregnancy", "cystic_acne_or_wound",
                                 "recent_facial_procedure", "unavoidable_sun"}
     assert all(rule.outcome == OUTCOME_PRACTITIONER_REVIEW
@@ -183,12 +188,51 @@ def test_next_question_treats_unreadable_answers_as_unanswered():
     assert next_question(answers, SCREENING).id == RULE_IDS[5]
 
 
-def test_answers_from_slots_reads_screen_slots():
-    slots = {rule.slot: "no" for rule in RULES} | {"other": "yes", "screen_keloids": "yes"}
-    answers = answers_from_slots(slots, SCREENING)
+def test_answers_from_slots_reads_the_answers_slot():
+    stored = all_no(keloids="yes", favourite_colour="yes")
+    answers = answers_from_slots({ANSWERS_SLOT: stored, "other": "yes"}, SCREENING)
     assert set(answers) == set(RULE_IDS)
     assert evaluate(answers, SCREENING).findings == (
         Finding(SCREENING.by_id("keloids"), Answer.YES),)
+
+
+@pytest.mark.parametrize("slots", [{}, {ANSWERS_SLOT: None}, {ANSWERS_SLOT: "no"},
+                                   {ANSWERS_SLOT: ["no"]}])
+def test_answers_from_slots_without_a_mapping_is_no_answer(slots):
+    answers = answers_from_slots(slots, SCREENING)
+    assert answers == {rule_id: None for rule_id in RULE_IDS}
+    assert evaluate(answers, SCREENING).outcome is Outcome.INCOMPLETE
+
+
+# --------------------------------------------------------------------------- early stop
+
+
+@pytest.mark.parametrize("rule_id", RULE_IDS)
+def test_a_yes_that_makes_it_not_suitable_now_decides_the_screening(rule_id):
+    answers = {rule_id: "yes"}
+    decided = SCREENING.by_id(rule_id).outcome is Outcome.NOT_SUITABLE_NOW
+    assert is_decided(answers, SCREENING) is decided
+    assert (question_to_ask(answers, SCREENING) is None) is decided
+    if not decided:
+        assert question_to_ask(answers, SCREENING) == next_question(answers, SCREENING)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.fixed_dictionaries({rule_id: VALUES for rule_id in RULE_IDS}))
+def test_property_the_questions_stop_exactly_when_no_answer_can_change_the_outcome(drawn):
+    answers = {key: value for key, value in drawn.items() if value != "absent"}
+    outcome = evaluate(answers, SCREENING).outcome
+    assert is_decided(answers, SCREENING) is (outcome is Outcome.NOT_SUITABLE_NOW)
+    ask = question_to_ask(answers, SCREENING)
+    if ask is None:
+        assert outcome is not Outcome.INCOMPLETE
+    else:
+        assert coerce_answer(answers.get(ask.id)) is None
+        assert ask == next_question(answers, SCREENING)
+
+
+def test_position_numbers_the_questions_in_order():
+    assert [position(rule, SCREENING) for rule in RULES] == list(range(1, len(RULES) + 1))
 
 
 # --------------------------------------------------------------------------- messages
