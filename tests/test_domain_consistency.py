@@ -15,15 +15,26 @@ def load(name: str) -> dict:
     return yaml.safe_load((ROOT / name).read_text())
 
 
-def test_screening_slots_and_questions_mirror_knowledge() -> None:
-    k = load_knowledge()
+def test_screening_form_needs_no_entry_per_question(tmp_path: Path) -> None:
+    """One slot asked until knowledge/screening.yml has no question left: nothing in the
+    domain names a contraindication, so adding one is a knowledge change only."""
     domain = load("domain.yml")
-    slots = [rule.slot for rule in k.screening.contraindications]
-    assert domain["forms"]["screening_form"]["required_slots"] == slots, (
-        "domain.yml screening_form must list screen_<id> for each id in knowledge/screening.yml")
-    for slot in slots:
-        assert domain["slots"][slot]["values"] == ["yes", "no", "unsure"]
-        assert f"action_ask_{slot}" in domain["actions"]
+    assert domain["forms"]["screening_form"]["required_slots"] == ["screening_question"]
+    assert domain["slots"]["screening_question"]["type"] == "text"
+    assert domain["slots"]["screening_answers"]["type"] == "any"
+    assert "action_ask_screening_question" in domain["actions"]
+    assert "validate_screening_form" in domain["actions"]
+    names = set(domain["slots"]) | set(domain["actions"]) | set(domain.get("responses") or {})
+    for k in (load_knowledge(), load_knowledge(twelve_contraindications(tmp_path))):
+        for rule in k.screening.contraindications:
+            assert not [name for name in names if rule.id in name], rule.id
+
+
+def twelve_contraindications(tmp_path: Path) -> Path:
+    """A copy of knowledge/ with one more contraindication (see tests/test_screening_one_file.py)."""
+    from tests.knowledge_copy import with_extra_contraindication
+
+    return with_extra_contraindication(tmp_path)
 
 
 def test_every_topic_intent_is_in_domain_rules_and_nlu() -> None:
