@@ -28,7 +28,7 @@ STANDARD_PLACEHOLDERS = frozenset({
 # The groups of knowledge/messages.yml, in the order they are written there. "responses"
 # holds the domain's utter_* responses (written into domain.yml by clinic.domain_build).
 GROUPS = ("common", "screening", "safety", "booking", "promotion", "conversation", "faq",
-          "sms")
+          "handover", "sms")
 RESPONSES_GROUP = "responses"
 
 
@@ -72,6 +72,8 @@ def register(key: str, *placeholders: str) -> Message:
 # ---------------------------------------------------------------- common
 # How to reach a practitioner; also the standard placeholder {consultation_contact}.
 CONSULTATION_CONTACT = register("common.consultation_contact")
+# A patient question of knowledge/patient_questions.yml that the article doesn't answer.
+NOT_COVERED_SUBJECT = register("common.not_covered_subject", "subject")
 
 # ---------------------------------------------------------------- screening
 
@@ -84,5 +86,10 @@ CONSULTATION_CONTACT = register("common.consultation_contact")
 # ---------------------------------------------------------------- conversation
 
 # ---------------------------------------------------------------- faq
+
+# ---------------------------------------------------------------- handover
+# Told to the patient when a member of staff takes the conversation over, and hands it back.
+HANDOVER_STAFF_JOINED = register("handover.staff_joined")
+HANDOVER_STAFF_LEFT = register("handover.staff_left")
 
 # ---------------------------------------------------------------- sms
