@@ -370,7 +370,7 @@ def _read_yaml(directory: Path, name: str) -> tuple[Any, str]:
     return data, label
 
 
-def _entries(data: dict, key: str, label: str) -> list[Any]:
+def _entries(data: dict[str, Any], key: str, label: str) -> list[Any]:
     items = data.get(key)
     if not isinstance(items, list) or not items:
         raise KnowledgeError(label, key, f"'{key}' is missing or not a list",
