@@ -9,6 +9,7 @@ from rasa_sdk.events import ActiveLoop, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.common import kb, safety_mentions, screening_answers, screening_result
+from clinic import messages as M
 from clinic.kb import Knowledge, Outcome
 from clinic.safety import MentionKind, MentionStatus, SafetyMention
 from clinic.screening import ANSWERS_SLOT, Answer, coerce_answer
@@ -52,18 +53,16 @@ def reaction_to_mention(rule_id: str, status: MentionStatus, k: Knowledge) -> st
     """What the assistant says about one contraindication mention."""
     rule = k.screening.by_id(rule_id)
     if status is MentionStatus.AFFIRMED:
-        follow = (rule.what_would_change if rule.outcome is Outcome.NOT_SUITABLE_NOW
-                  else "I've noted it so a practitioner can review it with you.")
-        return f"Thank you for telling me. {rule.explanation} {follow}"
+        if rule.outcome is Outcome.NOT_SUITABLE_NOW:
+            return k.say(M.SAFETY_MENTION_NOT_SUITABLE_NOW, explanation=rule.explanation,
+                         what_would_change=rule.what_would_change)
+        return k.say(M.SAFETY_MENTION_PRACTITIONER_REVIEW, explanation=rule.explanation)
     if status is MentionStatus.UNCERTAIN:
-        return (f"{rule.explanation} {k.screening.unsure_reason} I've noted that you're not "
-                "sure.")
+        return k.say(M.SAFETY_MENTION_UNCERTAIN, explanation=rule.explanation,
+                     unsure_reason=k.screening.unsure_reason)
     if status is MentionStatus.THIRD_PARTY:
-        return ("It sounds like that's about someone else. If it applies to you too, just tell "
-                "me and I'll take it into account.")
-    # hypothetical
-    return (f"{rule.explanation} If this applies to you, tell me and I'll take it into "
-            "account; the screening questions also ask about it.")
+        return k.say(M.SAFETY_MENTION_THIRD_PARTY)
+    return k.say(M.SAFETY_MENTION_HYPOTHETICAL, explanation=rule.explanation)
 
 
 def record_mention(answers: dict[str, Any], mention: SafetyMention) -> bool:
@@ -109,27 +108,16 @@ class ActionHandleContraindication(Action):
             events.append(SlotSet(ANSWERS_SLOT, answers))
             tracker.slots[ANSWERS_SLOT] = answers
         if not said:
-            dispatcher.utter_message(
-                text="Could you tell me a little more? I can go through the clinic's safety "
-                     "questions with you to see whether microneedling suits you.",
-                buttons=[{"title": "Check if it suits me", "payload": "/check_eligibility"}])
+            dispatcher.utter_message(**k.utter(M.SAFETY_TELL_ME_MORE))
             return events + stop_active_form(tracker)
         if (tracker.active_loop or {}).get("name") == "booking_form":
-            dispatcher.utter_message(
-                text="Because of this, I've stopped the booking and nothing was saved. "
-                     f"Please call {k.clinic.phone} to talk it over with a practitioner.")
+            dispatcher.utter_message(text=k.say(M.SAFETY_BOOKING_STOPPED))
             return events + stop_active_form(tracker)
         if recorded:
             result = screening_result(tracker, k)
             if result.outcome not in (Outcome.ELIGIBLE, Outcome.INCOMPLETE):
-                dispatcher.utter_message(
-                    text=f"{k.clinic.disclaimer} To talk it over with a practitioner, call "
-                         f"{k.clinic.phone} or book a consultation at {k.clinic.booking_url}.")
+                dispatcher.utter_message(text=k.say(M.SAFETY_TALK_IT_OVER))
             elif result.unanswered:
-                dispatcher.utter_message(
-                    text="Would you like to go through the other safety questions?",
-                    buttons=[{"title": "Yes, check if it suits me",
-                              "payload": "/check_eligibility"},
-                             {"title": "Not now", "payload": "/deny"}])
+                dispatcher.utter_message(**k.utter(M.SAFETY_OFFER_SCREENING))
                 events += [SlotSet("pending_offer", "screening")]
         return events + stop_active_form(tracker)

@@ -12,7 +12,6 @@ from rasa_sdk.types import DomainDict
 
 from actions.common import (
     answer_side_question,
-    consultation_contact,
     is_payload,
     kb,
     latest_intent,
@@ -24,19 +23,17 @@ from actions.common import (
 from actions.conversation import OFFER_BOOK, OFFER_RESUME, offer
 from actions.faq import other_language_text
 from actions.safety import reaction_to_mention, record_mention, stop_active_form
+from clinic import messages as M
 from clinic.answers import parse_answer
 from clinic.kb import Contraindication, Knowledge, Outcome
 from clinic.safety import MentionKind, MentionStatus
 from clinic.screening import ANSWERS_SLOT, Answer, coerce_answer, position, question_to_ask
 from clinic.text_kind import describe_input, is_go_back, meant_answer
 
-ANSWER_BUTTONS = [
-    {"title": "Yes", "payload": "/affirm"},
-    {"title": "No", "payload": "/deny"},
-    {"title": "Not sure", "payload": "/unsure"},
-]
 INTENT_ANSWERS = {"affirm": Answer.YES, "deny": Answer.NO, "unsure": Answer.UNSURE}
-ECHO = {"yes": "yes", "no": "no", "unsure": "not sure"}
+# How an answer is said back (utter_screening_echo / utter_screening_changed).
+ECHO = {Answer.YES: M.SCREENING_ECHO_YES, Answer.NO: M.SCREENING_ECHO_NO,
+        Answer.UNSURE: M.SCREENING_ECHO_UNSURE}
 ANSWER_CONFIDENCE = 0.5
 STOP_CONFIDENCE = 0.6
 
@@ -56,6 +53,11 @@ def resolve_answer(text: str, intent: str | None, confidence: float) -> Answer |
     if from_intent is not None and {from_words, from_intent} == {Answer.YES, Answer.NO}:
         return None
     return from_words
+
+
+def echo(answer: Answer, k: Knowledge) -> str:
+    """The answer in words, as it is said back ("not sure")."""
+    return k.say(ECHO[answer])
 
 
 QUESTION_SLOT = "screening_question"  # the form's one required slot: the reply to a question
@@ -120,10 +122,10 @@ class ValidateScreeningForm(FormValidationAction):
         else:
             if coerce_answer(answers.get(asking.id)) is None:
                 self._read_answer(dispatcher, tracker, k, answers, asking, text)
-            given = answers.get(asking.id)
-            if given and given != before.get(asking.id):
+            given = coerce_answer(answers.get(asking.id))
+            if given is not None and answers.get(asking.id) != before.get(asking.id):
                 dispatcher.utter_message(response="utter_screening_echo",
-                                         screen_echo=ECHO[given])
+                                         screen_echo=echo(given, k))
                 slots[LAST_SLOT] = asking.id
         if answers != before:
             slots[ANSWERS_SLOT] = answers
@@ -137,13 +139,11 @@ class ValidateScreeningForm(FormValidationAction):
         if answer is not None:
             answers[asking.id] = answer.value
         elif answer_side_question(tracker, dispatcher, k):
-            dispatcher.utter_message(text="Now, back to the safety questions.")
+            dispatcher.utter_message(text=k.say(M.SCREENING_BACK_TO_QUESTIONS))
         elif not said_other:  # other conditions named: asked again, after the reaction
             if describe_input(text) == "other_language":
                 dispatcher.utter_message(text=other_language_text(k))
-            dispatcher.utter_message(
-                text="Sorry, I didn't catch that. Please answer Yes, No or Not sure, or "
-                     "say \"pause\" to stop the questions for now.")
+            dispatcher.utter_message(text=k.say(M.SCREENING_NOT_UNDERSTOOD))
 
     @staticmethod
     def _go_back(dispatcher: CollectingDispatcher, tracker: Tracker, k: Knowledge,
@@ -153,10 +153,11 @@ class ValidateScreeningForm(FormValidationAction):
         if not last or coerce_answer(answers.get(last)) is None:
             dispatcher.utter_message(response="utter_screening_nothing_to_undo")
             return {QUESTION_SLOT: None}
-        meant = meant_answer(text)
-        if meant:
-            answers[last] = meant
-            dispatcher.utter_message(response="utter_screening_changed", screen_echo=ECHO[meant])
+        meant = coerce_answer(meant_answer(text))
+        if meant is not None:
+            answers[last] = meant.value
+            dispatcher.utter_message(response="utter_screening_changed",
+                                     screen_echo=echo(meant, k))
             return {QUESTION_SLOT: None, ANSWERS_SLOT: answers}
         # Every question before the last answered one has an answer, so it is asked next.
         answers[last] = None
@@ -186,12 +187,10 @@ class ValidateScreeningForm(FormValidationAction):
                    k: Knowledge) -> None:
         if any(coerce_answer(v) is not None for v in answers.values()):
             if question_to_ask(answers, k.screening):
-                dispatcher.utter_message(text="Let's carry on with the safety questions.")
+                dispatcher.utter_message(text=k.say(M.SCREENING_CARRY_ON))
             return
-        count = len(k.screening.contraindications)
-        dispatcher.utter_message(
-            text=f"I'll ask up to {count} short safety questions. Answer Yes, No or Not sure; "
-                 f"say \"pause\" at any time to stop for now. {k.clinic.disclaimer}")
+        dispatcher.utter_message(text=k.say(M.SCREENING_INTRO,
+                                            count=len(k.screening.contraindications)))
 
     @staticmethod
     def _record_mentions(dispatcher: CollectingDispatcher, tracker: Tracker, k: Knowledge,
@@ -227,10 +226,9 @@ class ActionAskScreeningQuestion(Action):
         rule = question_to_ask(screening_answers(tracker, k), k.screening)
         if rule is None:
             return []
-        count = len(k.screening.contraindications)
-        dispatcher.utter_message(
-            text=f"Question {position(rule, k.screening)} of {count}: {rule.question}",
-            buttons=ANSWER_BUTTONS)
+        dispatcher.utter_message(**k.utter(
+            M.SCREENING_QUESTION, number=position(rule, k.screening),
+            count=len(k.screening.contraindications), question=rule.question))
         return []
 
 
@@ -255,9 +253,7 @@ class ActionScreeningOutcome(Action):
                 events.append(SlotSet("booking_next", "none"))
                 events += offer(OFFER_BOOK)
             return events
-        dispatcher.utter_message(
-            text="If you'd like to talk it over, a practitioner can see you for a consultation: "
-                 f"{consultation_contact(k)}.")
+        dispatcher.utter_message(text=k.say(M.SCREENING_CONSULTATION))
         events += [SlotSet("booking_next", "refused"), SlotSet("booking_wanted", False)]
         return events
 
@@ -273,9 +269,7 @@ class ActionStopForm(Action):
         loop = (tracker.active_loop or {}).get("name")
         events: list[EventType] = []
         if loop == "booking_form":
-            dispatcher.utter_message(
-                text="Okay, I've cancelled the booking request; nothing was saved. Say "
-                     "\"book\" whenever you want to start again.")
+            dispatcher.utter_message(text=kb().say(M.SCREENING_BOOKING_CANCELLED))
         elif loop == "screening_form":
             dispatcher.utter_message(response="utter_paused_offer")
             events = offer(OFFER_RESUME)

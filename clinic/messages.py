@@ -76,8 +76,29 @@ CONSULTATION_CONTACT = register("common.consultation_contact")
 NOT_COVERED_SUBJECT = register("common.not_covered_subject", "subject")
 
 # ---------------------------------------------------------------- screening
+SCREENING_INTRO = register("screening.intro", "count")
+SCREENING_CARRY_ON = register("screening.carry_on")
+SCREENING_QUESTION = register("screening.question", "number", "count", "question")
+SCREENING_ECHO_YES = register("screening.echo_yes")
+SCREENING_ECHO_NO = register("screening.echo_no")
+SCREENING_ECHO_UNSURE = register("screening.echo_unsure")
+SCREENING_BACK_TO_QUESTIONS = register("screening.back_to_questions")
+SCREENING_NOT_UNDERSTOOD = register("screening.not_understood")
+SCREENING_CONSULTATION = register("screening.consultation")
+SCREENING_BOOKING_CANCELLED = register("screening.booking_cancelled")
 
 # ---------------------------------------------------------------- safety
+SAFETY_MENTION_NOT_SUITABLE_NOW = register("safety.mention_not_suitable_now", "explanation",
+                                           "what_would_change")
+SAFETY_MENTION_PRACTITIONER_REVIEW = register("safety.mention_practitioner_review",
+                                              "explanation")
+SAFETY_MENTION_UNCERTAIN = register("safety.mention_uncertain", "explanation", "unsure_reason")
+SAFETY_MENTION_THIRD_PARTY = register("safety.mention_third_party")
+SAFETY_MENTION_HYPOTHETICAL = register("safety.mention_hypothetical", "explanation")
+SAFETY_TELL_ME_MORE = register("safety.tell_me_more")
+SAFETY_BOOKING_STOPPED = register("safety.booking_stopped")
+SAFETY_TALK_IT_OVER = register("safety.talk_it_over")
+SAFETY_OFFER_SCREENING = register("safety.offer_screening")
 
 # ---------------------------------------------------------------- booking
 
