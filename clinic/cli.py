@@ -473,7 +473,7 @@ def _main(argv: Sequence[str] | None) -> int:
         return EXIT_FAILED
     except BrokenPipeError:  # e.g. `clinic bookings export | head`
         return EXIT_OK
-    except Exception as error:  # noqa: BLE001 - staff get one line, not a traceback
+    except Exception as error:  # staff get one line, not a traceback
         if os.environ.get("CLINIC_DEBUG"):
             raise
         print(f"clinic: unexpected error ({type(error).__name__}: {error}); "

@@ -121,7 +121,7 @@ class AtomicRedisLockStore(LockStore):
             # The counter outlives every ticket it numbered (idle expiry > lifetime).
             return int(self._issue(keys=[counter, queue],
                                    args=[ticket_prefix, lifetime_ms, 2 * lifetime_ms + 60_000]))
-        except Exception as error:  # noqa: BLE001 - any Redis failure means "no lock"
+        except Exception as error:  # any Redis failure means "no lock"
             raise LockError(f"Could not take a ticket in the Redis lock store "
                             f"({type(error).__name__}).") from error
 
@@ -130,7 +130,7 @@ class AtomicRedisLockStore(LockStore):
         _, queue, ticket_prefix = self._keys(conversation_id)
         try:
             return int(self._now_serving(keys=[queue], args=[ticket_prefix]))
-        except Exception as error:  # noqa: BLE001
+        except Exception as error:
             raise LockError(f"Could not read the Redis lock store "
                             f"({type(error).__name__}).") from error
 

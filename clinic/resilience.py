@@ -115,7 +115,7 @@ def patch_tracker_store(module: Any) -> None:
 
     fail_safe.retrieve = retrieve
     fail_safe.save = save
-    fail_safe._clinic_patched = True
+    fail_safe._clinic_patched = True  # noqa: SLF001 - our own marker on Rasa's class
     module.create_engine_kwargs = create_engine_kwargs
 
 
@@ -147,4 +147,4 @@ def patch_agent(module: Any) -> None:
             return None
 
     agent_class.handle_message = handle_message
-    agent_class._clinic_patched = True
+    agent_class._clinic_patched = True  # noqa: SLF001 - our own marker on Rasa's class

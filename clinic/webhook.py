@@ -180,7 +180,8 @@ def _post(url: str, body: bytes, delivery_id: int, secret: str) -> None:
         timestamp = int(time.time())
         headers[TIMESTAMP_HEADER] = str(timestamp)
         headers[SIGNATURE_HEADER] = sign(body, secret, timestamp)
-    request = urllib.request.Request(url, data=body, headers=headers, method="POST")
+    # The URL is the clinic's webhook setting, refused by refusal() unless http(s).
+    request = urllib.request.Request(url, data=body, headers=headers, method="POST")  # noqa: S310
     with urllib.request.urlopen(request, timeout=REQUEST_TIMEOUT_SECONDS) as response:  # noqa: S310
         response.read()
         if not 200 <= response.status < 300:
@@ -318,7 +319,7 @@ def _keep_delivering(url: str | None, key: str, wake: threading.Event) -> None:
             if due is not None:
                 wait = (due - utcnow()).total_seconds()
                 wake.wait(min(max(wait, 1.0), MAX_DELAY.total_seconds()))
-    except Exception:  # noqa: BLE001 - a background helper must never crash its host
+    except Exception:  # a background helper must never crash its host
         log.exception("Webhook delivery worker stopped; deliveries stay pending")
         with _worker_lock:
             _workers.pop(key, None)

@@ -23,6 +23,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -184,7 +185,7 @@ class Cluster:
 
     # ---- start and stop --------------------------------------------------------------------
 
-    def start(self, report=print) -> Cluster:
+    def start(self, report: Callable[[str], object] = print) -> Cluster:
         if not MODEL.is_file():
             raise ClusterError("No trained model at models/clinic.tar.gz: run `make train`.")
         for tool in ("haproxy", "redis-server"):
@@ -214,7 +215,7 @@ class Cluster:
             raise ClusterError("ports already in use on 127.0.0.1: " + ", ".join(busy)
                                + ". Is another `make cluster` running? Stop it first.")
 
-    def _start(self, report) -> None:
+    def _start(self, report: Callable[[str], object]) -> None:
         ports = self.ports
         self._check_ports_free()
         self.postgres = Postgres(self.folder / "postgres", ports.postgres,

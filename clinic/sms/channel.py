@@ -255,7 +255,7 @@ class TwilioVerifiedInput(InputChannel):
         try:
             await on_new_message(UserMessage(payload or text, collector, phone,
                                              input_channel=self.name()))
-        except Exception as error:  # noqa: BLE001 - the patient still gets an answer
+        except Exception as error:  # the patient still gets an answer
             logger.error("The assistant failed on an inbound SMS: %s", type(error).__name__)
             logger.debug("Assistant failure", exc_info=True)
             collector.messages = [{"text": knowledge().fill(

@@ -296,7 +296,7 @@ def purge_if_due(due: float, every: float = PURGE_EVERY_SECONDS) -> float:
         report = purge()
     except DatabaseUnavailable:
         return now + PURGE_RETRY_SECONDS  # already logged by clinic.db
-    except Exception:  # noqa: BLE001 - the purge must not stop the sender
+    except Exception:  # the purge must not stop the sender
         log.exception("Retention purge failed")
         return now + PURGE_RETRY_SECONDS
     if report is not None and getattr(report, "tracker_error", ""):
@@ -322,7 +322,7 @@ def run_forever(poll_seconds: float | None = None, stop: threading.Event | None 
             send_due(transport=transport)
         except DatabaseUnavailable:
             pass  # already logged by clinic.db; try again next time
-        except Exception:  # noqa: BLE001 - one bad pass must not stop the sender
+        except Exception:  # one bad pass must not stop the sender
             log.exception("Sender pass failed")
         if purge_every is not None:
             next_purge = purge_if_due(next_purge, purge_every)
