@@ -30,6 +30,15 @@ from collections.abc import Sequence
 
 from sqlalchemy import select
 
+from clinic.cli_support import (
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_USAGE,
+    CommandError,
+    local_time,
+    spreadsheet_safe,
+    table,
+)
 from clinic.db import DatabaseUnavailable, read_scope, session_scope
 from clinic.models import (
     BOOKING_STATUSES,
@@ -40,7 +49,6 @@ from clinic.models import (
     utcnow,
 )
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 MARKABLE = ("confirmed", "treated", "cancelled")
 # Which status a booking may move to from which; "treated" is final (texts are scheduled).
 TRANSITIONS = {
@@ -61,10 +69,6 @@ EXPORT_FIELDS = (
 FREE_TEXT_FIELDS = ("name", "email", "preferred_times_text", "conversation_id", "channel")
 
 
-class CommandError(Exception):
-    """A problem to report as one line, with exit code 1."""
-
-
 class _Parser(argparse.ArgumentParser):
     """argparse, but usage errors are one line and exit 2."""
 
@@ -73,41 +77,6 @@ class _Parser(argparse.ArgumentParser):
 
 
 # --------------------------------------------------------------------------- formatting
-
-
-def _local(moment: dt.datetime | None, *, seconds: bool = False) -> str:
-    """A stored UTC time shown in the clinic's time zone."""
-    if moment is None:
-        return ""
-    from clinic.settings import settings
-
-    return moment.astimezone(settings().tz).strftime(
-        "%Y-%m-%d %H:%M:%S %Z" if seconds else "%Y-%m-%d %H:%M")
-
-
-def _clip(value: str, width: int) -> str:
-    value = " ".join(str(value).split())
-    return value if len(value) <= width else value[: width - 1] + "…"
-
-
-def table(headers: Sequence[str], rows: Sequence[Sequence[object]],
-          max_widths: dict[int, int] | None = None) -> str:
-    """Rows as an aligned plain-text table (for humans; use export for machines)."""
-    max_widths = max_widths or {}
-    cells = [[_clip("" if cell is None else cell, max_widths.get(i, 60))
-              for i, cell in enumerate(row)] for row in rows]
-    widths = [max([len(h)] + [len(r[i]) for r in cells]) for i, h in enumerate(headers)]
-    def line(values: Sequence[str]) -> str:
-        return "  ".join(v.ljust(w) for v, w in zip(values, widths, strict=True)).rstrip()
-
-    lines = [line([h.upper() for h in headers]), line(["-" * w for w in widths])]
-    return "\n".join(lines + [line(row) for row in cells])
-
-
-def _spreadsheet_safe(value: object) -> str:
-    """A CSV cell that a spreadsheet will not run as a formula (names are typed by anyone)."""
-    text = "" if value is None else str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
 def _promotion(booking: BookingRequest) -> str:
@@ -141,10 +110,10 @@ def cmd_list(args: argparse.Namespace) -> int:
     if not bookings:
         print("No booking requests" + (f" with status {args.status}." if args.status else "."))
         return EXIT_OK
-    rows = [(b.reference, _local(b.created_at), b.name, b.treatment, b.screening_outcome,
+    rows = [(b.reference, local_time(b.created_at), b.name, b.treatment, b.screening_outcome,
              _promotion(b), b.status) for b in bookings]
     print(table(("reference", "created", "name", "treatment", "outcome", "promotion", "status"),
-                rows, {2: 28}))
+                rows, max_widths={2: 28}))
     print(f"\n{len(bookings)} booking request(s), newest first.")
     return EXIT_OK
 
@@ -159,12 +128,12 @@ def cmd_show(args: argparse.Namespace) -> int:
             WebhookDelivery.booking_id == booking.id)).scalars())
         followups = list(session.execute(select(Followup).where(
             Followup.booking_id == booking.id).order_by(Followup.due_at)).scalars())
-    times = ", ".join(_local(dt.datetime.fromisoformat(t)) for t in booking.preferred_times_parsed)
+    times = ", ".join(local_time(dt.datetime.fromisoformat(t)) for t in booking.preferred_times_parsed)
     fields = [
         ("Reference", booking.reference),
-        ("Status", f"{booking.status} (since {_local(booking.status_changed_at)})"),
-        ("Created", _local(booking.created_at, seconds=True)),
-        ("Treated at", _local(booking.treated_at) or "-"),
+        ("Status", f"{booking.status} (since {local_time(booking.status_changed_at)})"),
+        ("Created", local_time(booking.created_at, seconds=True, zone=True)),
+        ("Treated at", local_time(booking.treated_at) or "-"),
         ("Name", booking.name),
         ("Mobile", booking.phone_e164),
         ("Email", booking.email or "-"),
@@ -187,16 +156,16 @@ def cmd_show(args: argparse.Namespace) -> int:
         print("  (no answer recorded)")
     for consent in consents:
         answer = "GIVEN" if consent.given else "NOT given"
-        print(f"  {answer} at {_local(consent.given_at, seconds=True)} via {consent.channel}")
+        print(f"  {answer} at {local_time(consent.given_at, seconds=True, zone=True)} via {consent.channel}")
         print(f"  Wording shown: \"{consent.wording}\"")
     if followups:
         print("\nAftercare texts:")
         for followup in followups:
-            print(f"  {_local(followup.due_at)}  {followup.message_id}  {followup.status}")
+            print(f"  {local_time(followup.due_at)}  {followup.message_id}  {followup.status}")
     if deliveries:
         print("\nWebhook:")
         for delivery in deliveries:
-            detail = (_local(delivery.delivered_at) if delivery.status == "delivered"
+            detail = (local_time(delivery.delivered_at) if delivery.status == "delivered"
                       else f"{delivery.attempts} attempt(s) {delivery.last_error or ''}".strip())
             print(f"  {delivery.status}  {detail}")
     return EXIT_OK
@@ -225,7 +194,7 @@ def cmd_export(args: argparse.Namespace) -> int:
             "sms_consent": "" if consent is None else ("yes" if consent.given else "no"),
             "sms_consent_at": consent.given_at.isoformat() if consent else "",
         }
-        writer.writerow([_spreadsheet_safe(values[name]) if name in FREE_TEXT_FIELDS
+        writer.writerow([spreadsheet_safe(values[name]) if name in FREE_TEXT_FIELDS
                          else values[name] for name in EXPORT_FIELDS])
     if args.out:
         try:
@@ -284,7 +253,7 @@ def cmd_mark(args: argparse.Namespace) -> int:
             if schedule is not None:
                 scheduled = schedule(session, booking, at)
         reference = booking.reference
-    print(f"{reference} marked {args.status} at {_local(at)}.")
+    print(f"{reference} marked {args.status} at {local_time(at)}.")
     if args.status == "treated":
         if scheduled is None:
             print("Aftercare texts: the SMS module is not installed, none scheduled.")

@@ -24,6 +24,7 @@ from typing import Any
 import jinja2
 from aiohttp import web
 
+from clinic.cli_support import spreadsheet_safe
 from clinic.console import accounts, inbox, insights, security, takeover
 from clinic.console.charts import daily_bars, horizontal_bars
 from clinic.console.tracker import load_events
@@ -428,10 +429,8 @@ async def export_csv(request: web.Request) -> web.StreamResponse:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(header)
-    from clinic.cli import _spreadsheet_safe
-
     for row in data:
-        writer.writerow([_spreadsheet_safe(cell) for cell in row])
+        writer.writerow([spreadsheet_safe(cell) for cell in row])
     filename = f"{table}-{period.start}-{period.end}.csv"
     return web.Response(text=buffer.getvalue(), content_type="text/csv", headers={
         "Content-Disposition": f'attachment; filename="{filename}"'})
