@@ -48,6 +48,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from clinic.models import BookingRequest, WebhookDelivery, utcnow
+from clinic.outbox import Failure, Outcome, RetryPolicy, claim, due_ids, lease_values, mark
 
 log = logging.getLogger(__name__)
 
@@ -159,12 +160,14 @@ def refusal(url: str, secret: str) -> str | None:
     return None
 
 
+def policy() -> RetryPolicy:
+    """The retry rule, read from the constants above when called (so they can be tuned)."""
+    return RetryPolicy(BASE_DELAY, MAX_DELAY, MAX_ATTEMPTS)
+
+
 def backoff(attempts: int) -> dt.timedelta:
     """Delay before the next try after ``attempts`` failed ones: 30 s, 1 min, 2 min, ... 1 h."""
-    exponent = max(attempts - 1, 0)
-    if exponent >= 20:  # avoid huge numbers; far past the cap anyway
-        return MAX_DELAY
-    return min(BASE_DELAY * (2 ** exponent), MAX_DELAY)
+    return policy().backoff(attempts)
 
 
 def _host(url: str) -> str:
@@ -196,20 +199,6 @@ def _describe(error: Exception) -> str:
     return type(error).__name__
 
 
-def _claim(session: Session, delivery_id: int, now: dt.datetime, force: bool) -> bool:
-    """Atomically take one delivery for a try (others skip it during the lease)."""
-    query = update(WebhookDelivery).where(
-        WebhookDelivery.id == delivery_id, WebhookDelivery.status == "pending"
-    )
-    if not force:
-        query = query.where(WebhookDelivery.next_attempt_at <= now)
-    claimed = session.execute(
-        query.values(next_attempt_at=now + CLAIM_LEASE).execution_options(
-            synchronize_session=False)
-    )
-    return claimed.rowcount == 1
-
-
 def deliver_pending(
     now: dt.datetime | None = None, url: str | None = None, *, force: bool = False,
     secret: str | None = None, limit: int = 100,
@@ -225,15 +214,18 @@ def deliver_pending(
 
     now = now or utcnow()
     secret = settings().webhook_secret if secret is None else secret
+    rule = policy()
     report = DeliveryReport()
+    waiting = [WebhookDelivery.status == "pending"]
+    if not force:
+        waiting.append(WebhookDelivery.next_attempt_at <= now)
     with read_scope(url) as session:
-        query = select(WebhookDelivery.id).where(WebhookDelivery.status == "pending")
-        if not force:
-            query = query.where(WebhookDelivery.next_attempt_at <= now)
-        ids = list(session.execute(query.order_by(WebhookDelivery.id).limit(limit)).scalars())
+        ids = due_ids(session, WebhookDelivery, waiting, [WebhookDelivery.id], limit)
     for delivery_id in ids:
         with session_scope(url) as session:
-            if not _claim(session, delivery_id, now, force):
+            # At least once: the lease keeps other workers off while this one POSTs.
+            if not claim(session, WebhookDelivery, delivery_id, waiting,
+                         lease_values(now, CLAIM_LEASE)):
                 continue
             delivery = session.get(WebhookDelivery, delivery_id)
             target, payload = delivery.url, delivery.payload
@@ -250,25 +242,23 @@ def deliver_pending(
         with session_scope(url) as session:
             delivery = session.get(WebhookDelivery, delivery_id)
             delivery.attempts += 1
-            if error is None:
-                delivery.status, delivery.delivered_at = "delivered", utcnow()
-                delivery.next_attempt_at, delivery.last_error = None, None
+            decision = rule.decide(delivery.attempts, now,
+                                   None if error is None else Failure(error))
+            mark(delivery, decision, delivered="delivered", waiting="pending", failed="failed")
+            if decision.outcome is Outcome.DELIVERED:
+                delivery.delivered_at, delivery.next_attempt_at = utcnow(), None
                 report.delivered += 1
                 log.info("Webhook delivery %s sent to %s", delivery_id, _host(target))
-            elif delivery.attempts >= MAX_ATTEMPTS:
-                delivery.status, delivery.last_error = "failed", error
-                delivery.next_attempt_at = None
-                report.failed += 1
-                log.error("Webhook delivery %s to %s failed %s times (%s): giving up; "
-                          "'clinic webhook deliver --retry-failed' tries again",
-                          delivery_id, _host(target), delivery.attempts, error)
-            else:
-                delivery.last_error = error
-                delivery.next_attempt_at = now + backoff(delivery.attempts)
+            elif decision.outcome is Outcome.RETRY:
                 report.retrying += 1
                 log.warning("Webhook delivery %s to %s failed (%s); next try at %s",
                             delivery_id, _host(target), error,
                             delivery.next_attempt_at.isoformat())
+            else:
+                report.failed += 1
+                log.error("Webhook delivery %s to %s failed %s times (%s): giving up; "
+                          "'clinic webhook deliver --retry-failed' tries again",
+                          delivery_id, _host(target), delivery.attempts, error)
     return report
 
 
