@@ -46,6 +46,7 @@ from sanic.response import HTTPResponse
 from twilio.request_validator import RequestValidator
 from twilio.twiml.messaging_response import MessagingResponse
 
+from clinic import messages as M
 from clinic.channels.common import PROXY_HEADERS as CHANNEL_PROXY_HEADERS
 from clinic.channels.common import channel_blueprint, stored_events
 from clinic.db import DatabaseUnavailable
@@ -255,9 +256,7 @@ class TwilioVerifiedInput(InputChannel):
         except Exception as error:  # the patient still gets an answer
             logger.error("The assistant failed on an inbound SMS: %s", type(error).__name__)
             logger.debug("Assistant failure", exc_info=True)
-            collector.messages = [{"text": knowledge().fill(
-                "Sorry, something went wrong on our side. Please call {clinic_name} at "
-                "{clinic_phone}.")}]
+            collector.messages = [{"text": knowledge().say(M.SMS_ASSISTANT_FAILED)}]
         bodies = sms_bodies(collector.messages)
         try:
             bodies = await asyncio.to_thread(inbound.deliverable_replies, phone, bodies)
