@@ -26,9 +26,10 @@ import io
 import json
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from clinic.cli_support import (
     EXIT_FAILED,
@@ -88,7 +89,7 @@ def _promotion(booking: BookingRequest) -> str:
 # --------------------------------------------------------------------------- commands
 
 
-def _find(session, reference: str) -> BookingRequest:  # noqa: ANN001
+def _find(session: Session, reference: str) -> BookingRequest:
     from clinic.booking import find_booking
 
     booking = find_booking(session, reference)
@@ -223,7 +224,7 @@ def _parse_at(text: str | None) -> dt.datetime:
     return moment.astimezone(dt.timezone.utc)
 
 
-def _scheduler():  # noqa: ANN202
+def _scheduler() -> Callable[[Session, BookingRequest, dt.datetime], list[Followup]] | None:
     try:
         from clinic.sms.schedule import schedule_aftercare
     except ModuleNotFoundError as error:
@@ -350,7 +351,7 @@ def cmd_webhook_deliver(args: argparse.Namespace) -> int:
 # --------------------------------------------------------------------------- parser
 
 
-def _register_sms(subparsers: argparse._SubParsersAction) -> None:
+def _register_sms(subparsers: argparse._SubParsersAction[_Parser]) -> None:
     try:
         import clinic.sms.cli as sms_cli
     except ModuleNotFoundError as error:
@@ -433,7 +434,8 @@ def _main(argv: Sequence[str] | None) -> int:
     if args.command == "erase" and not (args.phone or args.email):
         parser.exit(EXIT_USAGE, "clinic erase: error: give --phone P or --email E\n")
     try:
-        return args.func(args)
+        code: int = args.func(args)
+        return code
     except CommandError as error:
         print(f"clinic: {error}", file=sys.stderr)
         return EXIT_FAILED

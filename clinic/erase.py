@@ -28,13 +28,15 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import bindparam, column, delete, exc, inspect, or_, select, table, text
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.orm import Session
+from sqlalchemy.sql import Select
 
 from clinic.models import (
     BookingRequest,
@@ -124,7 +126,7 @@ def phone_for_erasure(text: str) -> str | None:
     return compact if re.fullmatch(r"\+[1-9]\d{6,14}", compact) else None
 
 
-def _ids(session: Session, query) -> list:  # noqa: ANN001 - a select()
+def _ids(session: Session, query: Select) -> list[Any]:
     return sorted(set(session.execute(query).scalars()))
 
 
@@ -391,12 +393,12 @@ def erase_person(
         found = find_person(session, phone=phone, email=email)
         report.references = list(found.references)
 
-        def remove(model, column, ids) -> int:  # noqa: ANN001
+        def remove(model: Any, column: Any, ids: Sequence[object]) -> int:
             if not ids:
                 return 0
-            return session.execute(
+            return int(session.execute(
                 delete(model).where(column.in_(ids)).execution_options(synchronize_session=False)
-            ).rowcount
+            ).rowcount or 0)
 
         # Children before parents (foreign keys are enforced).
         report.sms_messages = remove(SmsMessage, SmsMessage.id, found.sms_message_ids)

@@ -180,7 +180,7 @@ class AtomicRedisLockStore(LockStore):
     def get_lock(self, conversation_id: str) -> TicketLock | None:
         """The conversation's live tickets as Rasa's ``TicketLock`` (None if none)."""
         _, queue, ticket_prefix = self._keys(conversation_id)
-        tickets = deque()
+        tickets: deque[Any] = deque()  # of Rasa's Ticket
         now = time.time()
         for raw in self.red.zrange(queue, 0, -1):
             number = int(raw)

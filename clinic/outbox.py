@@ -84,7 +84,8 @@ class RetryPolicy:
         if exponent >= 64:  # far past any cap; spares computing a huge number
             return self.max_delay
         try:
-            return min(self.base_delay * (2 ** exponent), self.max_delay)
+            delay: dt.timedelta = self.base_delay * (2 ** exponent)
+            return min(delay, self.max_delay)
         except OverflowError:  # more than timedelta can hold
             return self.max_delay
 

@@ -108,7 +108,7 @@ def patch_tracker_store(module: Any) -> None:
             await self.fallback_tracker_store.save(tracker)
 
     def create_engine_kwargs(url: Any) -> dict[str, Any]:
-        kwargs = original_kwargs(url)
+        kwargs: dict[str, Any] = original_kwargs(url)
         if not str(getattr(url, "drivername", url)).startswith("sqlite"):
             kwargs.setdefault("pool_pre_ping", True)
         return kwargs

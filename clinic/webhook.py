@@ -42,6 +42,7 @@ import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
 
 from sqlalchemy import select, update
@@ -77,7 +78,7 @@ class DeliveryReport:
                 f"gave up {self.failed}")
 
 
-def booking_payload(booking: BookingRequest) -> dict:
+def booking_payload(booking: BookingRequest) -> dict[str, Any]:
     """The JSON document sent for a booking (what the clinic's booking system needs)."""
     def iso(value: dt.datetime | None) -> str | None:
         return value.isoformat() if value else None
@@ -188,7 +189,8 @@ def _post(url: str, body: bytes, delivery_id: int, secret: str) -> None:
     with urllib.request.urlopen(request, timeout=REQUEST_TIMEOUT_SECONDS) as response:  # noqa: S310
         response.read()
         if not 200 <= response.status < 300:
-            raise urllib.error.HTTPError(url, response.status, "not a 2xx answer", None, None)
+            raise urllib.error.HTTPError(url, response.status, "not a 2xx answer",
+                                         response.headers, None)
 
 
 def _describe(error: Exception) -> str:
@@ -272,7 +274,7 @@ def retry_failed(url: str | None = None, now: dt.datetime | None = None) -> int:
             .values(status="pending", attempts=0, next_attempt_at=now or utcnow())
             .execution_options(synchronize_session=False)
         )
-        return changed.rowcount
+        return int(changed.rowcount or 0)
 
 
 _worker_lock = threading.Lock()
@@ -287,10 +289,11 @@ def next_due(url: str | None = None) -> dt.datetime | None:
     from clinic.db import read_scope
 
     with read_scope(url) as session:
-        return session.execute(
+        due: dt.datetime | None = session.execute(
             select(func.min(WebhookDelivery.next_attempt_at))
             .where(WebhookDelivery.status == "pending")
         ).scalar_one_or_none()
+        return due
 
 
 def _keep_delivering(url: str | None, key: str, wake: threading.Event) -> None:

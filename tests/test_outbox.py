@@ -76,7 +76,7 @@ def test_without_a_gave_up_text_the_last_reason_stays() -> None:
 Base = declarative_base()
 
 
-class Row(Base):  # type: ignore[misc, valid-type]
+class Row(Base):
     __tablename__ = "rows"
     id = Column(Integer, primary_key=True)
     status = Column(String, nullable=False)

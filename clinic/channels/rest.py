@@ -117,7 +117,7 @@ def channel_of(events: Any) -> str | None:
     """The channel the conversation's first message came in through (None: no message yet)."""
     for event in events:
         if isinstance(event, UserUttered) and event.input_channel:
-            return event.input_channel
+            return str(event.input_channel)
     return None
 
 

@@ -149,7 +149,7 @@ class ClinicSocketIOInput(SocketIOInput):
         from clinic.secrets import require_secret
 
         require_secret(SESSION_SECRET_ENV)  # refuse to start without it
-        socketio_blueprint = super().blueprint(on_new_message)
+        socketio_blueprint: Blueprint = super().blueprint(on_new_message)
         assert self.sio is not None  # set by SocketIOInput.blueprint
         self._on_new_message = on_new_message
         self.sio.eio.max_http_buffer_size = MAX_PACKET_BYTES

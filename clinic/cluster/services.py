@@ -19,6 +19,7 @@ import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 POSTGRES_USER = "clinic"
 
@@ -31,7 +32,8 @@ def free_port() -> int:
     """A free TCP port on 127.0.0.1."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+        port: int = sock.getsockname()[1]
+        return port
 
 
 def port_open(port: int, host: str = "127.0.0.1") -> bool:
@@ -47,7 +49,7 @@ def http_ok(url: str, timeout: float = 2.0) -> bool:
     """True if ``url`` answers 200."""
     try:
         with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 - our loopback URLs
-            return response.status == 200
+            return bool(response.status == 200)
     except OSError:
         return False
 
@@ -70,11 +72,11 @@ class Process:
     env: dict[str, str] | None = field(default=None, repr=False)
     cwd: Path | None = None
     user: str | None = None
-    popen: subprocess.Popen | None = field(default=None, repr=False)
+    popen: subprocess.Popen[bytes] | None = field(default=None, repr=False)
 
     def start(self) -> Process:
         self.log.parent.mkdir(parents=True, exist_ok=True)
-        extra: dict = {}
+        extra: dict[str, Any] = {}
         if self.user is not None:
             extra = {"user": self.user, "group": self.user, "extra_groups": []}
         with self.log.open("ab") as out:
@@ -171,12 +173,12 @@ class Postgres:
         if user:
             shutil.chown(self.data_dir, user, user)
             shutil.chown(pwfile, user, user)
+        as_user: dict[str, Any] = {"user": user, "group": user, "extra_groups": []} if user else {}
         try:
             result = subprocess.run(
                 [str(postgres_bin_dir() / "initdb"), "-D", str(self.data_dir), "-U", POSTGRES_USER,
                  f"--pwfile={pwfile}", "--auth=scram-sha-256", "-E", "UTF8", "--no-locale"],
-                capture_output=True, text=True, timeout=180,
-                **({"user": user, "group": user, "extra_groups": []} if user else {}))
+                capture_output=True, text=True, timeout=180, **as_user)
         finally:
             pwfile.unlink(missing_ok=True)
         if result.returncode != 0:

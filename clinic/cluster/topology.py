@@ -25,6 +25,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import yaml
@@ -84,7 +85,7 @@ def load_secrets(path: Path) -> dict[str, str]:
     result: dict[str, str] = {}
     changed = False
     for name in SHARED_SECRETS:
-        value = os.environ.get(name) or stored.get(name)
+        value = os.environ.get(name) or stored.get(name) or ""
         if not value:
             value = secrets.token_urlsafe(32)
             stored[name] = value
@@ -280,7 +281,7 @@ class Cluster:
             self.start_replica(index, wait=False)
         for index, port in enumerate(ports.actions, start=1):
             self.processes[f"actions{index}"].wait_until(
-                lambda p=port: http_ok(f"http://127.0.0.1:{p}/health"), 180, "/health")
+                partial(http_ok, f"http://127.0.0.1:{port}/health"), 180, "/health")
         for index in range(len(ports.rasa)):
             self.wait_replica(index)
         self.processes["web"].wait_until(lambda: port_open(ports.web), 30, "listening")

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from clinic.db import read_scope, session_scope
 from clinic.models import AuditEntry, StaffAccount, utcnow
@@ -205,7 +206,7 @@ def authenticate(email: str, password: str, now: dt.datetime | None = None) -> L
         return LoginResult(_staff(row))
 
 
-def _audit(session, staff_id: int | None, email: str, action: str, detail: str,  # noqa: ANN001
+def _audit(session: Session, staff_id: int | None, email: str, action: str, detail: str,
            now: dt.datetime) -> None:
     session.add(AuditEntry(at=now, staff_id=staff_id, staff_email=email, action=action,
                            detail=detail))

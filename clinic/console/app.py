@@ -23,6 +23,7 @@ from typing import Any
 
 import jinja2
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
 from clinic.cli_support import spreadsheet_safe
 from clinic.console import accounts, inbox, insights, security, takeover
@@ -38,7 +39,6 @@ LOGIN_IP_LIMIT = 20  # failed log-ins per address per 15 minutes, across account
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
        "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
 PUBLIC_PATHS = ("/login", "/health", "/static/", "/favicon.ico")
-THROTTLE = web.AppKey("throttle", object)
 PURGE = web.AppKey("purge", object)
 
 _templates = jinja2.Environment(
@@ -70,7 +70,7 @@ def render(request: web.Request, name: str, status: int = 200, **context: Any) -
 # --------------------------------------------------------------------------- middleware
 
 @web.middleware
-async def headers_middleware(request: web.Request, handler: Any) -> web.StreamResponse:
+async def headers_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
         response = await handler(request)
     except web.HTTPException as error:
@@ -105,7 +105,7 @@ def _same_origin(request: web.Request) -> bool:
 
 
 @web.middleware
-async def auth_middleware(request: web.Request, handler: Any) -> web.StreamResponse:
+async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     if request.method == "POST" and not _same_origin(request):
         return web.Response(text="Refused: this form was not sent from the console.",
                             status=403)
@@ -142,7 +142,9 @@ class _IpThrottle:
         now = time.monotonic()
         while times and now - times[0] > self.window:
             times.popleft()
-        return bool(times) and len(times) >= self.limit
+        if not times:
+            return False
+        return len(times) >= self.limit
 
     def failed(self, address: str) -> None:
         self.failures.setdefault(address, deque()).append(time.monotonic())
@@ -173,6 +175,9 @@ def _login_form(request: web.Request, message: str = "", status: int = 200,
     _cookie(response, security.LOGIN_CSRF_COOKIE, token, 3600)
     return response
 
+
+
+THROTTLE = web.AppKey("throttle", _IpThrottle)
 
 async def login_submit(request: web.Request) -> web.StreamResponse:
     form = await request.post()
@@ -505,6 +510,7 @@ def create_app() -> web.Application:
     app.router.add_get("/health", health)
     app.router.add_get("/favicon.ico", favicon)
     app.router.add_static("/static/", HERE / "static", show_index=False)
-    app.on_startup.append(_start_background)
-    app.on_cleanup.append(_stop_background)
+    # aiohttp 3.9 types its signals for an older aiosignal than the one installed.
+    app.on_startup.append(_start_background)  # type: ignore[arg-type]
+    app.on_cleanup.append(_stop_background)  # type: ignore[arg-type]
     return app

@@ -19,8 +19,11 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 from sqlalchemy import and_, func, or_, select
+from sqlalchemy.sql.expression import ColumnElement
 
 from clinic.console.tracker import EVENTS, Event, engine, has_events_table, load_events
+from clinic.db import read_scope
+from clinic.models import BookingRequest
 
 ASKED = "asked for a person"
 NOT_UNDERSTOOD = "not understood twice in a row"
@@ -156,7 +159,7 @@ def summarise(sender_id: str, events: list[Event]) -> Summary:
                    is_paused(events))
 
 
-def _candidates_needing_person():  # noqa: ANN202 - SQLAlchemy clause
+def _candidates_needing_person() -> ColumnElement[bool]:
     return or_(
         and_(EVENTS.c.type_name == "user",
              EVENTS.c.intent_name.in_(HANDOFF_INTENTS + URGENT_INTENTS + FALLBACK_INTENTS)),
@@ -279,11 +282,8 @@ def screening_summary(events: list[Event]) -> str:
     return evaluate(answers, k.screening).staff_summary(k, answers)
 
 
-def bookings_of(sender_id: str) -> list:
+def bookings_of(sender_id: str) -> list[BookingRequest]:
     """Booking requests made in this conversation, newest first."""
-    from clinic.db import read_scope
-    from clinic.models import BookingRequest
-
     with read_scope() as session:
         return list(session.execute(
             select(BookingRequest).where(BookingRequest.conversation_id == sender_id)

@@ -138,7 +138,7 @@ class QuestionGroup:
     count: int
     kind: str  # "not understood", "out of scope" or both
     sender_ids: list[str] = field(default_factory=list)
-    phrasings: Counter = field(default_factory=Counter)
+    phrasings: Counter[str] = field(default_factory=Counter)
 
     @property
     def id(self) -> str:

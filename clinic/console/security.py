@@ -16,6 +16,7 @@ import hashlib
 import hmac
 import ipaddress
 import secrets
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from sqlalchemy import delete, select, update
@@ -194,7 +195,7 @@ def sender_for(ref: str) -> str | None:
         return row.sender_id if row else None
 
 
-def _chunks(items: list[str], size: int):  # noqa: ANN202
+def _chunks(items: list[str], size: int) -> Iterator[list[str]]:
     for start in range(0, len(items), size):
         yield items[start:start + size]
 

@@ -32,6 +32,7 @@ import os
 import re
 import urllib.parse
 from dataclasses import dataclass
+from typing import Any
 
 import aiohttp
 import yarl
@@ -92,7 +93,7 @@ def taken_over() -> set[str]:
         return set(session.execute(select(Takeover.sender_id)).scalars())
 
 
-async def append_events(sender_id: str, events: list[dict], *, deliver_to: str | None,
+async def append_events(sender_id: str, events: list[dict[str, Any]], *, deliver_to: str | None,
                         rasa_url: str | None = None) -> None:
     """Append events through Rasa's HTTP API; with ``deliver_to`` (an input channel name),
     Rasa also sends the bot events through that channel."""
@@ -123,7 +124,7 @@ async def append_events(sender_id: str, events: list[dict], *, deliver_to: str |
                             "is it running?") from None
 
 
-def _bot(text: str, staff: Staff) -> dict:
+def _bot(text: str, staff: Staff) -> dict[str, Any]:
     return {"event": "bot", "text": text, "timestamp": utcnow().timestamp(),
             "metadata": {"clinic_staff": staff.label}}
 

@@ -70,7 +70,7 @@ def dispose() -> None:
 def has_events_table(url: str | None = None) -> bool:
     """False until Rasa has stored its first conversation."""
     try:
-        return sa_inspect(engine(url)).has_table("events")
+        return bool(sa_inspect(engine(url)).has_table("events"))
     except Exception as error:  # noqa: BLE001 - an unreachable store shows as empty
         log.warning("Tracker store unavailable: %s", type(error).__name__)
         return False

@@ -8,6 +8,7 @@ its locked transaction) in ``config.attributes["connection"]``. Without one (e.g
 from __future__ import annotations
 
 from alembic import context
+from sqlalchemy.engine import Connection
 
 from clinic.models import Base
 
@@ -15,7 +16,7 @@ config = context.config
 target_metadata = Base.metadata
 
 
-def _configure(connection) -> None:  # noqa: ANN001 - SQLAlchemy Connection
+def _configure(connection: Connection) -> None:
     context.configure(
         connection=connection,
         target_metadata=target_metadata,

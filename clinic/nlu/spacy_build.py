@@ -37,7 +37,7 @@ import shutil
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from clinic.kb import PROJECT_ROOT, Knowledge, KnowledgeError, load_knowledge
 
@@ -163,7 +163,8 @@ def build_pipeline(kb: Knowledge | None = None) -> Language:
                        "conditions) from knowledge/, for Rasa's SpacyNLP.",
         META_PATTERNS_KEY: patterns_fingerprint(patterns),
     })
-    ruler = nlp.add_pipe(
+    # spaCy types add_pipe() as returning any pipe; this one is an EntityRuler.
+    ruler: Any = nlp.add_pipe(
         "entity_ruler",
         config={"phrase_matcher_attr": "LOWER", "overwrite_ents": True, "validate": True},
     )

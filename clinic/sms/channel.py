@@ -212,7 +212,7 @@ class TwilioVerifiedInput(InputChannel):
         form = twilio_form(request)
         if form is None:
             return False
-        return RequestValidator(token).validate(self.signed_url(request), form, signature)
+        return bool(RequestValidator(token).validate(self.signed_url(request), form, signature))
 
     # ----------------------------------------------------------------- blueprint
     def blueprint(

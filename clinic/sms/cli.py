@@ -130,7 +130,7 @@ def followups_list(args: argparse.Namespace) -> int:
 def _status(followup: Followup, outbox_ids: set[int]) -> str:
     if followup.status == "sent" and followup.id in outbox_ids:
         return "sent (local outbox: NOT delivered)"
-    return followup.status
+    return str(followup.status)
 
 
 def followups_cancel(args: argparse.Namespace) -> int:

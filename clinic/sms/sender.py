@@ -125,7 +125,7 @@ def send_due(now: dt.datetime | None = None, transport: Transport | None = None,
     sent, for the quiet-hours check (default: ``now`` if given, else the real time).
     """
     if clock is None:
-        clock = (lambda: now) if now is not None else utcnow  # type: ignore[assignment]
+        clock = utcnow if now is None else _stopped_clock(now)
     now = now or utcnow()
     transport = transport or get_transport()
     worker_id = worker_id or default_worker_id()
@@ -148,6 +148,11 @@ def send_due(now: dt.datetime | None = None, transport: Transport | None = None,
         _send_one(followup_id, moment, transport, worker_id, counts)
     log.info("Sender pass: %s", counts.as_dict())
     return counts.as_dict()
+
+
+def _stopped_clock(moment: dt.datetime) -> Callable[[], dt.datetime]:
+    """A clock that always says ``moment``."""
+    return lambda: moment
 
 
 def _defer(followup_ids: list[int], moment: dt.datetime, counts: SendCounts) -> None:
@@ -304,7 +309,8 @@ def purge_if_due(due: float, every: float = PURGE_EVERY_SECONDS) -> float:
     except Exception:  # the purge must not stop the sender
         log.exception("Retention purge failed")
         return now + PURGE_RETRY_SECONDS
-    if report is not None and getattr(report, "tracker_error", ""):
+    tracker_error: object = getattr(report, "tracker_error", "")
+    if report is not None and tracker_error:
         return now + PURGE_RETRY_SECONDS
     return now + every
 
