@@ -31,6 +31,8 @@ from collections.abc import Callable, Sequence
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from clinic import retention
+from clinic.booking import find_booking, normalize_email
 from clinic.cli_support import (
     EXIT_FAILED,
     EXIT_OK,
@@ -40,7 +42,15 @@ from clinic.cli_support import (
     spreadsheet_safe,
     table,
 )
+from clinic.console.cli import register as register_console
 from clinic.db import DatabaseUnavailable, read_scope, session_scope
+from clinic.erase import (
+    TrackerStoreMissing,
+    count_conversations,
+    erase_person,
+    find_person,
+    phone_for_erasure,
+)
 from clinic.models import (
     BOOKING_STATUSES,
     BookingRequest,
@@ -49,6 +59,9 @@ from clinic.models import (
     WebhookDelivery,
     utcnow,
 )
+from clinic.sanitize import SafeStream
+from clinic.settings import settings
+from clinic.webhook import deliver_pending, retry_failed
 
 MARKABLE = ("confirmed", "treated", "cancelled")
 # Which status a booking may move to from which; "treated" is final (texts are scheduled).
@@ -90,8 +103,6 @@ def _promotion(booking: BookingRequest) -> str:
 
 
 def _find(session: Session, reference: str) -> BookingRequest:
-    from clinic.booking import find_booking
-
     booking = find_booking(session, reference)
     if booking is None:
         raise CommandError(f"no booking request with reference {reference!r}")
@@ -212,7 +223,6 @@ def cmd_export(args: argparse.Namespace) -> int:
 def _parse_at(text: str | None) -> dt.datetime:
     if not text:
         return utcnow()
-    from clinic.settings import settings
 
     try:
         moment = dt.datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
@@ -226,6 +236,7 @@ def _parse_at(text: str | None) -> dt.datetime:
 
 def _scheduler() -> Callable[[Session, BookingRequest, dt.datetime], list[Followup]] | None:
     try:
+        # Lazy on purpose: the SMS module is optional; the staff tool works without it.
         from clinic.sms.schedule import schedule_aftercare
     except ModuleNotFoundError as error:
         if error.name not in ("clinic.sms", "clinic.sms.schedule"):
@@ -268,16 +279,6 @@ def cmd_mark(args: argparse.Namespace) -> int:
 
 def cmd_erase(args: argparse.Namespace) -> int:
     """Erase one person's data (asks for confirmation unless --yes)."""
-    from clinic.booking import normalize_email
-    from clinic.erase import (
-        TrackerStoreMissing,
-        count_conversations,
-        erase_person,
-        find_person,
-        phone_for_erasure,
-    )
-    from clinic.settings import settings
-
     phone = email = None
     if args.phone:
         phone = phone_for_erasure(args.phone)
@@ -323,11 +324,8 @@ def cmd_erase(args: argparse.Namespace) -> int:
 
 def cmd_purge(args: argparse.Namespace) -> int:
     """Remove conversations, SMS logs and delivered webhook payloads past the retention."""
-    from clinic.retention import purge
-    from clinic.settings import settings
-
     days = settings().retention_days
-    report = purge(dry_run=args.dry_run)
+    report = retention.purge(dry_run=args.dry_run)
     print(f"Retention {days} days" + (" (dry run, nothing removed)" if args.dry_run else "")
           + ":")
     for line in report.lines():
@@ -339,8 +337,6 @@ def cmd_purge(args: argparse.Namespace) -> int:
 
 def cmd_webhook_deliver(args: argparse.Namespace) -> int:
     """Send pending booking webhooks now, ignoring their back-off."""
-    from clinic.webhook import deliver_pending, retry_failed
-
     if args.retry_failed:
         print(f"Deliveries given up on, back in the queue: {retry_failed()}")
     report = deliver_pending(force=True)
@@ -353,6 +349,7 @@ def cmd_webhook_deliver(args: argparse.Namespace) -> int:
 
 def _register_sms(subparsers: argparse._SubParsersAction[_Parser]) -> None:
     try:
+        # Lazy on purpose: the SMS module is optional; the staff tool works without it.
         import clinic.sms.cli as sms_cli
     except ModuleNotFoundError as error:
         if error.name not in ("clinic.sms", "clinic.sms.cli"):
@@ -410,7 +407,6 @@ def build_parser() -> argparse.ArgumentParser:
     deliver.set_defaults(func=cmd_webhook_deliver)
 
     _register_sms(commands)
-    from clinic.console.cli import register as register_console
 
     register_console(commands)
     return parser
@@ -418,8 +414,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one staff command; returns the exit code."""
-    from clinic.sanitize import SafeStream
-
     stdout, stderr = sys.stdout, sys.stderr
     sys.stdout, sys.stderr = SafeStream(stdout), SafeStream(stderr)
     try:

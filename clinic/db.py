@@ -28,6 +28,8 @@ from sqlalchemy import create_engine, event, exc
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from clinic.settings import resolve_sqlite_url, settings
+
 log = logging.getLogger(__name__)
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
@@ -53,8 +55,6 @@ def database_url(url: str | None = None) -> str:
 
     A relative SQLite path is taken from the project root, as in settings.yml.
     """
-    from clinic.settings import resolve_sqlite_url, settings
-
     return resolve_sqlite_url(url) if url else settings().database_url
 
 
@@ -178,6 +178,7 @@ def migrate(url: str | None = None) -> None:
     lock), so concurrent callers wait for each other and then find nothing to do.
     Raises :class:`DatabaseUnavailable` if the database cannot be reached.
     """
+    # Lazy: Alembic is needed only when the schema is migrated.
     from alembic import command
     from alembic.config import Config
 

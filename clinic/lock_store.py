@@ -88,6 +88,7 @@ class AtomicRedisLockStore(LockStore):
     def __init__(self, endpoint_config: Any = None, url: str | None = None,
                  key_prefix: str | None = None, socket_timeout: float = 5.0) -> None:
         """Connect to Redis at ``url`` (or the endpoint's ``url``); nothing is sent yet."""
+        # Lazy: only a cluster (Redis lock store configured) needs Redis.
         import redis
 
         kwargs = dict(getattr(endpoint_config, "kwargs", None) or {})

@@ -49,6 +49,8 @@ def find_data_files_in_directory(
     directory: str, filter_property: Callable[[str], bool]
 ) -> set[str]:
     """Rasa's ``_find_data_files_in_directory``, minus build and tool folders."""
+    # Imports in this module stay lazy: it is loaded (by a .pth file) into every Python
+    # process of the venv; each patch imports what it needs when its Rasa module loads.
     from rasa.shared.data import is_valid_filetype
 
     found: set[str] = set()

@@ -39,6 +39,8 @@ class ConversationStoreUnavailable(Exception):
 
 def is_connection_problem(error: BaseException) -> bool:
     """True for a database or Redis connection failure, anywhere in the cause chain."""
+    # Imports here stay lazy: this module is loaded while Rasa itself is being imported
+    # (clinic.rasa_patches), before SQLAlchemy, Redis or the knowledge are needed.
     from sqlalchemy import exc as sa_exc
 
     seen: set[int] = set()

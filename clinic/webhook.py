@@ -45,11 +45,14 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from clinic.db import database_url, read_scope, session_scope
+from clinic.hosts import is_loopback_host
 from clinic.models import BookingRequest, WebhookDelivery, utcnow
 from clinic.outbox import Failure, Outcome, RetryPolicy, claim, due_ids, lease_values, mark
+from clinic.settings import settings
 
 log = logging.getLogger(__name__)
 
@@ -147,8 +150,6 @@ def refusal(url: str, secret: str) -> str | None:
 
     ``http://`` and an empty secret are for a receiver on loopback only.
     """
-    from clinic.hosts import is_loopback_host
-
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         return "not an http(s) URL"
@@ -211,9 +212,6 @@ def deliver_pending(
     own target URL. ``secret`` defaults to ``settings().webhook_secret``. No database
     transaction is held open during an HTTP request.
     """
-    from clinic.db import read_scope, session_scope
-    from clinic.settings import settings
-
     now = now or utcnow()
     secret = settings().webhook_secret if secret is None else secret
     rule = policy()
@@ -266,8 +264,6 @@ def deliver_pending(
 
 def retry_failed(url: str | None = None, now: dt.datetime | None = None) -> int:
     """Put deliveries that were given up on back in the queue; returns how many."""
-    from clinic.db import session_scope
-
     with session_scope(url) as session:
         changed = session.execute(
             update(WebhookDelivery).where(WebhookDelivery.status == "failed")
@@ -284,10 +280,6 @@ _wake: dict[str, threading.Event] = {}
 
 def next_due(url: str | None = None) -> dt.datetime | None:
     """When the earliest pending delivery is due (None if nothing is pending)."""
-    from sqlalchemy import func
-
-    from clinic.db import read_scope
-
     with read_scope(url) as session:
         due: dt.datetime | None = session.execute(
             select(func.min(WebhookDelivery.next_attempt_at))
@@ -327,9 +319,6 @@ def deliver_in_background(url: str | None = None) -> threading.Thread | None:
     so nothing is lost if the process stops: the next call (or ``clinic webhook
     deliver``) carries on.
     """
-    from clinic.db import database_url
-    from clinic.settings import settings
-
     if not settings().booking_webhook_url:
         return None
     key = database_url(url)

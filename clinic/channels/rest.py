@@ -37,6 +37,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from clinic.channels.common import PROXY_HEADERS, channel_blueprint, stored_events
+from clinic.resilience import is_connection_problem, unavailable_message
 from clinic.sanitize import clean_json, clean_text
 
 logger = logging.getLogger(__name__)
@@ -157,8 +158,6 @@ class ClinicRestInput(InputChannel):
                     logger.warning("Refused a REST request: %s.", refusal.reason)
                 return response.json({"error": refusal.reason}, status=refusal.status)
             except Exception as error:
-                from clinic.resilience import is_connection_problem, unavailable_message
-
                 if not is_connection_problem(error):
                     raise
                 # The conversation store is down (e.g. PostgreSQL restarting): the sender

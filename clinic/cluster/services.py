@@ -199,6 +199,7 @@ class Postgres:
 
     def _accepts(self) -> bool:
         try:
+            # Lazy: only the cluster talks to PostgreSQL directly.
             import psycopg2
 
             psycopg2.connect(self.url("postgres"), connect_timeout=2).close()
@@ -207,6 +208,7 @@ class Postgres:
             return False
 
     def create_database(self, name: str) -> None:
+        # Lazy: only the cluster talks to PostgreSQL directly.
         import psycopg2
 
         connection = psycopg2.connect(self.url("postgres"), connect_timeout=5)

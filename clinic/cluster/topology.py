@@ -16,6 +16,8 @@ restart single parts.
 
 from __future__ import annotations
 
+import csv
+import io
 import os
 import secrets
 import shutil
@@ -23,6 +25,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
@@ -40,6 +43,7 @@ from clinic.cluster.services import (
     port_open,
 )
 from clinic.kb import PROJECT_ROOT
+from clinic.settings import settings
 
 VENV_BIN = Path(sys.executable).parent
 MODEL = PROJECT_ROOT / "models" / "clinic.tar.gz"
@@ -146,9 +150,9 @@ def _prepare_tracker_table(env: dict[str, str], log: Path) -> None:
 
 def create_tracker_table() -> None:
     """Rasa's SQL tracker store creates its table when it is first built."""
+    # Lazy: importing Rasa takes seconds; only this step needs it.
     from rasa.core.tracker_store import SQLTrackerStore
 
-    from clinic.settings import settings
 
     SQLTrackerStore(dialect="postgresql", host=settings().tracker_store_url, db="rasa")
 
@@ -331,10 +335,6 @@ class Cluster:
 
     def proxy_state(self) -> dict[str, str]:
         """``backend/server`` -> UP/DOWN/... as the proxy's health checks see it."""
-        import csv
-        import io
-        import urllib.request
-
         url = f"http://127.0.0.1:{self.ports.proxy_stats}/stats;csv"
         with urllib.request.urlopen(url, timeout=5) as response:
             rows = csv.DictReader(io.StringIO(response.read().decode().lstrip("# ")))

@@ -29,6 +29,8 @@ from clinic.cli_support import spreadsheet_safe
 from clinic.console import accounts, inbox, insights, security, takeover
 from clinic.console.charts import daily_bars, horizontal_bars
 from clinic.console.tracker import load_events
+from clinic.kb import knowledge
+from clinic.settings import settings
 
 log = logging.getLogger(__name__)
 
@@ -47,8 +49,6 @@ _templates = jinja2.Environment(
 
 
 def _local(moment: dt.datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
-    from clinic.settings import settings
-
     return moment.astimezone(settings().tz).strftime(fmt) if moment else ""
 
 
@@ -58,7 +58,6 @@ _templates.filters["local"] = _local
 def render(request: web.Request, name: str, status: int = 200, **context: Any) -> web.Response:
     """A page from templates/, with the logged-in staff member and CSRF token."""
     logged_in: security.LoggedIn | None = request.get("logged_in")
-    from clinic.kb import knowledge
 
     html = _templates.get_template(name).render(
         staff=logged_in.staff if logged_in else None,
@@ -95,7 +94,6 @@ def _same_origin(request: web.Request) -> bool:
     origin = request.headers.get("Origin")
     if origin is None or origin == "null":
         return origin is None
-    from clinic.settings import settings
 
     public = settings().console_public_url.rstrip("/")
     if public and origin.rstrip("/").lower() == "/".join(public.split("/")[:3]).lower():
@@ -194,7 +192,6 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
                                      str(form.get("password", ""))[:1024])
     if result.staff is None:
         throttle.failed(address)
-        from clinic.settings import settings
 
         message = ("Too many wrong passwords: this account is locked for "
                    f"{int(settings().console_lockout_minutes)} minutes."
@@ -202,7 +199,6 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
         return _login_form(request, message, status=401, email=email)
     token, _ = await asyncio.to_thread(security.start_session, result.staff)
     response = web.HTTPSeeOther("/")
-    from clinic.settings import settings
 
     _cookie(response, security.SESSION_COOKIE, token,
             int(settings().console_session_hours * 3600))
@@ -445,7 +441,6 @@ async def export_csv(request: web.Request) -> web.StreamResponse:
 
 async def audit_page(request: web.Request) -> web.Response:
     entries = await asyncio.to_thread(security.recent_audit, 300)
-    from clinic.settings import settings
 
     return render(request, "audit.html", entries=entries,
                   retention=int(settings().audit_retention_days))

@@ -21,6 +21,9 @@ import sys
 from typing import Any
 
 from clinic.cli_support import EXIT_OK, CommandError, local_time, table
+from clinic.console.accounts import AccountError, add_staff, list_staff, set_active, set_password
+from clinic.console.security import purge_audit, purge_orphan_refs, recent_audit
+from clinic.models import utcnow
 
 
 def _read_password(args: argparse.Namespace) -> str:
@@ -36,8 +39,6 @@ def _read_password(args: argparse.Namespace) -> str:
 
 
 def cmd_add(args: argparse.Namespace) -> int:
-    from clinic.console.accounts import AccountError, add_staff
-
     try:
         staff = add_staff(args.email, _read_password(args), args.name or "")
     except AccountError as error:
@@ -48,9 +49,6 @@ def cmd_add(args: argparse.Namespace) -> int:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    from clinic.console.accounts import list_staff
-    from clinic.models import utcnow
-
     now = utcnow()
     rows = [[s.email, s.display_name, "active" if s.active else "disabled",
              "locked" if s.locked_until and s.locked_until > now else "",
@@ -63,8 +61,6 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def _set_active(args: argparse.Namespace, active: bool) -> int:
-    from clinic.console.accounts import AccountError, set_active
-
     try:
         staff = set_active(args.email, active)
     except AccountError as error:
@@ -74,8 +70,6 @@ def _set_active(args: argparse.Namespace, active: bool) -> int:
 
 
 def cmd_password(args: argparse.Namespace) -> int:
-    from clinic.console.accounts import AccountError, set_password
-
     try:
         set_password(args.email, _read_password(args))
     except AccountError as error:
@@ -85,8 +79,6 @@ def cmd_password(args: argparse.Namespace) -> int:
 
 
 def cmd_audit_list(args: argparse.Namespace) -> int:
-    from clinic.console.security import recent_audit
-
     rows = [[local_time(e.at, seconds=True, zone=True), e.staff_email, e.action, e.conversation_ref or "",
              e.detail] for e in recent_audit(args.limit)]
     print(table(["when", "who", "what", "conversation", "detail"], rows))
@@ -94,8 +86,6 @@ def cmd_audit_list(args: argparse.Namespace) -> int:
 
 
 def cmd_audit_purge(args: argparse.Namespace) -> int:
-    from clinic.console.security import purge_audit, purge_orphan_refs
-
     print(f"Removed {purge_audit()} audit entries past the retention period and "
           f"{purge_orphan_refs()} refs of conversations no longer stored.")
     return EXIT_OK

@@ -23,7 +23,9 @@ from sqlalchemy.sql.expression import ColumnElement
 
 from clinic.console.tracker import EVENTS, Event, engine, has_events_table, load_events
 from clinic.db import read_scope
+from clinic.kb import knowledge
 from clinic.models import BookingRequest
+from clinic.screening import answers_from_slots, evaluate
 
 ASKED = "asked for a person"
 NOT_UNDERSTOOD = "not understood twice in a row"
@@ -266,9 +268,6 @@ def transcript(events: list[Event]) -> list[Line]:
 def screening_summary(events: list[Event]) -> str:
     """The screening answers so far and the outcome, as the booking summary words them
     (empty if the screening never started)."""
-    from clinic.kb import knowledge
-    from clinic.screening import answers_from_slots, evaluate
-
     slots: dict[str, object] = {}
     for event in events:
         if event.type == "slot" and event.name:

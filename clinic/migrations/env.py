@@ -10,6 +10,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy.engine import Connection
 
+from clinic.db import database_url, external_engine
 from clinic.models import Base
 
 config = context.config
@@ -28,8 +29,6 @@ def _configure(connection: Connection) -> None:
 
 def run_migrations_offline() -> None:
     """Emit SQL to stdout instead of running it (``alembic upgrade --sql``)."""
-    from clinic.db import database_url
-
     url = context.get_x_argument(as_dictionary=True).get("url") or database_url()
     context.configure(url=url, target_metadata=target_metadata, literal_binds=True)
     with context.begin_transaction():
@@ -44,7 +43,6 @@ def run_migrations_online() -> None:
         with context.begin_transaction():
             context.run_migrations()
         return
-    from clinic.db import database_url, external_engine
 
     url = context.get_x_argument(as_dictionary=True).get("url") or database_url()
     # external_engine: SQLite connections run secure_delete, as every other one does.

@@ -108,6 +108,7 @@ def _spellings(term: str) -> list[str]:
 
 
 def _tokenizer() -> Language:
+    # Lazy: importing spaCy takes seconds (see TYPE_CHECKING above).
     import spacy
 
     return spacy.blank("en")
@@ -177,6 +178,7 @@ def _sort_sentencizer_chars(path: Path) -> None:
     # spaCy saves the sentencizer's punctuation as a set, in hash order, which changes from
     # run to run; sorted, the same knowledge gives the same bytes. Loading reads it back
     # into a set, so the order does not matter to spaCy.
+    # Lazy: srsly comes with spaCy.
     import srsly
 
     config = srsly.read_json(path)

@@ -19,6 +19,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from clinic.booking import find_booking, normalize_phone, normalize_reference
 from clinic.cli_support import table
 from clinic.db import DatabaseUnavailable, read_scope, session_scope
 from clinic.models import (
@@ -29,6 +30,8 @@ from clinic.models import (
     SmsMessage,
 )
 from clinic.settings import settings
+from clinic.sms.schedule import cancel_followups
+from clinic.sms.sender import send_due
 
 
 def register(subparsers: Any) -> None:
@@ -72,8 +75,6 @@ def register(subparsers: Any) -> None:
 
 def phone_argument(text: str) -> str | None:
     """A phone number typed by staff, in E.164 form (None if it is not one)."""
-    from clinic.booking import normalize_phone
-
     text = text.strip()
     if text.startswith("+") and text[1:].isdigit():
         return text
@@ -103,8 +104,6 @@ def followups_list(args: argparse.Namespace) -> int:
                     return _error(f"Not a phone number: {args.phone}")
                 query = query.where(Followup.phone_e164 == phone)
             if args.booking:
-                from clinic.booking import normalize_reference
-
                 query = query.where(BookingRequest.reference == normalize_reference(args.booking))
             rows = session.execute(query).all()
             outbox_ids = set(session.execute(
@@ -135,8 +134,6 @@ def _status(followup: Followup, outbox_ids: set[int]) -> str:
 
 def followups_cancel(args: argparse.Namespace) -> int:
     """``clinic followups cancel``: cancel a patient's (or a booking's) scheduled texts."""
-    from clinic.sms.schedule import cancel_followups
-
     try:
         with session_scope() as session:
             if args.phone:
@@ -145,8 +142,6 @@ def followups_cancel(args: argparse.Namespace) -> int:
                     return _error(f"Not a phone number: {args.phone}")
                 count = cancel_followups(session, phone=phone)
             else:
-                from clinic.booking import find_booking
-
                 booking = find_booking(session, args.booking)
                 if booking is None:
                     return _error(f"No booking with reference {args.booking}")
@@ -184,8 +179,6 @@ def outbox_list_command(args: argparse.Namespace) -> int:
 
 def sms_send_due(args: argparse.Namespace) -> int:
     """``clinic sms send-due``: one sender pass now; prints what it did."""
-    from clinic.sms.sender import send_due
-
     try:
         counts = send_due()
     except DatabaseUnavailable as error:

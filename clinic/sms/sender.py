@@ -54,7 +54,7 @@ from dataclasses import asdict, dataclass
 from sqlalchemy import or_, update
 from sqlalchemy.sql.expression import ColumnElement
 
-from clinic import outbox
+from clinic import outbox, retention
 from clinic.db import DatabaseUnavailable, read_scope, session_scope
 from clinic.models import Followup, utcnow
 from clinic.outbox import Failure, Outcome, RetryPolicy
@@ -297,13 +297,11 @@ def purge_if_due(due: float, every: float = PURGE_EVERY_SECONDS) -> float:
     :data:`PURGE_RETRY_SECONDS` later if it failed or could not reach the tracker store
     (e.g. Rasa has not created it yet).
     """
-    from clinic.retention import purge
-
     now = time.monotonic()
     if now < due:
         return due
     try:
-        report = purge()
+        report = retention.purge()
     except DatabaseUnavailable:
         return now + PURGE_RETRY_SECONDS  # already logged by clinic.db
     except Exception:  # the purge must not stop the sender

@@ -25,6 +25,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from clinic.kb import PROJECT_ROOT
+from clinic.settings import settings
 
 logger = logging.getLogger(__name__)
 
@@ -181,7 +182,6 @@ def main(argv: list[str] | None = None) -> int:
                         help="Rasa server the widget talks to (default %(default)s)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    from clinic.settings import settings
 
     try:
         server = build_server(args.host or settings().bind, args.port, args.rasa_url)
