@@ -48,10 +48,10 @@ WIDGET_BUNDLE := widget/dist/clinic-chat.js
 
 .PHONY: check-knowledge
 check-knowledge: $(STAMP)
-	$(PY) -m clinic.kb
+	$(PY) -m clinic.check
 
 $(SPACY_MODEL)/meta.json: $(STAMP) $(KNOWLEDGE) $(wildcard clinic/nlu/*.py)
-	$(PY) -m clinic.kb
+	$(PY) -m clinic.check
 	$(PY) -m clinic.nlu.spacy_build --out $(SPACY_MODEL)
 
 # Retrains only when data, config, domain, knowledge or the spaCy pipeline changed.
@@ -116,7 +116,7 @@ typecheck: $(STAMP)
 
 .PHONY: test
 test: $(STAMP) $(SPACY_MODEL)/meta.json widget browser cluster-deps
-	$(PY) -m clinic.kb
+	$(PY) -m clinic.check
 	$(PY) -m clinic.domain_build
 	$(RUFF) check clinic actions tests bench
 	$(MAKE) --no-print-directory typecheck

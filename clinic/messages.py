@@ -1,7 +1,7 @@
 """The registry of every sentence key the code says, with the placeholders the code fills.
 
 The sentences themselves are in ``knowledge/messages.yml`` (grouped by flow); this module
-only names them, so that ``python -m clinic.kb`` (run by ``make train`` and ``make test``)
+only names them, so that ``python -m clinic.check`` (run by ``make train`` and ``make test``)
 can refuse a missing or misspelled key, or a text whose placeholder the code never fills,
 before anyone reads it. Code says a message with the knowledge object::
 

@@ -174,3 +174,24 @@ def test_relative_imports_resolve() -> None:
     tree = ast.parse("from . import b\nfrom .c import d\nfrom .. import e\n")
     names = {name for name, _ in imported_names(tree, "clinic.sms.a", False)}
     assert {"clinic.sms.b", "clinic.sms.c", "clinic.sms.c.d", "clinic.e"} <= names
+
+
+# The layers, lowest first. A module may import its own layer and the layers below, never
+# one above: the knowledge loader knows nothing of the rules, the rules nothing of Rasa's
+# actions. (README, Architecture.)
+KNOWLEDGE_LAYER = ("clinic.messages", "clinic.kb")
+
+
+def test_clinic_never_imports_actions() -> None:
+    upward = [(module, target, line) for module, targets in import_graph().items()
+              if module.startswith("clinic") for target, line in targets.items()
+              if target.startswith("actions")]
+    assert not upward, f"clinic/ imports actions/ (actions are adapters on top): {upward}"
+
+
+def test_the_knowledge_layer_imports_no_other_project_module() -> None:
+    graph = import_graph()
+    for module in KNOWLEDGE_LAYER:
+        above = {target: line for target, line in graph[module].items()
+                 if target not in KNOWLEDGE_LAYER}
+        assert not above, f"{module} imports {above}: the knowledge loader must stay at the bottom"
