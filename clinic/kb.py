@@ -693,30 +693,3 @@ def load_knowledge(directory: Path | str | None = None) -> Knowledge:
 def knowledge() -> Knowledge:
     """The project's knowledge, loaded once per process."""
     return load_knowledge()
-
-
-def main() -> int:
-    """`python -m clinic.kb`: check every knowledge file, as `make` does before training."""
-    import sys
-
-    try:
-        k = load_knowledge()
-    except KnowledgeError as error:
-        print(f"Knowledge check failed: {error}", file=sys.stderr)
-        return 1
-    try:
-        from clinic.questions import patient_questions
-
-        questions = patient_questions()
-    except KnowledgeError as error:
-        print(f"Knowledge check failed: {error}", file=sys.stderr)
-        return 1
-    print(f"Knowledge OK: {len(k.topics)} topics, {len(questions.questions)} patient questions, "
-          f"{len(k.references)} references, "
-          f"{len(k.screening.contraindications)} screening questions, "
-          f"{len(k.promotions)} promotion(s), {len(k.aftercare)} aftercare texts.")
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

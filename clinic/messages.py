@@ -1,7 +1,7 @@
 """The registry of every sentence key the code says, with the placeholders the code fills.
 
 The sentences themselves are in ``knowledge/messages.yml`` (grouped by flow); this module
-only names them, so that ``python -m clinic.kb`` (run by ``make train`` and ``make test``)
+only names them, so that ``python -m clinic.check`` (run by ``make train`` and ``make test``)
 can refuse a missing or misspelled key, or a text whose placeholder the code never fills,
 before anyone reads it. Code says a message with the knowledge object::
 
@@ -114,3 +114,13 @@ HANDOVER_STAFF_JOINED = register("handover.staff_joined")
 HANDOVER_STAFF_LEFT = register("handover.staff_left")
 
 # ---------------------------------------------------------------- sms
+# Replies to STOP, START (and YES when opted out), HELP, and a text without words.
+SMS_OPT_OUT_CONFIRMATION = register("sms.opt_out_confirmation")
+SMS_OPT_IN_CONFIRMATION = register("sms.opt_in_confirmation")
+SMS_HELP = register("sms.help")
+SMS_MEDIA_ONLY = register("sms.media_only")
+# Buttons as numbered options: "Reply {options}." with each option "{number} for {title}".
+SMS_NUMBERED_OPTIONS = register("sms.numbered_options", "options")
+SMS_NUMBERED_OPTION = register("sms.numbered_option", "number", "title")
+# The apology texted back when the assistant failed on an inbound text.
+SMS_ASSISTANT_FAILED = register("sms.assistant_failed")

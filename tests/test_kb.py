@@ -89,11 +89,11 @@ def test_missing_file(kdir) -> None:
 
 
 def test_check_command_reports_broken_file(kdir, monkeypatch, capsys) -> None:
-    from clinic import kb
+    from clinic import check
 
     edit(kdir, "topics.yml", lambda d: d["topics"][0].update(sources=[]))
     monkeypatch.setenv("CLINIC_KNOWLEDGE_DIR", str(kdir))
-    assert kb.main() == 1
+    assert check.main() == 1
     assert "topic 'what_is'" in capsys.readouterr().err
 
 
