@@ -77,7 +77,7 @@ def safety_intent(mentions: list[SafetyMention]) -> str | None:
      DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR],
     is_trainable=False,
 )
-class SafetyTermsClassifier(GraphComponent):  # type: ignore[misc]  # rasa has no type hints
+class SafetyTermsClassifier(GraphComponent):
     """Adds safety entities and overrides the intent when safety terms are present."""
 
     @staticmethod
@@ -238,7 +238,7 @@ def short_form_intent(text: str) -> str | None:
      DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR],
     is_trainable=False,
 )
-class ConversationGuard(GraphComponent):  # type: ignore[misc]  # rasa has no type hints
+class ConversationGuard(GraphComponent):
     """Reads what kind of message it is before the classifier's guess is trusted."""
 
     @staticmethod
