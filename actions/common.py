@@ -8,8 +8,12 @@ from typing import Any
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
+from clinic import hours
 from clinic.kb import Knowledge, Topic, knowledge
+from clinic.promotion import clinic_today, overview
+from clinic.questions import match_question, patient_questions, render_answer
 from clinic.screening import ScreeningResult, evaluate
+from clinic.settings import settings
 
 # Intents that are a question aside, answered without leaving a form.
 SIDE_INTENTS = ("ask_contact", "ask_promotion", "human_handoff", "bot_challenge")
@@ -94,9 +98,6 @@ def handoff_text(k: Knowledge) -> str:
     During opening hours staff can reply in this chat; outside them the person learns when
     someone will, and gets the phone number either way.
     """
-    from clinic import hours
-    from clinic.settings import settings
-
     c = k.clinic
     now = hours.now()
     state = hours.availability(c.hours, now, settings().tz)
@@ -117,6 +118,27 @@ def handoff_text(k: Knowledge) -> str:
 def consultation_contact(k: Knowledge) -> str:
     """How to reach the clinic for a practitioner's consultation."""
     return f"call {k.clinic.phone} ({k.clinic.hours}) or email {k.clinic.email}"
+
+
+def patient_question_id(tracker: Tracker) -> str | None:
+    for entity in (tracker.latest_message or {}).get("entities") or []:
+        if entity.get("entity") == "patient_topic":
+            return entity.get("value")
+    question = match_question((tracker.latest_message or {}).get("text") or "")
+    return question.id if question else None
+
+
+def answer_patient_question(tracker: Tracker, dispatcher: CollectingDispatcher) -> bool:
+    """Answer the patient question of the latest message; False if there is none."""
+    question_id = patient_question_id(tracker)
+    if not question_id:
+        return False
+    try:
+        question = patient_questions().by_id(question_id)
+    except KeyError:
+        return False
+    dispatcher.utter_message(text=render_answer(question, kb()))
+    return True
 
 
 def answer_faq(intent: str | None, dispatcher: CollectingDispatcher, k: Knowledge) -> bool:
@@ -149,12 +171,9 @@ def answer_side_question(tracker: Tracker, dispatcher: CollectingDispatcher,
         dispatcher.utter_message(response="utter_iamabot")
         return True
     if intent == "ask_patient_question":
-        from actions.conversation import answer_patient_question
-
         return answer_patient_question(tracker, dispatcher)
     if intent == "ask_promotion":
-        from actions.promotion import promotion_overview
-
-        dispatcher.utter_message(text=promotion_overview(tracker, k))
+        outcome = screening_result(tracker, k).outcome
+        dispatcher.utter_message(text=overview(outcome, k, clinic_today()))
         return True
     return False

@@ -8,9 +8,15 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.common import consultation_contact, kb, latest_intent, screening_result
+from actions.common import (
+    answer_patient_question,
+    consultation_contact,
+    kb,
+    latest_intent,
+    screening_result,
+)
+from actions.faq import ActionOutOfScope
 from clinic.kb import OUTCOME_ELIGIBLE, OUTCOME_INCOMPLETE
-from clinic.questions import match_question, patient_questions, render_answer
 
 OFFER_BOOK = "book"
 OFFER_SCREENING = "screening"
@@ -95,27 +101,6 @@ class ActionReplyToOffer(Action):
         return events + [SlotSet("booking_next", "none")]
 
 
-def patient_question_id(tracker: Tracker) -> str | None:
-    for entity in (tracker.latest_message or {}).get("entities") or []:
-        if entity.get("entity") == "patient_topic":
-            return entity.get("value")
-    question = match_question((tracker.latest_message or {}).get("text") or "")
-    return question.id if question else None
-
-
-def answer_patient_question(tracker: Tracker, dispatcher: CollectingDispatcher) -> bool:
-    """Answer the patient question of the latest message; False if there is none."""
-    question_id = patient_question_id(tracker)
-    if not question_id:
-        return False
-    try:
-        question = patient_questions().by_id(question_id)
-    except KeyError:
-        return False
-    dispatcher.utter_message(text=render_answer(question, kb()))
-    return True
-
-
 class ActionAnswerPatientQuestion(Action):
     def name(self) -> str:
         return "action_answer_patient_question"
@@ -124,7 +109,5 @@ class ActionAnswerPatientQuestion(Action):
                   domain: dict[str, Any]) -> list[dict[str, Any]]:
         if answer_patient_question(tracker, dispatcher):
             return []
-        from actions.faq import ActionOutOfScope
-
         # No pattern matched: honest "not covered" for microneedling, else out of scope.
         return await ActionOutOfScope().run(dispatcher, tracker, domain)

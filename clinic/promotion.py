@@ -20,13 +20,22 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
+from enum import Enum
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from clinic.kb import OUTCOME_ELIGIBLE, OUTCOME_INCOMPLETE, Knowledge, Promotion
+from clinic.db import read_scope
+from clinic.kb import (
+    OUTCOME_INCOMPLETE,
+    OUTCOME_NOT_SUITABLE_NOW,
+    Knowledge,
+    Promotion,
+)
 from clinic.models import PromotionRedemption
+from clinic.settings import settings
 
 APPLIED = "applied"
 UNKNOWN_CODE = "unknown_code"
@@ -66,6 +75,34 @@ MESSAGES = {
         "apply it if it fits."
     ),
 }
+
+
+class Eligibility(Enum):
+    """Where a person's screening puts them with respect to a promotion."""
+
+    NOT_SCREENED = "not_screened"  # no complete screening yet
+    NOT_ELIGIBLE = "not_eligible"  # screened, with an outcome the promotion does not take
+    ELIGIBLE = "eligible"  # screened, with an outcome the promotion's ``requires`` lists
+
+
+# Never offered or given a promotion, whatever promotions.yml says (the loader refuses them
+# in ``requires`` too): the safety invariant.
+NEVER_PROMOTED = frozenset({OUTCOME_NOT_SUITABLE_NOW, OUTCOME_INCOMPLETE})
+
+
+def eligibility(outcome: str | None, promotions: Iterable[Promotion]) -> Eligibility:
+    """THE decision whether a person may be offered or given one of ``promotions``.
+
+    ``outcome`` is the screening outcome derived from the answers (None before screening).
+    Every caller (the code check, the automatic promotion, the booking summary, what the
+    assistant says about the offer) asks this function, so ``requires`` in
+    ``knowledge/promotions.yml`` is the one place eligibility is configured.
+    """
+    if outcome is None or outcome == OUTCOME_INCOMPLETE:
+        return Eligibility.NOT_SCREENED
+    if outcome not in NEVER_PROMOTED and any(outcome in p.requires for p in promotions):
+        return Eligibility.ELIGIBLE
+    return Eligibility.NOT_ELIGIBLE
 
 
 @dataclass(frozen=True)
@@ -175,16 +212,17 @@ def check_code(
     Without ``session`` a short read-only session on ``url`` (default: configured) is used
     for the once-per-person check; this may raise :class:`clinic.db.DatabaseUnavailable`.
     """
-    if outcome is None or outcome == OUTCOME_INCOMPLETE:
+    standing = eligibility(outcome, kb.promotions)
+    if standing is Eligibility.NOT_SCREENED:
         return decision(NOT_SCREENED, kb, code=code, treatment=treatment)
-    # Before looking at the code: nothing about codes is revealed to people who are not
-    # eligible, not even whether a code exists.
-    if outcome != OUTCOME_ELIGIBLE:
+    # Before looking at the code: nothing about codes is revealed to people who may have
+    # none of them, not even whether a code exists.
+    if standing is Eligibility.NOT_ELIGIBLE:
         return decision(NOT_ELIGIBLE, kb, code=code, treatment=treatment)
     promotion = kb.promotion(code or "")
     if promotion is None:
         return decision(UNKNOWN_CODE, kb, code=code, treatment=treatment)
-    if outcome != promotion.requires:
+    if eligibility(outcome, (promotion,)) is not Eligibility.ELIGIBLE:
         return decision(NOT_ELIGIBLE, kb, promotion, treatment=treatment)
     if today < promotion.valid_from:
         return decision(NOT_YET_VALID, kb, promotion, treatment=treatment)
@@ -196,8 +234,6 @@ def check_code(
         if session is not None:
             used = _already_used(session, promotion, phone_e164, email)
         else:
-            from clinic.db import read_scope
-
             with read_scope(url) as own_session:
                 used = _already_used(own_session, promotion, phone_e164, email)
         if used:
@@ -205,26 +241,72 @@ def check_code(
     return decision(APPLIED, kb, promotion, treatment=treatment)
 
 
+def check_code_before_screening(code: str, kb: Knowledge, *, today: dt.date) -> PromoDecision:
+    """A code typed before the screening is complete: an answer about that very code.
+
+    Unknown, not yet valid or expired codes are said so (nothing personal is revealed);
+    a current code gets ``not_screened``: the safety questions come first. Never ``ok``:
+    nobody who has not finished the questions holds a code.
+    """
+    promotion = kb.promotion(code)
+    if promotion is None:
+        return decision(UNKNOWN_CODE, kb, code=code)
+    if today < promotion.valid_from:
+        return decision(NOT_YET_VALID, kb, promotion, code=code)
+    if today > promotion.valid_until:
+        return decision(EXPIRED, kb, promotion, code=code)
+    return decision(NOT_SCREENED, kb, promotion, code=code)
+
+
+def live_promotions(kb: Knowledge, today: dt.date) -> tuple[Promotion, ...]:
+    """The promotions running on ``today`` (inclusive dates)."""
+    return tuple(p for p in kb.promotions if p.valid_from <= today <= p.valid_until)
+
+
 def automatic_promotion(
     kb: Knowledge, *, outcome: str | None, treatment: str | None, today: dt.date
 ) -> Promotion | None:
     """The promotion a booking gets without typing a code, if any.
 
-    Only for the outcome the promotion requires (eligible), a treatment it covers and a
-    date within its validity. Once-per-person is checked when the booking is saved.
+    Only for an outcome the promotion requires (:func:`eligibility`), a treatment it covers
+    and a date within its validity. Once-per-person is checked when the booking is saved.
     """
-    if outcome is None or treatment is None:
+    if treatment is None:
         return None
-    for promotion in kb.promotions:
-        if (outcome == promotion.requires and treatment in promotion.treatments
-                and promotion.valid_from <= today <= promotion.valid_until):
+    for promotion in live_promotions(kb, today):
+        if (eligibility(outcome, (promotion,)) is Eligibility.ELIGIBLE
+                and treatment in promotion.treatments):
             return promotion
     return None
 
 
+def overview(outcome: str | None, kb: Knowledge, today: dt.date) -> str:
+    """What the clinic offers, said to a person with this screening outcome.
+
+    Everyone hears that there is an offer and who it is for; the code itself only people
+    who may use it (:func:`eligibility`) or who have not been screened yet.
+    """
+    standing = eligibility(outcome, kb.promotions)
+    if standing is Eligibility.NOT_ELIGIBLE:
+        why = ("microneedling isn't suitable for you right now"
+               if outcome == OUTCOME_NOT_SUITABLE_NOW
+               else "a practitioner needs to see you first")
+        return ("The clinic's current offer is for people whose screening shows microneedling "
+                f"suits them now. From your answers, {why}: call {kb.clinic.phone} to talk it "
+                "over.")
+    live = live_promotions(kb, today)
+    if not live:
+        return "There's no promotion running at the moment."
+    lines = [f"{p.description} with the code {p.code}, until "
+             f"{p.valid_until.strftime('%B %-d, %Y')}" for p in live]
+    condition = ("You're eligible from your screening answers, so it's applied automatically "
+                 "when you book a facial." if standing is Eligibility.ELIGIBLE else
+                 "It's for people whose safety screening shows microneedling suits them; it's "
+                 "applied automatically when you book a facial after the screening.")
+    return "The clinic offers " + "; ".join(lines) + ". " + condition
+
+
 def clinic_today(now: dt.datetime | None = None) -> dt.date:
     """Today's date in the clinic's time zone (promotion dates are in local time)."""
-    from clinic.settings import settings
-
     now = now or dt.datetime.now(dt.timezone.utc)
     return now.astimezone(settings().tz).date()

@@ -127,7 +127,8 @@ def test_submit_saves_with_reference_and_promotion(clinic_db) -> None:
                                                  channel="socketio", sender="conv-42"))
     reference = slot_events(events)["booking_reference"]
     assert reference in texts(dispatcher)
-    assert "$50 off a facial treatment with FACIAL50" in texts(dispatcher)
+    facial50 = K.promotion("FACIAL50")
+    assert f"{facial50.description} with FACIAL50" in texts(dispatcher)
     with read_scope(clinic_db) as session:
         booking = session.query(BookingRequest).one()
         assert booking.reference == reference
