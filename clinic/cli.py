@@ -30,6 +30,7 @@ from collections.abc import Sequence
 
 from sqlalchemy import select
 
+from clinic.booking import MARKABLE_STATUSES, status_change_refusal
 from clinic.db import DatabaseUnavailable, read_scope, session_scope
 from clinic.models import (
     BOOKING_STATUSES,
@@ -41,14 +42,8 @@ from clinic.models import (
 )
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
-MARKABLE = ("confirmed", "treated", "cancelled")
-# Which status a booking may move to from which; "treated" is final (texts are scheduled).
-TRANSITIONS = {
-    "requested": {"confirmed", "treated", "cancelled"},
-    "confirmed": {"treated", "cancelled"},
-    "cancelled": {"confirmed", "treated"},
-    "treated": set(),
-}
+# Which status may follow which is decided in clinic.booking (STATUS_TRANSITIONS).
+MARKABLE = MARKABLE_STATUSES
 EXPORT_FIELDS = (
     "reference", "created_at", "status", "status_changed_at", "treated_at", "name",
     "phone_e164", "email", "treatment", "preferred_times_text", "preferred_times_parsed",
@@ -272,11 +267,9 @@ def cmd_mark(args: argparse.Namespace) -> int:
     scheduled = None
     with session_scope() as session:
         booking = _find(session, args.reference)
-        if args.status == booking.status:
-            raise CommandError(f"{booking.reference} is already {booking.status}")
-        if args.status not in TRANSITIONS[booking.status]:
-            raise CommandError(f"{booking.reference} is {booking.status}; "
-                               f"it can't be marked {args.status}")
+        refusal = status_change_refusal(booking.status, args.status)
+        if refusal is not None:
+            raise CommandError(f"{booking.reference} {refusal}")
         booking.status, booking.status_changed_at = args.status, at
         if args.status == "treated":
             booking.treated_at = at
