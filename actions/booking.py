@@ -11,6 +11,7 @@ from typing import Any
 from rasa_sdk import Action, FormValidationAction, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.forms import REQUESTED_SLOT
 from rasa_sdk.types import DomainDict
 
 from actions.common import (
@@ -26,7 +27,7 @@ from actions.common import (
     screening_result,
 )
 from actions.faq import other_language_text
-from actions.promotion import clinic_today, extract_code, handle_typed_code
+from actions.promotion import extract_code, handle_typed_code
 from actions.safety import BOOKING_SLOTS
 from actions.screening import resolve_answer
 from clinic.booking import (
@@ -39,6 +40,7 @@ from clinic.booking import (
     save_booking,
 )
 from clinic.kb import OUTCOME_ELIGIBLE, OUTCOME_INCOMPLETE, Knowledge
+from clinic.promotion import clinic_today
 from clinic.screening import Answer
 from clinic.settings import settings
 from clinic.text_kind import describe_input, looks_like_times, promo_code_in
@@ -149,7 +151,16 @@ def _problem(slot: str) -> str:
 
 
 class ValidateBookingForm(FormValidationAction):
-    """Validates each booking answer; asks again with a specific message when invalid."""
+    """The booking form, the SDK's way: ``extract_<slot>`` reads the reply to the question
+    being asked, ``validate_<slot>`` checks it and asks again with a specific message.
+
+    Every slot has a custom mapping, so nothing is extracted unless the reply answers the
+    requested question. Extraction returns nothing for a reply that ends the form's turn (a
+    real "stop", an urgent sign, a new contraindication): Rasa then rejects the form and
+    the rules take over. Validation sets the slot to None for a reply that is no answer
+    (a question asked aside, a promotion code, a typo), which keeps the form on the same
+    question.
+    """
 
     def name(self) -> str:
         return "validate_booking_form"
@@ -160,101 +171,176 @@ class ValidateBookingForm(FormValidationAction):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: DomainDict) -> list[EventType]:
-        k = kb()
-        requested = tracker.get_slot("requested_slot")
-        text = latest_text(tracker)
-        intent, confidence = latest_intent(tracker)
-        if screening_result(tracker, k).outcome != OUTCOME_ELIGIBLE:
+        if screening_result(tracker, kb()).outcome != OUTCOME_ELIGIBLE:
             # Defence in depth: the gate keeps ineligible people out of this form.
             dispatcher.utter_message(text="I can't take a booking request without a completed "
                                           "screening.")
             return [SlotSet(slot, "refused") for slot in FORM_SLOTS] + \
-                [SlotSet("requested_slot", None)]
-        if requested:
-            if intent == "report_urgent_symptoms":
-                return []
-            if any(m.get("role") in ("affirmed", "uncertain")
-                   for m in safety_mentions(tracker, "contraindication")):
-                return []  # a new contraindication stops the booking (rule)
-            if intent == "stop" and confidence >= STOP_CONFIDENCE and STOP_WORDS.search(text) \
-                    and not (
-                    requested in ANSWERS_THAT_LOOK_LIKE_STOP
-                    and self._validate(requested, text, intent, confidence, k) is not None):
-                return []  # "skip" or "no thanks" to these questions is an answer, not a stop
-        events: list[EventType] = []
-        values = {slot: tracker.get_slot(slot) for slot in FORM_SLOTS}
-        if requested and values.get(requested) is None:
-            events += self._fill(requested, text, intent, confidence, dispatcher, tracker, k,
-                                 values)
-        next_slot = next((slot for slot in FORM_SLOTS if values.get(slot) is None), None)
-        events.append(SlotSet("requested_slot", next_slot))
-        return events
+                [SlotSet(REQUESTED_SLOT, None)]
+        return await super().run(dispatcher, tracker, domain)
 
-    def _fill(self, slot: str, text: str, intent: str | None, confidence: float,
-              dispatcher: CollectingDispatcher, tracker: Tracker, k: Knowledge,
-              values: dict[str, Any]) -> list[EventType]:
+    async def next_requested_slot(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                                  domain: DomainDict) -> EventType | None:
+        """The first unanswered question, in FORM_SLOTS order; nothing when the reply to
+        the requested question was not read (the form's turn is rejected)."""
+        requested = tracker.get_slot(REQUESTED_SLOT)
+        if requested and tracker.get_slot(requested) is None \
+                and requested not in tracker.slots_to_validate():
+            return None
+        return SlotSet(REQUESTED_SLOT, next((slot for slot in FORM_SLOTS
+                                             if tracker.get_slot(slot) is None), None))
+
+    # ----------------------------------------------------------------- extraction
+
+    def _reply_to(self, slot: str, tracker: Tracker) -> dict[str, Any]:
+        """The reply as the candidate value of ``slot`` when ``slot`` is being asked."""
+        if tracker.get_slot(REQUESTED_SLOT) != slot or tracker.get_slot(slot) is not None:
+            return {}
+        if self._ends_the_turn(slot, tracker):
+            return {}
+        return {slot: latest_text(tracker)}
+
+    @staticmethod
+    def _ends_the_turn(slot: str, tracker: Tracker) -> bool:
+        """An urgent sign, a new contraindication or a real "stop" while ``slot`` is asked."""
+        intent, confidence = latest_intent(tracker)
+        if intent == "report_urgent_symptoms":
+            return True
+        if any(m.get("role") in ("affirmed", "uncertain")
+               for m in safety_mentions(tracker, "contraindication")):
+            return True  # a new contraindication stops the booking (rule)
+        text = latest_text(tracker)
+        if intent == "stop" and confidence >= STOP_CONFIDENCE and STOP_WORDS.search(text):
+            # "skip" or "no thanks" to these questions is an answer, not a stop
+            return not (slot in ANSWERS_THAT_LOOK_LIKE_STOP
+                        and parse_answer(slot, text, intent, confidence, kb()) is not None)
+        return False
+
+    def extract_booking_name(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                             domain: DomainDict) -> dict[str, Any]:
+        return self._reply_to("booking_name", tracker)
+
+    def extract_booking_phone(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                              domain: DomainDict) -> dict[str, Any]:
+        return self._reply_to("booking_phone", tracker)
+
+    def extract_booking_email(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                              domain: DomainDict) -> dict[str, Any]:
+        return self._reply_to("booking_email", tracker)
+
+    def extract_booking_treatment(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                                  domain: DomainDict) -> dict[str, Any]:
+        return self._reply_to("booking_treatment", tracker)
+
+    def extract_booking_times(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                              domain: DomainDict) -> dict[str, Any]:
+        return self._reply_to("booking_times", tracker)
+
+    def extract_booking_sms_consent(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                                    domain: DomainDict) -> dict[str, Any]:
+        return self._reply_to("booking_sms_consent", tracker)
+
+    def extract_booking_confirm(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                                domain: DomainDict) -> dict[str, Any]:
+        return self._reply_to("booking_confirm", tracker)
+
+    # ----------------------------------------------------------------- validation
+
+    @staticmethod
+    def _answer(slot: str, text: str, dispatcher: CollectingDispatcher,
+                tracker: Tracker) -> dict[str, Any]:
+        """``{slot: value}`` for an answer, ``{slot: None}`` (asked again) for anything else.
+
+        A promotion code is answered about that code; a question asked aside is answered
+        first; then the reply is read as the answer; a reply that is no answer may still be
+        a question without a question mark.
+        """
+        k = kb()
+        intent, confidence = latest_intent(tracker)
         typed_code = extract_code(text, k)
         if intent == "enter_promo_code" or (typed_code and k.promotion(typed_code)
                                             and slot != "booking_name"):
-            return handle_typed_code(dispatcher, tracker, k) + [SlotSet(slot, None)]
-        # A question asked aside is answered first; then the reply is read as the answer;
-        # a reply that is no answer may still be a question without a question mark.
+            events = handle_typed_code(dispatcher, tracker, k)
+            return {**{e["name"]: e["value"] for e in events}, slot: None}
         asked = is_payload(text) or looks_like_question(text)
-        if asked and self._side_question(tracker, dispatcher, k):
-            return [SlotSet(slot, None)]
-        value = self._validate(slot, text, intent, confidence, k)
+        if asked and answer_side_question(tracker, dispatcher, k):
+            return {slot: None}
+        value = parse_answer(slot, text, intent, confidence, k)
         if slot == "booking_treatment" and value is None:
             value = chosen_treatment(tracker, k)
-        if value is None and not asked and self._side_question(tracker, dispatcher, k):
-            return [SlotSet(slot, None)]
+        if value is None and not asked and answer_side_question(tracker, dispatcher, k):
+            return {slot: None}
         if value is None:
             if describe_input(text) == "other_language":
                 dispatcher.utter_message(text=other_language_text(k))
             dispatcher.utter_message(text=_problem(slot))
-            return [SlotSet(slot, None)]
-        values[slot] = value
-        events: list[EventType] = [SlotSet(slot, value)]
-        if slot == "booking_sms_consent" and value == "yes":
-            events.append(SlotSet("booking_sms_consent_at",
-                                  dt.datetime.now(dt.timezone.utc).isoformat()))
-        if slot == "booking_confirm" and value == "no":
+        return {slot: value}
+
+    def validate_booking_name(self, value: Any, dispatcher: CollectingDispatcher,
+                              tracker: Tracker, domain: DomainDict) -> dict[str, Any]:
+        return self._answer("booking_name", value, dispatcher, tracker)
+
+    def validate_booking_phone(self, value: Any, dispatcher: CollectingDispatcher,
+                               tracker: Tracker, domain: DomainDict) -> dict[str, Any]:
+        return self._answer("booking_phone", value, dispatcher, tracker)
+
+    def validate_booking_email(self, value: Any, dispatcher: CollectingDispatcher,
+                               tracker: Tracker, domain: DomainDict) -> dict[str, Any]:
+        return self._answer("booking_email", value, dispatcher, tracker)
+
+    def validate_booking_treatment(self, value: Any, dispatcher: CollectingDispatcher,
+                                   tracker: Tracker, domain: DomainDict) -> dict[str, Any]:
+        return self._answer("booking_treatment", value, dispatcher, tracker)
+
+    def validate_booking_times(self, value: Any, dispatcher: CollectingDispatcher,
+                               tracker: Tracker, domain: DomainDict) -> dict[str, Any]:
+        return self._answer("booking_times", value, dispatcher, tracker)
+
+    def validate_booking_sms_consent(self, value: Any, dispatcher: CollectingDispatcher,
+                                     tracker: Tracker, domain: DomainDict) -> dict[str, Any]:
+        answer = self._answer("booking_sms_consent", value, dispatcher, tracker)
+        if answer.get("booking_sms_consent") == "yes":
+            answer["booking_sms_consent_at"] = dt.datetime.now(dt.timezone.utc).isoformat()
+        return answer
+
+    def validate_booking_confirm(self, value: Any, dispatcher: CollectingDispatcher,
+                                 tracker: Tracker, domain: DomainDict) -> dict[str, Any]:
+        answer = self._answer("booking_confirm", value, dispatcher, tracker)
+        if answer.get("booking_confirm") == "no":
             dispatcher.utter_message(text="Okay, I haven't sent anything. Say \"book\" whenever "
                                           "you want to start again.")
-        return events
+        return answer
 
-    @staticmethod
-    def _side_question(tracker: Tracker, dispatcher: CollectingDispatcher, k: Knowledge) -> bool:
-        return answer_side_question(tracker, dispatcher, k)
 
-    @staticmethod
-    def _validate(slot: str, text: str, intent: str | None, confidence: float,
-                  k: Knowledge) -> str | None:
-        if slot == "booking_name":
-            if is_payload(text) or not_a_name(text):
-                return None
-            return clean_name(text)
-        if slot == "booking_phone":
-            return normalize_phone(text)
-        if slot == "booking_email":
-            if intent == "deny" and is_payload(text) or SKIP_WORDS.match(text):
-                return NO_EMAIL
-            return normalize_email(text)
-        if slot == "booking_treatment":
-            return treatment_from_text(text, k)
-        if slot == "booking_times":
-            cleaned = " ".join(text.split())
-            if not cleaned or is_payload(cleaned) or len(cleaned) > MAX_TIMES_TEXT:
-                return None
-            if promo_code_in(cleaned, tuple(p.code for p in k.promotions)) or \
-                    not looks_like_times(cleaned):
-                return None
-            return cleaned
-        answer = resolve_answer(text, intent, confidence)
-        if answer is None and DECLINE_WORDS.match(text):
-            answer = Answer.NO
-        if answer is None or answer == Answer.UNSURE:
+def parse_answer(slot: str, text: str, intent: str | None, confidence: float,
+                 k: Knowledge) -> str | None:
+    """The value a reply gives the booking question ``slot``, or None if it gives none."""
+    if slot == "booking_name":
+        if is_payload(text) or not_a_name(text):
             return None
-        return answer.value
+        return clean_name(text)
+    if slot == "booking_phone":
+        return normalize_phone(text)
+    if slot == "booking_email":
+        if intent == "deny" and is_payload(text) or SKIP_WORDS.match(text):
+            return NO_EMAIL
+        return normalize_email(text)
+    if slot == "booking_treatment":
+        return treatment_from_text(text, k)
+    if slot == "booking_times":
+        cleaned = " ".join(text.split())
+        if not cleaned or is_payload(cleaned) or len(cleaned) > MAX_TIMES_TEXT:
+            return None
+        if promo_code_in(cleaned, tuple(p.code for p in k.promotions)) or \
+                not looks_like_times(cleaned):
+            return None
+        return cleaned
+    answer = resolve_answer(text, intent, confidence)
+    if answer is None and DECLINE_WORDS.match(text):
+        answer = Answer.NO
+    if answer is None or answer == Answer.UNSURE:
+        return None
+    return answer.value
 
 
 ASK_TEXTS = {
@@ -267,24 +353,45 @@ ASK_TEXTS = {
 }
 
 
-def _make_ask_action(slot: str) -> type[Action]:
-    """The action that asks for one free-text booking detail."""
+class ActionAskBookingName(Action):
+    def name(self) -> str:
+        return "action_ask_booking_name"
 
-    class AskBookingDetail(Action):
-        def name(self) -> str:
-            return f"action_ask_{slot}"
-
-        async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                      domain: DomainDict) -> list[EventType]:
-            buttons = [{"title": "Skip", "payload": "/deny"}] if slot == "booking_email" else []
-            dispatcher.utter_message(text=ASK_TEXTS[slot], buttons=buttons)
-            return []
-
-    AskBookingDetail.__name__ = AskBookingDetail.__qualname__ = f"ActionAsk_{slot}"
-    return AskBookingDetail
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: DomainDict) -> list[EventType]:
+        dispatcher.utter_message(text=ASK_TEXTS["booking_name"], buttons=[])
+        return []
 
 
-ASK_ACTIONS = {slot: _make_ask_action(slot) for slot in ASK_TEXTS}
+class ActionAskBookingPhone(Action):
+    def name(self) -> str:
+        return "action_ask_booking_phone"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: DomainDict) -> list[EventType]:
+        dispatcher.utter_message(text=ASK_TEXTS["booking_phone"], buttons=[])
+        return []
+
+
+class ActionAskBookingEmail(Action):
+    def name(self) -> str:
+        return "action_ask_booking_email"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: DomainDict) -> list[EventType]:
+        dispatcher.utter_message(text=ASK_TEXTS["booking_email"],
+                                 buttons=[{"title": "Skip", "payload": "/deny"}])
+        return []
+
+
+class ActionAskBookingTimes(Action):
+    def name(self) -> str:
+        return "action_ask_booking_times"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: DomainDict) -> list[EventType]:
+        dispatcher.utter_message(text=ASK_TEXTS["booking_times"], buttons=[])
+        return []
 
 
 class ActionAskBookingTreatment(Action):
