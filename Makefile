@@ -22,6 +22,7 @@ help:
 	@echo "make run       install, build, train if needed, start the assistant (Ctrl-C stops)"
 	@echo "make test      install, validate data, pytest, train, rasa test (what CI runs)"
 	@echo "make train     build the spaCy pipeline and train the model if inputs changed"
+	@echo "make domain    write domain.yml's responses from knowledge/messages.yml"
 	@echo "make evaluate  NLU cross-validation report in results/"
 	@echo "make bench     performance benchmark against a stock 'rasa init' assistant"
 	@echo "make bench-console  staff console page load times with 10,000 conversations"
@@ -60,7 +61,15 @@ $(MODEL_STAMP): $(STAMP) $(TRAIN_INPUTS) | $(SPACY_MODEL)/meta.json
 	touch $@
 
 .PHONY: train
-train: $(SPACY_MODEL)/meta.json $(MODEL_STAMP)
+train: domain.yml $(SPACY_MODEL)/meta.json $(MODEL_STAMP)
+
+# domain.yml's responses are written from knowledge/messages.yml (clinic/domain_build.py).
+domain.yml: knowledge/messages.yml clinic/messages.py clinic/domain_build.py | $(STAMP)
+	$(PY) -m clinic.domain_build
+
+.PHONY: domain
+domain: $(STAMP)
+	$(PY) -m clinic.domain_build
 
 $(WIDGET_BUNDLE): widget/package.json widget/package-lock.json $(wildcard widget/src/*)
 	cd widget && npm ci --no-audit --no-fund --loglevel=error && npm run build
@@ -102,6 +111,7 @@ browser:
 .PHONY: test
 test: $(STAMP) $(SPACY_MODEL)/meta.json widget browser cluster-deps
 	$(PY) -m clinic.kb
+	$(PY) -m clinic.domain_build
 	$(RUFF) check clinic actions tests bench
 	$(RASA) data validate --fail-on-warnings
 	$(PY) -m pytest -q -m "not integration and not browser and not cluster"

@@ -18,6 +18,8 @@ from typing import Any
 
 import yaml
 
+from clinic.messages import GROUPS, REGISTRY, RESPONSES_GROUP, STANDARD_PLACEHOLDERS, Message
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_KNOWLEDGE_DIR = PROJECT_ROOT / "knowledge"
 
@@ -161,6 +163,8 @@ class Knowledge:
     promotions: tuple[Promotion, ...]
     aftercare: tuple[AftercareMessage, ...]
     vocabulary: dict[str, dict[str, tuple[str, ...]]] = field(default_factory=dict)
+    messages: dict[str, MessageText] = field(default_factory=dict)
+    responses: dict[str, Any] = field(default_factory=dict)
 
     def topic_for_intent(self, intent: str) -> Topic | None:
         for topic in self.topics:
@@ -181,18 +185,72 @@ class Knowledge:
                 return promotion
         return None
 
-    def fill(self, text: str, **extra: str) -> str:
+    def fill(self, text: str, **extra: object) -> str:
         """Fill the clinic placeholders ({clinic_name}, ...) of a knowledge text."""
-        values = {
+        values: dict[str, object] = {
             "clinic_name": self.clinic.name,
             "clinic_phone": self.clinic.phone,
             "booking_url": self.clinic.booking_url,
             "emergency_number": self.clinic.emergency_number,
             "clinic_email": self.clinic.email,
             "clinic_hours": self.clinic.hours,
+            "disclaimer": self.clinic.disclaimer,
         }
+        contact = self.messages.get(CONSULTATION_CONTACT_KEY)
+        if contact is not None:
+            values["consultation_contact"] = contact.text.format(**values)
         values.update(extra)
         return text.format(**values)
+
+    def say(self, message: Message, **values: object) -> str:
+        """The text of a registered message (clinic.messages), its placeholders filled.
+
+        The keywords must be exactly the placeholders the message was registered with.
+        """
+        return self._text(message, values).text_filled
+
+    def utter(self, message: Message, **values: object) -> dict[str, Any]:
+        """``dispatcher.utter_message(**k.utter(M.X, ...))``: the text and its buttons."""
+        rendered = self._text(message, values)
+        reply: dict[str, Any] = {"text": rendered.text_filled}
+        if rendered.buttons:
+            reply["buttons"] = [dict(button) for button in rendered.buttons]
+        return reply
+
+    def buttons(self, message: Message) -> list[dict[str, str]]:
+        """The buttons written with a message (titles in knowledge, payloads as written)."""
+        return [dict(button) for button in self._entry(message).buttons]
+
+    def _entry(self, message: Message) -> MessageText:
+        try:
+            return self.messages[message.key]
+        except KeyError:
+            raise KeyError(f"message {message.key!r} is not in knowledge/messages.yml") from None
+
+    def _text(self, message: Message, values: dict[str, object]) -> _Rendered:
+        given = set(values)
+        if given != message.placeholders:
+            raise TypeError(f"message {message.key!r} fills {sorted(message.placeholders)}, "
+                            f"was given {sorted(given)}")
+        entry = self._entry(message)
+        return _Rendered(self.fill(entry.text, **values), entry.buttons)
+
+
+@dataclass(frozen=True)
+class MessageText:
+    """One entry of knowledge/messages.yml: a text and the buttons shown with it."""
+
+    text: str
+    buttons: tuple[dict[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class _Rendered:
+    text_filled: str
+    buttons: tuple[dict[str, str], ...]
+
+
+CONSULTATION_CONTACT_KEY = "common.consultation_contact"
 
 
 # --------------------------------------------------------------------------- reading
@@ -315,7 +373,7 @@ def _read_yaml(directory: Path, name: str) -> tuple[Any, str]:
     return data, label
 
 
-def _entries(data: dict, key: str, label: str) -> list[Any]:
+def _entries(data: dict[str, Any], key: str, label: str) -> list[Any]:
     items = data.get(key)
     if not isinstance(items, list) or not items:
         raise KnowledgeError(label, key, f"'{key}' is missing or not a list",
@@ -566,12 +624,87 @@ def _load_vocabulary(directory: Path) -> dict[str, dict[str, tuple[str, ...]]]:
     return vocabulary
 
 
+_FIELD = re.compile(r"\{([^{}]*)\}")
+
+
+def _message_text(data: Any, label: str, key: str) -> MessageText:
+    """A message written as a string, or as ``{text: ..., buttons: [{title, payload}]}``."""
+    if isinstance(data, str):
+        data = {"text": data}
+    entry = _Entry(data, label, key)
+    unknown = set(entry.data) - {"text", "buttons"}
+    if unknown:
+        raise entry.fail(f"unknown field(s) {sorted(unknown)}", "write only 'text' and 'buttons'")
+    text = entry.data.get("text")
+    if not isinstance(text, str) or not text.strip():
+        raise entry.fail("the text is missing, empty or not text", "write 'text: <sentence>'")
+    text = text.strip()
+    buttons = entry.data.get("buttons") or []
+    if not isinstance(buttons, list):
+        raise entry.fail("'buttons' is not a list", "write '- title: ...' / 'payload: ...' items")
+    parsed = []
+    for number, button in enumerate(buttons, start=1):
+        item = _Entry(button, label, f"{key} button {number}")
+        parsed.append({"title": item.text("title"), "payload": item.text("payload")})
+    return MessageText(text, tuple(parsed))
+
+
+def _load_messages(directory: Path) -> tuple[dict[str, MessageText], dict[str, Any]]:
+    """knowledge/messages.yml, checked against the registry of clinic/messages.py."""
+    data, label = _read_yaml(directory, "messages.yml")
+    unknown_groups = set(data) - set(GROUPS) - {RESPONSES_GROUP}
+    if unknown_groups:
+        raise KnowledgeError(label, ", ".join(sorted(unknown_groups)), "unknown group",
+                             f"use the groups {', '.join(GROUPS + (RESPONSES_GROUP,))}")
+    messages: dict[str, MessageText] = {}
+    for group in GROUPS:
+        entries = data.get(group) or {}
+        if not isinstance(entries, dict):
+            raise KnowledgeError(label, group, "the group is not a mapping",
+                                 "write 'name: text' lines under the group")
+        for name, value in entries.items():
+            key = f"{group}.{name}"
+            message = REGISTRY.get(key)
+            if message is None:
+                raise KnowledgeError(
+                    label, key, "no code says this message (a misspelled or unused key)",
+                    "use a key registered in clinic/messages.py, or register it there")
+            text = _message_text(value, label, key)
+            allowed = message.placeholders | STANDARD_PLACEHOLDERS
+            for placeholder in _FIELD.findall(text.text):
+                if placeholder not in allowed:
+                    raise KnowledgeError(
+                        label, key, f"the code doesn't fill the placeholder '{{{placeholder}}}'",
+                        "use only " + (", ".join("{" + p + "}" for p in sorted(allowed))))
+            messages[key] = text
+    missing = sorted(set(REGISTRY) - set(messages))
+    if missing:
+        raise KnowledgeError(label, missing[0], "the message is missing",
+                             f"add '{missing[0].split('.', 1)[1]}:' under "
+                             f"'{missing[0].split('.', 1)[0]}:' (the code says it)")
+    responses = data.get(RESPONSES_GROUP) or {}
+    if not isinstance(responses, dict):
+        raise KnowledgeError(label, RESPONSES_GROUP, "the group is not a mapping",
+                             "write 'utter_name:' entries, as in git history")
+    for name, variants in responses.items():
+        if not str(name).startswith("utter_"):
+            raise KnowledgeError(label, f"{RESPONSES_GROUP}.{name}", "a response name must start "
+                                 "with 'utter_'", "rename it utter_<name>")
+        if not isinstance(variants, list) or not variants:
+            raise KnowledgeError(label, f"{RESPONSES_GROUP}.{name}", "no variant is written",
+                                 "write '- text: ...' (optionally with buttons)")
+        for number, variant in enumerate(variants, start=1):
+            _message_text(variant, label, f"{RESPONSES_GROUP}.{name} variant {number}")
+    return messages, responses
+
+
 def load_knowledge(directory: Path | str | None = None) -> Knowledge:
     """Read and check every knowledge file; raise KnowledgeError on the first problem."""
     directory = Path(directory or os.environ.get("CLINIC_KNOWLEDGE_DIR") or DEFAULT_KNOWLEDGE_DIR)
     clinic = _load_clinic(directory)
     references = _load_references(directory)
     signs, urgent_messages = _load_urgent(directory)
+    messages, responses = _load_messages(directory)
     return Knowledge(
         clinic=clinic,
         references=references,
@@ -582,6 +715,8 @@ def load_knowledge(directory: Path | str | None = None) -> Knowledge:
         promotions=_load_promotions(directory, clinic),
         aftercare=_load_aftercare(directory),
         vocabulary=_load_vocabulary(directory),
+        messages=messages,
+        responses=responses,
     )
 
 

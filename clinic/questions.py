@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+from clinic import messages as M
 from clinic.kb import (
     DEFAULT_KNOWLEDGE_DIR,
     Knowledge,
@@ -140,7 +141,7 @@ def render_answer(question: PatientQuestion, k: Knowledge | None = None,
     if question.covered:
         parts = [k.fill(question.answer)]
     else:
-        parts = [f"The clinic's article doesn't cover {question.subject}."]
+        parts = [k.say(M.NOT_COVERED_SUBJECT, subject=question.subject)]
         if question.clinic_note:
             parts.append(k.fill(question.clinic_note))
         parts.append(k.fill(questions.how_to_ask))

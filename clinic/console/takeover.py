@@ -38,8 +38,10 @@ import yarl
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
+from clinic import messages as M
 from clinic.console.accounts import Staff
 from clinic.db import read_scope, session_scope
+from clinic.kb import knowledge
 from clinic.models import SmsMessage, StaffAccount, Takeover, utcnow
 
 log = logging.getLogger(__name__)
@@ -50,10 +52,6 @@ MAX_REPLY_LENGTH = 1000
 # Sender ids Rasa's API can be given in a URL path without escaping: widget session ids,
 # E.164 phone numbers and ordinary REST ids.
 ADDRESSABLE = re.compile(r"^[A-Za-z0-9+@:._~!$'()*,;=-]{1,255}$")
-STAFF_JOINED = ("A member of the {clinic_name} team has joined this conversation and will "
-                "reply here.")
-STAFF_LEFT = ("The {clinic_name} team has handed you back to the automated assistant. "
-              "Ask me anything about microneedling, or ask for a person again at any time.")
 
 
 class TakeoverError(Exception):
@@ -130,10 +128,8 @@ def _bot(text: str, staff: Staff) -> dict:
             "metadata": {"clinic_staff": staff.label}}
 
 
-def _fill(template: str) -> str:
-    from clinic.kb import knowledge
-
-    return knowledge().fill(template)
+def _say(message: M.Message) -> str:
+    return knowledge().say(message)
 
 
 async def take_over(staff: Staff, sender_id: str, channel: str) -> None:
@@ -153,7 +149,7 @@ async def take_over(staff: Staff, sender_id: str, channel: str) -> None:
         raise TakeoverError(f"{who} has already taken over this conversation") from None
     paused = False
     try:
-        joined = _fill(STAFF_JOINED)
+        joined = _say(M.HANDOVER_STAFF_JOINED)
         pause = {"event": "pause", "timestamp": utcnow().timestamp()}
         if channel == SMS:
             problem = await asyncio.to_thread(sms_allowed, sender_id)
@@ -211,7 +207,7 @@ async def hand_back(staff: Staff, sender_id: str) -> None:
     current = holder(sender_id)
     if current is None:
         raise TakeoverError("the assistant already has this conversation")
-    left = _fill(STAFF_LEFT)
+    left = _say(M.HANDOVER_STAFF_LEFT)
     resume = {"event": "resume", "timestamp": utcnow().timestamp()}
     if current.channel == SMS:
         await append_events(sender_id, [resume], deliver_to=None)
