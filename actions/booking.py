@@ -16,7 +16,7 @@ from rasa_sdk.types import DomainDict
 
 from actions.common import (
     answer_side_question,
-    consultation_contact,
+    gate_booking,
     is_payload,
     kb,
     latest_intent,
@@ -30,6 +30,7 @@ from actions.faq import other_language_text
 from actions.promotion import extract_code, handle_typed_code
 from actions.safety import BOOKING_SLOTS
 from actions.screening import resolve_answer
+from clinic import messages as M
 from clinic.booking import (
     BookingDraft,
     clean_name,
@@ -39,7 +40,7 @@ from clinic.booking import (
     preview_promotion,
     save_booking,
 )
-from clinic.kb import OUTCOME_ELIGIBLE, OUTCOME_INCOMPLETE, Knowledge
+from clinic.kb import OUTCOME_ELIGIBLE, Knowledge, Promotion
 from clinic.promotion import clinic_today
 from clinic.screening import Answer
 from clinic.settings import settings
@@ -88,20 +89,7 @@ class ActionBookingGate(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: DomainDict) -> list[EventType]:
-        k = kb()
-        result = screening_result(tracker, k)
-        if result.outcome == OUTCOME_ELIGIBLE:
-            return [SlotSet("booking_wanted", True), SlotSet("booking_next", "booking")]
-        if result.outcome == OUTCOME_INCOMPLETE:
-            dispatcher.utter_message(
-                text="Happy to help you book! First, a few quick safety questions, so we know "
-                     "microneedling suits you.")
-            return [SlotSet("booking_wanted", True), SlotSet("booking_next", "screening")]
-        dispatcher.utter_message(
-            text="From your screening answers, I can't book microneedling for you here: a "
-                 "practitioner needs to see you first. To arrange a consultation, "
-                 f"{consultation_contact(k)}.")
-        return [SlotSet("booking_wanted", False), SlotSet("booking_next", "refused")]
+        return gate_booking(tracker, dispatcher, kb())
 
 
 def treatment_from_text(text: str, k: Knowledge) -> str | None:
@@ -132,22 +120,16 @@ def chosen_treatment(tracker: Tracker, k: Knowledge) -> str | None:
     return None
 
 
-def _problem(slot: str) -> str:
-    return {
-        "booking_name": "Please tell me the name to book under (just your name, in letters).",
-        "booking_phone": "That doesn't look like a phone number I can use. Please type your "
-                         "mobile number with its area code, for example (415) 555-0132.",
-        "booking_email": "That doesn't look like an email address. Please type it again, for "
-                         "example name@example.com, or say \"skip\".",
-        "booking_treatment": "Please choose one of the options: facial, scalp (hair loss), or "
-                             "not sure. For example, type \"facial\" for microneedling of the "
-                             "face, or \"scalp\" for hair loss.",
-        "booking_times": "Please tell me which days and times suit you, in a few words, for "
-                         "example \"weekday mornings\", \"Tuesday after 3pm\" or \"as soon "
-                         "as possible\".",
-        "booking_sms_consent": "Please answer Yes or No: may we text you aftercare reminders?",
-        "booking_confirm": "Please answer Yes to send the request, or No to cancel it.",
-    }[slot]
+# Asked again when a reply is no answer to the question.
+PROBLEMS = {
+    "booking_name": M.BOOKING_PROBLEM_NAME,
+    "booking_phone": M.BOOKING_PROBLEM_PHONE,
+    "booking_email": M.BOOKING_PROBLEM_EMAIL,
+    "booking_treatment": M.BOOKING_PROBLEM_TREATMENT,
+    "booking_times": M.BOOKING_PROBLEM_TIMES,
+    "booking_sms_consent": M.BOOKING_PROBLEM_SMS_CONSENT,
+    "booking_confirm": M.BOOKING_PROBLEM_CONFIRM,
+}
 
 
 class ValidateBookingForm(FormValidationAction):
@@ -173,8 +155,7 @@ class ValidateBookingForm(FormValidationAction):
                   domain: DomainDict) -> list[EventType]:
         if screening_result(tracker, kb()).outcome != OUTCOME_ELIGIBLE:
             # Defence in depth: the gate keeps ineligible people out of this form.
-            dispatcher.utter_message(text="I can't take a booking request without a completed "
-                                          "screening.")
+            dispatcher.utter_message(text=kb().say(M.BOOKING_FORM_REFUSED))
             return [SlotSet(slot, "refused") for slot in FORM_SLOTS] + \
                 [SlotSet(REQUESTED_SLOT, None)]
         return await super().run(dispatcher, tracker, domain)
@@ -273,7 +254,7 @@ class ValidateBookingForm(FormValidationAction):
         if value is None:
             if describe_input(text) == "other_language":
                 dispatcher.utter_message(text=other_language_text(k))
-            dispatcher.utter_message(text=_problem(slot))
+            dispatcher.utter_message(text=k.say(PROBLEMS[slot]))
         return {slot: value}
 
     def validate_booking_name(self, value: Any, dispatcher: CollectingDispatcher,
@@ -307,8 +288,7 @@ class ValidateBookingForm(FormValidationAction):
                                  tracker: Tracker, domain: DomainDict) -> dict[str, Any]:
         answer = self._answer("booking_confirm", value, dispatcher, tracker)
         if answer.get("booking_confirm") == "no":
-            dispatcher.utter_message(text="Okay, I haven't sent anything. Say \"book\" whenever "
-                                          "you want to start again.")
+            dispatcher.utter_message(text=kb().say(M.BOOKING_CANCELLED))
         return answer
 
 
@@ -343,23 +323,13 @@ def parse_answer(slot: str, text: str, intent: str | None, confidence: float,
     return answer.value
 
 
-ASK_TEXTS = {
-    "booking_name": "Let's get your booking request started. What name should we book under?",
-    "booking_phone": "What mobile number can the clinic reach you on?",
-    "booking_email": "What's your email address? (Optional: say \"skip\" if you'd rather not "
-                     "share one.)",
-    "booking_times": "Which days and times suit you? For example \"Tuesday afternoons\" or "
-                     "\"next Friday at 10am\".",
-}
-
-
 class ActionAskBookingName(Action):
     def name(self) -> str:
         return "action_ask_booking_name"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: DomainDict) -> list[EventType]:
-        dispatcher.utter_message(text=ASK_TEXTS["booking_name"], buttons=[])
+        dispatcher.utter_message(**kb().utter(M.BOOKING_ASK_NAME))
         return []
 
 
@@ -369,7 +339,7 @@ class ActionAskBookingPhone(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: DomainDict) -> list[EventType]:
-        dispatcher.utter_message(text=ASK_TEXTS["booking_phone"], buttons=[])
+        dispatcher.utter_message(**kb().utter(M.BOOKING_ASK_PHONE))
         return []
 
 
@@ -379,8 +349,7 @@ class ActionAskBookingEmail(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: DomainDict) -> list[EventType]:
-        dispatcher.utter_message(text=ASK_TEXTS["booking_email"],
-                                 buttons=[{"title": "Skip", "payload": "/deny"}])
+        dispatcher.utter_message(**kb().utter(M.BOOKING_ASK_EMAIL))  # with a Skip button
         return []
 
 
@@ -390,7 +359,7 @@ class ActionAskBookingTimes(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: DomainDict) -> list[EventType]:
-        dispatcher.utter_message(text=ASK_TEXTS["booking_times"], buttons=[])
+        dispatcher.utter_message(**kb().utter(M.BOOKING_ASK_TIMES))
         return []
 
 
@@ -400,9 +369,10 @@ class ActionAskBookingTreatment(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: DomainDict) -> list[EventType]:
-        treatments = kb().clinic.treatments
+        k = kb()
+        treatments = k.clinic.treatments
         dispatcher.utter_message(
-            text="Which treatment are you interested in?",
+            text=k.say(M.BOOKING_ASK_TREATMENT),
             buttons=[{"title": t.label, "payload": f'/inform{{"treatment": "{t.id}"}}'}
                      for t in treatments])
         return []
@@ -416,10 +386,9 @@ class ActionAskBookingSmsConsent(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: DomainDict) -> list[EventType]:
-        dispatcher.utter_message(
-            text=kb().clinic.sms_consent_wording,
-            buttons=[{"title": "Yes, text me", "payload": "/affirm"},
-                     {"title": "No texts", "payload": "/deny"}])
+        k = kb()
+        dispatcher.utter_message(**k.utter(M.BOOKING_ASK_SMS_CONSENT,
+                                           wording=k.clinic.sms_consent_wording))
         return []
 
 
@@ -435,19 +404,20 @@ def booking_summary(tracker: Tracker, k: Knowledge) -> str:
     understood = ""
     if parsed:
         understood = " (" + ", ".join(p.strftime("%a %b %-d, %-I:%M %p") for p in parsed[:3]) + ")"
-    lines = [
-        "Here's your booking request:",
-        f"• Name: {tracker.get_slot('booking_name')}",
-        f"• Mobile: {tracker.get_slot('booking_phone')}",
-        f"• Email: {email if email not in (None, NO_EMAIL) else 'not given'}",
-        f"• Treatment: {treatment}",
-        f"• Preferred times: {times_text}{understood}",
-        f"• Aftercare texts: {'yes' if tracker.get_slot('booking_sms_consent') == 'yes' else 'no'}",
-    ]
+    consent = tracker.get_slot("booking_sms_consent") == "yes"
+    lines = [k.say(
+        M.BOOKING_SUMMARY,
+        name=tracker.get_slot("booking_name"),
+        phone=tracker.get_slot("booking_phone"),
+        email=email if email not in (None, NO_EMAIL) else k.say(M.BOOKING_SUMMARY_NO_EMAIL),
+        treatment=treatment,
+        times=f"{times_text}{understood}",
+        sms_texts=k.say(M.BOOKING_SUMMARY_TEXTS_YES if consent else M.BOOKING_SUMMARY_TEXTS_NO),
+    )]
     offer_line = summary_offer(tracker, k)
     if offer_line:
-        lines.append(f"• Offer: {offer_line}")
-    lines.append("Shall I send it to the clinic?")
+        lines.append(k.say(M.BOOKING_SUMMARY_OFFER, offer=offer_line))
+    lines.append(k.say(M.BOOKING_SUMMARY_QUESTION))
     return "\n".join(lines)
 
 
@@ -461,8 +431,13 @@ def summary_offer(tracker: Tracker, k: Knowledge) -> str | None:
     if decision is None:
         return None
     if decision.ok and decision.promotion is not None:
-        return f"{decision.promotion.description} with {decision.promotion.code}"
+        return offer_text(decision.promotion, k)
     return decision.message
+
+
+def offer_text(promotion: Promotion, k: Knowledge) -> str:
+    """"$50 off a facial treatment with FACIAL50"."""
+    return k.say(M.BOOKING_OFFER, description=promotion.description, code=promotion.code)
 
 
 class ActionAskBookingConfirm(Action):
@@ -471,10 +446,9 @@ class ActionAskBookingConfirm(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: DomainDict) -> list[EventType]:
-        dispatcher.utter_message(
-            text=booking_summary(tracker, kb()),
-            buttons=[{"title": "Yes, send it", "payload": "/affirm"},
-                     {"title": "No, cancel", "payload": "/deny"}])
+        k = kb()
+        dispatcher.utter_message(text=booking_summary(tracker, k),
+                                 buttons=k.buttons(M.BOOKING_SUMMARY_QUESTION))
         return []
 
 
@@ -513,28 +487,22 @@ class ActionSubmitBooking(Action):
         if tracker.get_slot("booking_confirm") != "yes":
             return clear
         if screening_result(tracker, k).outcome != OUTCOME_ELIGIBLE:
-            dispatcher.utter_message(text="I can't send a booking request without an eligible "
-                                          f"screening. Please call {k.clinic.phone}.")
+            dispatcher.utter_message(text=k.say(M.BOOKING_SUBMIT_REFUSED))
             return clear
         try:
             result = await asyncio.to_thread(save_booking, draft_from_tracker(tracker, k), k,
                                              today=clinic_today())
         except Exception as error:  # never a stack trace to the person; nothing half-saved
             logger.error("booking request could not be saved: %s", type(error).__name__)
-            dispatcher.utter_message(
-                text="I'm sorry, I couldn't save your booking request just now. Please call "
-                     f"{k.clinic.phone} or book online at {k.clinic.booking_url}, and the team "
-                     "will help you straight away.")
+            dispatcher.utter_message(text=k.say(M.BOOKING_SAVE_FAILED))
             return clear
         deliver_in_background()  # the clinic's booking system, if one is configured
-        lines = [f"Your booking request is in. Your reference is {result.reference}."]
+        lines = [k.say(M.BOOKING_SAVED, reference=result.reference)]
         if result.promotion is not None:
-            lines.append(f"{result.promotion.description} with {result.promotion.code} is "
-                         "applied to your request.")
+            lines.append(k.say(M.BOOKING_OFFER_APPLIED, offer=offer_text(result.promotion, k)))
         elif result.promo_decision is not None and not result.promo_decision.ok:
             lines.append(result.promo_decision.message)
-        lines.append(f"The clinic will contact you to confirm the appointment. You can also book "
-                     f"online at {k.clinic.booking_url} or call {k.clinic.phone}.")
+        lines.append(k.say(M.BOOKING_SAVED_NEXT))
         dispatcher.utter_message(text=" ".join(lines))
         return clear + [SlotSet("booking_reference", result.reference),
                         SlotSet("promo_code", None)]

@@ -10,13 +10,13 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.common import (
     answer_patient_question,
-    consultation_contact,
+    gate_booking,
     kb,
     latest_intent,
     screening_result,
 )
 from actions.faq import ActionOutOfScope
-from clinic.kb import OUTCOME_ELIGIBLE, OUTCOME_INCOMPLETE
+from clinic.kb import OUTCOME_INCOMPLETE
 
 OFFER_BOOK = "book"
 OFFER_SCREENING = "screening"
@@ -79,21 +79,7 @@ class ActionReplyToOffer(Action):
         if offered in (OFFER_SCREENING, OFFER_RESUME):
             return events + [SlotSet("booking_next", "screening")]
         if offered == OFFER_BOOK:
-            result = screening_result(tracker, k)
-            if result.outcome == OUTCOME_ELIGIBLE:
-                return events + [SlotSet("booking_wanted", True),
-                                 SlotSet("booking_next", "booking")]
-            if result.outcome == OUTCOME_INCOMPLETE:
-                dispatcher.utter_message(
-                    text="Happy to help you book! First, a few quick safety questions, so we "
-                         "know microneedling suits you.")
-                return events + [SlotSet("booking_wanted", True),
-                                 SlotSet("booking_next", "screening")]
-            dispatcher.utter_message(
-                text="From your screening answers, I can't book microneedling for you here: a "
-                     "practitioner needs to see you first. To arrange a consultation, "
-                     f"{consultation_contact(k)}.")
-            return events + [SlotSet("booking_wanted", False), SlotSet("booking_next", "refused")]
+            return events + gate_booking(tracker, dispatcher, k)
         if intent == "resume":
             dispatcher.utter_message(response="utter_nothing_to_resume")
         else:

@@ -11,6 +11,7 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.common import kb, latest_text, screening_result
+from clinic import messages as M
 from clinic.kb import Knowledge
 from clinic.promotion import (
     NOT_SCREENED,
@@ -79,8 +80,7 @@ def handle_typed_code(dispatcher: CollectingDispatcher, tracker: Tracker,
     """Answer a typed code with its own clear reason; remember it when it can be used."""
     code = extract_code(latest_text(tracker), k)
     if not code:
-        dispatcher.utter_message(text="Which code would you like to use? Please type it, "
-                                      "for example ABC123.")
+        dispatcher.utter_message(text=k.say(M.PROMOTION_WHICH_CODE))
         return []
     outcome = screening_result(tracker, k).outcome
     if eligibility(outcome, k.promotions) is Eligibility.NOT_SCREENED:
@@ -89,8 +89,7 @@ def handle_typed_code(dispatcher: CollectingDispatcher, tracker: Tracker,
         decision = decide_code(code, tracker, k)
     except Exception:  # the database may be down; the code is checked again on saving
         logger.exception("promotion check failed")
-        dispatcher.utter_message(text="I can't check codes just now; if it applies, the clinic "
-                                      "will apply it when they confirm your booking.")
+        dispatcher.utter_message(text=k.say(M.PROMOTION_CHECK_UNAVAILABLE))
         return []
     dispatcher.utter_message(text=decision.message)
     return [SlotSet("promo_code", code if decision.ok else None)]
@@ -104,10 +103,7 @@ def _before_screening(code: str, dispatcher: CollectingDispatcher,
     if answer.reason != NOT_SCREENED:
         dispatcher.utter_message(text=answer.message)
         return [SlotSet("promo_code", None)]
-    dispatcher.utter_message(
-        text=answer.message,
-        buttons=[{"title": "Start the safety questions", "payload": "/check_eligibility"},
-                 {"title": "Not now", "payload": "/deny"}])
+    dispatcher.utter_message(text=answer.message, buttons=k.buttons(M.PROMOTION_NOT_SCREENED))
     # Not remembered: nobody who has not finished the questions holds the code (an eligible
     # person gets FACIAL50 on a facial anyway, decided again when the booking is saved).
     return [SlotSet("promo_code", None), SlotSet("pending_offer", "screening")]

@@ -27,6 +27,7 @@ from enum import Enum
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from clinic import messages as M
 from clinic.db import read_scope
 from clinic.kb import (
     OUTCOME_INCOMPLETE,
@@ -34,6 +35,7 @@ from clinic.kb import (
     Knowledge,
     Promotion,
 )
+from clinic.messages import Message
 from clinic.models import PromotionRedemption
 from clinic.settings import settings
 
@@ -48,32 +50,16 @@ NOT_SCREENED = "not_screened"
 REASONS = (APPLIED, UNKNOWN_CODE, NOT_YET_VALID, EXPIRED, WRONG_TREATMENT, ALREADY_USED,
            NOT_ELIGIBLE, NOT_SCREENED)
 
-# What the person is told. {clinic_phone} etc. are filled from knowledge/clinic.yml,
-# {code}/{amount}/{dates}/{treatments}/{treatment} from the promotion and the booking.
-MESSAGES = {
-    APPLIED: "You get ${amount} off your {treatment} with {code}.",
-    UNKNOWN_CODE: (
-        "I don't recognise the code {code}. Please check the spelling; if you were given "
-        "it by the clinic, we can help at {clinic_phone}."
-    ),
-    NOT_YET_VALID: "The {code} offer starts on {valid_from}, so it can't be used yet.",
-    EXPIRED: "The {code} offer ended on {valid_until}, so it can no longer be used.",
-    WRONG_TREATMENT: (
-        "The {code} offer is for {treatments} only, so it doesn't apply to {treatment}. "
-        "You can still book, of course."
-    ),
-    ALREADY_USED: (
-        "The {code} offer can be used once per person, and it has already been used with "
-        "this mobile number or email address."
-    ),
-    NOT_ELIGIBLE: (
-        "This offer is only for people whose screening shows the treatment may suit them, "
-        "so I can't apply it. A practitioner can talk through your options at {clinic_phone}."
-    ),
-    NOT_SCREENED: (
-        "This offer needs the short suitability questions first. Once they're done, I'll "
-        "apply it if it fits."
-    ),
+# What the person is told, per reason: knowledge/messages.yml's "promotion" group.
+MESSAGES: dict[str, Message] = {
+    APPLIED: M.PROMOTION_APPLIED,
+    UNKNOWN_CODE: M.PROMOTION_UNKNOWN_CODE,
+    NOT_YET_VALID: M.PROMOTION_NOT_YET_VALID,
+    EXPIRED: M.PROMOTION_EXPIRED,
+    WRONG_TREATMENT: M.PROMOTION_WRONG_TREATMENT,
+    ALREADY_USED: M.PROMOTION_ALREADY_USED,
+    NOT_ELIGIBLE: M.PROMOTION_NOT_ELIGIBLE,
+    NOT_SCREENED: M.PROMOTION_NOT_SCREENED,
 }
 
 
@@ -122,13 +108,13 @@ def _date(day: dt.date) -> str:
 def _treatment_phrase(kb: Knowledge, treatment_id: str | None) -> str:
     """How a treatment is named in a sentence: "facial" for facial ones, else its label."""
     if not treatment_id:
-        return "treatment"  # "off your treatment", never "your this treatment"
+        return kb.say(M.PROMOTION_TREATMENT_NOT_CHOSEN)  # never "your this treatment"
     try:
         treatment = kb.clinic.treatment(treatment_id)
     except KeyError:
-        return "this treatment"
+        return kb.say(M.PROMOTION_TREATMENT_UNKNOWN)
     if treatment.facial:
-        return "facial"
+        return kb.say(M.PROMOTION_TREATMENT_FACIAL)
     return treatment.label[0].lower() + treatment.label[1:]
 
 
@@ -140,13 +126,13 @@ def _treatments_phrase(kb: Knowledge, promotion: Promotion) -> str:
         except KeyError:  # the loader checks ids; keep going if a test kb differs
             label = treatment_id.replace("_", " ")
         labels.append(label[0].lower() + label[1:])
-    return " or ".join(labels)
+    return f" {kb.say(M.PROMOTION_TREATMENTS_JOIN)} ".join(labels)
 
 
-def _safe_code(code: str) -> str:
+def _safe_code(kb: Knowledge, code: str) -> str:
     # The person's own text is echoed back: keep letters and digits, and not too many.
     cleaned = re.sub(r"[^A-Za-z0-9]", "", code or "").upper()[:20]
-    return cleaned or "you typed"
+    return cleaned or kb.say(M.PROMOTION_CODE_UNREADABLE)
 
 
 def decision(
@@ -160,10 +146,9 @@ def decision(
     """Build the decision for ``reason`` with its message rendered for the person."""
     values = dict.fromkeys(("amount", "valid_from", "valid_until", "treatments"), "")
     values.update(
-        code=_safe_code(code),
+        code=_safe_code(kb, code),
         treatment=_treatment_phrase(kb, treatment),
-        clinic_phone=kb.clinic.phone,
-        clinic_name=kb.clinic.name,
+        see_practitioner=kb.say(M.COMMON_SEE_PRACTITIONER),
     )
     if promotion is not None:
         values.update(
@@ -173,7 +158,8 @@ def decision(
             valid_until=_date(promotion.valid_until),
             treatments=_treatments_phrase(kb, promotion),
         )
-    message = MESSAGES[reason].format(**values)
+    wanted = MESSAGES[reason]
+    message = kb.say(wanted, **{name: values[name] for name in wanted.placeholders})
     return PromoDecision(reason == APPLIED, reason, message, promotion)
 
 
@@ -288,22 +274,18 @@ def overview(outcome: str | None, kb: Knowledge, today: dt.date) -> str:
     """
     standing = eligibility(outcome, kb.promotions)
     if standing is Eligibility.NOT_ELIGIBLE:
-        why = ("microneedling isn't suitable for you right now"
-               if outcome == OUTCOME_NOT_SUITABLE_NOW
-               else "a practitioner needs to see you first")
-        return ("The clinic's current offer is for people whose screening shows microneedling "
-                f"suits them now. From your answers, {why}: call {kb.clinic.phone} to talk it "
-                "over.")
+        why = (M.PROMOTION_WHY_NOT_SUITABLE_NOW if outcome == OUTCOME_NOT_SUITABLE_NOW
+               else M.PROMOTION_WHY_PRACTITIONER_REVIEW)
+        return kb.say(M.PROMOTION_NOT_FOR_YOU, why=kb.say(why),
+                      see_practitioner=kb.say(M.COMMON_SEE_PRACTITIONER))
     live = live_promotions(kb, today)
     if not live:
-        return "There's no promotion running at the moment."
-    lines = [f"{p.description} with the code {p.code}, until "
-             f"{p.valid_until.strftime('%B %-d, %Y')}" for p in live]
-    condition = ("You're eligible from your screening answers, so it's applied automatically "
-                 "when you book a facial." if standing is Eligibility.ELIGIBLE else
-                 "It's for people whose safety screening shows microneedling suits them; it's "
-                 "applied automatically when you book a facial after the screening.")
-    return "The clinic offers " + "; ".join(lines) + ". " + condition
+        return kb.say(M.PROMOTION_NONE_RUNNING)
+    lines = [kb.say(M.PROMOTION_OFFER_LINE, description=p.description, code=p.code,
+                    valid_until=_date(p.valid_until)) for p in live]
+    condition = (M.PROMOTION_CONDITION_ELIGIBLE if standing is Eligibility.ELIGIBLE
+                 else M.PROMOTION_CONDITION_SCREENING)
+    return kb.say(M.PROMOTION_OFFERS, offers="; ".join(lines), condition=kb.say(condition))
 
 
 def clinic_today(now: dt.datetime | None = None) -> dt.date:

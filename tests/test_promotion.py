@@ -285,3 +285,21 @@ def test_the_amount_is_said_from_amount_usd_only():
     decision = check_code("FACIAL50", changed, outcome=OUTCOME_ELIGIBLE, treatment=FACIAL,
                           phone_e164=None, email=None, today=TODAY)
     assert "$75 off" in decision.message and "$50" not in decision.message
+
+
+def test_see_a_practitioner_is_said_one_way():
+    """The booking refusal, a refused code and the offer explained to someone it isn't for
+    all say knowledge/messages.yml's common.see_practitioner."""
+    from actions.booking import ActionBookingGate
+    from clinic import messages as M
+    from tests.actions_support import make_tracker, run_action, texts
+
+    kb = knowledge()
+    see = kb.say(M.COMMON_SEE_PRACTITIONER)
+    answers = {r.slot: "no" for r in kb.screening.contraindications}
+    answers[kb.screening.contraindications[0].slot] = "yes"
+    _, dispatcher = run_action(ActionBookingGate(), make_tracker("book", "book", slots=answers))
+    assert see in texts(dispatcher)
+    for outcome in (OUTCOME_NOT_SUITABLE_NOW, OUTCOME_PRACTITIONER_REVIEW):
+        assert see in check(outcome=outcome).message
+        assert see in overview(outcome, kb, TODAY)
