@@ -6,6 +6,7 @@ VENV    := .venv
 PY      := $(VENV)/bin/python
 RASA    := $(VENV)/bin/rasa
 RUFF    := $(VENV)/bin/ruff
+MYPY    := $(VENV)/bin/mypy
 STAMP   := $(VENV)/.installed
 SPACY_MODEL := build/spacy_clinic
 MODEL_STAMP := models/.trained
@@ -21,6 +22,7 @@ PYTHON310 := $(shell for p in python3.10 $$(ls -d $${PYENV_ROOT:-$$HOME/.pyenv}/
 help:
 	@echo "make run       install, build, train if needed, start the assistant (Ctrl-C stops)"
 	@echo "make test      install, validate data, pytest, train, rasa test (what CI runs)"
+	@echo "make typecheck mypy: strict on clinic/, checked on actions/ (pyproject.toml)"
 	@echo "make train     build the spaCy pipeline and train the model if inputs changed"
 	@echo "make domain    write domain.yml's responses from knowledge/messages.yml"
 	@echo "make evaluate  NLU cross-validation report in results/"
@@ -108,11 +110,16 @@ browser:
 	  echo "Installing Debian's chromium for the browser test"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; }
 
+.PHONY: typecheck
+typecheck: $(STAMP)
+	$(MYPY)
+
 .PHONY: test
 test: $(STAMP) $(SPACY_MODEL)/meta.json widget browser cluster-deps
 	$(PY) -m clinic.kb
 	$(PY) -m clinic.domain_build
 	$(RUFF) check clinic actions tests bench
+	$(MAKE) --no-print-directory typecheck
 	$(RASA) data validate --fail-on-warnings
 	$(PY) -m pytest -q -m "not integration and not browser and not cluster"
 	$(MAKE) --no-print-directory train

@@ -121,7 +121,7 @@ def create_app(token: str, actions_package: str = "actions") -> Sanic:
                                   "action_name": missing.action_name}, status=404)
         return response.json(result)
 
-    @app.exception(Exception)
+    @app.exception(Exception)  # type: ignore[no-untyped-call]  # untyped in Sanic
     async def failed(request: Request, exception: Exception) -> HTTPResponse:
         status = getattr(exception, "status_code", 500) or 500
         if status >= 500:

@@ -26,12 +26,36 @@ import io
 import json
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
-from clinic.booking import MARKABLE_STATUSES, status_change_refusal
+from clinic import retention
+from clinic.booking import (
+    MARKABLE_STATUSES,
+    find_booking,
+    normalize_email,
+    status_change_refusal,
+)
+from clinic.cli_support import (
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_USAGE,
+    CommandError,
+    local_time,
+    spreadsheet_safe,
+    table,
+)
+from clinic.console.cli import register as register_console
 from clinic.db import DatabaseUnavailable, read_scope, session_scope
+from clinic.erase import (
+    TrackerStoreMissing,
+    count_conversations,
+    erase_person,
+    find_person,
+    phone_for_erasure,
+)
 from clinic.models import (
     BOOKING_STATUSES,
     BookingRequest,
@@ -40,8 +64,10 @@ from clinic.models import (
     WebhookDelivery,
     utcnow,
 )
+from clinic.sanitize import SafeStream
+from clinic.settings import settings
+from clinic.webhook import deliver_pending, retry_failed
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 # Which status may follow which is decided in clinic.booking (STATUS_TRANSITIONS).
 MARKABLE = MARKABLE_STATUSES
 EXPORT_FIELDS = (
@@ -56,10 +82,6 @@ EXPORT_FIELDS = (
 FREE_TEXT_FIELDS = ("name", "email", "preferred_times_text", "conversation_id", "channel")
 
 
-class CommandError(Exception):
-    """A problem to report as one line, with exit code 1."""
-
-
 class _Parser(argparse.ArgumentParser):
     """argparse, but usage errors are one line and exit 2."""
 
@@ -68,41 +90,6 @@ class _Parser(argparse.ArgumentParser):
 
 
 # --------------------------------------------------------------------------- formatting
-
-
-def _local(moment: dt.datetime | None, *, seconds: bool = False) -> str:
-    """A stored UTC time shown in the clinic's time zone."""
-    if moment is None:
-        return ""
-    from clinic.settings import settings
-
-    return moment.astimezone(settings().tz).strftime(
-        "%Y-%m-%d %H:%M:%S %Z" if seconds else "%Y-%m-%d %H:%M")
-
-
-def _clip(value: str, width: int) -> str:
-    value = " ".join(str(value).split())
-    return value if len(value) <= width else value[: width - 1] + "…"
-
-
-def table(headers: Sequence[str], rows: Sequence[Sequence[object]],
-          max_widths: dict[int, int] | None = None) -> str:
-    """Rows as an aligned plain-text table (for humans; use export for machines)."""
-    max_widths = max_widths or {}
-    cells = [[_clip("" if cell is None else cell, max_widths.get(i, 60))
-              for i, cell in enumerate(row)] for row in rows]
-    widths = [max([len(h)] + [len(r[i]) for r in cells]) for i, h in enumerate(headers)]
-    def line(values: Sequence[str]) -> str:
-        return "  ".join(v.ljust(w) for v, w in zip(values, widths, strict=True)).rstrip()
-
-    lines = [line([h.upper() for h in headers]), line(["-" * w for w in widths])]
-    return "\n".join(lines + [line(row) for row in cells])
-
-
-def _spreadsheet_safe(value: object) -> str:
-    """A CSV cell that a spreadsheet will not run as a formula (names are typed by anyone)."""
-    text = "" if value is None else str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
 def _promotion(booking: BookingRequest) -> str:
@@ -114,9 +101,7 @@ def _promotion(booking: BookingRequest) -> str:
 # --------------------------------------------------------------------------- commands
 
 
-def _find(session, reference: str) -> BookingRequest:  # noqa: ANN001
-    from clinic.booking import find_booking
-
+def _find(session: Session, reference: str) -> BookingRequest:
     booking = find_booking(session, reference)
     if booking is None:
         raise CommandError(f"no booking request with reference {reference!r}")
@@ -136,10 +121,10 @@ def cmd_list(args: argparse.Namespace) -> int:
     if not bookings:
         print("No booking requests" + (f" with status {args.status}." if args.status else "."))
         return EXIT_OK
-    rows = [(b.reference, _local(b.created_at), b.name, b.treatment, b.screening_outcome,
+    rows = [(b.reference, local_time(b.created_at), b.name, b.treatment, b.screening_outcome,
              _promotion(b), b.status) for b in bookings]
     print(table(("reference", "created", "name", "treatment", "outcome", "promotion", "status"),
-                rows, {2: 28}))
+                rows, max_widths={2: 28}))
     print(f"\n{len(bookings)} booking request(s), newest first.")
     return EXIT_OK
 
@@ -154,12 +139,12 @@ def cmd_show(args: argparse.Namespace) -> int:
             WebhookDelivery.booking_id == booking.id)).scalars())
         followups = list(session.execute(select(Followup).where(
             Followup.booking_id == booking.id).order_by(Followup.due_at)).scalars())
-    times = ", ".join(_local(dt.datetime.fromisoformat(t)) for t in booking.preferred_times_parsed)
+    times = ", ".join(local_time(dt.datetime.fromisoformat(t)) for t in booking.preferred_times_parsed)
     fields = [
         ("Reference", booking.reference),
-        ("Status", f"{booking.status} (since {_local(booking.status_changed_at)})"),
-        ("Created", _local(booking.created_at, seconds=True)),
-        ("Treated at", _local(booking.treated_at) or "-"),
+        ("Status", f"{booking.status} (since {local_time(booking.status_changed_at)})"),
+        ("Created", local_time(booking.created_at, seconds=True, zone=True)),
+        ("Treated at", local_time(booking.treated_at) or "-"),
         ("Name", booking.name),
         ("Mobile", booking.phone_e164),
         ("Email", booking.email or "-"),
@@ -182,16 +167,16 @@ def cmd_show(args: argparse.Namespace) -> int:
         print("  (no answer recorded)")
     for consent in consents:
         answer = "GIVEN" if consent.given else "NOT given"
-        print(f"  {answer} at {_local(consent.given_at, seconds=True)} via {consent.channel}")
+        print(f"  {answer} at {local_time(consent.given_at, seconds=True, zone=True)} via {consent.channel}")
         print(f"  Wording shown: \"{consent.wording}\"")
     if followups:
         print("\nAftercare texts:")
         for followup in followups:
-            print(f"  {_local(followup.due_at)}  {followup.message_id}  {followup.status}")
+            print(f"  {local_time(followup.due_at)}  {followup.message_id}  {followup.status}")
     if deliveries:
         print("\nWebhook:")
         for delivery in deliveries:
-            detail = (_local(delivery.delivered_at) if delivery.status == "delivered"
+            detail = (local_time(delivery.delivered_at) if delivery.status == "delivered"
                       else f"{delivery.attempts} attempt(s) {delivery.last_error or ''}".strip())
             print(f"  {delivery.status}  {detail}")
     return EXIT_OK
@@ -220,7 +205,7 @@ def cmd_export(args: argparse.Namespace) -> int:
             "sms_consent": "" if consent is None else ("yes" if consent.given else "no"),
             "sms_consent_at": consent.given_at.isoformat() if consent else "",
         }
-        writer.writerow([_spreadsheet_safe(values[name]) if name in FREE_TEXT_FIELDS
+        writer.writerow([spreadsheet_safe(values[name]) if name in FREE_TEXT_FIELDS
                          else values[name] for name in EXPORT_FIELDS])
     if args.out:
         try:
@@ -237,7 +222,6 @@ def cmd_export(args: argparse.Namespace) -> int:
 def _parse_at(text: str | None) -> dt.datetime:
     if not text:
         return utcnow()
-    from clinic.settings import settings
 
     try:
         moment = dt.datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
@@ -249,8 +233,9 @@ def _parse_at(text: str | None) -> dt.datetime:
     return moment.astimezone(dt.timezone.utc)
 
 
-def _scheduler():  # noqa: ANN202
+def _scheduler() -> Callable[[Session, BookingRequest, dt.datetime], list[Followup]] | None:
     try:
+        # Lazy on purpose: the SMS module is optional; the staff tool works without it.
         from clinic.sms.schedule import schedule_aftercare
     except ModuleNotFoundError as error:
         if error.name not in ("clinic.sms", "clinic.sms.schedule"):
@@ -277,7 +262,7 @@ def cmd_mark(args: argparse.Namespace) -> int:
             if schedule is not None:
                 scheduled = schedule(session, booking, at)
         reference = booking.reference
-    print(f"{reference} marked {args.status} at {_local(at)}.")
+    print(f"{reference} marked {args.status} at {local_time(at)}.")
     if args.status == "treated":
         if scheduled is None:
             print("Aftercare texts: the SMS module is not installed, none scheduled.")
@@ -291,16 +276,6 @@ def cmd_mark(args: argparse.Namespace) -> int:
 
 def cmd_erase(args: argparse.Namespace) -> int:
     """Erase one person's data (asks for confirmation unless --yes)."""
-    from clinic.booking import normalize_email
-    from clinic.erase import (
-        TrackerStoreMissing,
-        count_conversations,
-        erase_person,
-        find_person,
-        phone_for_erasure,
-    )
-    from clinic.settings import settings
-
     phone = email = None
     if args.phone:
         phone = phone_for_erasure(args.phone)
@@ -346,11 +321,8 @@ def cmd_erase(args: argparse.Namespace) -> int:
 
 def cmd_purge(args: argparse.Namespace) -> int:
     """Remove conversations, SMS logs and delivered webhook payloads past the retention."""
-    from clinic.retention import purge
-    from clinic.settings import settings
-
     days = settings().retention_days
-    report = purge(dry_run=args.dry_run)
+    report = retention.purge(dry_run=args.dry_run)
     print(f"Retention {days} days" + (" (dry run, nothing removed)" if args.dry_run else "")
           + ":")
     for line in report.lines():
@@ -362,8 +334,6 @@ def cmd_purge(args: argparse.Namespace) -> int:
 
 def cmd_webhook_deliver(args: argparse.Namespace) -> int:
     """Send pending booking webhooks now, ignoring their back-off."""
-    from clinic.webhook import deliver_pending, retry_failed
-
     if args.retry_failed:
         print(f"Deliveries given up on, back in the queue: {retry_failed()}")
     report = deliver_pending(force=True)
@@ -374,8 +344,9 @@ def cmd_webhook_deliver(args: argparse.Namespace) -> int:
 # --------------------------------------------------------------------------- parser
 
 
-def _register_sms(subparsers: argparse._SubParsersAction) -> None:
+def _register_sms(subparsers: argparse._SubParsersAction[_Parser]) -> None:
     try:
+        # Lazy on purpose: the SMS module is optional; the staff tool works without it.
         import clinic.sms.cli as sms_cli
     except ModuleNotFoundError as error:
         if error.name not in ("clinic.sms", "clinic.sms.cli"):
@@ -433,7 +404,6 @@ def build_parser() -> argparse.ArgumentParser:
     deliver.set_defaults(func=cmd_webhook_deliver)
 
     _register_sms(commands)
-    from clinic.console.cli import register as register_console
 
     register_console(commands)
     return parser
@@ -441,8 +411,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one staff command; returns the exit code."""
-    from clinic.sanitize import SafeStream
-
     stdout, stderr = sys.stdout, sys.stderr
     sys.stdout, sys.stderr = SafeStream(stdout), SafeStream(stderr)
     try:
@@ -457,7 +425,8 @@ def _main(argv: Sequence[str] | None) -> int:
     if args.command == "erase" and not (args.phone or args.email):
         parser.exit(EXIT_USAGE, "clinic erase: error: give --phone P or --email E\n")
     try:
-        return args.func(args)
+        code: int = args.func(args)
+        return code
     except CommandError as error:
         print(f"clinic: {error}", file=sys.stderr)
         return EXIT_FAILED
@@ -466,7 +435,7 @@ def _main(argv: Sequence[str] | None) -> int:
         return EXIT_FAILED
     except BrokenPipeError:  # e.g. `clinic bookings export | head`
         return EXIT_OK
-    except Exception as error:  # noqa: BLE001 - staff get one line, not a traceback
+    except Exception as error:  # staff get one line, not a traceback
         if os.environ.get("CLINIC_DEBUG"):
             raise
         print(f"clinic: unexpected error ({type(error).__name__}: {error}); "

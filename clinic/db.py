@@ -18,14 +18,17 @@ no network calls inside them, because they hold SQLite's single write lock.
 from __future__ import annotations
 
 import logging
+import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from sqlalchemy import create_engine, event, exc
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session, sessionmaker
+
+from clinic.settings import resolve_sqlite_url, settings
 
 log = logging.getLogger(__name__)
 
@@ -52,8 +55,6 @@ def database_url(url: str | None = None) -> str:
 
     A relative SQLite path is taken from the project root, as in settings.yml.
     """
-    from clinic.settings import resolve_sqlite_url, settings
-
     return resolve_sqlite_url(url) if url else settings().database_url
 
 
@@ -61,7 +62,7 @@ def _is_sqlite(url: str) -> bool:
     return url.startswith("sqlite")
 
 
-def _on_sqlite_connect(dbapi_connection, _record) -> None:  # noqa: ANN001 - DBAPI objects
+def _on_sqlite_connect(dbapi_connection: sqlite3.Connection, _record: object) -> None:
     # Take transaction control away from the driver (see the module docstring).
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
@@ -77,7 +78,7 @@ def _on_sqlite_connect(dbapi_connection, _record) -> None:  # noqa: ANN001 - DBA
         cursor.close()
 
 
-def _on_other_sqlite_connect(dbapi_connection, _record) -> None:  # noqa: ANN001
+def _on_other_sqlite_connect(dbapi_connection: sqlite3.Connection, _record: object) -> None:
     cursor = dbapi_connection.cursor()
     try:
         cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
@@ -122,7 +123,7 @@ def flush_deleted(engine: Engine) -> None:
                     "leaves the WAL file at the next checkpoint.")
 
 
-def _on_sqlite_begin(connection) -> None:  # noqa: ANN001 - SQLAlchemy Connection
+def _on_sqlite_begin(connection: Connection) -> None:
     mode = connection.get_execution_options().get("sqlite_begin", "IMMEDIATE")
     connection.exec_driver_sql(f"BEGIN {mode}".strip())
 
@@ -177,6 +178,7 @@ def migrate(url: str | None = None) -> None:
     lock), so concurrent callers wait for each other and then find nothing to do.
     Raises :class:`DatabaseUnavailable` if the database cannot be reached.
     """
+    # Lazy: Alembic is needed only when the schema is migrated.
     from alembic import command
     from alembic.config import Config
 

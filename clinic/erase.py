@@ -28,14 +28,19 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+import phonenumbers
 from sqlalchemy import bindparam, column, delete, exc, inspect, or_, select, table, text
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.orm import Session
+from sqlalchemy.sql import Select
 
+from clinic.booking import normalize_phone, phones_in_text
+from clinic.db import external_engine, flush_deleted, get_engine, read_scope, session_scope
 from clinic.models import (
     BookingRequest,
     ConversationRef,
@@ -47,6 +52,7 @@ from clinic.models import (
     Takeover,
     WebhookDelivery,
 )
+from clinic.settings import settings
 
 log = logging.getLogger(__name__)
 
@@ -115,8 +121,6 @@ def phone_for_erasure(text: str) -> str | None:
     international form ("+1 555 010 0123") is also taken as typed, even if it is not a
     valid number: texts from any sender end up in the SMS log and must be erasable too.
     """
-    from clinic.booking import normalize_phone
-
     normal = normalize_phone(text)
     if normal:
         return normal
@@ -124,7 +128,7 @@ def phone_for_erasure(text: str) -> str | None:
     return compact if re.fullmatch(r"\+[1-9]\d{6,14}", compact) else None
 
 
-def _ids(session: Session, query) -> list:  # noqa: ANN001 - a select()
+def _ids(session: Session, query: Select) -> list[Any]:
     return sorted(set(session.execute(query).scalars()))
 
 
@@ -210,8 +214,6 @@ def open_tracker_store(tracker_url: str) -> Engine:
     SQLite connections run ``secure_delete`` (:func:`clinic.db.external_engine`). A
     missing SQLite file is not created by looking.
     """
-    from clinic.db import external_engine
-
     problem = f"no tracker store at {tracker_label(tracker_url)}: check tracker_store_url"
     if _sqlite_file_missing(tracker_url):
         raise TrackerStoreMissing(problem)
@@ -248,8 +250,6 @@ def _like_escape(value: str) -> str:
 def _last_digits(phone: str) -> str:
     """The last 4 digits of the national number: contiguous in every usual way of
     writing it ("555-2671", "555 2671", "5552671")."""
-    import phonenumbers
-
     try:
         national = str(phonenumbers.parse(phone, None).national_number)
     except phonenumbers.NumberParseException:
@@ -285,8 +285,6 @@ def event_mentions(data: str | None, phones: set[str], emails: set[str]) -> bool
     ("(415) 555-2671", "415.555.2671", "+1 415 555 2671", inside a sentence) and
     compared in E.164; emails ignoring case.
     """
-    from clinic.booking import phones_in_text
-
     if not data:
         return False
     try:
@@ -338,8 +336,6 @@ def count_conversations(tracker_url: str, found: PersonData) -> tuple[int, int]:
 
 
 def _tracker(tracker_url: str, found: PersonData, *, remove: bool) -> tuple[int, int]:
-    from clinic.db import flush_deleted
-
     engine = open_tracker_store(tracker_url)
     try:
         with engine.begin() as connection:
@@ -375,9 +371,6 @@ def erase_person(
     ``url`` is the clinic database (default: configured), ``tracker_url`` Rasa's tracker
     store (default: ``settings().tracker_store_url``). Returns what was removed.
     """
-    from clinic.db import read_scope, session_scope
-    from clinic.settings import settings
-
     tracker_url = tracker_url or settings().tracker_store_url
     with read_scope(url) as session:
         found = find_person(session, phone=phone, email=email)
@@ -391,12 +384,12 @@ def erase_person(
         found = find_person(session, phone=phone, email=email)
         report.references = list(found.references)
 
-        def remove(model, column, ids) -> int:  # noqa: ANN001
+        def remove(model: Any, column: Any, ids: Sequence[object]) -> int:
             if not ids:
                 return 0
-            return session.execute(
+            return int(session.execute(
                 delete(model).where(column.in_(ids)).execution_options(synchronize_session=False)
-            ).rowcount
+            ).rowcount or 0)
 
         # Children before parents (foreign keys are enforced).
         report.sms_messages = remove(SmsMessage, SmsMessage.id, found.sms_message_ids)
@@ -413,7 +406,6 @@ def erase_person(
         conversations = sorted(found.conversation_ids | set(tracker_ids))
         remove(ConversationRef, ConversationRef.sender_id, conversations)
         remove(Takeover, Takeover.sender_id, conversations)
-    from clinic.db import flush_deleted, get_engine
 
     flush_deleted(get_engine(url))
     log.info("Erased a person's data: %s bookings, %s conversations",

@@ -88,6 +88,7 @@ class AtomicRedisLockStore(LockStore):
     def __init__(self, endpoint_config: Any = None, url: str | None = None,
                  key_prefix: str | None = None, socket_timeout: float = 5.0) -> None:
         """Connect to Redis at ``url`` (or the endpoint's ``url``); nothing is sent yet."""
+        # Lazy: only a cluster (Redis lock store configured) needs Redis.
         import redis
 
         kwargs = dict(getattr(endpoint_config, "kwargs", None) or {})
@@ -121,7 +122,7 @@ class AtomicRedisLockStore(LockStore):
             # The counter outlives every ticket it numbered (idle expiry > lifetime).
             return int(self._issue(keys=[counter, queue],
                                    args=[ticket_prefix, lifetime_ms, 2 * lifetime_ms + 60_000]))
-        except Exception as error:  # noqa: BLE001 - any Redis failure means "no lock"
+        except Exception as error:  # any Redis failure means "no lock"
             raise LockError(f"Could not take a ticket in the Redis lock store "
                             f"({type(error).__name__}).") from error
 
@@ -130,7 +131,7 @@ class AtomicRedisLockStore(LockStore):
         _, queue, ticket_prefix = self._keys(conversation_id)
         try:
             return int(self._now_serving(keys=[queue], args=[ticket_prefix]))
-        except Exception as error:  # noqa: BLE001
+        except Exception as error:
             raise LockError(f"Could not read the Redis lock store "
                             f"({type(error).__name__}).") from error
 
@@ -180,7 +181,7 @@ class AtomicRedisLockStore(LockStore):
     def get_lock(self, conversation_id: str) -> TicketLock | None:
         """The conversation's live tickets as Rasa's ``TicketLock`` (None if none)."""
         _, queue, ticket_prefix = self._keys(conversation_id)
-        tickets = deque()
+        tickets: deque[Any] = deque()  # of Rasa's Ticket
         now = time.time()
         for raw in self.red.zrange(queue, 0, -1):
             number = int(raw)

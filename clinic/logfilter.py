@@ -89,4 +89,4 @@ def install_log_scrubbing() -> None:
 
 def patch_rasa_log_utils(module: Any) -> None:
     """Replace the anonymiser step of ``rasa.utils.log_utils`` before Rasa configures it."""
-    module._anonymizer = structlog_anonymizer
+    module._anonymizer = structlog_anonymizer  # noqa: SLF001 - the patch replaces Rasa's own step

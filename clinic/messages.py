@@ -186,3 +186,13 @@ HANDOVER_STAFF_JOINED = register("handover.staff_joined")
 HANDOVER_STAFF_LEFT = register("handover.staff_left")
 
 # ---------------------------------------------------------------- sms
+# Replies to STOP, START (and YES when opted out), HELP, and a text without words.
+SMS_OPT_OUT_CONFIRMATION = register("sms.opt_out_confirmation")
+SMS_OPT_IN_CONFIRMATION = register("sms.opt_in_confirmation")
+SMS_HELP = register("sms.help")
+SMS_MEDIA_ONLY = register("sms.media_only")
+# Buttons as numbered options: "Reply {options}." with each option "{number} for {title}".
+SMS_NUMBERED_OPTIONS = register("sms.numbered_options", "options")
+SMS_NUMBERED_OPTION = register("sms.numbered_option", "number", "title")
+# The apology texted back when the assistant failed on an inbound text.
+SMS_ASSISTANT_FAILED = register("sms.assistant_failed")

@@ -13,6 +13,7 @@ never reach the database (PostgreSQL refuses NUL) or, later, the staff terminal.
 from __future__ import annotations
 
 import datetime as dt
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
     JSON,
@@ -42,7 +43,15 @@ NAMING = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
-Base = declarative_base(metadata=MetaData(naming_convention=NAMING))
+if TYPE_CHECKING:  # SQLAlchemy 1.4 has no types: what mypy needs to know of the base
+    class Base:
+        metadata: MetaData
+        __table__: Any
+        __tablename__: str
+
+        def __init__(self, **columns: Any) -> None: ...
+else:
+    Base = declarative_base(metadata=MetaData(naming_convention=NAMING))
 
 BOOKING_STATUSES = ("requested", "confirmed", "treated", "cancelled")
 FOLLOWUP_STATUSES = ("scheduled", "sending", "sent", "failed", "cancelled", "skipped")
@@ -67,7 +76,7 @@ class UTCDateTime(TypeDecorator):
     impl = DateTime
     cache_ok = True
 
-    def process_bind_param(self, value, dialect):  # noqa: ANN001, ANN201 - SQLAlchemy API
+    def process_bind_param(self, value: object, dialect: Any) -> dt.datetime | None:
         if value is None:
             return None
         if not isinstance(value, dt.datetime):
@@ -77,7 +86,7 @@ class UTCDateTime(TypeDecorator):
             raise ValueError("timestamps must be timezone-aware (e.g. datetime.now(timezone.utc))")
         return value.astimezone(dt.timezone.utc).replace(tzinfo=None)
 
-    def process_result_value(self, value, dialect):  # noqa: ANN001, ANN201 - SQLAlchemy API
+    def process_result_value(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
         if value is None:
             return None
         return value.replace(tzinfo=dt.timezone.utc)
@@ -89,7 +98,7 @@ class CleanString(TypeDecorator):
     impl = String
     cache_ok = True
 
-    def process_bind_param(self, value, dialect):  # noqa: ANN001, ANN201 - SQLAlchemy API
+    def process_bind_param(self, value: object, dialect: Any) -> object:
         return clean_text(value, multiline=False) if isinstance(value, str) else value
 
 
@@ -99,7 +108,7 @@ class CleanText(TypeDecorator):
     impl = Text
     cache_ok = True
 
-    def process_bind_param(self, value, dialect):  # noqa: ANN001, ANN201 - SQLAlchemy API
+    def process_bind_param(self, value: object, dialect: Any) -> object:
         return clean_text(value) if isinstance(value, str) else value
 
 
@@ -109,7 +118,7 @@ class CleanJSON(TypeDecorator):
     impl = JSON
     cache_ok = True
 
-    def process_bind_param(self, value, dialect):  # noqa: ANN001, ANN201 - SQLAlchemy API
+    def process_bind_param(self, value: object, dialect: Any) -> object:
         return clean_json(value)
 
 

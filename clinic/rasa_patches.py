@@ -34,7 +34,8 @@ import importlib.abc
 import importlib.machinery
 import os
 import sys
-from collections.abc import Callable
+import types
+from collections.abc import Callable, Sequence
 from functools import lru_cache
 from typing import Any
 
@@ -48,6 +49,8 @@ def find_data_files_in_directory(
     directory: str, filter_property: Callable[[str], bool]
 ) -> set[str]:
     """Rasa's ``_find_data_files_in_directory``, minus build and tool folders."""
+    # Imports in this module stay lazy: it is loaded (by a .pth file) into every Python
+    # process of the venv; each patch imports what it needs when its Rasa module loads.
     from rasa.shared.data import is_valid_filetype
 
     found: set[str] = set()
@@ -89,11 +92,11 @@ def validate_action_result(self: Any, result: dict[str, Any]) -> bool:
 
 
 def _patch_data(module: Any) -> None:
-    module._find_data_files_in_directory = find_data_files_in_directory
+    module._find_data_files_in_directory = find_data_files_in_directory  # noqa: SLF001 - a patch
 
 
 def _patch_actions(module: Any) -> None:
-    module.RemoteAction._validate_action_result = validate_action_result
+    module.RemoteAction._validate_action_result = validate_action_result  # noqa: SLF001 - a patch
 
 
 def _patch_log_utils(module: Any) -> None:
@@ -142,7 +145,8 @@ def _secret_defaults() -> None:
 
 
 class _PatchOnImport(importlib.abc.MetaPathFinder):
-    def find_spec(self, fullname, path, target=None):
+    def find_spec(self, fullname: str, path: Sequence[str] | None,
+                  target: types.ModuleType | None = None) -> importlib.machinery.ModuleSpec | None:
         patch = PATCHES.get(fullname)
         if patch is None:
             return None
@@ -151,7 +155,7 @@ class _PatchOnImport(importlib.abc.MetaPathFinder):
             return None
         original_exec = spec.loader.exec_module
 
-        def exec_module(module):
+        def exec_module(module: types.ModuleType) -> None:
             original_exec(module)
             patch(module)
 

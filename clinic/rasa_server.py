@@ -62,6 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ["SANIC_WEBSOCKET_MAX_SIZE"] = str(MAX_BODY_BYTES)
     os.environ.setdefault("SANIC_FALLBACK_ERROR_FORMAT", "json")
 
+    # Imported after the environment above is set: Rasa and Sanic read it when imported.
     from clinic import rasa_patches
     from clinic.logfilter import install_log_scrubbing
     from clinic.settings import settings
@@ -84,6 +85,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def run_rasa(argv: list[str], auth_token: str) -> int:
     """Rasa's own ``main()``, with the API enabled and its token set after parsing."""
+    # Lazy: Rasa is imported only after main() has set up the environment.
     import rasa.telemetry
     import rasa.utils.io
     from rasa.__main__ import create_argument_parser

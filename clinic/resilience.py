@@ -39,6 +39,8 @@ class ConversationStoreUnavailable(Exception):
 
 def is_connection_problem(error: BaseException) -> bool:
     """True for a database or Redis connection failure, anywhere in the cause chain."""
+    # Imports here stay lazy: this module is loaded while Rasa itself is being imported
+    # (clinic.rasa_patches), before SQLAlchemy, Redis or the knowledge are needed.
     from sqlalchemy import exc as sa_exc
 
     seen: set[int] = set()
@@ -108,14 +110,14 @@ def patch_tracker_store(module: Any) -> None:
             await self.fallback_tracker_store.save(tracker)
 
     def create_engine_kwargs(url: Any) -> dict[str, Any]:
-        kwargs = original_kwargs(url)
+        kwargs: dict[str, Any] = original_kwargs(url)
         if not str(getattr(url, "drivername", url)).startswith("sqlite"):
             kwargs.setdefault("pool_pre_ping", True)
         return kwargs
 
     fail_safe.retrieve = retrieve
     fail_safe.save = save
-    fail_safe._clinic_patched = True
+    fail_safe._clinic_patched = True  # noqa: SLF001 - our own marker on Rasa's class
     module.create_engine_kwargs = create_engine_kwargs
 
 
@@ -147,4 +149,4 @@ def patch_agent(module: Any) -> None:
             return None
 
     agent_class.handle_message = handle_message
-    agent_class._clinic_patched = True
+    agent_class._clinic_patched = True  # noqa: SLF001 - our own marker on Rasa's class

@@ -30,7 +30,10 @@ from dataclasses import dataclass
 
 from sqlalchemy import bindparam, func, select, text, update
 
+from clinic.db import flush_deleted, get_engine, session_scope
+from clinic.erase import TRACKER_EVENTS_TABLE, TrackerStoreMissing, open_tracker_store
 from clinic.models import SmsMessage, WebhookDelivery, utcnow
+from clinic.settings import settings
 
 log = logging.getLogger(__name__)
 
@@ -77,10 +80,6 @@ def purge(now: dt.datetime | None = None, *, days: int | None = None, dry_run: b
     settings). The clinic database is purged even if the tracker store is missing; that
     problem is returned in ``tracker_error`` (the caller reports it as a failure).
     """
-    from clinic.db import flush_deleted, get_engine, session_scope
-    from clinic.erase import TrackerStoreMissing
-    from clinic.settings import settings
-
     config = settings()
     now = now or utcnow()
     days = days if days is not None else config.retention_days
@@ -132,9 +131,6 @@ def purge_conversations(tracker_url: str, cutoff: dt.datetime, *,
     Rasa stores each event's time as a Unix timestamp (``events.timestamp``). Raises
     :class:`clinic.erase.TrackerStoreMissing` if there is no tracker store.
     """
-    from clinic.db import flush_deleted
-    from clinic.erase import TRACKER_EVENTS_TABLE, open_tracker_store
-
     engine = open_tracker_store(tracker_url)
     table = TRACKER_EVENTS_TABLE
     try:

@@ -22,6 +22,7 @@ import argparse
 import os
 import secrets
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 MIN_SECRET_LENGTH = 24
@@ -46,7 +47,7 @@ def weakness(value: str) -> str | None:
     return None
 
 
-def require_secret(name: str, environ: dict[str, str] | None = None) -> str:
+def require_secret(name: str, environ: Mapping[str, str] | None = None) -> str:
     """The value of the secret ``name``; SecretError if it is missing or weak."""
     value = (environ if environ is not None else os.environ).get(name, "").strip()
     problem = weakness(value)
@@ -71,12 +72,12 @@ def read_env_file(path: Path) -> dict[str, str]:
     return values
 
 
-def ensure(path: Path, environ: dict[str, str] | None = None) -> list[str]:
+def ensure(path: Path, environ: Mapping[str, str] | None = None) -> list[str]:
     """Add a random value to ``path`` for each generated secret set nowhere; return their names."""
-    environ = os.environ if environ is None else environ
+    env: Mapping[str, str] = os.environ if environ is None else environ
     existing = read_env_file(path)
     missing = [name for name in GENERATED
-               if weakness(environ.get(name, "")) and weakness(existing.get(name, ""))]
+               if weakness(env.get(name, "")) and weakness(existing.get(name, ""))]
     path.parent.mkdir(parents=True, exist_ok=True)
     if not path.exists():
         path.touch(mode=0o600)

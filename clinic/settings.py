@@ -10,6 +10,7 @@ import os
 from dataclasses import dataclass, fields
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import yaml
@@ -89,11 +90,11 @@ def resolve_sqlite_url(url: str) -> str:
 def load_settings(path: Path | None = None) -> Settings:
     """Read settings.yml (if present) and apply CLINIC_* environment overrides."""
     path = path or SETTINGS_FILE
-    values: dict = {}
+    values: dict[str, Any] = {}
     if path.is_file():
         values = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     known = {f.name: f.type for f in fields(Settings)}
-    result = {}
+    result: dict[str, Any] = {}
     for name in known:
         value = os.environ.get(f"CLINIC_{name.upper()}", values.get(name))
         if value is None:

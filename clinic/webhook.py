@@ -42,12 +42,17 @@ import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from clinic.db import database_url, read_scope, session_scope
+from clinic.hosts import is_loopback_host
 from clinic.models import BookingRequest, WebhookDelivery, utcnow
+from clinic.outbox import Failure, Outcome, RetryPolicy, claim, due_ids, lease_values, mark
+from clinic.settings import settings
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +81,7 @@ class DeliveryReport:
                 f"gave up {self.failed}")
 
 
-def booking_payload(booking: BookingRequest) -> dict:
+def booking_payload(booking: BookingRequest) -> dict[str, Any]:
     """The JSON document sent for a booking (what the clinic's booking system needs)."""
     def iso(value: dt.datetime | None) -> str | None:
         return value.isoformat() if value else None
@@ -145,8 +150,6 @@ def refusal(url: str, secret: str) -> str | None:
 
     ``http://`` and an empty secret are for a receiver on loopback only.
     """
-    from clinic.hosts import is_loopback_host
-
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         return "not an http(s) URL"
@@ -159,12 +162,14 @@ def refusal(url: str, secret: str) -> str | None:
     return None
 
 
+def policy() -> RetryPolicy:
+    """The retry rule, read from the constants above when called (so they can be tuned)."""
+    return RetryPolicy(BASE_DELAY, MAX_DELAY, MAX_ATTEMPTS)
+
+
 def backoff(attempts: int) -> dt.timedelta:
     """Delay before the next try after ``attempts`` failed ones: 30 s, 1 min, 2 min, ... 1 h."""
-    exponent = max(attempts - 1, 0)
-    if exponent >= 20:  # avoid huge numbers; far past the cap anyway
-        return MAX_DELAY
-    return min(BASE_DELAY * (2 ** exponent), MAX_DELAY)
+    return policy().backoff(attempts)
 
 
 def _host(url: str) -> str:
@@ -180,11 +185,13 @@ def _post(url: str, body: bytes, delivery_id: int, secret: str) -> None:
         timestamp = int(time.time())
         headers[TIMESTAMP_HEADER] = str(timestamp)
         headers[SIGNATURE_HEADER] = sign(body, secret, timestamp)
-    request = urllib.request.Request(url, data=body, headers=headers, method="POST")
+    # The URL is the clinic's webhook setting, refused by refusal() unless http(s).
+    request = urllib.request.Request(url, data=body, headers=headers, method="POST")  # noqa: S310
     with urllib.request.urlopen(request, timeout=REQUEST_TIMEOUT_SECONDS) as response:  # noqa: S310
         response.read()
         if not 200 <= response.status < 300:
-            raise urllib.error.HTTPError(url, response.status, "not a 2xx answer", None, None)
+            raise urllib.error.HTTPError(url, response.status, "not a 2xx answer",
+                                         response.headers, None)
 
 
 def _describe(error: Exception) -> str:
@@ -193,20 +200,6 @@ def _describe(error: Exception) -> str:
     if isinstance(error, urllib.error.URLError):
         return f"connection failed: {type(error.reason).__name__}"
     return type(error).__name__
-
-
-def _claim(session: Session, delivery_id: int, now: dt.datetime, force: bool) -> bool:
-    """Atomically take one delivery for a try (others skip it during the lease)."""
-    query = update(WebhookDelivery).where(
-        WebhookDelivery.id == delivery_id, WebhookDelivery.status == "pending"
-    )
-    if not force:
-        query = query.where(WebhookDelivery.next_attempt_at <= now)
-    claimed = session.execute(
-        query.values(next_attempt_at=now + CLAIM_LEASE).execution_options(
-            synchronize_session=False)
-    )
-    return claimed.rowcount == 1
 
 
 def deliver_pending(
@@ -219,20 +212,20 @@ def deliver_pending(
     own target URL. ``secret`` defaults to ``settings().webhook_secret``. No database
     transaction is held open during an HTTP request.
     """
-    from clinic.db import read_scope, session_scope
-    from clinic.settings import settings
-
     now = now or utcnow()
     secret = settings().webhook_secret if secret is None else secret
+    rule = policy()
     report = DeliveryReport()
+    waiting = [WebhookDelivery.status == "pending"]
+    if not force:
+        waiting.append(WebhookDelivery.next_attempt_at <= now)
     with read_scope(url) as session:
-        query = select(WebhookDelivery.id).where(WebhookDelivery.status == "pending")
-        if not force:
-            query = query.where(WebhookDelivery.next_attempt_at <= now)
-        ids = list(session.execute(query.order_by(WebhookDelivery.id).limit(limit)).scalars())
+        ids = due_ids(session, WebhookDelivery, waiting, [WebhookDelivery.id], limit)
     for delivery_id in ids:
         with session_scope(url) as session:
-            if not _claim(session, delivery_id, now, force):
+            # At least once: the lease keeps other workers off while this one POSTs.
+            if not claim(session, WebhookDelivery, delivery_id, waiting,
+                         lease_values(now, CLAIM_LEASE)):
                 continue
             delivery = session.get(WebhookDelivery, delivery_id)
             target, payload = delivery.url, delivery.payload
@@ -249,39 +242,35 @@ def deliver_pending(
         with session_scope(url) as session:
             delivery = session.get(WebhookDelivery, delivery_id)
             delivery.attempts += 1
-            if error is None:
-                delivery.status, delivery.delivered_at = "delivered", utcnow()
-                delivery.next_attempt_at, delivery.last_error = None, None
+            decision = rule.decide(delivery.attempts, now,
+                                   None if error is None else Failure(error))
+            mark(delivery, decision, delivered="delivered", waiting="pending", failed="failed")
+            if decision.outcome is Outcome.DELIVERED:
+                delivery.delivered_at, delivery.next_attempt_at = utcnow(), None
                 report.delivered += 1
                 log.info("Webhook delivery %s sent to %s", delivery_id, _host(target))
-            elif delivery.attempts >= MAX_ATTEMPTS:
-                delivery.status, delivery.last_error = "failed", error
-                delivery.next_attempt_at = None
-                report.failed += 1
-                log.error("Webhook delivery %s to %s failed %s times (%s): giving up; "
-                          "'clinic webhook deliver --retry-failed' tries again",
-                          delivery_id, _host(target), delivery.attempts, error)
-            else:
-                delivery.last_error = error
-                delivery.next_attempt_at = now + backoff(delivery.attempts)
+            elif decision.outcome is Outcome.RETRY:
                 report.retrying += 1
                 log.warning("Webhook delivery %s to %s failed (%s); next try at %s",
                             delivery_id, _host(target), error,
                             delivery.next_attempt_at.isoformat())
+            else:
+                report.failed += 1
+                log.error("Webhook delivery %s to %s failed %s times (%s): giving up; "
+                          "'clinic webhook deliver --retry-failed' tries again",
+                          delivery_id, _host(target), delivery.attempts, error)
     return report
 
 
 def retry_failed(url: str | None = None, now: dt.datetime | None = None) -> int:
     """Put deliveries that were given up on back in the queue; returns how many."""
-    from clinic.db import session_scope
-
     with session_scope(url) as session:
         changed = session.execute(
             update(WebhookDelivery).where(WebhookDelivery.status == "failed")
             .values(status="pending", attempts=0, next_attempt_at=now or utcnow())
             .execution_options(synchronize_session=False)
         )
-        return changed.rowcount
+        return int(changed.rowcount or 0)
 
 
 _worker_lock = threading.Lock()
@@ -291,15 +280,12 @@ _wake: dict[str, threading.Event] = {}
 
 def next_due(url: str | None = None) -> dt.datetime | None:
     """When the earliest pending delivery is due (None if nothing is pending)."""
-    from sqlalchemy import func
-
-    from clinic.db import read_scope
-
     with read_scope(url) as session:
-        return session.execute(
+        due: dt.datetime | None = session.execute(
             select(func.min(WebhookDelivery.next_attempt_at))
             .where(WebhookDelivery.status == "pending")
         ).scalar_one_or_none()
+        return due
 
 
 def _keep_delivering(url: str | None, key: str, wake: threading.Event) -> None:
@@ -318,7 +304,7 @@ def _keep_delivering(url: str | None, key: str, wake: threading.Event) -> None:
             if due is not None:
                 wait = (due - utcnow()).total_seconds()
                 wake.wait(min(max(wait, 1.0), MAX_DELAY.total_seconds()))
-    except Exception:  # noqa: BLE001 - a background helper must never crash its host
+    except Exception:  # a background helper must never crash its host
         log.exception("Webhook delivery worker stopped; deliveries stay pending")
         with _worker_lock:
             _workers.pop(key, None)
@@ -333,9 +319,6 @@ def deliver_in_background(url: str | None = None) -> threading.Thread | None:
     so nothing is lost if the process stops: the next call (or ``clinic webhook
     deliver``) carries on.
     """
-    from clinic.db import database_url
-    from clinic.settings import settings
-
     if not settings().booking_webhook_url:
         return None
     key = database_url(url)

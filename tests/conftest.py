@@ -112,6 +112,21 @@ def clinic_db(tmp_path, monkeypatch):
     settings_module.settings.cache_clear()
 
 
+@pytest.fixture()
+def tracker_store(clinic_db):
+    """``clinic_db`` plus an empty Rasa tracker store where the settings say it is; its URL."""
+    from clinic.settings import settings
+
+    try:
+        from tests.support import make_tracker_store
+    except ImportError:  # plain `pytest` puts tests/ (not the project root) on sys.path
+        from support import make_tracker_store
+
+    url = settings().tracker_store_url
+    make_tracker_store(url)
+    return url
+
+
 @dataclass
 class Servers:
     rasa_url: str

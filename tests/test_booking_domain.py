@@ -345,7 +345,7 @@ def test_concurrent_saves_by_one_person_redeem_exactly_once(db_url):
     assert len({r.reference for r in results}) == workers
 
 
-def _book_in_process(url: str, index: int, barrier, queue) -> None:  # noqa: ANN001
+def _book_in_process(url: str, index: int, barrier, queue) -> None:
     import os
 
     os.environ["CLINIC_DATABASE_URL"] = url

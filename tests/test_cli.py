@@ -23,22 +23,9 @@ ROOT = Path(__file__).resolve().parent.parent
 UTC = dt.timezone.utc
 
 
-try:
-    from tests.support import make_tracker_store
-except ImportError:  # plain `pytest` puts tests/ (not the project root) on sys.path
-    from support import make_tracker_store
-
-
 @pytest.fixture
 def db_url(clinic_db):
     return clinic_db
-
-
-@pytest.fixture
-def tracker_store(clinic_db):
-    """An empty conversation store where settings say it is."""
-    make_tracker_store(settings().tracker_store_url)
-    return settings().tracker_store_url
 
 
 def book(name="Ada Lovelace", phone="+14155552671", email="ada@example.com",

@@ -70,7 +70,7 @@ def test_models_and_migrations_agree(db_url):
         assert compare_metadata(context, Base.metadata) == []
 
 
-def _migrate_in_process(url: str, barrier, queue) -> None:  # noqa: ANN001
+def _migrate_in_process(url: str, barrier, queue) -> None:
     from clinic import db as clinic_db
 
     barrier.wait()

@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from sqlalchemy import create_engine, func, select, text
+from sqlalchemy import create_engine, func, select
 
 from clinic import db
 from clinic.booking import BookingDraft, save_booking
@@ -24,9 +24,9 @@ from clinic.models import (
 from clinic.settings import settings
 
 try:
-    from tests.support import add_tracker_events
+    from tests.support import add_tracker_events, tracker_senders
 except ImportError:  # plain `pytest` puts tests/ (not the project root) on sys.path
-    from support import add_tracker_events
+    from support import add_tracker_events, tracker_senders
 
 UTC = dt.timezone.utc
 NOW = dt.datetime(2026, 3, 10, 18, 0, tzinfo=UTC)
@@ -37,43 +37,14 @@ MODELS = (BookingRequest, SmsConsent, PromotionRedemption, Followup, SmsMessage,
 
 
 @pytest.fixture
-def stores(clinic_db, tmp_path, monkeypatch):
-    tracker = f"sqlite:///{tmp_path / 'tracker.db'}"
+def stores(clinic_db, tracker_store, monkeypatch):
     monkeypatch.setenv("CLINIC_BOOKING_WEBHOOK_URL", "http://127.0.0.1:9/hook")
     settings.cache_clear()
-    make_tracker_store(tracker)
-    return clinic_db, tracker
-
-
-def make_tracker_store(url: str) -> None:
-    """The table Rasa's SQLTrackerStore creates (rasa/core/tracker_store.py, SQLEvent)."""
-    engine = create_engine(url)
-    with engine.begin() as connection:
-        connection.exec_driver_sql(
-            "CREATE TABLE events (id INTEGER PRIMARY KEY, sender_id VARCHAR(255) NOT NULL, "
-            "type_name VARCHAR(255) NOT NULL, timestamp FLOAT, intent_name VARCHAR(255), "
-            "action_name VARCHAR(255), data TEXT)")
-        connection.exec_driver_sql("CREATE INDEX ix_events_sender_id ON events (sender_id)")
-    engine.dispose()
+    return clinic_db, tracker_store
 
 
 def add_events(url: str, sender_id: str, n: int = 3) -> None:
-    engine = create_engine(url)
-    with engine.begin() as connection:
-        for index in range(n):
-            connection.execute(text(
-                "INSERT INTO events (sender_id, type_name, timestamp, data) "
-                "VALUES (:s, 'user', :t, '{}')"), {"s": sender_id, "t": float(index)})
-    engine.dispose()
-
-
-def tracker_senders(url: str) -> dict[str, int]:
-    engine = create_engine(url)
-    with engine.connect() as connection:
-        rows = connection.execute(text(
-            "SELECT sender_id, COUNT(*) FROM events GROUP BY sender_id")).all()
-    engine.dispose()
-    return dict(rows)
+    add_tracker_events(url, sender_id, [{"event": "user", "timestamp": float(i)} for i in range(n)])
 
 
 def book(person: dict, conversation: str) -> int:

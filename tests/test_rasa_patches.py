@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parent.parent
 def test_project_venv_installs_the_scan_fix() -> None:
     import rasa.shared.data as data
 
-    assert data._find_data_files_in_directory.__module__ == "clinic.rasa_patches"
+    assert data._find_data_files_in_directory.__module__ == "clinic.rasa_patches"  # noqa: SLF001 - the patched private name
 
 
 def test_discovery_skips_build_folders_and_bare_json(tmp_path: Path) -> None:
@@ -52,14 +52,14 @@ def test_action_replies_are_checked_with_a_validator_built_once() -> None:
 
     from clinic import rasa_patches
 
-    assert RemoteAction._validate_action_result is rasa_patches.validate_action_result
+    assert RemoteAction._validate_action_result is rasa_patches.validate_action_result  # noqa: SLF001 - the patched private name
     action = RemoteAction("action_answer_faq", None)
     good = {"events": [{"event": "slot", "name": "x", "value": 1}],
             "responses": [{"text": "hi"}]}
-    assert action._validate_action_result(good) is True
+    assert action._validate_action_result(good) is True  # noqa: SLF001 - the patched private name
     assert rasa_patches.action_result_validator() is rasa_patches.action_result_validator()
     with pytest.raises(ValidationError, match="Failed to validate Action server response"):
-        action._validate_action_result({"events": [{"event": 42}], "responses": "nope"})
+        action._validate_action_result({"events": [{"event": 42}], "responses": "nope"})  # noqa: SLF001 - the patched private name
 
 
 def test_validator_agrees_with_jsonschema_validate() -> None:

@@ -7,7 +7,7 @@ import datetime as dt
 import threading
 
 import pytest
-from sqlalchemy import create_engine, func, select, text
+from sqlalchemy import func, select
 
 from clinic import cli, db
 from clinic.models import (
@@ -21,9 +21,9 @@ from clinic.retention import purge
 from clinic.settings import load_settings, settings
 
 try:
-    from tests.support import add_booking, add_tracker_events, make_tracker_store
+    from tests.support import add_booking, add_tracker_events, tracker_senders
 except ImportError:  # plain `pytest` puts tests/ (not the project root) on sys.path
-    from support import add_booking, add_tracker_events, make_tracker_store
+    from support import add_booking, add_tracker_events, tracker_senders
 
 UTC = dt.timezone.utc
 NOW = dt.datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
@@ -32,9 +32,8 @@ RECENT = NOW - dt.timedelta(days=89)
 
 
 @pytest.fixture
-def seeded(clinic_db):
-    tracker = settings().tracker_store_url
-    make_tracker_store(tracker)
+def seeded(clinic_db, tracker_store):
+    tracker = tracker_store
     old_booking = add_booking("+14155552671", consent=True,
                               consent_at=OLD)  # an old booking: it stays
     with db.session_scope() as session:
@@ -80,11 +79,7 @@ def state(tracker: str) -> dict:
             "opt_outs": session.execute(select(func.count()).select_from(
                 SmsOptOut)).scalar_one(),
         }
-    engine = create_engine(tracker)
-    with engine.connect() as connection:
-        result["conversations"] = dict(connection.execute(text(
-            "SELECT sender_id, COUNT(*) FROM events GROUP BY sender_id")).all())
-    engine.dispose()
+    result["conversations"] = tracker_senders(tracker)
     return result
 
 

@@ -104,7 +104,7 @@ def test_structlog_events_lose_their_message_and_conversation_id() -> None:
 def test_rasa_uses_the_clinic_anonymiser() -> None:
     import rasa.utils.log_utils as log_utils
 
-    assert log_utils._anonymizer is structlog_anonymizer
+    assert log_utils._anonymizer is structlog_anonymizer  # noqa: SLF001 - the patched private name
 
 
 # ------------------------------------------------------------------------- action server

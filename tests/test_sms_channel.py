@@ -37,7 +37,7 @@ from clinic.sms import keywords
 from clinic.sms.channel import TwilioVerifiedInput
 
 try:
-    from tests.support import sms_database  # noqa: F401
+    from tests.support import sms_database
 except ImportError:  # plain `pytest` puts tests/ (not the project root) on sys.path
     from support import sms_database  # noqa: F401
 

@@ -13,7 +13,7 @@ from clinic.models import SmsMessage
 from clinic.sms import inbound, store
 
 try:
-    from tests.support import sms_database  # noqa: F401
+    from tests.support import sms_database
 except ImportError:  # plain `pytest` puts tests/ (not the project root) on sys.path
     from support import sms_database  # noqa: F401
 
@@ -21,7 +21,7 @@ PHONE = "+15105550101"
 SID = "SM" + "a" * 32
 
 
-def log_row(session, direction: str = "inbound", sid: str = SID) -> None:  # noqa: ANN001
+def log_row(session, direction: str = "inbound", sid: str = SID) -> None:
     store.record_message(session, direction=direction, phone=PHONE, body="hi",
                          transport="twilio", status="received", provider_sid=sid)
 

@@ -17,7 +17,7 @@ from clinic.sms import store
 from clinic.sms.schedule import after_quiet_hours, cancel_followups, in_quiet_hours, plan
 
 try:
-    from tests.support import add_booking, mark_treated, sms_database  # noqa: F401
+    from tests.support import add_booking, mark_treated, sms_database
 except ImportError:  # plain `pytest` puts tests/ (not the project root) on sys.path
     from support import add_booking, mark_treated, sms_database  # noqa: F401
 

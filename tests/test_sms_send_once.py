@@ -23,7 +23,7 @@ from clinic.sms.sender import send_due
 from clinic.sms.transport import SendError, SendResult, TwilioTransport
 
 try:
-    from tests.support import add_booking, sms_database  # noqa: F401
+    from tests.support import add_booking, sms_database
     from tests.support.fake_twilio import ACCOUNT_SID, AUTH_TOKEN
 except ImportError:  # plain `pytest` puts tests/ (not the project root) on sys.path
     from support import add_booking, sms_database  # noqa: F401
@@ -118,7 +118,7 @@ class ScriptedTransport:
 
     name = "scripted"
 
-    def __init__(self, *steps, on_send=None) -> None:  # noqa: ANN001, ANN002
+    def __init__(self, *steps, on_send=None) -> None:
         self.steps = list(steps)
         self.calls: list[str] = []
         self.on_send = on_send

@@ -33,7 +33,7 @@ from clinic.sms.sender import SendCounts as _Counts
 from clinic.sms.transport import LocalOutbox, TwilioTransport, get_transport
 
 try:
-    from tests.support import add_booking, mark_treated, sms_database  # noqa: F401
+    from tests.support import add_booking, mark_treated, sms_database
     from tests.support.fake_twilio import ACCOUNT_SID, AUTH_TOKEN, FakeTwilio
 except ImportError:  # plain `pytest` puts tests/ (not the project root) on sys.path
     from support import add_booking, mark_treated, sms_database  # noqa: F401
@@ -432,7 +432,7 @@ def test_a_busy_database_does_not_lose_the_outcome(
     from clinic.sms import sender
 
     treated_patient()
-    original = sender._record_sent
+    original = sender._record_sent  # noqa: SLF001 - the patched private name
     calls: list[int] = []
 
     def busy_once(*args: object) -> None:

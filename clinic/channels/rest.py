@@ -36,6 +36,8 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from clinic.channels.common import PROXY_HEADERS, channel_blueprint, stored_events
+from clinic.resilience import is_connection_problem, unavailable_message
 from clinic.sanitize import clean_json, clean_text
 
 logger = logging.getLogger(__name__)
@@ -47,7 +49,6 @@ PHONE_LIKE = re.compile(r"^\+?[\d\s().-]{7,20}$")
 MAX_MESSAGE_CHARS = 5000
 OTHER_CHANNEL = ("this conversation id belongs to another channel (an SMS number or a widget "
                  "session): choose an id of your own")
-PROXY_HEADERS = ("x-forwarded-for", "forwarded", "x-real-ip")
 
 
 class Refusal(Exception):
@@ -117,7 +118,7 @@ def channel_of(events: Any) -> str | None:
     """The channel the conversation's first message came in through (None: no message yet)."""
     for event in events:
         if isinstance(event, UserUttered) and event.input_channel:
-            return event.input_channel
+            return str(event.input_channel)
     return None
 
 
@@ -136,23 +137,15 @@ class ClinicRestInput(InputChannel):
         """Refusal if ``sender`` belongs to another channel."""
         if PHONE_LIKE.match(sender):
             raise Refusal(403, OTHER_CHANNEL)
-        agent = getattr(request.app.ctx, "agent", None)
-        store = getattr(agent, "tracker_store", None)
-        if store is None:
-            return
-        tracker = await store.retrieve(sender)
-        owner = channel_of(tracker.events) if tracker is not None else None
+        events = await stored_events(request, sender)
+        owner = channel_of(events) if events is not None else None
         if owner not in (None, self.name()):
             raise Refusal(403, OTHER_CHANNEL)
 
     def blueprint(
         self, on_new_message: Callable[[UserMessage], Awaitable[Any]]
     ) -> Blueprint:
-        webhook = Blueprint("clinic_rest_webhook", __name__)
-
-        @webhook.route("/", methods=["GET"])
-        async def health(_: Request) -> HTTPResponse:
-            return response.json({"status": "ok"})
+        webhook = channel_blueprint("clinic_rest_webhook")
 
         @webhook.route("/webhook", methods=["POST"])
         async def receive(request: Request) -> HTTPResponse:
@@ -165,8 +158,6 @@ class ClinicRestInput(InputChannel):
                     logger.warning("Refused a REST request: %s.", refusal.reason)
                 return response.json({"error": refusal.reason}, status=refusal.status)
             except Exception as error:
-                from clinic.resilience import is_connection_problem, unavailable_message
-
                 if not is_connection_problem(error):
                     raise
                 # The conversation store is down (e.g. PostgreSQL restarting): the sender

@@ -31,6 +31,10 @@ from rasa.core.channels.channel import InputChannel, UserMessage
 from rasa.core.channels.socketio import SocketIOInput, SocketIOOutput
 from sanic import Blueprint
 
+from clinic.sanitize import clean_json, clean_text
+from clinic.secrets import require_secret
+from clinic.settings import settings
+
 logger = logging.getLogger(__name__)
 
 # What a widget may use as its session id (the conversation's sender id in Rasa).
@@ -93,6 +97,7 @@ def _keep_rasa_cors_off_socketio(eio: Any) -> None:
     request handler marks each request before Sanic routes it there (``attach`` looks the
     handler up on the instance, after this replacement).
     """
+    # Lazy: Sanic-CORS is Rasa's, loaded only once Rasa builds its server.
     from sanic_cors.core import SANIC_CORS_EVALUATED
 
     handle_request = eio.handle_request
@@ -138,7 +143,6 @@ class ClinicSocketIOInput(SocketIOInput):
         """The origin check this channel installs on its socket.io server."""
         if self.allowed_origins is not None:
             return OriginPolicy(self.allowed_origins)
-        from clinic.settings import settings
 
         return OriginPolicy(settings().origins)
 
@@ -146,10 +150,8 @@ class ClinicSocketIOInput(SocketIOInput):
         self, on_new_message: Callable[[UserMessage], Awaitable[Any]]
     ) -> Blueprint:
         """Rasa's socket.io blueprint, with the origin check switched back on."""
-        from clinic.secrets import require_secret
-
         require_secret(SESSION_SECRET_ENV)  # refuse to start without it
-        socketio_blueprint = super().blueprint(on_new_message)
+        socketio_blueprint: Blueprint = super().blueprint(on_new_message)
         assert self.sio is not None  # set by SocketIOInput.blueprint
         self._on_new_message = on_new_message
         self.sio.eio.max_http_buffer_size = MAX_PACKET_BYTES
@@ -225,7 +227,6 @@ class ClinicSocketIOInput(SocketIOInput):
         if not isinstance(text, str):
             return
         metadata = data.get(self.metadata_key)
-        from clinic.sanitize import clean_json, clean_text
 
         message = UserMessage(clean_text(text[:MAX_MESSAGE_CHARS]),
                               SocketIOOutput(self.sio, self.bot_message_evt), session_id,
@@ -237,8 +238,6 @@ class ClinicSocketIOInput(SocketIOInput):
 
 def session_token(session_id: str) -> str:
     """The token that lets a widget rejoin conversation ``session_id``."""
-    from clinic.secrets import require_secret
-
     secret = require_secret(SESSION_SECRET_ENV).encode("utf-8")
     digest = hmac.new(secret, f"widget-session:{session_id}".encode(), hashlib.sha256)
     return base64.urlsafe_b64encode(digest.digest()).decode("ascii").rstrip("=")
@@ -260,11 +259,10 @@ def _share_across_replicas(sio: Any, redis_url: str | None = None) -> bool:
     connection (the manager is initialised then). True if installed.
     """
     if redis_url is None:
-        from clinic.settings import settings
-
         redis_url = settings().redis_url
     if not redis_url:
         return False
+    # Lazy: only a cluster (redis_url set) shares rooms through Redis.
     from socketio import AsyncRedisManager
 
     manager = AsyncRedisManager(redis_url, channel="clinic-socketio",

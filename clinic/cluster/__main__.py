@@ -10,6 +10,7 @@ import signal
 import sys
 import time
 from pathlib import Path
+from types import FrameType
 
 from clinic.cluster.services import ClusterError
 from clinic.cluster.topology import CLUSTER_ENDPOINTS, Cluster, Ports, cluster_endpoints_text
@@ -33,7 +34,7 @@ def main(argv: list[str] | None = None) -> int:
     cluster = Cluster(args.folder.resolve(), Ports(proxy=args.proxy_port))
     stopping = False
 
-    def on_signal(signum, _frame) -> None:
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
         nonlocal stopping
         stopping = True
         raise KeyboardInterrupt

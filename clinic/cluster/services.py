@@ -16,8 +16,10 @@ import socket
 import subprocess
 import time
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 POSTGRES_USER = "clinic"
 
@@ -30,7 +32,8 @@ def free_port() -> int:
     """A free TCP port on 127.0.0.1."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+        port: int = sock.getsockname()[1]
+        return port
 
 
 def port_open(port: int, host: str = "127.0.0.1") -> bool:
@@ -45,8 +48,8 @@ def port_open(port: int, host: str = "127.0.0.1") -> bool:
 def http_ok(url: str, timeout: float = 2.0) -> bool:
     """True if ``url`` answers 200."""
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as response:
-            return response.status == 200
+        with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 - our loopback URLs
+            return bool(response.status == 200)
     except OSError:
         return False
 
@@ -69,11 +72,11 @@ class Process:
     env: dict[str, str] | None = field(default=None, repr=False)
     cwd: Path | None = None
     user: str | None = None
-    popen: subprocess.Popen | None = field(default=None, repr=False)
+    popen: subprocess.Popen[bytes] | None = field(default=None, repr=False)
 
     def start(self) -> Process:
         self.log.parent.mkdir(parents=True, exist_ok=True)
-        extra: dict = {}
+        extra: dict[str, Any] = {}
         if self.user is not None:
             extra = {"user": self.user, "group": self.user, "extra_groups": []}
         with self.log.open("ab") as out:
@@ -110,7 +113,7 @@ class Process:
             self.popen.send_signal(signal.SIGKILL)
             self.popen.wait(timeout=10)
 
-    def wait_until(self, check, timeout: float, what: str) -> None:
+    def wait_until(self, check: Callable[[], object], timeout: float, what: str) -> None:
         """Wait until ``check()`` is true; fail early if the process exits."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -170,12 +173,12 @@ class Postgres:
         if user:
             shutil.chown(self.data_dir, user, user)
             shutil.chown(pwfile, user, user)
+        as_user: dict[str, Any] = {"user": user, "group": user, "extra_groups": []} if user else {}
         try:
             result = subprocess.run(
                 [str(postgres_bin_dir() / "initdb"), "-D", str(self.data_dir), "-U", POSTGRES_USER,
                  f"--pwfile={pwfile}", "--auth=scram-sha-256", "-E", "UTF8", "--no-locale"],
-                capture_output=True, text=True, timeout=180,
-                **({"user": user, "group": user, "extra_groups": []} if user else {}))
+                capture_output=True, text=True, timeout=180, **as_user)
         finally:
             pwfile.unlink(missing_ok=True)
         if result.returncode != 0:
@@ -196,6 +199,7 @@ class Postgres:
 
     def _accepts(self) -> bool:
         try:
+            # Lazy: only the cluster talks to PostgreSQL directly.
             import psycopg2
 
             psycopg2.connect(self.url("postgres"), connect_timeout=2).close()
@@ -204,6 +208,7 @@ class Postgres:
             return False
 
     def create_database(self, name: str) -> None:
+        # Lazy: only the cluster talks to PostgreSQL directly.
         import psycopg2
 
         connection = psycopg2.connect(self.url("postgres"), connect_timeout=5)

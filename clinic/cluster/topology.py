@@ -16,6 +16,8 @@ restart single parts.
 
 from __future__ import annotations
 
+import csv
+import io
 import os
 import secrets
 import shutil
@@ -23,7 +25,10 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import yaml
@@ -38,6 +43,7 @@ from clinic.cluster.services import (
     port_open,
 )
 from clinic.kb import PROJECT_ROOT
+from clinic.settings import settings
 
 VENV_BIN = Path(sys.executable).parent
 MODEL = PROJECT_ROOT / "models" / "clinic.tar.gz"
@@ -83,7 +89,7 @@ def load_secrets(path: Path) -> dict[str, str]:
     result: dict[str, str] = {}
     changed = False
     for name in SHARED_SECRETS:
-        value = os.environ.get(name) or stored.get(name)
+        value = os.environ.get(name) or stored.get(name) or ""
         if not value:
             value = secrets.token_urlsafe(32)
             stored[name] = value
@@ -144,9 +150,9 @@ def _prepare_tracker_table(env: dict[str, str], log: Path) -> None:
 
 def create_tracker_table() -> None:
     """Rasa's SQL tracker store creates its table when it is first built."""
+    # Lazy: importing Rasa takes seconds; only this step needs it.
     from rasa.core.tracker_store import SQLTrackerStore
 
-    from clinic.settings import settings
 
     SQLTrackerStore(dialect="postgresql", host=settings().tracker_store_url, db="rasa")
 
@@ -184,7 +190,7 @@ class Cluster:
 
     # ---- start and stop --------------------------------------------------------------------
 
-    def start(self, report=print) -> Cluster:
+    def start(self, report: Callable[[str], object] = print) -> Cluster:
         if not MODEL.is_file():
             raise ClusterError("No trained model at models/clinic.tar.gz: run `make train`.")
         for tool in ("haproxy", "redis-server"):
@@ -214,7 +220,7 @@ class Cluster:
             raise ClusterError("ports already in use on 127.0.0.1: " + ", ".join(busy)
                                + ". Is another `make cluster` running? Stop it first.")
 
-    def _start(self, report) -> None:
+    def _start(self, report: Callable[[str], object]) -> None:
         ports = self.ports
         self._check_ports_free()
         self.postgres = Postgres(self.folder / "postgres", ports.postgres,
@@ -279,7 +285,7 @@ class Cluster:
             self.start_replica(index, wait=False)
         for index, port in enumerate(ports.actions, start=1):
             self.processes[f"actions{index}"].wait_until(
-                lambda p=port: http_ok(f"http://127.0.0.1:{p}/health"), 180, "/health")
+                partial(http_ok, f"http://127.0.0.1:{port}/health"), 180, "/health")
         for index in range(len(ports.rasa)):
             self.wait_replica(index)
         self.processes["web"].wait_until(lambda: port_open(ports.web), 30, "listening")
@@ -329,10 +335,6 @@ class Cluster:
 
     def proxy_state(self) -> dict[str, str]:
         """``backend/server`` -> UP/DOWN/... as the proxy's health checks see it."""
-        import csv
-        import io
-        import urllib.request
-
         url = f"http://127.0.0.1:{self.ports.proxy_stats}/stats;csv"
         with urllib.request.urlopen(url, timeout=5) as response:
             rows = csv.DictReader(io.StringIO(response.read().decode().lstrip("# ")))

@@ -11,21 +11,20 @@ import logging
 
 from aiohttp import web
 
+from clinic.console.app import create_app
+from clinic.db import get_engine
+from clinic.logfilter import install_log_scrubbing
+from clinic.settings import settings
+
 
 def main(argv: list[str] | None = None) -> None:
     """Start the console and serve until interrupted."""
-    from clinic.console.app import create_app
-    from clinic.db import get_engine
-    from clinic.settings import settings
-
     config = settings()
     parser = argparse.ArgumentParser(prog="python -m clinic.console")
     parser.add_argument("--host", default=config.console_bind)
     parser.add_argument("--port", type=int, default=int(config.console_port))
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    from clinic.logfilter import install_log_scrubbing
-
     install_log_scrubbing()  # as the other servers: no phone numbers or tokens in the log
     # aiohttp's access log would carry query strings; the console's URLs hold no personal
     # data, but the log is still kept short.

@@ -17,9 +17,11 @@ from dataclasses import dataclass
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from clinic.db import read_scope, session_scope
-from clinic.models import AuditEntry, StaffAccount, utcnow
+from clinic.models import AuditEntry, StaffAccount, StaffSession, Takeover, utcnow
+from clinic.settings import settings
 
 log = logging.getLogger(__name__)
 
@@ -112,8 +114,6 @@ def list_staff() -> list[Staff]:
 
 def set_active(email: str, active: bool) -> Staff:
     """Disable (or enable again) an account. Disabling also ends its sessions."""
-    from clinic.models import StaffSession, Takeover
-
     email = normalise_email(email)
     with session_scope() as session:
         row = session.execute(select(StaffAccount).where(StaffAccount.email == email)
@@ -160,8 +160,6 @@ def authenticate(email: str, password: str, now: dt.datetime | None = None) -> L
 
     Every attempt is written to the audit log (without the password).
     """
-    from clinic.settings import settings
-
     config = settings()
     now = now or utcnow()
     email = normalise_email(email)[:254]
@@ -205,7 +203,7 @@ def authenticate(email: str, password: str, now: dt.datetime | None = None) -> L
         return LoginResult(_staff(row))
 
 
-def _audit(session, staff_id: int | None, email: str, action: str, detail: str,  # noqa: ANN001
+def _audit(session: Session, staff_id: int | None, email: str, action: str, detail: str,
            now: dt.datetime) -> None:
     session.add(AuditEntry(at=now, staff_id=staff_id, staff_email=email, action=action,
                            detail=detail))

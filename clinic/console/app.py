@@ -23,10 +23,14 @@ from typing import Any
 
 import jinja2
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
+from clinic.cli_support import spreadsheet_safe
 from clinic.console import accounts, inbox, insights, security, takeover
 from clinic.console.charts import daily_bars, horizontal_bars
 from clinic.console.tracker import load_events
+from clinic.kb import knowledge
+from clinic.settings import settings
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +41,6 @@ LOGIN_IP_LIMIT = 20  # failed log-ins per address per 15 minutes, across account
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
        "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
 PUBLIC_PATHS = ("/login", "/health", "/static/", "/favicon.ico")
-THROTTLE = web.AppKey("throttle", object)
 PURGE = web.AppKey("purge", object)
 
 _templates = jinja2.Environment(
@@ -46,8 +49,6 @@ _templates = jinja2.Environment(
 
 
 def _local(moment: dt.datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
-    from clinic.settings import settings
-
     return moment.astimezone(settings().tz).strftime(fmt) if moment else ""
 
 
@@ -57,7 +58,6 @@ _templates.filters["local"] = _local
 def render(request: web.Request, name: str, status: int = 200, **context: Any) -> web.Response:
     """A page from templates/, with the logged-in staff member and CSRF token."""
     logged_in: security.LoggedIn | None = request.get("logged_in")
-    from clinic.kb import knowledge
 
     html = _templates.get_template(name).render(
         staff=logged_in.staff if logged_in else None,
@@ -69,7 +69,7 @@ def render(request: web.Request, name: str, status: int = 200, **context: Any) -
 # --------------------------------------------------------------------------- middleware
 
 @web.middleware
-async def headers_middleware(request: web.Request, handler: Any) -> web.StreamResponse:
+async def headers_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
         response = await handler(request)
     except web.HTTPException as error:
@@ -94,7 +94,6 @@ def _same_origin(request: web.Request) -> bool:
     origin = request.headers.get("Origin")
     if origin is None or origin == "null":
         return origin is None
-    from clinic.settings import settings
 
     public = settings().console_public_url.rstrip("/")
     if public and origin.rstrip("/").lower() == "/".join(public.split("/")[:3]).lower():
@@ -104,7 +103,7 @@ def _same_origin(request: web.Request) -> bool:
 
 
 @web.middleware
-async def auth_middleware(request: web.Request, handler: Any) -> web.StreamResponse:
+async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     if request.method == "POST" and not _same_origin(request):
         return web.Response(text="Refused: this form was not sent from the console.",
                             status=403)
@@ -141,7 +140,9 @@ class _IpThrottle:
         now = time.monotonic()
         while times and now - times[0] > self.window:
             times.popleft()
-        return bool(times) and len(times) >= self.limit
+        if not times:
+            return False
+        return len(times) >= self.limit
 
     def failed(self, address: str) -> None:
         self.failures.setdefault(address, deque()).append(time.monotonic())
@@ -173,6 +174,9 @@ def _login_form(request: web.Request, message: str = "", status: int = 200,
     return response
 
 
+
+THROTTLE = web.AppKey("throttle", _IpThrottle)
+
 async def login_submit(request: web.Request) -> web.StreamResponse:
     form = await request.post()
     if not security.tokens_match(request.cookies.get(security.LOGIN_CSRF_COOKIE),
@@ -188,7 +192,6 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
                                      str(form.get("password", ""))[:1024])
     if result.staff is None:
         throttle.failed(address)
-        from clinic.settings import settings
 
         message = ("Too many wrong passwords: this account is locked for "
                    f"{int(settings().console_lockout_minutes)} minutes."
@@ -196,7 +199,6 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
         return _login_form(request, message, status=401, email=email)
     token, _ = await asyncio.to_thread(security.start_session, result.staff)
     response = web.HTTPSeeOther("/")
-    from clinic.settings import settings
 
     _cookie(response, security.SESSION_COOKIE, token,
             int(settings().console_session_hours * 3600))
@@ -428,10 +430,8 @@ async def export_csv(request: web.Request) -> web.StreamResponse:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(header)
-    from clinic.cli import _spreadsheet_safe
-
     for row in data:
-        writer.writerow([_spreadsheet_safe(cell) for cell in row])
+        writer.writerow([spreadsheet_safe(cell) for cell in row])
     filename = f"{table}-{period.start}-{period.end}.csv"
     return web.Response(text=buffer.getvalue(), content_type="text/csv", headers={
         "Content-Disposition": f'attachment; filename="{filename}"'})
@@ -441,7 +441,6 @@ async def export_csv(request: web.Request) -> web.StreamResponse:
 
 async def audit_page(request: web.Request) -> web.Response:
     entries = await asyncio.to_thread(security.recent_audit, 300)
-    from clinic.settings import settings
 
     return render(request, "audit.html", entries=entries,
                   retention=int(settings().audit_retention_days))
@@ -506,6 +505,7 @@ def create_app() -> web.Application:
     app.router.add_get("/health", health)
     app.router.add_get("/favicon.ico", favicon)
     app.router.add_static("/static/", HERE / "static", show_index=False)
-    app.on_startup.append(_start_background)
-    app.on_cleanup.append(_stop_background)
+    # aiohttp 3.9 types its signals for an older aiosignal than the one installed.
+    app.on_startup.append(_start_background)  # type: ignore[arg-type]
+    app.on_cleanup.append(_stop_background)  # type: ignore[arg-type]
     return app

@@ -20,9 +20,13 @@ import getpass
 import sys
 from typing import Any
 
+from clinic.cli_support import EXIT_OK, CommandError, local_time, table
+from clinic.console.accounts import AccountError, add_staff, list_staff, set_active, set_password
+from clinic.console.security import purge_audit, purge_orphan_refs, recent_audit
+from clinic.models import utcnow
+
 
 def _read_password(args: argparse.Namespace) -> str:
-    from clinic.cli import CommandError
 
     if args.password_stdin or not sys.stdin.isatty():
         line = sys.stdin.readline()
@@ -35,9 +39,6 @@ def _read_password(args: argparse.Namespace) -> str:
 
 
 def cmd_add(args: argparse.Namespace) -> int:
-    from clinic.cli import EXIT_OK, CommandError
-    from clinic.console.accounts import AccountError, add_staff
-
     try:
         staff = add_staff(args.email, _read_password(args), args.name or "")
     except AccountError as error:
@@ -48,14 +49,10 @@ def cmd_add(args: argparse.Namespace) -> int:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    from clinic.cli import EXIT_OK, _local, table
-    from clinic.console.accounts import list_staff
-    from clinic.models import utcnow
-
     now = utcnow()
     rows = [[s.email, s.display_name, "active" if s.active else "disabled",
              "locked" if s.locked_until and s.locked_until > now else "",
-             _local(s.last_login_at)] for s in list_staff()]
+             local_time(s.last_login_at)] for s in list_staff()]
     if not rows:
         print("No staff accounts yet: clinic staff add --email you@clinic.example")
         return EXIT_OK
@@ -64,9 +61,6 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def _set_active(args: argparse.Namespace, active: bool) -> int:
-    from clinic.cli import EXIT_OK, CommandError
-    from clinic.console.accounts import AccountError, set_active
-
     try:
         staff = set_active(args.email, active)
     except AccountError as error:
@@ -76,9 +70,6 @@ def _set_active(args: argparse.Namespace, active: bool) -> int:
 
 
 def cmd_password(args: argparse.Namespace) -> int:
-    from clinic.cli import EXIT_OK, CommandError
-    from clinic.console.accounts import AccountError, set_password
-
     try:
         set_password(args.email, _read_password(args))
     except AccountError as error:
@@ -88,19 +79,13 @@ def cmd_password(args: argparse.Namespace) -> int:
 
 
 def cmd_audit_list(args: argparse.Namespace) -> int:
-    from clinic.cli import EXIT_OK, _local, table
-    from clinic.console.security import recent_audit
-
-    rows = [[_local(e.at, seconds=True), e.staff_email, e.action, e.conversation_ref or "",
+    rows = [[local_time(e.at, seconds=True, zone=True), e.staff_email, e.action, e.conversation_ref or "",
              e.detail] for e in recent_audit(args.limit)]
     print(table(["when", "who", "what", "conversation", "detail"], rows))
     return EXIT_OK
 
 
 def cmd_audit_purge(args: argparse.Namespace) -> int:
-    from clinic.cli import EXIT_OK
-    from clinic.console.security import purge_audit, purge_orphan_refs
-
     print(f"Removed {purge_audit()} audit entries past the retention period and "
           f"{purge_orphan_refs()} refs of conversations no longer stored.")
     return EXIT_OK

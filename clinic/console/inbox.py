@@ -19,8 +19,13 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 from sqlalchemy import and_, func, or_, select
+from sqlalchemy.sql.expression import ColumnElement
 
 from clinic.console.tracker import EVENTS, Event, engine, has_events_table, load_events
+from clinic.db import read_scope
+from clinic.kb import knowledge
+from clinic.models import BookingRequest
+from clinic.screening import answers_from_slots, evaluate
 
 ASKED = "asked for a person"
 NOT_UNDERSTOOD = "not understood twice in a row"
@@ -156,7 +161,7 @@ def summarise(sender_id: str, events: list[Event]) -> Summary:
                    is_paused(events))
 
 
-def _candidates_needing_person():  # noqa: ANN202 - SQLAlchemy clause
+def _candidates_needing_person() -> ColumnElement[bool]:
     return or_(
         and_(EVENTS.c.type_name == "user",
              EVENTS.c.intent_name.in_(HANDOFF_INTENTS + URGENT_INTENTS + FALLBACK_INTENTS)),
@@ -263,9 +268,6 @@ def transcript(events: list[Event]) -> list[Line]:
 def screening_summary(events: list[Event]) -> str:
     """The screening answers so far and the outcome, as the booking summary words them
     (empty if the screening never started)."""
-    from clinic.kb import knowledge
-    from clinic.screening import answers_from_slots, evaluate
-
     slots: dict[str, object] = {}
     for event in events:
         if event.type == "slot" and event.name:
@@ -279,11 +281,8 @@ def screening_summary(events: list[Event]) -> str:
     return evaluate(answers, k.screening).staff_summary(k, answers)
 
 
-def bookings_of(sender_id: str) -> list:
+def bookings_of(sender_id: str) -> list[BookingRequest]:
     """Booking requests made in this conversation, newest first."""
-    from clinic.db import read_scope
-    from clinic.models import BookingRequest
-
     with read_scope() as session:
         return list(session.execute(
             select(BookingRequest).where(BookingRequest.conversation_id == sender_id)

@@ -24,6 +24,10 @@ from clinic.console.inbox import (
     OUT_OF_SCOPE_INTENTS,
 )
 from clinic.console.tracker import EVENTS, _event, engine, has_events_table
+from clinic.db import read_scope
+from clinic.kb import knowledge
+from clinic.models import BOOKING_STATUSES, BookingRequest, Followup, PromotionRedemption, SmsOptOut
+from clinic.settings import settings
 
 DAY = 86_400
 # Little words that do not make two questions different ("do you do X" ~ "can you do X").
@@ -68,8 +72,6 @@ class DateRange:
 
     def bounds(self) -> tuple[dt.datetime, dt.datetime]:
         """The range as aware UTC datetimes [from, to)."""
-        from clinic.settings import settings
-
         tz = settings().tz
         start = dt.datetime.combine(self.start, dt.time(), tz).astimezone(dt.timezone.utc)
         end = dt.datetime.combine(self.end + dt.timedelta(days=1), dt.time(),
@@ -83,14 +85,10 @@ class DateRange:
 
 
 def _today() -> dt.date:
-    from clinic.settings import settings
-
     return dt.datetime.now(settings().tz).date()
 
 
 def _offset_seconds(when: dt.date) -> int:
-    from clinic.settings import settings
-
     moment = dt.datetime.combine(when, dt.time(12), settings().tz)
     return int(moment.utcoffset().total_seconds())  # type: ignore[union-attr]
 
@@ -138,7 +136,7 @@ class QuestionGroup:
     count: int
     kind: str  # "not understood", "out of scope" or both
     sender_ids: list[str] = field(default_factory=list)
-    phrasings: Counter = field(default_factory=Counter)
+    phrasings: Counter[str] = field(default_factory=Counter)
 
     @property
     def id(self) -> str:
@@ -258,9 +256,6 @@ def funnel(period: DateRange, url: str | None = None) -> Funnel:
 
 def bookings(period: DateRange) -> list[tuple[str, int]]:
     """Booking requests in the range, by status, and promotion redemptions by code."""
-    from clinic.db import read_scope
-    from clinic.models import BOOKING_STATUSES, BookingRequest, PromotionRedemption
-
     start, end = period.bounds()
     with read_scope() as session:
         by_status = dict(session.execute(
@@ -273,7 +268,6 @@ def bookings(period: DateRange) -> list[tuple[str, int]]:
             .group_by(PromotionRedemption.code)).all())
     rows = [("Booking requests", sum(by_status.values()))]
     rows += [(f"… {status}", int(by_status.get(status, 0))) for status in BOOKING_STATUSES]
-    from clinic.kb import knowledge
 
     codes = [p.code for p in knowledge().promotions] or ["FACIAL50"]
     rows += [(f"{code} redemptions", int(redeemed.get(code, 0))) for code in codes]
@@ -282,9 +276,6 @@ def bookings(period: DateRange) -> list[tuple[str, int]]:
 
 def sms_followups(period: DateRange) -> list[tuple[str, int]]:
     """Aftercare texts sent and failed, and numbers that opted out, in the range."""
-    from clinic.db import read_scope
-    from clinic.models import Followup, SmsOptOut
-
     start, end = period.bounds()
     with read_scope() as session:
         sent = session.execute(select(func.count()).select_from(Followup).where(

@@ -16,13 +16,17 @@ import hashlib
 import hmac
 import ipaddress
 import secrets
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError
 
 from clinic.console.accounts import Staff
+from clinic.console.tracker import EVENTS, engine, has_events_table
 from clinic.db import read_scope, session_scope
-from clinic.models import AuditEntry, ConversationRef, StaffAccount, StaffSession, utcnow
+from clinic.models import AuditEntry, ConversationRef, StaffAccount, StaffSession, Takeover, utcnow
+from clinic.settings import settings
 
 SESSION_COOKIE = "clinic_console_session"
 LOGIN_CSRF_COOKIE = "clinic_console_login_csrf"
@@ -57,8 +61,6 @@ def is_loopback(host: str) -> bool:
 
 def secure_cookies() -> bool:
     """Cookies get the Secure flag unless the console is only reachable on loopback."""
-    from clinic.settings import settings
-
     config = settings()
     return (not is_loopback(config.console_bind)
             or config.console_public_url.lower().startswith("https://"))
@@ -75,8 +77,6 @@ class LoggedIn:
 
 def start_session(staff: Staff, now: dt.datetime | None = None) -> tuple[str, LoggedIn]:
     """Create a session; returns the cookie value and the session."""
-    from clinic.settings import settings
-
     now = now or utcnow()
     token, csrf = new_token(), new_token()
     lifetime = dt.timedelta(hours=settings().console_session_hours)
@@ -147,8 +147,6 @@ def recent_audit(limit: int = 200, conversation_ref: str | None = None) -> list[
 
 def purge_audit(now: dt.datetime | None = None) -> int:
     """Delete audit entries older than ``audit_retention_days``; returns how many."""
-    from clinic.settings import settings
-
     cutoff = (now or utcnow()) - dt.timedelta(days=settings().audit_retention_days)
     with session_scope() as session:
         result = session.execute(delete(AuditEntry).where(AuditEntry.at < cutoff))
@@ -171,8 +169,6 @@ def refs_for(sender_ids: list[str]) -> dict[str, str]:
                 found[sender] = ref
     missing = [s for s in wanted if s not in found]
     if missing:
-        from sqlalchemy.exc import IntegrityError
-
         try:
             with session_scope() as session:
                 for sender in missing:
@@ -194,7 +190,7 @@ def sender_for(ref: str) -> str | None:
         return row.sender_id if row else None
 
 
-def _chunks(items: list[str], size: int):  # noqa: ANN202
+def _chunks(items: list[str], size: int) -> Iterator[list[str]]:
     for start in range(0, len(items), size):
         yield items[start:start + size]
 
@@ -205,9 +201,6 @@ def purge_orphan_refs(now: dt.datetime | None = None, url: str | None = None) ->
 
     Refs younger than a day stay: Rasa may not have saved a brand-new conversation yet.
     """
-    from clinic.console.tracker import EVENTS, engine, has_events_table
-    from clinic.models import Takeover
-
     if not has_events_table(url):
         return 0
     cutoff = (now or utcnow()) - dt.timedelta(days=1)

@@ -32,6 +32,7 @@ import os
 import re
 import urllib.parse
 from dataclasses import dataclass
+from typing import Any
 
 import aiohttp
 import yarl
@@ -43,6 +44,7 @@ from clinic.console.accounts import Staff
 from clinic.db import read_scope, session_scope
 from clinic.kb import knowledge
 from clinic.models import SmsMessage, StaffAccount, Takeover, utcnow
+from clinic.settings import settings
 
 log = logging.getLogger(__name__)
 
@@ -92,12 +94,10 @@ def taken_over() -> set[str]:
         return set(session.execute(select(Takeover.sender_id)).scalars())
 
 
-async def append_events(sender_id: str, events: list[dict], *, deliver_to: str | None,
+async def append_events(sender_id: str, events: list[dict[str, Any]], *, deliver_to: str | None,
                         rasa_url: str | None = None) -> None:
     """Append events through Rasa's HTTP API; with ``deliver_to`` (an input channel name),
     Rasa also sends the bot events through that channel."""
-    from clinic.settings import settings
-
     base = (rasa_url or settings().rasa_url).rstrip("/")
     query: dict[str, str] = {}
     if rasa_token():
@@ -123,7 +123,7 @@ async def append_events(sender_id: str, events: list[dict], *, deliver_to: str |
                             "is it running?") from None
 
 
-def _bot(text: str, staff: Staff) -> dict:
+def _bot(text: str, staff: Staff) -> dict[str, Any]:
     return {"event": "bot", "text": text, "timestamp": utcnow().timestamp(),
             "metadata": {"clinic_staff": staff.label}}
 
@@ -230,6 +230,7 @@ def _release(sender_id: str) -> None:
 
 def sms_allowed(phone: str, now: dt.datetime | None = None) -> str | None:
     """Why a staff text to ``phone`` may not be sent now (None: it may)."""
+    # Lazy on purpose: the SMS module is optional; the console works without it.
     from clinic.sms import store
 
     if not store.is_e164(phone):
@@ -252,6 +253,7 @@ def send_staff_sms(phone: str, body: str) -> str:
 
     Returns "sent" (Twilio) or "outbox" (no Twilio credentials: recorded, not sent).
     """
+    # Lazy on purpose: the SMS module is optional; the console works without it.
     from clinic.sms import store
     from clinic.sms.transport import LOCAL_OUTBOX, SendError, get_transport
 

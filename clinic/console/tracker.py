@@ -17,9 +17,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Column, Float, Integer, MetaData, String, Table, Text, create_engine
+from sqlalchemy import Column, Float, Integer, MetaData, String, Table, Text, create_engine, select
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.engine import Engine
+
+from clinic.settings import resolve_sqlite_url, settings
 
 log = logging.getLogger(__name__)
 
@@ -41,8 +43,6 @@ _engines: dict[str, Engine] = {}
 
 def tracker_url(url: str | None = None) -> str:
     """The tracker store's SQLAlchemy URL (``tracker_store_url`` setting by default)."""
-    from clinic.settings import resolve_sqlite_url, settings
-
     return resolve_sqlite_url(url) if url else settings().tracker_store_url
 
 
@@ -70,7 +70,7 @@ def dispose() -> None:
 def has_events_table(url: str | None = None) -> bool:
     """False until Rasa has stored its first conversation."""
     try:
-        return sa_inspect(engine(url)).has_table("events")
+        return bool(sa_inspect(engine(url)).has_table("events"))
     except Exception as error:  # noqa: BLE001 - an unreachable store shows as empty
         log.warning("Tracker store unavailable: %s", type(error).__name__)
         return False
@@ -122,8 +122,6 @@ def _event(row: Any) -> Event:
 def load_events(sender_ids: Iterable[str], after_id: int = 0,
                 url: str | None = None) -> dict[str, list[Event]]:
     """Every event of these conversations (after event ``after_id``), oldest first."""
-    from sqlalchemy import select
-
     wanted = list(dict.fromkeys(sender_ids))
     result: dict[str, list[Event]] = {s: [] for s in wanted}
     if not wanted or not has_events_table(url):

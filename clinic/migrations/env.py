@@ -8,14 +8,16 @@ its locked transaction) in ``config.attributes["connection"]``. Without one (e.g
 from __future__ import annotations
 
 from alembic import context
+from sqlalchemy.engine import Connection
 
+from clinic.db import database_url, external_engine
 from clinic.models import Base
 
 config = context.config
 target_metadata = Base.metadata
 
 
-def _configure(connection) -> None:  # noqa: ANN001 - SQLAlchemy Connection
+def _configure(connection: Connection) -> None:
     context.configure(
         connection=connection,
         target_metadata=target_metadata,
@@ -27,8 +29,6 @@ def _configure(connection) -> None:  # noqa: ANN001 - SQLAlchemy Connection
 
 def run_migrations_offline() -> None:
     """Emit SQL to stdout instead of running it (``alembic upgrade --sql``)."""
-    from clinic.db import database_url
-
     url = context.get_x_argument(as_dictionary=True).get("url") or database_url()
     context.configure(url=url, target_metadata=target_metadata, literal_binds=True)
     with context.begin_transaction():
@@ -43,7 +43,6 @@ def run_migrations_online() -> None:
         with context.begin_transaction():
             context.run_migrations()
         return
-    from clinic.db import database_url, external_engine
 
     url = context.get_x_argument(as_dictionary=True).get("url") or database_url()
     # external_engine: SQLite connections run secure_delete, as every other one does.

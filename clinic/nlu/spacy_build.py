@@ -37,7 +37,7 @@ import shutil
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from clinic.kb import PROJECT_ROOT, Knowledge, KnowledgeError, load_knowledge
 
@@ -108,6 +108,7 @@ def _spellings(term: str) -> list[str]:
 
 
 def _tokenizer() -> Language:
+    # Lazy: importing spaCy takes seconds (see TYPE_CHECKING above).
     import spacy
 
     return spacy.blank("en")
@@ -163,7 +164,8 @@ def build_pipeline(kb: Knowledge | None = None) -> Language:
                        "conditions) from knowledge/, for Rasa's SpacyNLP.",
         META_PATTERNS_KEY: patterns_fingerprint(patterns),
     })
-    ruler = nlp.add_pipe(
+    # spaCy types add_pipe() as returning any pipe; this one is an EntityRuler.
+    ruler: Any = nlp.add_pipe(
         "entity_ruler",
         config={"phrase_matcher_attr": "LOWER", "overwrite_ents": True, "validate": True},
     )
@@ -176,6 +178,7 @@ def _sort_sentencizer_chars(path: Path) -> None:
     # spaCy saves the sentencizer's punctuation as a set, in hash order, which changes from
     # run to run; sorted, the same knowledge gives the same bytes. Loading reads it back
     # into a set, so the order does not matter to spaCy.
+    # Lazy: srsly comes with spaCy.
     import srsly
 
     config = srsly.read_json(path)

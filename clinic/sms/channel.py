@@ -46,6 +46,9 @@ from sanic.response import HTTPResponse
 from twilio.request_validator import RequestValidator
 from twilio.twiml.messaging_response import MessagingResponse
 
+from clinic import messages as M
+from clinic.channels.common import PROXY_HEADERS as CHANNEL_PROXY_HEADERS
+from clinic.channels.common import channel_blueprint, stored_events
 from clinic.db import DatabaseUnavailable
 from clinic.hosts import is_loopback_host
 from clinic.kb import knowledge
@@ -58,9 +61,8 @@ from clinic.sms.store import is_e164
 logger = logging.getLogger(__name__)
 
 SIGNATURE_HEADER = "X-Twilio-Signature"
-# A request with one of these came through a proxy (as clinic.channels.rest decides).
-PROXY_HEADERS = ("x-forwarded-for", "forwarded", "x-real-ip", "x-forwarded-host",
-                 "x-forwarded-proto")
+# A request with one of these came through a proxy (the REST channel's, and two more).
+PROXY_HEADERS = (*CHANNEL_PROXY_HEADERS, "x-forwarded-host", "x-forwarded-proto")
 
 
 def twilio_form(request: Request) -> RequestParameters | None:
@@ -210,7 +212,7 @@ class TwilioVerifiedInput(InputChannel):
         form = twilio_form(request)
         if form is None:
             return False
-        return RequestValidator(token).validate(self.signed_url(request), form, signature)
+        return bool(RequestValidator(token).validate(self.signed_url(request), form, signature))
 
     # ----------------------------------------------------------------- blueprint
     def blueprint(
@@ -218,11 +220,7 @@ class TwilioVerifiedInput(InputChannel):
     ) -> Blueprint:
         """Routes: ``GET /`` (health) and ``POST /webhook`` (Twilio's inbound SMS)."""
         self.check_public_url()
-        webhook = Blueprint("clinic_twilio_webhook", __name__)
-
-        @webhook.route("/", methods=["GET"])
-        async def health(_: Request) -> HTTPResponse:
-            return response.json({"status": "ok"})
+        webhook = channel_blueprint("clinic_twilio_webhook")
 
         @webhook.route("/webhook", methods=["POST"])
         async def receive(request: Request) -> HTTPResponse:
@@ -255,12 +253,10 @@ class TwilioVerifiedInput(InputChannel):
         try:
             await on_new_message(UserMessage(payload or text, collector, phone,
                                              input_channel=self.name()))
-        except Exception as error:  # noqa: BLE001 - the patient still gets an answer
+        except Exception as error:  # the patient still gets an answer
             logger.error("The assistant failed on an inbound SMS: %s", type(error).__name__)
             logger.debug("Assistant failure", exc_info=True)
-            collector.messages = [{"text": knowledge().fill(
-                "Sorry, something went wrong on our side. Please call {clinic_name} at "
-                "{clinic_phone}.")}]
+            collector.messages = [{"text": knowledge().say(M.SMS_ASSISTANT_FAILED)}]
         bodies = sms_bodies(collector.messages)
         try:
             bodies = await asyncio.to_thread(inbound.deliverable_replies, phone, bodies)
@@ -272,19 +268,15 @@ class TwilioVerifiedInput(InputChannel):
         """The payload of the button a numbered reply picks, from the tracker store."""
         if number_reply(text) is None:
             return None  # only a bare number needs the conversation
-        agent = getattr(request.app.ctx, "agent", None)
-        tracker_store = getattr(agent, "tracker_store", None)
-        if tracker_store is None:
-            return None
         try:
-            tracker = await tracker_store.retrieve(phone)
+            events = await stored_events(request, phone)
         except Exception as error:  # noqa: BLE001 - fall back to the plain text
             logger.warning("Could not read the conversation for a numbered reply: %s",
                            type(error).__name__)
             return None
-        if tracker is None:
+        if events is None:
             return None
-        return button_for_reply(text, last_turn_buttons(tracker.events))
+        return button_for_reply(text, last_turn_buttons(events))
 
 
 def last_turn_buttons(events: Any) -> list[dict[str, Any]]:

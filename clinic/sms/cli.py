@@ -14,13 +14,13 @@ unavailable), as the rest of the staff tool does. Times are shown in the clinic'
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import sys
-from collections.abc import Sequence
-from typing import Any, TextIO
+from typing import Any
 
 from sqlalchemy import select
 
+from clinic.booking import find_booking, normalize_phone, normalize_reference
+from clinic.cli_support import table
 from clinic.db import DatabaseUnavailable, read_scope, session_scope
 from clinic.models import (
     FOLLOWUP_STATUSES,
@@ -30,6 +30,8 @@ from clinic.models import (
     SmsMessage,
 )
 from clinic.settings import settings
+from clinic.sms.schedule import cancel_followups
+from clinic.sms.sender import send_due
 
 
 def register(subparsers: Any) -> None:
@@ -71,36 +73,8 @@ def register(subparsers: Any) -> None:
 # --------------------------------------------------------------------------- helpers
 
 
-def table(headers: Sequence[str], rows: Sequence[Sequence[Any]], out: TextIO | None = None,
-          wrap: int = 60) -> None:
-    """Print rows as an aligned plain-text table (long cells are cut to ``wrap``)."""
-    out = out or sys.stdout
-    cells = [[_cell(value, wrap) for value in row] for row in rows]
-    widths = [max([len(h)] + [len(row[i]) for row in cells]) for i, h in enumerate(headers)]
-    print("  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip(), file=out)
-    print("  ".join("-" * w for w in widths), file=out)
-    for row in cells:
-        print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip(), file=out)
-
-
-def _cell(value: Any, wrap: int) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, dt.datetime):
-        return local_time(value)
-    text = " ".join(str(value).split())
-    return text if len(text) <= wrap else text[: wrap - 3] + "..."
-
-
-def local_time(moment: dt.datetime) -> str:
-    """A UTC time shown in the clinic's time zone, e.g. '2025-06-02 10:00 PDT'."""
-    return moment.astimezone(settings().tz).strftime("%Y-%m-%d %H:%M %Z")
-
-
 def phone_argument(text: str) -> str | None:
     """A phone number typed by staff, in E.164 form (None if it is not one)."""
-    from clinic.booking import normalize_phone
-
     text = text.strip()
     if text.startswith("+") and text[1:].isdigit():
         return text
@@ -130,8 +104,6 @@ def followups_list(args: argparse.Namespace) -> int:
                     return _error(f"Not a phone number: {args.phone}")
                 query = query.where(Followup.phone_e164 == phone)
             if args.booking:
-                from clinic.booking import normalize_reference
-
                 query = query.where(BookingRequest.reference == normalize_reference(args.booking))
             rows = session.execute(query).all()
             outbox_ids = set(session.execute(
@@ -145,11 +117,11 @@ def followups_list(args: argparse.Namespace) -> int:
     if not rows:
         print("No follow-up texts match.")
         return 0
-    table(["ID", "BOOKING", "PHONE", "MESSAGE", "DUE", "STATUS", "TRIES", "NEXT TRY",
+    print(table(["ID", "BOOKING", "PHONE", "MESSAGE", "DUE", "STATUS", "TRIES", "NEXT TRY",
            "SENT", "NOTE"],
           [[f.id, ref, f.phone_e164, f.message_id, f.due_at, _status(f, outbox_ids),
             f.attempts, f.next_attempt_at if f.status == "scheduled" else None, f.sent_at,
-            f.last_error] for f, ref in rows])
+            f.last_error] for f, ref in rows], cut="..."))
     print(f"\n{len(rows)} follow-up text(s). Times in {settings().timezone}.")
     return 0
 
@@ -157,13 +129,11 @@ def followups_list(args: argparse.Namespace) -> int:
 def _status(followup: Followup, outbox_ids: set[int]) -> str:
     if followup.status == "sent" and followup.id in outbox_ids:
         return "sent (local outbox: NOT delivered)"
-    return followup.status
+    return str(followup.status)
 
 
 def followups_cancel(args: argparse.Namespace) -> int:
     """``clinic followups cancel``: cancel a patient's (or a booking's) scheduled texts."""
-    from clinic.sms.schedule import cancel_followups
-
     try:
         with session_scope() as session:
             if args.phone:
@@ -172,8 +142,6 @@ def followups_cancel(args: argparse.Namespace) -> int:
                     return _error(f"Not a phone number: {args.phone}")
                 count = cancel_followups(session, phone=phone)
             else:
-                from clinic.booking import find_booking
-
                 booking = find_booking(session, args.booking)
                 if booking is None:
                     return _error(f"No booking with reference {args.booking}")
@@ -203,16 +171,14 @@ def outbox_list_command(args: argparse.Namespace) -> int:
         return 0
     if not args.all:
         print("Local outbox: these texts were NOT sent to anyone (Twilio is not configured).\n")
-    table(["ID", "TIME", "DIRECTION", "PHONE", "TRANSPORT", "STATUS", "FOLLOW-UP", "TEXT"],
+    print(table(["ID", "TIME", "DIRECTION", "PHONE", "TRANSPORT", "STATUS", "FOLLOW-UP", "TEXT"],
           [[m.id, m.created_at, m.direction, m.phone_e164, m.transport, m.status,
-            m.followup_id, m.body] for m in messages], wrap=200)
+            m.followup_id, m.body] for m in messages], width=200, cut="..."))
     return 0
 
 
 def sms_send_due(args: argparse.Namespace) -> int:
     """``clinic sms send-due``: one sender pass now; prints what it did."""
-    from clinic.sms.sender import send_due
-
     try:
         counts = send_due()
     except DatabaseUnavailable as error:

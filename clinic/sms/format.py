@@ -2,7 +2,8 @@
 
 A text message has no buttons. The assistant's quick replies become numbered options
 ("Reply 1 for Yes, 2 for No."), numbered across all messages of one bot turn, and a
-reply that is just that number picks the button. Plain Python: tested without Rasa.
+reply that is just that number picks the button (the wording: ``knowledge/messages.yml``,
+group ``sms``). Plain Python: tested without Rasa.
 """
 
 from __future__ import annotations
@@ -10,6 +11,9 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
+
+from clinic import messages as M
+from clinic.kb import knowledge
 
 _MD_LINK = re.compile(r"\[([^\]]+)\]\((https?://[^)\s]+)\)")
 _MD_EMPHASIS = re.compile(r"(\*\*|__)(.+?)\1")
@@ -24,9 +28,13 @@ def plain_text(text: str) -> str:
 
 def numbered_options(buttons: Sequence[Mapping[str, Any]], start: int = 1) -> str:
     """'Reply 1 for Yes, 2 for No.' for a list of Rasa buttons."""
-    options = [f"{start + index} for {plain_text(str(button.get('title', '')))}"
+    if not buttons:
+        return ""
+    k = knowledge()
+    options = [k.say(M.SMS_NUMBERED_OPTION, number=start + index,
+                     title=plain_text(str(button.get("title", ""))))
                for index, button in enumerate(buttons)]
-    return "Reply " + ", ".join(options) + "." if options else ""
+    return k.say(M.SMS_NUMBERED_OPTIONS, options=", ".join(options))
 
 
 def sms_bodies(messages: Iterable[Mapping[str, Any]]) -> list[str]:

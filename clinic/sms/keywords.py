@@ -10,7 +10,8 @@ patient off from their aftercare texts.
 
 The rule is therefore deliberately narrow: a bare keyword (with politeness words around
 it), or a sentence whose object is *our texts/messages* or which asks to be removed from
-a list. This module is plain Python, so it is tested without Rasa.
+a list. This module is plain Python, so it is tested without Rasa. The replies' wording is
+in ``knowledge/messages.yml`` (group ``sms``).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from __future__ import annotations
 import re
 from enum import Enum
 
+from clinic import messages as M
 from clinic.kb import Knowledge, knowledge
 
 
@@ -110,29 +112,19 @@ def is_plain_stop_request(text: str) -> bool:
 
 def opt_out_confirmation(kb: Knowledge | None = None) -> str:
     """The one text a number gets after it opts out."""
-    kb = kb or knowledge()
-    return kb.fill("{clinic_name}: you are unsubscribed and will receive no more texts from us. "
-                   "Reply START to subscribe again. Questions? Call {clinic_phone}.")
+    return (kb or knowledge()).say(M.SMS_OPT_OUT_CONFIRMATION)
 
 
 def opt_in_confirmation(kb: Knowledge | None = None) -> str:
     """The reply to START/UNSTOP (and YES from an opted-out number)."""
-    kb = kb or knowledge()
-    return kb.fill("{clinic_name}: you are subscribed again to aftercare texts. "
-                   "Reply HELP for help, STOP to opt out.")
+    return (kb or knowledge()).say(M.SMS_OPT_IN_CONFIRMATION)
 
 
 def help_text(kb: Knowledge | None = None) -> str:
     """The reply to HELP/INFO: who we are, how to reach us, how to stop."""
-    kb = kb or knowledge()
-    return kb.fill("{clinic_name}: aftercare texts about your treatment. For help call "
-                   "{clinic_phone}. Reply STOP to opt out. Message and data rates may apply. "
-                   "In an emergency call {emergency_number}.")
+    return (kb or knowledge()).say(M.SMS_HELP)
 
 
 def media_only_reply(kb: Knowledge | None = None) -> str:
     """The reply to a text without words (e.g. only a photo): we read text only."""
-    kb = kb or knowledge()
-    return kb.fill("{clinic_name}: sorry, this number can only read text, not pictures. "
-                   "If something about your skin worries you, call us at {clinic_phone}; "
-                   "in an emergency call {emergency_number}.")
+    return (kb or knowledge()).say(M.SMS_MEDIA_ONLY)

@@ -51,10 +51,13 @@ import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import or_, update
+from sqlalchemy.sql.expression import ColumnElement
 
+from clinic import outbox, retention
 from clinic.db import DatabaseUnavailable, read_scope, session_scope
 from clinic.models import Followup, utcnow
+from clinic.outbox import Failure, Outcome, RetryPolicy
 from clinic.settings import settings
 from clinic.sms import store
 from clinic.sms.schedule import after_quiet_hours, in_quiet_hours
@@ -97,9 +100,20 @@ def default_worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
+def policy() -> RetryPolicy:
+    """The retry rule, read from the constants above when called (so they can be tuned)."""
+    return RetryPolicy(BACKOFF_BASE, BACKOFF_MAX, MAX_ATTEMPTS)
+
+
 def backoff(attempts: int) -> dt.timedelta:
     """Wait before the next try after ``attempts`` failed tries (1 min, 2, 4, ... 1 h)."""
-    return min(BACKOFF_BASE * (2 ** max(attempts - 1, 0)), BACKOFF_MAX)
+    return policy().backoff(attempts)
+
+
+def _claimable(now: dt.datetime) -> list[ColumnElement[bool]]:
+    """A text waiting for its next try (the claim's condition)."""
+    return [Followup.status == "scheduled",
+            or_(Followup.next_attempt_at.is_(None), Followup.next_attempt_at <= now)]
 
 
 def send_due(now: dt.datetime | None = None, transport: Transport | None = None,
@@ -111,7 +125,7 @@ def send_due(now: dt.datetime | None = None, transport: Transport | None = None,
     sent, for the quiet-hours check (default: ``now`` if given, else the real time).
     """
     if clock is None:
-        clock = (lambda: now) if now is not None else utcnow  # type: ignore[assignment]
+        clock = utcnow if now is None else _stopped_clock(now)
     now = now or utcnow()
     transport = transport or get_transport()
     worker_id = worker_id or default_worker_id()
@@ -119,11 +133,8 @@ def send_due(now: dt.datetime | None = None, transport: Transport | None = None,
     counts.interrupted = _fail_stale_claims(now)
 
     with read_scope() as session:
-        due = list(session.execute(
-            select(Followup.id).where(
-                Followup.status == "scheduled", Followup.due_at <= now,
-                or_(Followup.next_attempt_at.is_(None), Followup.next_attempt_at <= now))
-            .order_by(Followup.due_at, Followup.id).limit(limit)).scalars())
+        due = outbox.due_ids(session, Followup, [*_claimable(now), Followup.due_at <= now],
+                      [Followup.due_at, Followup.id], limit)
     if not due:
         return counts.as_dict()
 
@@ -137,6 +148,11 @@ def send_due(now: dt.datetime | None = None, transport: Transport | None = None,
         _send_one(followup_id, moment, transport, worker_id, counts)
     log.info("Sender pass: %s", counts.as_dict())
     return counts.as_dict()
+
+
+def _stopped_clock(moment: dt.datetime) -> Callable[[], dt.datetime]:
+    """A clock that always says ``moment``."""
+    return lambda: moment
 
 
 def _defer(followup_ids: list[int], moment: dt.datetime, counts: SendCounts) -> None:
@@ -154,16 +170,16 @@ def _defer(followup_ids: list[int], moment: dt.datetime, counts: SendCounts) -> 
 
 def _fail_stale_claims(now: dt.datetime) -> int:
     with session_scope() as session:
-        result = session.execute(
-            update(Followup)
-            .where(Followup.status == "sending", Followup.claimed_at < now - CLAIM_TIMEOUT)
-            .values(status="failed", last_error=INTERRUPTED)
-            .execution_options(synchronize_session=False))
-        stale = int(result.rowcount or 0)
+        stale = outbox.fail_stale_claims(session, Followup, "sending", "failed", now - CLAIM_TIMEOUT,
+                                  INTERRUPTED)
     if stale:
         log.warning("%d follow-up texts were interrupted while sending (a sender stopped); "
                     "marked failed, not re-sent.", stale)
     return stale
+
+
+# The follow-up statuses of the outbox's outcomes.
+_STATUSES = {"delivered": "sent", "waiting": "scheduled", "failed": "failed"}
 
 
 @dataclass(frozen=True)
@@ -179,14 +195,10 @@ def _claim(followup_id: int, now: dt.datetime, worker_id: str,
            counts: SendCounts) -> _Claim | None:
     """Atomically take a due text for this worker; None if another sender has it."""
     with session_scope() as session:
-        result = session.execute(
-            update(Followup)
-            .where(Followup.id == followup_id, Followup.status == "scheduled",
-                   or_(Followup.next_attempt_at.is_(None), Followup.next_attempt_at <= now))
-            .values(status="sending", claimed_by=worker_id, claimed_at=now,
-                    attempts=Followup.attempts + 1)
-            .execution_options(synchronize_session=False))
-        if result.rowcount != 1:
+        # At most once: the text moves to "sending", which no other pass picks up.
+        if not outbox.claim(session, Followup, followup_id, _claimable(now),
+                     {"status": "sending", "claimed_by": worker_id, "claimed_at": now,
+                      "attempts": Followup.attempts + 1}):
             return None  # another sender claimed it first (or staff cancelled it)
         row = session.get(Followup, followup_id)
         assert row is not None
@@ -245,8 +257,8 @@ def _record_sent(claim: _Claim, result: SendResult, now: dt.datetime, worker_id:
         row = session.get(Followup, claim.id)
         if row is not None and row.claimed_by == worker_id:
             # Also corrects a claim a slow send let go stale: it was delivered after all.
-            row.status, row.sent_at, row.provider_sid = "sent", now, result.provider_sid
-            row.last_error = None
+            outbox.mark(row, policy().decide(claim.attempts, now, None), **_STATUSES)
+            row.sent_at, row.provider_sid = now, result.provider_sid
         store.record_message(session, direction="outbound", phone=claim.phone,
                              body=claim.body, transport=result.transport, status=result.status,
                              provider_sid=result.provider_sid, followup_id=claim.id,
@@ -263,18 +275,16 @@ def _record_failure(claim: _Claim, error: SendError, now: dt.datetime, worker_id
         if error.code == UNSUBSCRIBED:
             # The carrier says this number opted out: honour it for every later text too.
             store.set_opt_out(session, claim.phone, True, "twilio-21610", now)
-        if error.permanent or claim.attempts >= MAX_ATTEMPTS:
-            row.status = "failed"
-            row.last_error = error.reason if error.permanent else \
-                f"gave up after {claim.attempts} attempts: {error.reason}"
-            row.next_attempt_at = None
+        failure = Failure(error.reason, permanent=error.permanent,
+                          unknown=error.delivery_unknown)
+        decision = policy().decide(claim.attempts, now, failure)
+        outbox.mark(row, decision, **_STATUSES,
+             gave_up=f"gave up after {claim.attempts} attempts: {error.reason}")
+        if decision.outcome is not Outcome.RETRY:
             counts.failed += 1
             log.warning("Follow-up %d (%s) failed: %s", claim.id, claim.message_id,
                         row.last_error)
         else:
-            row.status = "scheduled"
-            row.last_error = error.reason
-            row.next_attempt_at = now + backoff(claim.attempts)
             counts.retried += 1
             log.warning("Follow-up %d (%s) will be retried at %s: %s", claim.id,
                         claim.message_id, row.next_attempt_at.isoformat(), error.reason)
@@ -287,19 +297,18 @@ def purge_if_due(due: float, every: float = PURGE_EVERY_SECONDS) -> float:
     :data:`PURGE_RETRY_SECONDS` later if it failed or could not reach the tracker store
     (e.g. Rasa has not created it yet).
     """
-    from clinic.retention import purge
-
     now = time.monotonic()
     if now < due:
         return due
     try:
-        report = purge()
+        report = retention.purge()
     except DatabaseUnavailable:
         return now + PURGE_RETRY_SECONDS  # already logged by clinic.db
-    except Exception:  # noqa: BLE001 - the purge must not stop the sender
+    except Exception:  # the purge must not stop the sender
         log.exception("Retention purge failed")
         return now + PURGE_RETRY_SECONDS
-    if report is not None and getattr(report, "tracker_error", ""):
+    tracker_error: object = getattr(report, "tracker_error", "")
+    if report is not None and tracker_error:
         return now + PURGE_RETRY_SECONDS
     return now + every
 
@@ -322,7 +331,7 @@ def run_forever(poll_seconds: float | None = None, stop: threading.Event | None 
             send_due(transport=transport)
         except DatabaseUnavailable:
             pass  # already logged by clinic.db; try again next time
-        except Exception:  # noqa: BLE001 - one bad pass must not stop the sender
+        except Exception:  # one bad pass must not stop the sender
             log.exception("Sender pass failed")
         if purge_every is not None:
             next_purge = purge_if_due(next_purge, purge_every)

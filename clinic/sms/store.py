@@ -38,7 +38,7 @@ def set_opt_out(session: Session, phone: str, opted_out: bool, keyword: str,
                               keyword=keyword[:64], changed_at=now))
         session.flush()
         return True
-    changed = row.opted_out != opted_out
+    changed = bool(row.opted_out != opted_out)
     if changed:
         row.opted_out = opted_out
         row.keyword = keyword[:64]

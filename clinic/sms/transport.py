@@ -96,6 +96,7 @@ class TwilioTransport:
         if not from_number:
             raise ValueError("Twilio credentials are set but twilio_from_number is empty: "
                              "set it in settings.yml or CLINIC_TWILIO_FROM_NUMBER")
+        # Lazy: twilio and requests load only when Twilio is configured.
         from twilio.http.http_client import TwilioHttpClient
         from twilio.rest import Client
 
@@ -110,6 +111,7 @@ class TwilioTransport:
 
     def send(self, to: str, body: str) -> SendResult:
         """Create the message at Twilio; translate failures into SendError."""
+        # Lazy: as in __init__.
         from requests.exceptions import RequestException
         from twilio.base.exceptions import TwilioException, TwilioRestException
 
@@ -132,6 +134,7 @@ def sent_nothing(error: BaseException) -> bool:
     closed while waiting for the answer, a broken answer) may come after Twilio
     received the request.
     """
+    # Lazy: as in TwilioTransport.__init__.
     from requests.exceptions import ConnectionError as RequestsConnectionError
     from requests.exceptions import ConnectTimeout, InvalidURL, MissingSchema, ProxyError, SSLError
     from urllib3.exceptions import ConnectTimeoutError, MaxRetryError, NewConnectionError

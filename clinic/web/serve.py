@@ -21,9 +21,11 @@ from functools import partial
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from clinic.kb import PROJECT_ROOT
+from clinic.settings import settings
 
 logger = logging.getLogger(__name__)
 
@@ -80,7 +82,7 @@ class DemoSiteHandler(BaseHTTPRequestHandler):
 
     server_version = "ClinicDemo"
 
-    def __init__(self, *args, rasa_url: str, **kwargs) -> None:
+    def __init__(self, *args: Any, rasa_url: str, **kwargs: Any) -> None:
         self.rasa_url = rasa_url
         super().__init__(*args, **kwargs)
 
@@ -88,12 +90,12 @@ class DemoSiteHandler(BaseHTTPRequestHandler):
         """The Server header: no Python version."""
         return self.server_version
 
-    def do_GET(self) -> None:  # noqa: N802 - name fixed by BaseHTTPRequestHandler
+    def do_GET(self) -> None:  # name fixed by BaseHTTPRequestHandler
         if self._body_refused():
             return
         self._serve(send_body=True)
 
-    def do_HEAD(self) -> None:  # noqa: N802
+    def do_HEAD(self) -> None:
         if self._body_refused(send_body=False):
             return
         self._serve(send_body=False)
@@ -156,7 +158,7 @@ class DemoSiteHandler(BaseHTTPRequestHandler):
         if send_body:
             self.wfile.write(body)
 
-    def log_message(self, format: str, *args) -> None:  # noqa: A002 - signature of the base
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - signature of the base
         # Request lines go to debug only: INFO logs stay free of visitors' details.
         logger.debug("%s " + format, self.address_string(), *args)
 
@@ -180,7 +182,6 @@ def main(argv: list[str] | None = None) -> int:
                         help="Rasa server the widget talks to (default %(default)s)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    from clinic.settings import settings
 
     try:
         server = build_server(args.host or settings().bind, args.port, args.rasa_url)

@@ -109,6 +109,18 @@ def make_tracker_store(url: str) -> None:
     engine.dispose()
 
 
+def tracker_senders(url: str) -> dict[str, int]:
+    """Conversation id -> number of events, of every conversation in the tracker store."""
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(url)
+    with engine.connect() as connection:
+        rows = connection.execute(text(
+            "SELECT sender_id, COUNT(*) FROM events GROUP BY sender_id")).all()
+    engine.dispose()
+    return {sender: count for sender, count in rows}
+
+
 def add_tracker_events(url: str, sender_id: str, events: list[dict]) -> None:
     """Append events (Rasa's JSON form: {"event": "user", "text": ...}) to a conversation."""
     import json

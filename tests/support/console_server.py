@@ -44,7 +44,7 @@ class Console:
             self.process.kill()
 
 
-def start_console(servers, extra_env: dict[str, str] | None = None) -> Console:  # noqa: ANN001
+def start_console(servers, extra_env: dict[str, str] | None = None) -> Console:
     """The console on a free loopback port, on the servers' databases and Rasa API."""
     from tests.conftest import free_port, wait_for
 
