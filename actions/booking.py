@@ -11,11 +11,12 @@ from typing import Any
 from rasa_sdk import Action, FormValidationAction, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.forms import REQUESTED_SLOT
 from rasa_sdk.types import DomainDict
 
 from actions.common import (
     answer_side_question,
-    consultation_contact,
+    gate_booking,
     is_payload,
     kb,
     latest_intent,
@@ -26,9 +27,10 @@ from actions.common import (
     screening_result,
 )
 from actions.faq import other_language_text
-from actions.promotion import clinic_today, extract_code, handle_typed_code
+from actions.promotion import extract_code, handle_typed_code
 from actions.safety import BOOKING_SLOTS
 from actions.screening import resolve_answer
+from clinic import messages as M
 from clinic.booking import (
     BookingDraft,
     clean_name,
@@ -38,7 +40,8 @@ from clinic.booking import (
     preview_promotion,
     save_booking,
 )
-from clinic.kb import OUTCOME_ELIGIBLE, OUTCOME_INCOMPLETE, Knowledge
+from clinic.kb import OUTCOME_ELIGIBLE, Knowledge, Promotion
+from clinic.promotion import clinic_today
 from clinic.safety import MentionKind
 from clinic.screening import Answer
 from clinic.settings import settings
@@ -87,20 +90,7 @@ class ActionBookingGate(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: DomainDict) -> list[EventType]:
-        k = kb()
-        result = screening_result(tracker, k)
-        if result.outcome == OUTCOME_ELIGIBLE:
-            return [SlotSet("booking_wanted", True), SlotSet("booking_next", "booking")]
-        if result.outcome == OUTCOME_INCOMPLETE:
-            dispatcher.utter_message(
-                text="Happy to help you book! First, a few quick safety questions, so we know "
-                     "microneedling suits you.")
-            return [SlotSet("booking_wanted", True), SlotSet("booking_next", "screening")]
-        dispatcher.utter_message(
-            text="From your screening answers, I can't book microneedling for you here: a "
-                 "practitioner needs to see you first. To arrange a consultation, "
-                 f"{consultation_contact(k)}.")
-        return [SlotSet("booking_wanted", False), SlotSet("booking_next", "refused")]
+        return gate_booking(tracker, dispatcher, kb())
 
 
 def treatment_from_text(text: str, k: Knowledge) -> str | None:
@@ -131,26 +121,29 @@ def chosen_treatment(tracker: Tracker, k: Knowledge) -> str | None:
     return None
 
 
-def _problem(slot: str) -> str:
-    return {
-        "booking_name": "Please tell me the name to book under (just your name, in letters).",
-        "booking_phone": "That doesn't look like a phone number I can use. Please type your "
-                         "mobile number with its area code, for example (415) 555-0132.",
-        "booking_email": "That doesn't look like an email address. Please type it again, for "
-                         "example name@example.com, or say \"skip\".",
-        "booking_treatment": "Please choose one of the options: facial, scalp (hair loss), or "
-                             "not sure. For example, type \"facial\" for microneedling of the "
-                             "face, or \"scalp\" for hair loss.",
-        "booking_times": "Please tell me which days and times suit you, in a few words, for "
-                         "example \"weekday mornings\", \"Tuesday after 3pm\" or \"as soon "
-                         "as possible\".",
-        "booking_sms_consent": "Please answer Yes or No: may we text you aftercare reminders?",
-        "booking_confirm": "Please answer Yes to send the request, or No to cancel it.",
-    }[slot]
+# Asked again when a reply is no answer to the question.
+PROBLEMS = {
+    "booking_name": M.BOOKING_PROBLEM_NAME,
+    "booking_phone": M.BOOKING_PROBLEM_PHONE,
+    "booking_email": M.BOOKING_PROBLEM_EMAIL,
+    "booking_treatment": M.BOOKING_PROBLEM_TREATMENT,
+    "booking_times": M.BOOKING_PROBLEM_TIMES,
+    "booking_sms_consent": M.BOOKING_PROBLEM_SMS_CONSENT,
+    "booking_confirm": M.BOOKING_PROBLEM_CONFIRM,
+}
 
 
 class ValidateBookingForm(FormValidationAction):
-    """Validates each booking answer; asks again with a specific message when invalid."""
+    """The booking form, the SDK's way: ``extract_<slot>`` reads the reply to the question
+    being asked, ``validate_<slot>`` checks it and asks again with a specific message.
+
+    Every slot has a custom mapping, so nothing is extracted unless the reply answers the
+    requested question. Extraction returns nothing for a reply that ends the form's turn (a
+    real "stop", an urgent sign, a new contraindication): Rasa then rejects the form and
+    the rules take over. Validation sets the slot to None for a reply that is no answer
+    (a question asked aside, a promotion code, a typo), which keeps the form on the same
+    question.
+    """
 
     def name(self) -> str:
         return "validate_booking_form"
@@ -161,131 +154,213 @@ class ValidateBookingForm(FormValidationAction):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: DomainDict) -> list[EventType]:
-        k = kb()
-        requested = tracker.get_slot("requested_slot")
-        text = latest_text(tracker)
-        intent, confidence = latest_intent(tracker)
-        if screening_result(tracker, k).outcome != OUTCOME_ELIGIBLE:
+        if screening_result(tracker, kb()).outcome != OUTCOME_ELIGIBLE:
             # Defence in depth: the gate keeps ineligible people out of this form.
-            dispatcher.utter_message(text="I can't take a booking request without a completed "
-                                          "screening.")
+            dispatcher.utter_message(text=kb().say(M.BOOKING_FORM_REFUSED))
             return [SlotSet(slot, "refused") for slot in FORM_SLOTS] + \
-                [SlotSet("requested_slot", None)]
-        if requested:
-            if intent == "report_urgent_symptoms":
-                return []
-            if any(m.is_recorded
-                   for m in safety_mentions(tracker, MentionKind.CONTRAINDICATION)):
-                return []  # a new contraindication stops the booking (rule)
-            if intent == "stop" and confidence >= STOP_CONFIDENCE and STOP_WORDS.search(text) \
-                    and not (
-                    requested in ANSWERS_THAT_LOOK_LIKE_STOP
-                    and self._validate(requested, text, intent, confidence, k) is not None):
-                return []  # "skip" or "no thanks" to these questions is an answer, not a stop
-        events: list[EventType] = []
-        values = {slot: tracker.get_slot(slot) for slot in FORM_SLOTS}
-        if requested and values.get(requested) is None:
-            events += self._fill(requested, text, intent, confidence, dispatcher, tracker, k,
-                                 values)
-        next_slot = next((slot for slot in FORM_SLOTS if values.get(slot) is None), None)
-        events.append(SlotSet("requested_slot", next_slot))
-        return events
+                [SlotSet(REQUESTED_SLOT, None)]
+        return await super().run(dispatcher, tracker, domain)
 
-    def _fill(self, slot: str, text: str, intent: str | None, confidence: float,
-              dispatcher: CollectingDispatcher, tracker: Tracker, k: Knowledge,
-              values: dict[str, Any]) -> list[EventType]:
+    async def next_requested_slot(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                                  domain: DomainDict) -> EventType | None:
+        """The first unanswered question, in FORM_SLOTS order; nothing when the reply to
+        the requested question was not read (the form's turn is rejected)."""
+        requested = tracker.get_slot(REQUESTED_SLOT)
+        if requested and tracker.get_slot(requested) is None \
+                and requested not in tracker.slots_to_validate():
+            return None
+        return SlotSet(REQUESTED_SLOT, next((slot for slot in FORM_SLOTS
+                                             if tracker.get_slot(slot) is None), None))
+
+    # ----------------------------------------------------------------- extraction
+
+    def _reply_to(self, slot: str, tracker: Tracker) -> dict[str, Any]:
+        """The reply as the candidate value of ``slot`` when ``slot`` is being asked."""
+        if tracker.get_slot(REQUESTED_SLOT) != slot or tracker.get_slot(slot) is not None:
+            return {}
+        if self._ends_the_turn(slot, tracker):
+            return {}
+        return {slot: latest_text(tracker)}
+
+    @staticmethod
+    def _ends_the_turn(slot: str, tracker: Tracker) -> bool:
+        """An urgent sign, a new contraindication or a real "stop" while ``slot`` is asked."""
+        intent, confidence = latest_intent(tracker)
+        if intent == "report_urgent_symptoms":
+            return True
+        if any(m.is_recorded for m in safety_mentions(tracker, MentionKind.CONTRAINDICATION)):
+            return True  # a new contraindication stops the booking (rule)
+        text = latest_text(tracker)
+        if intent == "stop" and confidence >= STOP_CONFIDENCE and STOP_WORDS.search(text):
+            # "skip" or "no thanks" to these questions is an answer, not a stop
+            return not (slot in ANSWERS_THAT_LOOK_LIKE_STOP
+                        and parse_answer(slot, text, intent, confidence, kb()) is not None)
+        return False
+
+    def extract_booking_name(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                             domain: DomainDict) -> dict[str, Any]:
+        return self._reply_to("booking_name", tracker)
+
+    def extract_booking_phone(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                              domain: DomainDict) -> dict[str, Any]:
+        return self._reply_to("booking_phone", tracker)
+
+    def extract_booking_email(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                              domain: DomainDict) -> dict[str, Any]:
+        return self._reply_to("booking_email", tracker)
+
+    def extract_booking_treatment(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                                  domain: DomainDict) -> dict[str, Any]:
+        return self._reply_to("booking_treatment", tracker)
+
+    def extract_booking_times(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                              domain: DomainDict) -> dict[str, Any]:
+        return self._reply_to("booking_times", tracker)
+
+    def extract_booking_sms_consent(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                                    domain: DomainDict) -> dict[str, Any]:
+        return self._reply_to("booking_sms_consent", tracker)
+
+    def extract_booking_confirm(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                                domain: DomainDict) -> dict[str, Any]:
+        return self._reply_to("booking_confirm", tracker)
+
+    # ----------------------------------------------------------------- validation
+
+    @staticmethod
+    def _answer(slot: str, text: str, dispatcher: CollectingDispatcher,
+                tracker: Tracker) -> dict[str, Any]:
+        """``{slot: value}`` for an answer, ``{slot: None}`` (asked again) for anything else.
+
+        A promotion code is answered about that code; a question asked aside is answered
+        first; then the reply is read as the answer; a reply that is no answer may still be
+        a question without a question mark.
+        """
+        k = kb()
+        intent, confidence = latest_intent(tracker)
         typed_code = extract_code(text, k)
         if intent == "enter_promo_code" or (typed_code and k.promotion(typed_code)
                                             and slot != "booking_name"):
-            return handle_typed_code(dispatcher, tracker, k) + [SlotSet(slot, None)]
-        # A question asked aside is answered first; then the reply is read as the answer;
-        # a reply that is no answer may still be a question without a question mark.
+            events = handle_typed_code(dispatcher, tracker, k)
+            return {**{e["name"]: e["value"] for e in events}, slot: None}
         asked = is_payload(text) or looks_like_question(text)
-        if asked and self._side_question(tracker, dispatcher, k):
-            return [SlotSet(slot, None)]
-        value = self._validate(slot, text, intent, confidence, k)
+        if asked and answer_side_question(tracker, dispatcher, k):
+            return {slot: None}
+        value = parse_answer(slot, text, intent, confidence, k)
         if slot == "booking_treatment" and value is None:
             value = chosen_treatment(tracker, k)
-        if value is None and not asked and self._side_question(tracker, dispatcher, k):
-            return [SlotSet(slot, None)]
+        if value is None and not asked and answer_side_question(tracker, dispatcher, k):
+            return {slot: None}
         if value is None:
             if describe_input(text) == "other_language":
                 dispatcher.utter_message(text=other_language_text(k))
-            dispatcher.utter_message(text=_problem(slot))
-            return [SlotSet(slot, None)]
-        values[slot] = value
-        events: list[EventType] = [SlotSet(slot, value)]
-        if slot == "booking_sms_consent" and value == "yes":
-            events.append(SlotSet("booking_sms_consent_at",
-                                  dt.datetime.now(dt.timezone.utc).isoformat()))
-        if slot == "booking_confirm" and value == "no":
-            dispatcher.utter_message(text="Okay, I haven't sent anything. Say \"book\" whenever "
-                                          "you want to start again.")
-        return events
+            dispatcher.utter_message(text=k.say(PROBLEMS[slot]))
+        return {slot: value}
 
-    @staticmethod
-    def _side_question(tracker: Tracker, dispatcher: CollectingDispatcher, k: Knowledge) -> bool:
-        return answer_side_question(tracker, dispatcher, k)
+    def validate_booking_name(self, value: Any, dispatcher: CollectingDispatcher,
+                              tracker: Tracker, domain: DomainDict) -> dict[str, Any]:
+        return self._answer("booking_name", value, dispatcher, tracker)
 
-    @staticmethod
-    def _validate(slot: str, text: str, intent: str | None, confidence: float,
-                  k: Knowledge) -> str | None:
-        if slot == "booking_name":
-            if is_payload(text) or not_a_name(text):
-                return None
-            return clean_name(text)
-        if slot == "booking_phone":
-            return normalize_phone(text)
-        if slot == "booking_email":
-            if intent == "deny" and is_payload(text) or SKIP_WORDS.match(text):
-                return NO_EMAIL
-            return normalize_email(text)
-        if slot == "booking_treatment":
-            return treatment_from_text(text, k)
-        if slot == "booking_times":
-            cleaned = " ".join(text.split())
-            if not cleaned or is_payload(cleaned) or len(cleaned) > MAX_TIMES_TEXT:
-                return None
-            if promo_code_in(cleaned, tuple(p.code for p in k.promotions)) or \
-                    not looks_like_times(cleaned):
-                return None
-            return cleaned
-        answer = resolve_answer(text, intent, confidence)
-        if answer is None and DECLINE_WORDS.match(text):
-            answer = Answer.NO
-        if answer is None or answer == Answer.UNSURE:
+    def validate_booking_phone(self, value: Any, dispatcher: CollectingDispatcher,
+                               tracker: Tracker, domain: DomainDict) -> dict[str, Any]:
+        return self._answer("booking_phone", value, dispatcher, tracker)
+
+    def validate_booking_email(self, value: Any, dispatcher: CollectingDispatcher,
+                               tracker: Tracker, domain: DomainDict) -> dict[str, Any]:
+        return self._answer("booking_email", value, dispatcher, tracker)
+
+    def validate_booking_treatment(self, value: Any, dispatcher: CollectingDispatcher,
+                                   tracker: Tracker, domain: DomainDict) -> dict[str, Any]:
+        return self._answer("booking_treatment", value, dispatcher, tracker)
+
+    def validate_booking_times(self, value: Any, dispatcher: CollectingDispatcher,
+                               tracker: Tracker, domain: DomainDict) -> dict[str, Any]:
+        return self._answer("booking_times", value, dispatcher, tracker)
+
+    def validate_booking_sms_consent(self, value: Any, dispatcher: CollectingDispatcher,
+                                     tracker: Tracker, domain: DomainDict) -> dict[str, Any]:
+        answer = self._answer("booking_sms_consent", value, dispatcher, tracker)
+        if answer.get("booking_sms_consent") == "yes":
+            answer["booking_sms_consent_at"] = dt.datetime.now(dt.timezone.utc).isoformat()
+        return answer
+
+    def validate_booking_confirm(self, value: Any, dispatcher: CollectingDispatcher,
+                                 tracker: Tracker, domain: DomainDict) -> dict[str, Any]:
+        answer = self._answer("booking_confirm", value, dispatcher, tracker)
+        if answer.get("booking_confirm") == "no":
+            dispatcher.utter_message(text=kb().say(M.BOOKING_CANCELLED))
+        return answer
+
+
+def parse_answer(slot: str, text: str, intent: str | None, confidence: float,
+                 k: Knowledge) -> str | None:
+    """The value a reply gives the booking question ``slot``, or None if it gives none."""
+    if slot == "booking_name":
+        if is_payload(text) or not_a_name(text):
             return None
-        return answer.value
+        return clean_name(text)
+    if slot == "booking_phone":
+        return normalize_phone(text)
+    if slot == "booking_email":
+        if intent == "deny" and is_payload(text) or SKIP_WORDS.match(text):
+            return NO_EMAIL
+        return normalize_email(text)
+    if slot == "booking_treatment":
+        return treatment_from_text(text, k)
+    if slot == "booking_times":
+        cleaned = " ".join(text.split())
+        if not cleaned or is_payload(cleaned) or len(cleaned) > MAX_TIMES_TEXT:
+            return None
+        if promo_code_in(cleaned, tuple(p.code for p in k.promotions)) or \
+                not looks_like_times(cleaned):
+            return None
+        return cleaned
+    answer = resolve_answer(text, intent, confidence)
+    if answer is None and DECLINE_WORDS.match(text):
+        answer = Answer.NO
+    if answer is None or answer == Answer.UNSURE:
+        return None
+    return answer.value
 
 
-ASK_TEXTS = {
-    "booking_name": "Let's get your booking request started. What name should we book under?",
-    "booking_phone": "What mobile number can the clinic reach you on?",
-    "booking_email": "What's your email address? (Optional: say \"skip\" if you'd rather not "
-                     "share one.)",
-    "booking_times": "Which days and times suit you? For example \"Tuesday afternoons\" or "
-                     "\"next Friday at 10am\".",
-}
+class ActionAskBookingName(Action):
+    def name(self) -> str:
+        return "action_ask_booking_name"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: DomainDict) -> list[EventType]:
+        dispatcher.utter_message(**kb().utter(M.BOOKING_ASK_NAME))
+        return []
 
 
-def _make_ask_action(slot: str) -> type[Action]:
-    """The action that asks for one free-text booking detail."""
+class ActionAskBookingPhone(Action):
+    def name(self) -> str:
+        return "action_ask_booking_phone"
 
-    class AskBookingDetail(Action):
-        def name(self) -> str:
-            return f"action_ask_{slot}"
-
-        async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                      domain: DomainDict) -> list[EventType]:
-            buttons = [{"title": "Skip", "payload": "/deny"}] if slot == "booking_email" else []
-            dispatcher.utter_message(text=ASK_TEXTS[slot], buttons=buttons)
-            return []
-
-    AskBookingDetail.__name__ = AskBookingDetail.__qualname__ = f"ActionAsk_{slot}"
-    return AskBookingDetail
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: DomainDict) -> list[EventType]:
+        dispatcher.utter_message(**kb().utter(M.BOOKING_ASK_PHONE))
+        return []
 
 
-ASK_ACTIONS = {slot: _make_ask_action(slot) for slot in ASK_TEXTS}
+class ActionAskBookingEmail(Action):
+    def name(self) -> str:
+        return "action_ask_booking_email"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: DomainDict) -> list[EventType]:
+        dispatcher.utter_message(**kb().utter(M.BOOKING_ASK_EMAIL))  # with a Skip button
+        return []
+
+
+class ActionAskBookingTimes(Action):
+    def name(self) -> str:
+        return "action_ask_booking_times"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: DomainDict) -> list[EventType]:
+        dispatcher.utter_message(**kb().utter(M.BOOKING_ASK_TIMES))
+        return []
 
 
 class ActionAskBookingTreatment(Action):
@@ -294,9 +369,10 @@ class ActionAskBookingTreatment(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: DomainDict) -> list[EventType]:
-        treatments = kb().clinic.treatments
+        k = kb()
+        treatments = k.clinic.treatments
         dispatcher.utter_message(
-            text="Which treatment are you interested in?",
+            text=k.say(M.BOOKING_ASK_TREATMENT),
             buttons=[{"title": t.label, "payload": f'/inform{{"treatment": "{t.id}"}}'}
                      for t in treatments])
         return []
@@ -310,10 +386,9 @@ class ActionAskBookingSmsConsent(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: DomainDict) -> list[EventType]:
-        dispatcher.utter_message(
-            text=kb().clinic.sms_consent_wording,
-            buttons=[{"title": "Yes, text me", "payload": "/affirm"},
-                     {"title": "No texts", "payload": "/deny"}])
+        k = kb()
+        dispatcher.utter_message(**k.utter(M.BOOKING_ASK_SMS_CONSENT,
+                                           wording=k.clinic.sms_consent_wording))
         return []
 
 
@@ -329,19 +404,20 @@ def booking_summary(tracker: Tracker, k: Knowledge) -> str:
     understood = ""
     if parsed:
         understood = " (" + ", ".join(p.strftime("%a %b %-d, %-I:%M %p") for p in parsed[:3]) + ")"
-    lines = [
-        "Here's your booking request:",
-        f"• Name: {tracker.get_slot('booking_name')}",
-        f"• Mobile: {tracker.get_slot('booking_phone')}",
-        f"• Email: {email if email not in (None, NO_EMAIL) else 'not given'}",
-        f"• Treatment: {treatment}",
-        f"• Preferred times: {times_text}{understood}",
-        f"• Aftercare texts: {'yes' if tracker.get_slot('booking_sms_consent') == 'yes' else 'no'}",
-    ]
+    consent = tracker.get_slot("booking_sms_consent") == "yes"
+    lines = [k.say(
+        M.BOOKING_SUMMARY,
+        name=tracker.get_slot("booking_name"),
+        phone=tracker.get_slot("booking_phone"),
+        email=email if email not in (None, NO_EMAIL) else k.say(M.BOOKING_SUMMARY_NO_EMAIL),
+        treatment=treatment,
+        times=f"{times_text}{understood}",
+        sms_texts=k.say(M.BOOKING_SUMMARY_TEXTS_YES if consent else M.BOOKING_SUMMARY_TEXTS_NO),
+    )]
     offer_line = summary_offer(tracker, k)
     if offer_line:
-        lines.append(f"• Offer: {offer_line}")
-    lines.append("Shall I send it to the clinic?")
+        lines.append(k.say(M.BOOKING_SUMMARY_OFFER, offer=offer_line))
+    lines.append(k.say(M.BOOKING_SUMMARY_QUESTION))
     return "\n".join(lines)
 
 
@@ -355,8 +431,13 @@ def summary_offer(tracker: Tracker, k: Knowledge) -> str | None:
     if decision is None:
         return None
     if decision.ok and decision.promotion is not None:
-        return f"{decision.promotion.description} with {decision.promotion.code}"
+        return offer_text(decision.promotion, k)
     return decision.message
+
+
+def offer_text(promotion: Promotion, k: Knowledge) -> str:
+    """"$50 off a facial treatment with FACIAL50"."""
+    return k.say(M.BOOKING_OFFER, description=promotion.description, code=promotion.code)
 
 
 class ActionAskBookingConfirm(Action):
@@ -365,10 +446,9 @@ class ActionAskBookingConfirm(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: DomainDict) -> list[EventType]:
-        dispatcher.utter_message(
-            text=booking_summary(tracker, kb()),
-            buttons=[{"title": "Yes, send it", "payload": "/affirm"},
-                     {"title": "No, cancel", "payload": "/deny"}])
+        k = kb()
+        dispatcher.utter_message(text=booking_summary(tracker, k),
+                                 buttons=k.buttons(M.BOOKING_SUMMARY_QUESTION))
         return []
 
 
@@ -407,28 +487,22 @@ class ActionSubmitBooking(Action):
         if tracker.get_slot("booking_confirm") != "yes":
             return clear
         if screening_result(tracker, k).outcome != OUTCOME_ELIGIBLE:
-            dispatcher.utter_message(text="I can't send a booking request without an eligible "
-                                          f"screening. Please call {k.clinic.phone}.")
+            dispatcher.utter_message(text=k.say(M.BOOKING_SUBMIT_REFUSED))
             return clear
         try:
             result = await asyncio.to_thread(save_booking, draft_from_tracker(tracker, k), k,
                                              today=clinic_today())
         except Exception as error:  # never a stack trace to the person; nothing half-saved
             logger.error("booking request could not be saved: %s", type(error).__name__)
-            dispatcher.utter_message(
-                text="I'm sorry, I couldn't save your booking request just now. Please call "
-                     f"{k.clinic.phone} or book online at {k.clinic.booking_url}, and the team "
-                     "will help you straight away.")
+            dispatcher.utter_message(text=k.say(M.BOOKING_SAVE_FAILED))
             return clear
         deliver_in_background()  # the clinic's booking system, if one is configured
-        lines = [f"Your booking request is in. Your reference is {result.reference}."]
+        lines = [k.say(M.BOOKING_SAVED, reference=result.reference)]
         if result.promotion is not None:
-            lines.append(f"{result.promotion.description} with {result.promotion.code} is "
-                         "applied to your request.")
+            lines.append(k.say(M.BOOKING_OFFER_APPLIED, offer=offer_text(result.promotion, k)))
         elif result.promo_decision is not None and not result.promo_decision.ok:
             lines.append(result.promo_decision.message)
-        lines.append(f"The clinic will contact you to confirm the appointment. You can also book "
-                     f"online at {k.clinic.booking_url} or call {k.clinic.phone}.")
+        lines.append(k.say(M.BOOKING_SAVED_NEXT))
         dispatcher.utter_message(text=" ".join(lines))
         return clear + [SlotSet("booking_reference", result.reference),
                         SlotSet("promo_code", None)]

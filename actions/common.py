@@ -6,11 +6,17 @@ import re
 from typing import Any
 
 from rasa_sdk import Tracker
+from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from clinic.kb import Knowledge, Topic, knowledge
+from clinic import hours
+from clinic import messages as M
+from clinic.kb import OUTCOME_ELIGIBLE, OUTCOME_INCOMPLETE, Knowledge, Topic, knowledge
+from clinic.promotion import clinic_today, overview
+from clinic.questions import match_question, patient_questions, render_answer
 from clinic.safety import MentionKind, SafetyMention
 from clinic.screening import ScreeningResult, answers_from_slots, evaluate
+from clinic.settings import settings
 
 # Intents that are a question aside, answered without leaving a form.
 SIDE_INTENTS = ("ask_contact", "ask_promotion", "human_handoff", "bot_challenge")
@@ -31,7 +37,8 @@ def citation(sources: tuple[str, ...], k: Knowledge) -> str:
     names = [k.references[s].short for s in sources]
     if not names:
         return ""
-    return ("Source: " if len(names) == 1 else "Sources: ") + "; ".join(names) + "."
+    return k.say(M.COMMON_SOURCE if len(names) == 1 else M.COMMON_SOURCES,
+                 names="; ".join(names))
 
 
 def render_topic(topic: Topic, k: Knowledge) -> str:
@@ -85,9 +92,7 @@ def screening_result(tracker: Tracker, k: Knowledge) -> ScreeningResult:
 
 
 def contact_text(k: Knowledge) -> str:
-    c = k.clinic
-    return (f"You can reach {c.name} by phone at {c.phone} or by email at {c.email}. "
-            f"Opening hours: {c.hours}. You can also book online at {c.booking_url}.")
+    return k.say(M.COMMON_CONTACT)
 
 
 def handoff_text(k: Knowledge) -> str:
@@ -97,29 +102,61 @@ def handoff_text(k: Knowledge) -> str:
     During opening hours staff can reply in this chat; outside them the person learns when
     someone will, and gets the phone number either way.
     """
-    from clinic import hours
-    from clinic.settings import settings
-
-    c = k.clinic
     now = hours.now()
-    state = hours.availability(c.hours, now, settings().tz)
+    state = hours.availability(k.clinic.hours, now, settings().tz)
     if state is not None and state.open_now:
-        return (f"A member of staff can reply here during opening hours ({c.hours}). I've "
-                "let the team know you'd like to talk to someone: please stay in this chat "
-                f"and they'll join shortly. You can also call {c.phone}.")
+        return k.say(M.COMMON_HANDOFF_OPEN)
     if state is not None and state.next_opening is not None:
-        when = hours.spoken_time(state.next_opening, now)
-        return (f"A member of staff can reply here during opening hours ({c.hours}). The "
-                f"clinic is closed now: I've let the team know, and someone will reply here "
-                f"from {when}. If it can't wait, call {c.phone} or email {c.email}.")
-    return (f"I've let the clinic's team know you'd like to talk to someone; a member of "
-            f"staff can reply here during opening hours ({c.hours}). You can also call "
-            f"{c.phone} or email {c.email}.")
+        return k.say(M.COMMON_HANDOFF_CLOSED, when=hours.spoken_time(state.next_opening, now))
+    return k.say(M.COMMON_HANDOFF_UNKNOWN)
 
 
 def consultation_contact(k: Knowledge) -> str:
     """How to reach the clinic for a practitioner's consultation."""
-    return f"call {k.clinic.phone} ({k.clinic.hours}) or email {k.clinic.email}"
+    return k.say(M.CONSULTATION_CONTACT)
+
+
+def see_practitioner(k: Knowledge) -> str:
+    """The one way the assistant says a practitioner should see the person."""
+    return k.say(M.COMMON_SEE_PRACTITIONER)
+
+
+def gate_booking(tracker: Tracker, dispatcher: CollectingDispatcher,
+                 k: Knowledge) -> list[dict[str, Any]]:
+    """Someone wants to book: only with a complete, eligible screening.
+
+    The events that start the booking form, the screening first (said so), or refuse (said
+    why, with how to see a practitioner). ``booking_next`` tells the rules which.
+    """
+    outcome = screening_result(tracker, k).outcome
+    if outcome == OUTCOME_ELIGIBLE:
+        return [SlotSet("booking_wanted", True), SlotSet("booking_next", "booking")]
+    if outcome == OUTCOME_INCOMPLETE:
+        dispatcher.utter_message(text=k.say(M.BOOKING_SCREENING_FIRST))
+        return [SlotSet("booking_wanted", True), SlotSet("booking_next", "screening")]
+    dispatcher.utter_message(text=k.say(M.BOOKING_REFUSED, see_practitioner=see_practitioner(k)))
+    return [SlotSet("booking_wanted", False), SlotSet("booking_next", "refused")]
+
+
+def patient_question_id(tracker: Tracker) -> str | None:
+    for entity in (tracker.latest_message or {}).get("entities") or []:
+        if entity.get("entity") == "patient_topic":
+            return entity.get("value")
+    question = match_question((tracker.latest_message or {}).get("text") or "")
+    return question.id if question else None
+
+
+def answer_patient_question(tracker: Tracker, dispatcher: CollectingDispatcher) -> bool:
+    """Answer the patient question of the latest message; False if there is none."""
+    question_id = patient_question_id(tracker)
+    if not question_id:
+        return False
+    try:
+        question = patient_questions().by_id(question_id)
+    except KeyError:
+        return False
+    dispatcher.utter_message(text=render_answer(question, kb()))
+    return True
 
 
 def answer_faq(intent: str | None, dispatcher: CollectingDispatcher, k: Knowledge) -> bool:
@@ -152,12 +189,9 @@ def answer_side_question(tracker: Tracker, dispatcher: CollectingDispatcher,
         dispatcher.utter_message(response="utter_iamabot")
         return True
     if intent == "ask_patient_question":
-        from actions.conversation import answer_patient_question
-
         return answer_patient_question(tracker, dispatcher)
     if intent == "ask_promotion":
-        from actions.promotion import promotion_overview
-
-        dispatcher.utter_message(text=promotion_overview(tracker, k))
+        outcome = screening_result(tracker, k).outcome
+        dispatcher.utter_message(text=overview(outcome, k, clinic_today()))
         return True
     return False

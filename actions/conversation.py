@@ -8,9 +8,15 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.common import consultation_contact, kb, latest_intent, screening_result
-from clinic.kb import OUTCOME_ELIGIBLE, OUTCOME_INCOMPLETE
-from clinic.questions import match_question, patient_questions, render_answer
+from actions.common import (
+    answer_patient_question,
+    gate_booking,
+    kb,
+    latest_intent,
+    screening_result,
+)
+from actions.faq import ActionOutOfScope
+from clinic.kb import OUTCOME_INCOMPLETE
 
 OFFER_BOOK = "book"
 OFFER_SCREENING = "screening"
@@ -73,47 +79,12 @@ class ActionReplyToOffer(Action):
         if offered in (OFFER_SCREENING, OFFER_RESUME):
             return events + [SlotSet("booking_next", "screening")]
         if offered == OFFER_BOOK:
-            result = screening_result(tracker, k)
-            if result.outcome == OUTCOME_ELIGIBLE:
-                return events + [SlotSet("booking_wanted", True),
-                                 SlotSet("booking_next", "booking")]
-            if result.outcome == OUTCOME_INCOMPLETE:
-                dispatcher.utter_message(
-                    text="Happy to help you book! First, a few quick safety questions, so we "
-                         "know microneedling suits you.")
-                return events + [SlotSet("booking_wanted", True),
-                                 SlotSet("booking_next", "screening")]
-            dispatcher.utter_message(
-                text="From your screening answers, I can't book microneedling for you here: a "
-                     "practitioner needs to see you first. To arrange a consultation, "
-                     f"{consultation_contact(k)}.")
-            return events + [SlotSet("booking_wanted", False), SlotSet("booking_next", "refused")]
+            return events + gate_booking(tracker, dispatcher, k)
         if intent == "resume":
             dispatcher.utter_message(response="utter_nothing_to_resume")
         else:
             dispatcher.utter_message(response="utter_what_next")
         return events + [SlotSet("booking_next", "none")]
-
-
-def patient_question_id(tracker: Tracker) -> str | None:
-    for entity in (tracker.latest_message or {}).get("entities") or []:
-        if entity.get("entity") == "patient_topic":
-            return entity.get("value")
-    question = match_question((tracker.latest_message or {}).get("text") or "")
-    return question.id if question else None
-
-
-def answer_patient_question(tracker: Tracker, dispatcher: CollectingDispatcher) -> bool:
-    """Answer the patient question of the latest message; False if there is none."""
-    question_id = patient_question_id(tracker)
-    if not question_id:
-        return False
-    try:
-        question = patient_questions().by_id(question_id)
-    except KeyError:
-        return False
-    dispatcher.utter_message(text=render_answer(question, kb()))
-    return True
 
 
 class ActionAnswerPatientQuestion(Action):
@@ -124,7 +95,5 @@ class ActionAnswerPatientQuestion(Action):
                   domain: dict[str, Any]) -> list[dict[str, Any]]:
         if answer_patient_question(tracker, dispatcher):
             return []
-        from actions.faq import ActionOutOfScope
-
         # No pattern matched: honest "not covered" for microneedling, else out of scope.
         return await ActionOutOfScope().run(dispatcher, tracker, domain)

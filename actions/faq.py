@@ -17,14 +17,15 @@ from actions.common import (
     latest_text,
     looks_like_question,
 )
+from clinic import messages as M
+from clinic.kb import Knowledge
 from clinic.questions import about_microneedling, not_covered_text
 from clinic.text_kind import describe_input
 
-START_BUTTONS = [
-    {"title": "What is microneedling?", "payload": "/ask_what_is"},
-    {"title": "The benefits", "payload": "/ask_benefits"},
-    {"title": "Am I a good candidate?", "payload": "/check_eligibility"},
-]
+
+def start_buttons(k: Knowledge) -> list[dict[str, str]]:
+    """What is microneedling / the benefits / am I a good candidate, offered with fallbacks."""
+    return k.buttons(M.FAQ_START_MENU)
 
 
 class ActionAnswerFaq(Action):
@@ -36,9 +37,9 @@ class ActionAnswerFaq(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[dict[str, Any]]:
         intent, _ = latest_intent(tracker)
-        if not answer_faq(intent, dispatcher, kb()):
-            dispatcher.utter_message(text="Sorry, I don't have an answer for that here. "
-                                          + contact_text(kb()))
+        k = kb()
+        if not answer_faq(intent, dispatcher, k):
+            dispatcher.utter_message(text=k.say(M.FAQ_NO_ANSWER, contact=contact_text(k)))
         return []
 
 
@@ -51,7 +52,7 @@ class ActionClinicContact(Action):
         k = kb()
         text = contact_text(k)
         if k.clinic.address:
-            text += f" Address: {k.clinic.address}."
+            text += " " + k.say(M.FAQ_ADDRESS, address=k.clinic.address)
         dispatcher.utter_message(text=text)
         return []
 
@@ -80,22 +81,29 @@ class ActionOutOfScope(Action):
         k = kb()
         text = latest_text(tracker)
         if describe_input(text) == "other_language":
-            dispatcher.utter_message(text=other_language_text(k), buttons=START_BUTTONS)
+            dispatcher.utter_message(text=other_language_text(k), buttons=start_buttons(k))
             return []
         if about_microneedling(text, k):
-            dispatcher.utter_message(text=not_covered_text(k), buttons=START_BUTTONS)
+            dispatcher.utter_message(text=not_covered_text(k), buttons=start_buttons(k))
             return []
-        dispatcher.utter_message(
-            text="I'm sorry, I can't help with that here: I can only answer questions about "
-                 "microneedling, check whether it suits you, and help you book. For anything "
-                 f"else, including prices, please contact the clinic. {contact_text(k)}",
-            buttons=START_BUTTONS)
+        dispatcher.utter_message(text=k.say(M.FAQ_OUT_OF_SCOPE, contact=contact_text(k)),
+                                 buttons=start_buttons(k))
         return []
 
 
-def other_language_text(k) -> str:
-    return ("Sorry, I can only chat in English for now. "
-            f"Please call {k.clinic.name} at {k.clinic.phone} or email {k.clinic.email}.")
+def other_language_text(k: Knowledge) -> str:
+    return k.say(M.FAQ_OTHER_LANGUAGE)
+
+
+# What the fallback says, by what the message looked like (clinic.text_kind.describe_input).
+FALLBACKS = {
+    "empty": M.FAQ_FALLBACK_EMPTY,
+    "long": M.FAQ_FALLBACK_LONG,
+    "emoji": M.FAQ_FALLBACK_EMOJI,
+    "symbols": M.FAQ_FALLBACK_SYMBOLS,
+    "markup": M.FAQ_FALLBACK_MARKUP,
+    "other_language": M.FAQ_OTHER_LANGUAGE,
+}
 
 
 class ActionFallback(Action):
@@ -116,27 +124,11 @@ class ActionFallback(Action):
         k = kb()
         text = latest_text(tracker)
         kind = describe_input(text)
-        texts = {
-            "empty": "It looks like your message was empty. What would you like to know "
-                     "about microneedling?",
-            "long": "That's a long message! Could you ask me one question at a time? "
-                    "I can tell you about microneedling, check whether it suits you, and help "
-                    "you book.",
-            "emoji": "😊 I can only read words, I'm afraid. What would you like to know about "
-                     "microneedling?",
-            "symbols": "I didn't catch that. What would you like to know about microneedling?",
-            "markup": "I can only read plain text. What would you like to know about "
-                      "microneedling?",
-            "other_language": other_language_text(k),
-        }
         if kind == "gibberish":
-            dispatcher.utter_message(response="utter_gibberish", buttons=START_BUTTONS)
+            dispatcher.utter_message(response="utter_gibberish", buttons=start_buttons(k))
         elif kind == "unclear" and looks_like_question(text) and about_microneedling(text, k):
-            dispatcher.utter_message(text=not_covered_text(k), buttons=START_BUTTONS)
+            dispatcher.utter_message(text=not_covered_text(k), buttons=start_buttons(k))
         else:
-            text = texts.get(kind) or (
-                "Sorry, I didn't quite understand. I can tell you about microneedling and the "
-                "research behind it, check whether it suits you, or help you book. If your "
-                f"question is about something else, please call the clinic at {k.clinic.phone}.")
-            dispatcher.utter_message(text=text, buttons=START_BUTTONS)
+            message = FALLBACKS.get(kind, M.FAQ_FALLBACK_UNCLEAR)
+            dispatcher.utter_message(text=k.say(message), buttons=start_buttons(k))
         return [UserUtteranceReverted()]

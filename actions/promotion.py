@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import re
 from typing import Any
@@ -12,25 +11,22 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.common import kb, latest_text, screening_result
-from clinic.kb import OUTCOME_ELIGIBLE, OUTCOME_INCOMPLETE, OUTCOME_NOT_SUITABLE_NOW, Knowledge
+from clinic import messages as M
+from clinic.kb import Knowledge
 from clinic.promotion import (
-    EXPIRED,
     NOT_SCREENED,
-    NOT_YET_VALID,
-    UNKNOWN_CODE,
+    Eligibility,
     PromoDecision,
     check_code,
-    decision,
+    check_code_before_screening,
+    clinic_today,
+    eligibility,
+    overview,
 )
-from clinic.settings import settings
 from clinic.text_kind import promo_code_in
 
 logger = logging.getLogger(__name__)
 _CODE_TOKEN = re.compile(r"[A-Za-z0-9]{4,20}")
-
-
-def clinic_today() -> dt.date:
-    return dt.datetime.now(settings().tz).date()
 
 
 def extract_code(text: str, k: Knowledge) -> str | None:
@@ -51,31 +47,9 @@ def extract_code(text: str, k: Knowledge) -> str | None:
     return None
 
 
-def outcome_for_promotion(tracker: Tracker, k: Knowledge) -> str | None:
-    outcome = screening_result(tracker, k).outcome
-    return None if outcome == OUTCOME_INCOMPLETE else outcome
-
-
 def promotion_overview(tracker: Tracker, k: Knowledge) -> str:
     """What the clinic offers; the code itself only for people who may use it."""
-    outcome = outcome_for_promotion(tracker, k)
-    if outcome not in (None, OUTCOME_ELIGIBLE):
-        why = ("microneedling isn't suitable for you right now" if outcome == OUTCOME_NOT_SUITABLE_NOW
-               else "a practitioner needs to see you first")
-        return ("The clinic's current offer is for people whose screening shows microneedling "
-                f"suits them now. From your answers, {why}: call {k.clinic.phone} to talk it "
-                "over.")
-    today = clinic_today()
-    live = [p for p in k.promotions if p.valid_from <= today <= p.valid_until]
-    if not live:
-        return "There's no promotion running at the moment."
-    lines = [f"{p.description} with the code {p.code}, until "
-             f"{p.valid_until.strftime('%B %-d, %Y')}" for p in live]
-    condition = ("You're eligible from your screening answers, so it's applied automatically "
-                 "when you book a facial." if outcome == OUTCOME_ELIGIBLE else
-                 "It's for people whose safety screening shows microneedling suits them; it's "
-                 "applied automatically when you book a facial after the screening.")
-    return "The clinic offers " + "; ".join(lines) + ". " + condition
+    return overview(screening_result(tracker, k).outcome, k, clinic_today())
 
 
 class ActionExplainPromotion(Action):
@@ -92,7 +66,7 @@ def decide_code(code: str, tracker: Tracker, k: Knowledge) -> PromoDecision:
     """Check a typed code for this person (read-only; the redemption happens on saving)."""
     return check_code(
         code, k,
-        outcome=outcome_for_promotion(tracker, k),
+        outcome=screening_result(tracker, k).outcome,
         treatment=tracker.get_slot("booking_treatment"),
         phone_e164=tracker.get_slot("booking_phone"),
         email=None if tracker.get_slot("booking_email") in (None, "none")
@@ -106,17 +80,16 @@ def handle_typed_code(dispatcher: CollectingDispatcher, tracker: Tracker,
     """Answer a typed code with its own clear reason; remember it when it can be used."""
     code = extract_code(latest_text(tracker), k)
     if not code:
-        dispatcher.utter_message(text="Which code would you like to use? Please type it, "
-                                      "for example ABC123.")
+        dispatcher.utter_message(text=k.say(M.PROMOTION_WHICH_CODE))
         return []
-    if outcome_for_promotion(tracker, k) is None:
+    outcome = screening_result(tracker, k).outcome
+    if eligibility(outcome, k.promotions) is Eligibility.NOT_SCREENED:
         return _before_screening(code, dispatcher, k)
     try:
         decision = decide_code(code, tracker, k)
     except Exception:  # the database may be down; the code is checked again on saving
         logger.exception("promotion check failed")
-        dispatcher.utter_message(text="I can't check codes just now; if it applies, the clinic "
-                                      "will apply it when they confirm your booking.")
+        dispatcher.utter_message(text=k.say(M.PROMOTION_CHECK_UNAVAILABLE))
         return []
     dispatcher.utter_message(text=decision.message)
     return [SlotSet("promo_code", code if decision.ok else None)]
@@ -124,29 +97,13 @@ def handle_typed_code(dispatcher: CollectingDispatcher, tracker: Tracker,
 
 def _before_screening(code: str, dispatcher: CollectingDispatcher,
                       k: Knowledge) -> list[dict[str, Any]]:
-    """A code typed before the safety questions: an answer about that very code.
-
-    Unknown, not yet valid or expired codes are said so (nothing personal is revealed);
-    a current code needs the safety questions first, with a button to start them.
-    """
-    promotion = k.promotion(code)
-    today = clinic_today()
-    if promotion is None:
-        reason = UNKNOWN_CODE
-    elif today < promotion.valid_from:
-        reason = NOT_YET_VALID
-    elif today > promotion.valid_until:
-        reason = EXPIRED
-    else:
-        reason = NOT_SCREENED
-    message = decision(reason, k, promotion, code=code).message
-    if reason != NOT_SCREENED:
-        dispatcher.utter_message(text=message)
+    """A code typed before the safety questions: an answer about that very code, with a
+    button to start the questions when the code is current (clinic.promotion decides)."""
+    answer = check_code_before_screening(code, k, today=clinic_today())
+    if answer.reason != NOT_SCREENED:
+        dispatcher.utter_message(text=answer.message)
         return [SlotSet("promo_code", None)]
-    dispatcher.utter_message(
-        text=message,
-        buttons=[{"title": "Start the safety questions", "payload": "/check_eligibility"},
-                 {"title": "Not now", "payload": "/deny"}])
+    dispatcher.utter_message(text=answer.message, buttons=k.buttons(M.PROMOTION_NOT_SCREENED))
     # Not remembered: nobody who has not finished the questions holds the code (an eligible
     # person gets FACIAL50 on a facial anyway, decided again when the booking is saved).
     return [SlotSet("promo_code", None), SlotSet("pending_offer", "screening")]

@@ -13,22 +13,31 @@ import logging
 import re
 import secrets
 import unicodedata
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import phonenumbers
 from sqlalchemy import exc, select
 from sqlalchemy.orm import Session
 
+from clinic import webhook
+from clinic.db import read_scope, session_scope
 from clinic.kb import OUTCOME_ELIGIBLE, Knowledge, Promotion
-from clinic.models import BookingRequest, PromotionRedemption, SmsConsent, utcnow
+from clinic.models import BOOKING_STATUSES, BookingRequest, PromotionRedemption, SmsConsent, utcnow
 from clinic.promotion import (
     ALREADY_USED,
+    Eligibility,
     PromoDecision,
     automatic_promotion,
     check_code,
     decision,
+    eligibility,
 )
+from clinic.screening import coerce_answer, evaluate
+from clinic.settings import settings
 
 log = logging.getLogger(__name__)
 
@@ -155,7 +164,9 @@ _FILLER = re.compile(r"^(?:either|on|maybe|perhaps|preferably|ideally|any|around
                      r"next|this|coming|the)\s+", re.I)
 
 
-def _date_parser(now_local: dt.datetime):  # noqa: ANN202 - dateparser has no public type
+def _date_parser(now_local: dt.datetime) -> Any:  # dateparser has no public type
+    # Imported when first needed, on purpose: dateparser takes a second to import, and
+    # most processes that import this module (the CLI, the console) never parse times.
     from dateparser.date import DateDataParser
 
     return DateDataParser(
@@ -165,7 +176,7 @@ def _date_parser(now_local: dt.datetime):  # noqa: ANN202 - dateparser has no pu
     )
 
 
-def _parse_part(part: str, now_local: dt.datetime, parser) -> dt.datetime | None:  # noqa: ANN001
+def _parse_part(part: str, now_local: dt.datetime, parser: Any) -> dt.datetime | None:
     hour = None
     day_part = _DAY_PART.search(part)
     if day_part:
@@ -181,7 +192,7 @@ def _parse_part(part: str, now_local: dt.datetime, parser) -> dt.datetime | None
     data = parser.get_date_data(part)
     if data.date_obj is None or data.period not in ("day", "time"):
         return None
-    moment = data.date_obj
+    moment: dt.datetime = data.date_obj
     if data.period == "day":
         # Only a day was given: keep the day at the part of day asked for (or midnight).
         moment = moment.replace(hour=hour or 0, minute=0, second=0, microsecond=0)
@@ -292,6 +303,21 @@ def _validated(draft: BookingDraft, kb: Knowledge) -> tuple[str, str, str | None
     return name, phone, email
 
 
+def _stored_answers(draft: BookingDraft, kb: Knowledge) -> dict[str, str]:
+    """Plain "yes" / "no" / "unsure" for every question, in the screening's order.
+
+    An eligible screening has a readable answer to every question; an unreadable one is
+    refused rather than stored as something it is not.
+    """
+    answers: dict[str, str] = {}
+    for rule in kb.screening.contraindications:
+        answer = coerce_answer(draft.screening_answers.get(rule.id))
+        if answer is None:
+            raise InvalidBooking(f"the screening answer to {rule.id!r} cannot be read")
+        answers[rule.id] = answer.value
+    return answers
+
+
 def _decide_promotion(
     session: Session, draft: BookingDraft, kb: Knowledge, outcome: str, phone: str,
     email: str | None, today: dt.date,
@@ -324,11 +350,8 @@ def preview_promotion(draft: BookingDraft, kb: Knowledge, *, today: dt.date,
     someone else between the summary and the save (a race the database settles) can still
     change it. May raise :class:`clinic.db.DatabaseUnavailable`.
     """
-    from clinic.db import read_scope
-    from clinic.screening import evaluate
-
     result = evaluate(draft.screening_answers, kb.screening)
-    if result.outcome != OUTCOME_ELIGIBLE:
+    if eligibility(result.outcome, kb.promotions) is not Eligibility.ELIGIBLE:
         return None
     phone = normalize_phone(draft.phone_e164 or "") or draft.phone_e164
     email = normalize_email(draft.email) if draft.email else None
@@ -340,7 +363,7 @@ def preview_promotion(draft: BookingDraft, kb: Knowledge, *, today: dt.date,
     return typed_refusal or chosen
 
 
-def _insert_booking(session: Session, values: dict) -> BookingRequest:
+def _insert_booking(session: Session, values: dict[str, Any]) -> BookingRequest:
     """Insert with a fresh reference; a (very unlikely) clash just draws another one."""
     for _ in range(_REFERENCE_ATTEMPTS):
         booking = BookingRequest(reference=new_reference(), **values)
@@ -380,20 +403,13 @@ def save_booking(
     saved in any of these cases). ``today`` is the clinic's local date for promotion
     dates; ``now`` (UTC, default: the current time) is the creation time.
     """
-    from clinic.db import session_scope
-    from clinic.screening import coerce_answer, evaluate
-    from clinic.settings import settings
-    from clinic.webhook import queue_delivery
-
     result = evaluate(draft.screening_answers, kb.screening)
     if result.outcome != OUTCOME_ELIGIBLE:
         raise NotEligible(result.outcome)
     name, phone, email = _validated(draft, kb)
     now = now or utcnow()
     config = settings()
-    # Stored as plain "yes" / "no" / "unsure" for every question, in the screening's order.
-    answers = {rule.id: coerce_answer(draft.screening_answers.get(rule.id)).value
-               for rule in kb.screening.contraindications}
+    answers = _stored_answers(draft, kb)
     preferred = parse_preferred_times(draft.preferred_times_text or "", now, config.tz)
     values = dict(
         created_at=now, conversation_id=draft.conversation_id, channel=draft.channel,
@@ -420,7 +436,7 @@ def save_booking(
             else:
                 chosen = decision(ALREADY_USED, kb, chosen.promotion, treatment=draft.treatment)
         if config.booking_webhook_url:
-            queue_delivery(session, booking, config.booking_webhook_url, now=now)
+            webhook.queue_delivery(session, booking, config.booking_webhook_url, now=now)
         session.flush()
         reference, booking_id = booking.reference, booking.id
     log.info("Booking %s saved (promotion: %s)", reference,
@@ -431,6 +447,35 @@ def save_booking(
 def find_booking(session: Session, reference: str) -> BookingRequest | None:
     """The booking with this reference (as typed by staff), or None."""
     wanted = normalize_reference(reference)
-    return session.execute(
+    booking: BookingRequest | None = session.execute(
         select(BookingRequest).where(BookingRequest.reference == wanted)
     ).scalar_one_or_none()
+    return booking
+
+
+# --------------------------------------------------------------------------- status
+
+# Which status a booking may move to from which. "requested" is where every booking starts
+# (save_booking); "treated" is final (the aftercare texts are scheduled from it).
+STATUS_TRANSITIONS: Mapping[str, frozenset[str]] = MappingProxyType({
+    "requested": frozenset({"confirmed", "treated", "cancelled"}),
+    "confirmed": frozenset({"treated", "cancelled"}),
+    "cancelled": frozenset({"confirmed", "treated"}),
+    "treated": frozenset(),
+})
+# The statuses staff can mark a booking with, in the order they are offered.
+MARKABLE_STATUSES: tuple[str, ...] = tuple(
+    status for status in BOOKING_STATUSES
+    if any(status in targets for targets in STATUS_TRANSITIONS.values()))
+
+
+def status_change_refusal(current: str, wanted: str) -> str | None:
+    """Why a booking whose status is ``current`` can't be marked ``wanted``; None if it can.
+
+    The reason reads after the booking's reference, e.g. "MN-7K3Q9P is already treated".
+    """
+    if wanted == current:
+        return f"is already {current}"
+    if wanted not in STATUS_TRANSITIONS.get(current, frozenset()):
+        return f"is {current}; it can't be marked {wanted}"
+    return None

@@ -32,7 +32,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from clinic import retention
-from clinic.booking import find_booking, normalize_email
+from clinic.booking import (
+    MARKABLE_STATUSES,
+    find_booking,
+    normalize_email,
+    status_change_refusal,
+)
 from clinic.cli_support import (
     EXIT_FAILED,
     EXIT_OK,
@@ -63,14 +68,8 @@ from clinic.sanitize import SafeStream
 from clinic.settings import settings
 from clinic.webhook import deliver_pending, retry_failed
 
-MARKABLE = ("confirmed", "treated", "cancelled")
-# Which status a booking may move to from which; "treated" is final (texts are scheduled).
-TRANSITIONS = {
-    "requested": {"confirmed", "treated", "cancelled"},
-    "confirmed": {"treated", "cancelled"},
-    "cancelled": {"confirmed", "treated"},
-    "treated": set(),
-}
+# Which status may follow which is decided in clinic.booking (STATUS_TRANSITIONS).
+MARKABLE = MARKABLE_STATUSES
 EXPORT_FIELDS = (
     "reference", "created_at", "status", "status_changed_at", "treated_at", "name",
     "phone_e164", "email", "treatment", "preferred_times_text", "preferred_times_parsed",
@@ -253,11 +252,9 @@ def cmd_mark(args: argparse.Namespace) -> int:
     scheduled = None
     with session_scope() as session:
         booking = _find(session, args.reference)
-        if args.status == booking.status:
-            raise CommandError(f"{booking.reference} is already {booking.status}")
-        if args.status not in TRANSITIONS[booking.status]:
-            raise CommandError(f"{booking.reference} is {booking.status}; "
-                               f"it can't be marked {args.status}")
+        refusal = status_change_refusal(booking.status, args.status)
+        if refusal is not None:
+            raise CommandError(f"{booking.reference} {refusal}")
         booking.status, booking.status_changed_at = args.status, at
         if args.status == "treated":
             booking.treated_at = at

@@ -145,7 +145,8 @@ class Promotion:
     valid_from: dt.date
     valid_until: dt.date
     once_per_person: bool
-    requires: str
+    # The screening outcomes that may get it (never not_suitable_now: the loader refuses it).
+    requires: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -275,7 +276,8 @@ class _Entry:
     def fail(self, problem: str, fix: str) -> KnowledgeError:
         return KnowledgeError(self.file, self.entry, problem, fix)
 
-    def text(self, key: str, required: bool = True, default: str = "") -> str:
+    def text(self, key: str, required: bool = True, default: str = "",
+             placeholders: tuple[str, ...] = ()) -> str:
         value = self.data.get(key)
         if value is None or (isinstance(value, str) and not value.strip()):
             if required:
@@ -284,7 +286,7 @@ class _Entry:
         if not isinstance(value, (str, int, float)) or isinstance(value, bool):
             raise self.fail(f"field '{key}' must be text", f"write '{key}' as a plain sentence")
         value = " ".join(str(value).split())
-        _check_placeholders(self, key, value)
+        _check_placeholders(self, key, value, placeholders)
         return value
 
     def ident(self, key: str = "id") -> str:
@@ -344,12 +346,13 @@ class _Entry:
         return value
 
 
-def _check_placeholders(entry: _Entry, key: str, value: str) -> None:
+def _check_placeholders(entry: _Entry, key: str, value: str,
+                        extra: tuple[str, ...] = ()) -> None:
     for name in re.findall(r"\{([^{}]*)\}", value):
-        if name not in PLACEHOLDERS:
+        if name not in PLACEHOLDERS + extra:
             raise entry.fail(
                 f"field '{key}' uses an unknown placeholder '{{{name}}}'",
-                f"use only {', '.join('{' + p + '}' for p in PLACEHOLDERS)}",
+                f"use only {', '.join('{' + p + '}' for p in PLACEHOLDERS + extra)}",
             )
 
 
@@ -525,6 +528,40 @@ def _load_urgent(directory: Path) -> tuple[tuple[UrgentSign, ...], dict[str, str
     return tuple(signs), {level: messages.text(level) for level in URGENT_LEVELS}
 
 
+# Outcomes a promotion may require. not_suitable_now (and an unfinished screening) can
+# never be: nobody the screening rules out is offered or given a promotion.
+PROMOTABLE_OUTCOMES = (OUTCOME_ELIGIBLE, OUTCOME_PRACTITIONER_REVIEW)
+
+
+def _promotion_requires(item: _Entry) -> tuple[str, ...]:
+    """``requires``: one outcome or a list of them, each one a promotion may require."""
+    value = item.data.get("requires")
+    values: list[Any] = value if isinstance(value, list) else [value]
+    texts = [v.strip() for v in values if isinstance(v, str) and v.strip()]
+    if not values or len(texts) != len(values):
+        raise item.fail("field 'requires' is missing or not a list of screening outcomes",
+                        f"write 'requires: [{OUTCOME_ELIGIBLE}]'")
+    outcomes = tuple(texts)
+    for outcome in outcomes:
+        if outcome in (OUTCOME_NOT_SUITABLE_NOW, OUTCOME_INCOMPLETE):
+            raise item.fail(f"'requires' includes '{outcome}': a promotion is never offered to "
+                            "people the screening rules out or has not finished",
+                            f"remove '{outcome}'; use only {', '.join(PROMOTABLE_OUTCOMES)}")
+        if outcome not in PROMOTABLE_OUTCOMES:
+            raise item.fail(f"'requires' includes '{outcome}', which is not a screening outcome",
+                            f"use one or more of: {', '.join(PROMOTABLE_OUTCOMES)}")
+    return outcomes
+
+
+def _promotion_description(item: _Entry, amount_usd: int) -> str:
+    """``description`` with ``{amount}`` filled from ``amount_usd`` (the one place it is said)."""
+    text = item.text("description", placeholders=("amount",))
+    if re.search(r"\$\s*\d", text):
+        raise item.fail("'description' writes the amount out", "write ${amount} instead: it is "
+                        "filled from amount_usd, so the amount is changed in one place")
+    return text.replace("{amount}", str(amount_usd))
+
+
 def _load_promotions(directory: Path, clinic: Clinic) -> tuple[Promotion, ...]:
     data, label = _read_yaml(directory, "promotions.yml")
     promotions = []
@@ -535,15 +572,16 @@ def _load_promotions(directory: Path, clinic: Clinic) -> tuple[Promotion, ...]:
         item.entry = f"promotion '{code}'"
         if not re.fullmatch(r"[A-Z0-9]{3,20}", code):
             raise item.fail(f"code '{code}' is not valid", "use 3 to 20 letters and digits")
+        amount_usd = int(item.number("amount_usd") or 0)
         promotion = Promotion(
             code=code,
-            description=item.text("description"),
-            amount_usd=int(item.number("amount_usd") or 0),
+            description=_promotion_description(item, amount_usd),
+            amount_usd=amount_usd,
             treatments=item.text_list("treatments"),
             valid_from=item.date("valid_from"),
             valid_until=item.date("valid_until"),
             once_per_person=item.flag("once_per_person", True),
-            requires=item.choice("requires", (OUTCOME_ELIGIBLE,)),
+            requires=_promotion_requires(item),
         )
         for treatment in promotion.treatments:
             if treatment not in treatment_ids:

@@ -20,13 +20,24 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
+from enum import Enum
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from clinic.kb import OUTCOME_ELIGIBLE, OUTCOME_INCOMPLETE, Knowledge, Promotion
+from clinic import messages as M
+from clinic.db import read_scope
+from clinic.kb import (
+    OUTCOME_INCOMPLETE,
+    OUTCOME_NOT_SUITABLE_NOW,
+    Knowledge,
+    Promotion,
+)
+from clinic.messages import Message
 from clinic.models import PromotionRedemption
+from clinic.settings import settings
 
 APPLIED = "applied"
 UNKNOWN_CODE = "unknown_code"
@@ -39,33 +50,45 @@ NOT_SCREENED = "not_screened"
 REASONS = (APPLIED, UNKNOWN_CODE, NOT_YET_VALID, EXPIRED, WRONG_TREATMENT, ALREADY_USED,
            NOT_ELIGIBLE, NOT_SCREENED)
 
-# What the person is told. {clinic_phone} etc. are filled from knowledge/clinic.yml,
-# {code}/{amount}/{dates}/{treatments}/{treatment} from the promotion and the booking.
-MESSAGES = {
-    APPLIED: "You get ${amount} off your {treatment} with {code}.",
-    UNKNOWN_CODE: (
-        "I don't recognise the code {code}. Please check the spelling; if you were given "
-        "it by the clinic, we can help at {clinic_phone}."
-    ),
-    NOT_YET_VALID: "The {code} offer starts on {valid_from}, so it can't be used yet.",
-    EXPIRED: "The {code} offer ended on {valid_until}, so it can no longer be used.",
-    WRONG_TREATMENT: (
-        "The {code} offer is for {treatments} only, so it doesn't apply to {treatment}. "
-        "You can still book, of course."
-    ),
-    ALREADY_USED: (
-        "The {code} offer can be used once per person, and it has already been used with "
-        "this mobile number or email address."
-    ),
-    NOT_ELIGIBLE: (
-        "This offer is only for people whose screening shows the treatment may suit them, "
-        "so I can't apply it. A practitioner can talk through your options at {clinic_phone}."
-    ),
-    NOT_SCREENED: (
-        "This offer needs the short suitability questions first. Once they're done, I'll "
-        "apply it if it fits."
-    ),
+# What the person is told, per reason: knowledge/messages.yml's "promotion" group.
+MESSAGES: dict[str, Message] = {
+    APPLIED: M.PROMOTION_APPLIED,
+    UNKNOWN_CODE: M.PROMOTION_UNKNOWN_CODE,
+    NOT_YET_VALID: M.PROMOTION_NOT_YET_VALID,
+    EXPIRED: M.PROMOTION_EXPIRED,
+    WRONG_TREATMENT: M.PROMOTION_WRONG_TREATMENT,
+    ALREADY_USED: M.PROMOTION_ALREADY_USED,
+    NOT_ELIGIBLE: M.PROMOTION_NOT_ELIGIBLE,
+    NOT_SCREENED: M.PROMOTION_NOT_SCREENED,
 }
+
+
+class Eligibility(Enum):
+    """Where a person's screening puts them with respect to a promotion."""
+
+    NOT_SCREENED = "not_screened"  # no complete screening yet
+    NOT_ELIGIBLE = "not_eligible"  # screened, with an outcome the promotion does not take
+    ELIGIBLE = "eligible"  # screened, with an outcome the promotion's ``requires`` lists
+
+
+# Never offered or given a promotion, whatever promotions.yml says (the loader refuses them
+# in ``requires`` too): the safety invariant.
+NEVER_PROMOTED = frozenset({OUTCOME_NOT_SUITABLE_NOW, OUTCOME_INCOMPLETE})
+
+
+def eligibility(outcome: str | None, promotions: Iterable[Promotion]) -> Eligibility:
+    """THE decision whether a person may be offered or given one of ``promotions``.
+
+    ``outcome`` is the screening outcome derived from the answers (None before screening).
+    Every caller (the code check, the automatic promotion, the booking summary, what the
+    assistant says about the offer) asks this function, so ``requires`` in
+    ``knowledge/promotions.yml`` is the one place eligibility is configured.
+    """
+    if outcome is None or outcome == OUTCOME_INCOMPLETE:
+        return Eligibility.NOT_SCREENED
+    if outcome not in NEVER_PROMOTED and any(outcome in p.requires for p in promotions):
+        return Eligibility.ELIGIBLE
+    return Eligibility.NOT_ELIGIBLE
 
 
 @dataclass(frozen=True)
@@ -85,13 +108,13 @@ def _date(day: dt.date) -> str:
 def _treatment_phrase(kb: Knowledge, treatment_id: str | None) -> str:
     """How a treatment is named in a sentence: "facial" for facial ones, else its label."""
     if not treatment_id:
-        return "treatment"  # "off your treatment", never "your this treatment"
+        return kb.say(M.PROMOTION_TREATMENT_NOT_CHOSEN)  # never "your this treatment"
     try:
         treatment = kb.clinic.treatment(treatment_id)
     except KeyError:
-        return "this treatment"
+        return kb.say(M.PROMOTION_TREATMENT_UNKNOWN)
     if treatment.facial:
-        return "facial"
+        return kb.say(M.PROMOTION_TREATMENT_FACIAL)
     return treatment.label[0].lower() + treatment.label[1:]
 
 
@@ -103,13 +126,13 @@ def _treatments_phrase(kb: Knowledge, promotion: Promotion) -> str:
         except KeyError:  # the loader checks ids; keep going if a test kb differs
             label = treatment_id.replace("_", " ")
         labels.append(label[0].lower() + label[1:])
-    return " or ".join(labels)
+    return f" {kb.say(M.PROMOTION_TREATMENTS_JOIN)} ".join(labels)
 
 
-def _safe_code(code: str) -> str:
+def _safe_code(kb: Knowledge, code: str) -> str:
     # The person's own text is echoed back: keep letters and digits, and not too many.
     cleaned = re.sub(r"[^A-Za-z0-9]", "", code or "").upper()[:20]
-    return cleaned or "you typed"
+    return cleaned or kb.say(M.PROMOTION_CODE_UNREADABLE)
 
 
 def decision(
@@ -123,10 +146,9 @@ def decision(
     """Build the decision for ``reason`` with its message rendered for the person."""
     values = dict.fromkeys(("amount", "valid_from", "valid_until", "treatments"), "")
     values.update(
-        code=_safe_code(code),
+        code=_safe_code(kb, code),
         treatment=_treatment_phrase(kb, treatment),
-        clinic_phone=kb.clinic.phone,
-        clinic_name=kb.clinic.name,
+        see_practitioner=kb.say(M.COMMON_SEE_PRACTITIONER),
     )
     if promotion is not None:
         values.update(
@@ -136,7 +158,8 @@ def decision(
             valid_until=_date(promotion.valid_until),
             treatments=_treatments_phrase(kb, promotion),
         )
-    message = MESSAGES[reason].format(**values)
+    wanted = MESSAGES[reason]
+    message = kb.say(wanted, **{name: values[name] for name in wanted.placeholders})
     return PromoDecision(reason == APPLIED, reason, message, promotion)
 
 
@@ -175,16 +198,17 @@ def check_code(
     Without ``session`` a short read-only session on ``url`` (default: configured) is used
     for the once-per-person check; this may raise :class:`clinic.db.DatabaseUnavailable`.
     """
-    if outcome is None or outcome == OUTCOME_INCOMPLETE:
+    standing = eligibility(outcome, kb.promotions)
+    if standing is Eligibility.NOT_SCREENED:
         return decision(NOT_SCREENED, kb, code=code, treatment=treatment)
-    # Before looking at the code: nothing about codes is revealed to people who are not
-    # eligible, not even whether a code exists.
-    if outcome != OUTCOME_ELIGIBLE:
+    # Before looking at the code: nothing about codes is revealed to people who may have
+    # none of them, not even whether a code exists.
+    if standing is Eligibility.NOT_ELIGIBLE:
         return decision(NOT_ELIGIBLE, kb, code=code, treatment=treatment)
     promotion = kb.promotion(code or "")
     if promotion is None:
         return decision(UNKNOWN_CODE, kb, code=code, treatment=treatment)
-    if outcome != promotion.requires:
+    if eligibility(outcome, (promotion,)) is not Eligibility.ELIGIBLE:
         return decision(NOT_ELIGIBLE, kb, promotion, treatment=treatment)
     if today < promotion.valid_from:
         return decision(NOT_YET_VALID, kb, promotion, treatment=treatment)
@@ -196,8 +220,6 @@ def check_code(
         if session is not None:
             used = _already_used(session, promotion, phone_e164, email)
         else:
-            from clinic.db import read_scope
-
             with read_scope(url) as own_session:
                 used = _already_used(own_session, promotion, phone_e164, email)
         if used:
@@ -205,26 +227,68 @@ def check_code(
     return decision(APPLIED, kb, promotion, treatment=treatment)
 
 
+def check_code_before_screening(code: str, kb: Knowledge, *, today: dt.date) -> PromoDecision:
+    """A code typed before the screening is complete: an answer about that very code.
+
+    Unknown, not yet valid or expired codes are said so (nothing personal is revealed);
+    a current code gets ``not_screened``: the safety questions come first. Never ``ok``:
+    nobody who has not finished the questions holds a code.
+    """
+    promotion = kb.promotion(code)
+    if promotion is None:
+        return decision(UNKNOWN_CODE, kb, code=code)
+    if today < promotion.valid_from:
+        return decision(NOT_YET_VALID, kb, promotion, code=code)
+    if today > promotion.valid_until:
+        return decision(EXPIRED, kb, promotion, code=code)
+    return decision(NOT_SCREENED, kb, promotion, code=code)
+
+
+def live_promotions(kb: Knowledge, today: dt.date) -> tuple[Promotion, ...]:
+    """The promotions running on ``today`` (inclusive dates)."""
+    return tuple(p for p in kb.promotions if p.valid_from <= today <= p.valid_until)
+
+
 def automatic_promotion(
     kb: Knowledge, *, outcome: str | None, treatment: str | None, today: dt.date
 ) -> Promotion | None:
     """The promotion a booking gets without typing a code, if any.
 
-    Only for the outcome the promotion requires (eligible), a treatment it covers and a
-    date within its validity. Once-per-person is checked when the booking is saved.
+    Only for an outcome the promotion requires (:func:`eligibility`), a treatment it covers
+    and a date within its validity. Once-per-person is checked when the booking is saved.
     """
-    if outcome is None or treatment is None:
+    if treatment is None:
         return None
-    for promotion in kb.promotions:
-        if (outcome == promotion.requires and treatment in promotion.treatments
-                and promotion.valid_from <= today <= promotion.valid_until):
+    for promotion in live_promotions(kb, today):
+        if (eligibility(outcome, (promotion,)) is Eligibility.ELIGIBLE
+                and treatment in promotion.treatments):
             return promotion
     return None
 
 
+def overview(outcome: str | None, kb: Knowledge, today: dt.date) -> str:
+    """What the clinic offers, said to a person with this screening outcome.
+
+    Everyone hears that there is an offer and who it is for; the code itself only people
+    who may use it (:func:`eligibility`) or who have not been screened yet.
+    """
+    standing = eligibility(outcome, kb.promotions)
+    if standing is Eligibility.NOT_ELIGIBLE:
+        why = (M.PROMOTION_WHY_NOT_SUITABLE_NOW if outcome == OUTCOME_NOT_SUITABLE_NOW
+               else M.PROMOTION_WHY_PRACTITIONER_REVIEW)
+        return kb.say(M.PROMOTION_NOT_FOR_YOU, why=kb.say(why),
+                      see_practitioner=kb.say(M.COMMON_SEE_PRACTITIONER))
+    live = live_promotions(kb, today)
+    if not live:
+        return kb.say(M.PROMOTION_NONE_RUNNING)
+    lines = [kb.say(M.PROMOTION_OFFER_LINE, description=p.description, code=p.code,
+                    valid_until=_date(p.valid_until)) for p in live]
+    condition = (M.PROMOTION_CONDITION_ELIGIBLE if standing is Eligibility.ELIGIBLE
+                 else M.PROMOTION_CONDITION_SCREENING)
+    return kb.say(M.PROMOTION_OFFERS, offers="; ".join(lines), condition=kb.say(condition))
+
+
 def clinic_today(now: dt.datetime | None = None) -> dt.date:
     """Today's date in the clinic's time zone (promotion dates are in local time)."""
-    from clinic.settings import settings
-
     now = now or dt.datetime.now(dt.timezone.utc)
     return now.astimezone(settings().tz).date()

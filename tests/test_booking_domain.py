@@ -204,7 +204,8 @@ def test_save_booking_stores_everything_in_one_request(db_url):
     assert re.fullmatch(rf"MN-[{REFERENCE_ALPHABET}]{{6}}", result.reference)
     assert result.promotion is not None and result.promotion.code == "FACIAL50"
     assert result.promo_decision.reason == "applied"
-    assert "$50 off your facial with FACIAL50" in result.promo_decision.message
+    assert f"${result.promotion.amount_usd} off your facial with FACIAL50" in \
+        result.promo_decision.message
     with db.read_scope(db_url) as session:
         booking = session.get(BookingRequest, result.booking_id)
         consents = session.execute(select(SmsConsent)).scalars().all()

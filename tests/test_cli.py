@@ -60,7 +60,8 @@ def test_list_shows_a_table_newest_first(db_url, capsys):
     assert set(lines[1]) <= {"-", " "}
     assert lines[2].startswith(newer) and "Grace Hopper" in lines[2]
     assert "2026-03-10 12:05" in lines[2]  # shown in the clinic's time zone
-    assert lines[3].startswith(older) and "FACIAL50 ($50)" in lines[3]
+    amount = knowledge().promotion("FACIAL50").amount_usd
+    assert lines[3].startswith(older) and f"FACIAL50 (${amount})" in lines[3]
     # aligned: every column starts at the same offset in header and rows
     status_column = lines[0].index("STATUS")
     assert lines[2][status_column:].strip() == "requested"
@@ -85,7 +86,8 @@ def test_show_has_every_field_the_screening_summary_and_consent(db_url, capsys):
     assert code == 0
     kb = knowledge()
     for expected in (reference, "Ada Lovelace", "+14155552671", "ada@example.com",
-                     "facial_microneedling", "Thursday afternoon", "FACIAL50 ($50)",
+                     "facial_microneedling", "Thursday afternoon",
+                     f"FACIAL50 (${kb.promotion('FACIAL50').amount_usd})",
                      "socketio", "eligible", "Screening summary:",
                      kb.screening.contraindications[0].question, "GIVEN",
                      kb.clinic.sms_consent_wording):
@@ -300,3 +302,20 @@ def test_printed_text_carries_no_control_characters(db_url, capsys):
         assert not {"\x1b", "\x07", "\x00", "\x9b", "\r"} & set(out), argv
     code, out, _ = run(capsys, "bookings", "show", reference)
     assert "Ada[2J]0;pwned Lovelace" in out and "FridayMonday" in out
+
+
+def test_status_rules_live_in_the_booking_module():
+    """clinic.booking decides which status may follow which; the CLI only asks."""
+    from clinic.booking import MARKABLE_STATUSES, STATUS_TRANSITIONS, status_change_refusal
+    from clinic.models import BOOKING_STATUSES
+
+    assert set(STATUS_TRANSITIONS) == set(BOOKING_STATUSES)
+    assert cli.MARKABLE == MARKABLE_STATUSES == ("confirmed", "treated", "cancelled")
+    assert status_change_refusal("requested", "confirmed") is None
+    assert status_change_refusal("cancelled", "confirmed") is None
+    assert status_change_refusal("treated", "cancelled") == "is treated; it can't be marked cancelled"
+    assert status_change_refusal("confirmed", "confirmed") == "is already confirmed"
+    assert status_change_refusal("confirmed", "requested") is not None  # nothing goes back
+    for status in BOOKING_STATUSES:
+        assert "requested" not in STATUS_TRANSITIONS[status]
+        assert status_change_refusal("treated", status) is not None  # treated is final

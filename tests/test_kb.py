@@ -36,6 +36,24 @@ def test_project_knowledge_loads() -> None:
     assert k.promotion("facial50").amount_usd == 50
 
 
+@pytest.mark.parametrize("requires", ["eligible", ["eligible"],
+                                      ["eligible", "practitioner_review"]])
+def test_promotion_requires_one_outcome_or_a_list(kdir, requires) -> None:
+    edit(kdir, "promotions.yml", lambda d: d["promotions"][0].update(requires=requires))
+    expected = (requires,) if isinstance(requires, str) else tuple(requires)
+    assert load_knowledge(kdir).promotion("FACIAL50").requires == expected
+
+
+def test_the_promotion_amount_is_changed_in_one_place(kdir) -> None:
+    from clinic.promotion import APPLIED, decision
+
+    edit(kdir, "promotions.yml", lambda d: d["promotions"][0].update(amount_usd=75))
+    k = load_knowledge(kdir)
+    promotion = k.promotion("FACIAL50")
+    assert promotion.description == "$75 off a facial treatment"
+    assert "$75 off" in decision(APPLIED, k, promotion, treatment="facial_microneedling").message
+
+
 @pytest.mark.parametrize(
     ("name", "change", "where", "words"),
     [
@@ -55,6 +73,17 @@ def test_project_knowledge_loads() -> None:
          "promotion 'FACIAL50'", "YYYY-MM-DD"),
         ("promotions.yml", lambda d: d["promotions"][0].update(treatments=["massage"]),
          "promotion 'FACIAL50'", "massage"),
+        ("promotions.yml", lambda d: d["promotions"][0].update(requires=["eligble"]),
+         "promotion 'FACIAL50'", "eligble"),
+        ("promotions.yml", lambda d: d["promotions"][0].update(requires=["eligible",
+                                                                         "not_suitable_now"]),
+         "promotion 'FACIAL50'", "remove 'not_suitable_now'"),
+        ("promotions.yml", lambda d: d["promotions"][0].update(requires="incomplete"),
+         "promotion 'FACIAL50'", "remove 'incomplete'"),
+        ("promotions.yml", lambda d: d["promotions"][0].update(requires=[]),
+         "promotion 'FACIAL50'", "requires: [eligible]"),
+        ("promotions.yml", lambda d: d["promotions"][0].update(description="$50 off a facial"),
+         "promotion 'FACIAL50'", "{amount}"),
         ("aftercare_plan.yml", lambda d: d["messages"][1].update(at="25:00"),
          "message 'next_day'", "HH:MM"),
         ("urgent.yml", lambda d: d["signs"][0].update(level="later"),

@@ -18,9 +18,13 @@ from clinic.kb import (
 from clinic.promotion import (
     MESSAGES,
     REASONS,
+    Eligibility,
     automatic_promotion,
     check_code,
+    check_code_before_screening,
     clinic_today,
+    eligibility,
+    overview,
 )
 from clinic.settings import settings
 
@@ -212,3 +216,93 @@ def test_summary_preview_names_a_typed_unknown_code(db_url):
                                 today=TODAY, url=db_url)
     # FACIAL50 still applies automatically; the typed code is not silently promised.
     assert preview.ok and preview.promotion.code == "FACIAL50"
+
+
+# --------------------------------------------------------------------------- eligibility
+
+
+def with_requires(*outcomes):
+    """The project's knowledge with FACIAL50's ``requires`` replaced."""
+    kb = knowledge()
+    promotions = tuple(dataclasses.replace(p, requires=outcomes) for p in kb.promotions)
+    return dataclasses.replace(kb, promotions=promotions)
+
+
+@pytest.mark.parametrize(("outcome", "expected"), [
+    (None, Eligibility.NOT_SCREENED),
+    (OUTCOME_INCOMPLETE, Eligibility.NOT_SCREENED),
+    (OUTCOME_NOT_SUITABLE_NOW, Eligibility.NOT_ELIGIBLE),
+    (OUTCOME_PRACTITIONER_REVIEW, Eligibility.NOT_ELIGIBLE),
+    (OUTCOME_ELIGIBLE, Eligibility.ELIGIBLE),
+])
+def test_eligibility_follows_requires(outcome, expected):
+    assert knowledge().promotion("FACIAL50").requires == (OUTCOME_ELIGIBLE,)
+    assert eligibility(outcome, knowledge().promotions) is expected
+
+
+def test_requires_is_what_every_caller_follows():
+    """Configuring practitioner_review in requires changes the code check, the automatic
+    promotion and what is said about the offer, with no code change."""
+    kb = with_requires(OUTCOME_ELIGIBLE, OUTCOME_PRACTITIONER_REVIEW)
+    review = OUTCOME_PRACTITIONER_REVIEW
+    assert eligibility(review, kb.promotions) is Eligibility.ELIGIBLE
+    assert check_code("FACIAL50", kb, outcome=review, treatment=FACIAL, phone_e164=None,
+                      email=None, today=TODAY).ok
+    assert automatic_promotion(kb, outcome=review, treatment=FACIAL, today=TODAY) == \
+        kb.promotion("FACIAL50")
+    assert "FACIAL50" in overview(review, kb, TODAY)
+    only_review = with_requires(review)
+    assert not check_code("FACIAL50", only_review, outcome=OUTCOME_ELIGIBLE, treatment=FACIAL,
+                          phone_e164=None, email=None, today=TODAY).ok
+    assert "FACIAL50" not in overview(OUTCOME_ELIGIBLE, only_review, TODAY)
+
+
+def test_not_suitable_now_never_qualifies_even_if_configured():
+    """The loader refuses it in ``requires``; the decision refuses it anyway."""
+    kb = with_requires(OUTCOME_ELIGIBLE, OUTCOME_NOT_SUITABLE_NOW, OUTCOME_INCOMPLETE)
+    assert eligibility(OUTCOME_NOT_SUITABLE_NOW, kb.promotions) is Eligibility.NOT_ELIGIBLE
+    assert eligibility(OUTCOME_INCOMPLETE, kb.promotions) is Eligibility.NOT_SCREENED
+    assert automatic_promotion(kb, outcome=OUTCOME_NOT_SUITABLE_NOW, treatment=FACIAL,
+                               today=TODAY) is None
+    assert "FACIAL50" not in overview(OUTCOME_NOT_SUITABLE_NOW, kb, TODAY)
+
+
+@pytest.mark.parametrize(("today", "reason"), [
+    (TODAY, "not_screened"), (dt.date(2020, 1, 1), "not_yet_valid"),
+    (dt.date(2030, 1, 1), "expired"),
+])
+def test_a_code_before_screening_is_answered_about_that_code_and_never_ok(today, reason):
+    decision = check_code_before_screening("facial50", knowledge(), today=today)
+    assert (decision.ok, decision.reason) == (False, reason)
+    assert check_code_before_screening("SUMMER99", knowledge(), today=today).reason == \
+        "unknown_code"
+
+
+def test_the_amount_is_said_from_amount_usd_only():
+    kb = knowledge()
+    changed = dataclasses.replace(kb, promotions=tuple(
+        dataclasses.replace(p, amount_usd=75) for p in kb.promotions))
+    decision = check_code("FACIAL50", changed, outcome=OUTCOME_ELIGIBLE, treatment=FACIAL,
+                          phone_e164=None, email=None, today=TODAY)
+    assert "$75 off" in decision.message and "$50" not in decision.message
+
+
+def test_see_a_practitioner_is_said_one_way():
+    """The booking refusal, a refused code and the offer explained to someone it isn't for
+    all say knowledge/messages.yml's common.see_practitioner."""
+    from actions.booking import ActionBookingGate
+    from clinic import messages as M
+    from tests.actions_support import make_tracker, run_action, texts
+
+    kb = knowledge()
+    see = kb.say(M.COMMON_SEE_PRACTITIONER)
+    from clinic.screening import ANSWERS_SLOT
+
+    answers = {r.id: "no" for r in kb.screening.contraindications}
+    answers[kb.screening.contraindications[0].id] = "yes"
+    _, dispatcher = run_action(ActionBookingGate(),
+                               make_tracker("book", "book", slots={ANSWERS_SLOT: answers}))
+    assert see in texts(dispatcher)
+    for outcome in (OUTCOME_NOT_SUITABLE_NOW, OUTCOME_PRACTITIONER_REVIEW):
+        assert see in check(outcome=outcome).message
+        assert see in overview(outcome, kb, TODAY)
