@@ -116,11 +116,6 @@ def consultation_contact(k: Knowledge) -> str:
     return k.say(M.CONSULTATION_CONTACT)
 
 
-def see_practitioner(k: Knowledge) -> str:
-    """The one way the assistant says a practitioner should see the person."""
-    return k.say(M.COMMON_SEE_PRACTITIONER)
-
-
 def gate_booking(tracker: Tracker, dispatcher: CollectingDispatcher,
                  k: Knowledge) -> list[dict[str, Any]]:
     """Someone wants to book: only with a complete, eligible screening.
@@ -134,7 +129,7 @@ def gate_booking(tracker: Tracker, dispatcher: CollectingDispatcher,
     if outcome == OUTCOME_INCOMPLETE:
         dispatcher.utter_message(text=k.say(M.BOOKING_SCREENING_FIRST))
         return [SlotSet("booking_wanted", True), SlotSet("booking_next", "screening")]
-    dispatcher.utter_message(text=k.say(M.BOOKING_REFUSED, see_practitioner=see_practitioner(k)))
+    dispatcher.utter_message(text=k.say(M.BOOKING_REFUSED))
     return [SlotSet("booking_wanted", False), SlotSet("booking_next", "refused")]
 
 

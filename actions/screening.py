@@ -253,7 +253,7 @@ class ActionScreeningOutcome(Action):
                 events.append(SlotSet("booking_next", "none"))
                 events += offer(OFFER_BOOK)
             return events
-        dispatcher.utter_message(text=k.say(M.SCREENING_CONSULTATION))
+        dispatcher.utter_message(text=k.say(M.COMMON_SEE_PRACTITIONER))
         events += [SlotSet("booking_next", "refused"), SlotSet("booking_wanted", False)]
         return events
 

@@ -202,9 +202,12 @@ class Knowledge:
             "clinic_hours": self.clinic.hours,
             "disclaimer": self.clinic.disclaimer,
         }
-        contact = self.messages.get(CONSULTATION_CONTACT_KEY)
-        if contact is not None:
-            values["consultation_contact"] = contact.text.format(**values)
+        # The two sentences every flow shares (knowledge/messages.yml, group common).
+        for name, key in (("consultation_contact", CONSULTATION_CONTACT_KEY),
+                          ("see_practitioner", SEE_PRACTITIONER_KEY)):
+            shared = self.messages.get(key)
+            if shared is not None:
+                values[name] = shared.text.format(**values)
         values.update(extra)
         return text.format(**values)
 
@@ -257,6 +260,7 @@ class _Rendered:
 
 
 CONSULTATION_CONTACT_KEY = "common.consultation_contact"
+SEE_PRACTITIONER_KEY = "common.see_practitioner"
 
 
 # --------------------------------------------------------------------------- reading

@@ -19,10 +19,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-# Filled from knowledge/clinic.yml for every message (clinic.kb.Knowledge.fill).
+# Filled for every message (clinic.kb.Knowledge.fill): the clinic details of knowledge/clinic.yml
+# and the two shared sentences of the common group.
 STANDARD_PLACEHOLDERS = frozenset({
     "clinic_name", "clinic_phone", "booking_url", "emergency_number", "clinic_email",
-    "clinic_hours", "disclaimer", "consultation_contact",
+    "clinic_hours", "disclaimer", "consultation_contact", "see_practitioner",
 })
 
 # The groups of knowledge/messages.yml, in the order they are written there. "responses"
@@ -95,7 +96,6 @@ SCREENING_ECHO_NO = register("screening.echo_no")
 SCREENING_ECHO_UNSURE = register("screening.echo_unsure")
 SCREENING_BACK_TO_QUESTIONS = register("screening.back_to_questions")
 SCREENING_NOT_UNDERSTOOD = register("screening.not_understood")
-SCREENING_CONSULTATION = register("screening.consultation")
 SCREENING_BOOKING_CANCELLED = register("screening.booking_cancelled")
 
 # ---------------------------------------------------------------- safety
@@ -114,7 +114,7 @@ SAFETY_OFFER_SCREENING = register("safety.offer_screening")
 # ---------------------------------------------------------------- booking
 # The booking gate (and a typed "yes" to a booking offer): screening first, or refused.
 BOOKING_SCREENING_FIRST = register("booking.screening_first")
-BOOKING_REFUSED = register("booking.refused", "see_practitioner")
+BOOKING_REFUSED = register("booking.refused")
 # The form's questions (treatment buttons come from knowledge/clinic.yml).
 BOOKING_ASK_NAME = register("booking.ask_name")
 BOOKING_ASK_PHONE = register("booking.ask_phone")
@@ -161,7 +161,7 @@ PROMOTION_EXPIRED = register("promotion.expired", "code", "valid_until")
 PROMOTION_WRONG_TREATMENT = register("promotion.wrong_treatment", "code", "treatments",
                                      "treatment")
 PROMOTION_ALREADY_USED = register("promotion.already_used", "code")
-PROMOTION_NOT_ELIGIBLE = register("promotion.not_eligible", "see_practitioner")
+PROMOTION_NOT_ELIGIBLE = register("promotion.not_eligible")
 # Its buttons are shown when a current code is typed before the safety questions.
 PROMOTION_NOT_SCREENED = register("promotion.not_screened")
 # Words filled into those: {treatment} when none is chosen / unknown / a facial one, the
@@ -172,7 +172,7 @@ PROMOTION_TREATMENT_FACIAL = register("promotion.treatment_facial")
 PROMOTION_TREATMENTS_JOIN = register("promotion.treatments_join")
 PROMOTION_CODE_UNREADABLE = register("promotion.code_unreadable")
 # What the clinic offers (clinic.promotion.overview).
-PROMOTION_NOT_FOR_YOU = register("promotion.not_for_you", "why", "see_practitioner")
+PROMOTION_NOT_FOR_YOU = register("promotion.not_for_you", "why")
 PROMOTION_WHY_NOT_SUITABLE_NOW = register("promotion.why_not_suitable_now")
 PROMOTION_WHY_PRACTITIONER_REVIEW = register("promotion.why_practitioner_review")
 PROMOTION_NONE_RUNNING = register("promotion.none_running")

@@ -148,7 +148,6 @@ def decision(
     values.update(
         code=_safe_code(kb, code),
         treatment=_treatment_phrase(kb, treatment),
-        see_practitioner=kb.say(M.COMMON_SEE_PRACTITIONER),
     )
     if promotion is not None:
         values.update(
@@ -276,8 +275,7 @@ def overview(outcome: str | None, kb: Knowledge, today: dt.date) -> str:
     if standing is Eligibility.NOT_ELIGIBLE:
         why = (M.PROMOTION_WHY_NOT_SUITABLE_NOW if outcome == OUTCOME_NOT_SUITABLE_NOW
                else M.PROMOTION_WHY_PRACTITIONER_REVIEW)
-        return kb.say(M.PROMOTION_NOT_FOR_YOU, why=kb.say(why),
-                      see_practitioner=kb.say(M.COMMON_SEE_PRACTITIONER))
+        return kb.say(M.PROMOTION_NOT_FOR_YOU, why=kb.say(why))
     live = live_promotions(kb, today)
     if not live:
         return kb.say(M.PROMOTION_NONE_RUNNING)
