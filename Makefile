@@ -118,6 +118,7 @@ typecheck: $(STAMP)
 test: $(STAMP) $(SPACY_MODEL)/meta.json widget browser cluster-deps
 	$(PY) -m clinic.check
 	$(PY) -m clinic.domain_build
+	$(PY) -m tests.support.story_build
 	$(RUFF) check clinic actions tests bench
 	$(MAKE) --no-print-directory typecheck
 	$(RASA) data validate --fail-on-warnings
