@@ -33,7 +33,9 @@ def test_project_knowledge_loads() -> None:
     data = yaml.safe_load((DEFAULT_KNOWLEDGE_DIR / "screening.yml").read_text())
     assert [rule.id for rule in k.screening.contraindications] == data["order"]
     assert {t.intent for t in k.topics} >= {"ask_acne_scars", "ask_hair_loss", "ask_references"}
-    assert k.promotion("facial50").amount_usd == 50
+    written = yaml.safe_load((DEFAULT_KNOWLEDGE_DIR / "promotions.yml").read_text())
+    facial50 = next(p for p in written["promotions"] if p["code"] == "FACIAL50")
+    assert k.promotion("facial50").amount_usd == facial50["amount_usd"]  # case-blind lookup
 
 
 @pytest.mark.parametrize("requires", ["eligible", ["eligible"],
