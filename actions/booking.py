@@ -116,8 +116,11 @@ def chosen_treatment(tracker: Tracker, k: Knowledge) -> str | None:
     """The treatment a button sent as an entity, if it is one the clinic offers."""
     offered = {t.id for t in k.clinic.treatments}
     for item in (tracker.latest_message or {}).get("entities") or []:
-        if item.get("entity") == "treatment" and item.get("value") in offered:
-            return item["value"]
+        # A typed payload (/inform{"treatment": [...]}) can give any JSON value; a list or
+        # a dict is not hashable and made the `in` test raise TypeError.
+        value = item.get("value")
+        if item.get("entity") == "treatment" and isinstance(value, str) and value in offered:
+            return value
     return None
 
 
@@ -159,7 +162,8 @@ class ValidateBookingForm(FormValidationAction):
             dispatcher.utter_message(text=kb().say(M.BOOKING_FORM_REFUSED))
             return [SlotSet(slot, "refused") for slot in FORM_SLOTS] + \
                 [SlotSet(REQUESTED_SLOT, None)]
-        return await super().run(dispatcher, tracker, domain)
+        events: list[EventType] = await super().run(dispatcher, tracker, domain)
+        return events
 
     async def next_requested_slot(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                                   domain: DomainDict) -> EventType | None:
@@ -320,7 +324,7 @@ def parse_answer(slot: str, text: str, intent: str | None, confidence: float,
         answer = Answer.NO
     if answer is None or answer == Answer.UNSURE:
         return None
-    return answer.value
+    return str(answer.value)  # mypy types .value of a union of members as Any
 
 
 class ActionAskBookingName(Action):

@@ -192,6 +192,15 @@ def test_treatment_button_sends_an_offered_treatment() -> None:
     assert slots["booking_treatment"] is None
 
 
+@pytest.mark.parametrize("value", [["facial_microneedling"], {"id": "facial_microneedling"}, 7])
+def test_a_typed_treatment_payload_that_is_not_a_string_is_asked_again(value) -> None:
+    # /inform{"treatment": [...]} gives any JSON value; a list or dict made `in` raise TypeError.
+    slots, said = fill("booking_treatment", "/inform", "inform",
+                       entities=[{"entity": "treatment", "value": value}])
+    assert slots["booking_treatment"] is None
+    assert K.say(PROBLEMS["booking_treatment"]) in said
+
+
 def test_new_booking_reaches_the_clinic_webhook(clinic_db, monkeypatch) -> None:
     """With a booking webhook configured, the saved request is POSTed to it."""
     import json
