@@ -13,6 +13,7 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.forms import REQUESTED_SLOT
 from rasa_sdk.types import DomainDict
+from sqlalchemy.exc import SQLAlchemyError
 
 from actions.common import (
     answer_side_question,
@@ -33,6 +34,7 @@ from actions.screening import resolve_answer
 from clinic import messages as M
 from clinic.booking import (
     BookingDraft,
+    NotEligible,
     clean_name,
     normalize_email,
     normalize_phone,
@@ -40,6 +42,7 @@ from clinic.booking import (
     preview_promotion,
     save_booking,
 )
+from clinic.db import DatabaseUnavailable
 from clinic.kb import OUTCOME_ELIGIBLE, Knowledge, Promotion
 from clinic.promotion import clinic_today
 from clinic.safety import MentionKind
@@ -496,7 +499,10 @@ class ActionSubmitBooking(Action):
         try:
             result = await asyncio.to_thread(save_booking, draft_from_tracker(tracker, k), k,
                                              today=clinic_today())
-        except Exception as error:  # never a stack trace to the person; nothing half-saved
+        # What saving can raise: the database unreachable or any other database error (the
+        # transaction is rolled back), NotEligible, InvalidBooking (a ValueError) or a bad
+        # stored consent time (ValueError). Never a stack trace to the person.
+        except (DatabaseUnavailable, SQLAlchemyError, NotEligible, ValueError) as error:
             logger.error("booking request could not be saved: %s", type(error).__name__)
             dispatcher.utter_message(text=k.say(M.BOOKING_SAVE_FAILED))
             return clear

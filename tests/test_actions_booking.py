@@ -172,6 +172,30 @@ def test_unreachable_database_tells_the_person_to_phone(tmp_path, monkeypatch) -
     assert "booking_reference" not in slot_events(events)
 
 
+@pytest.mark.parametrize("error", [
+    "DatabaseUnavailable", "IntegrityError", "NotEligible", "InvalidBooking",
+])
+def test_every_error_saving_can_raise_tells_the_person_to_phone(error, monkeypatch) -> None:
+    from sqlalchemy.exc import IntegrityError
+
+    from clinic.booking import InvalidBooking, NotEligible
+    from clinic.db import DatabaseUnavailable
+
+    raised = {"DatabaseUnavailable": DatabaseUnavailable("down"),
+              "IntegrityError": IntegrityError("INSERT", {}, Exception("unique")),
+              "NotEligible": NotEligible("not_eligible"),
+              "InvalidBooking": InvalidBooking("phone")}[error]
+
+    def fail(*args, **kwargs):
+        raise raised
+
+    monkeypatch.setattr("actions.booking.save_booking", fail)
+    events, dispatcher = run_action(ActionSubmitBooking(), make_tracker(
+        "/affirm", "affirm", slots={**ALL_NO, **DETAILS}))
+    assert "couldn't save" in texts(dispatcher)
+    assert "booking_reference" not in slot_events(events)
+
+
 def test_declined_confirmation_saves_nothing(clinic_db) -> None:
     events, dispatcher = run_action(ActionSubmitBooking(), make_tracker(
         "/deny", "deny", slots={**ALL_NO, **DETAILS, "booking_confirm": "no"}))
