@@ -13,6 +13,7 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.forms import REQUESTED_SLOT
 from rasa_sdk.types import DomainDict
+from sqlalchemy.exc import SQLAlchemyError
 
 from actions.common import (
     answer_side_question,
@@ -33,6 +34,7 @@ from actions.screening import resolve_answer
 from clinic import messages as M
 from clinic.booking import (
     BookingDraft,
+    NotEligible,
     clean_name,
     normalize_email,
     normalize_phone,
@@ -40,6 +42,7 @@ from clinic.booking import (
     preview_promotion,
     save_booking,
 )
+from clinic.db import DatabaseUnavailable
 from clinic.kb import OUTCOME_ELIGIBLE, Knowledge, Promotion
 from clinic.promotion import clinic_today
 from clinic.safety import MentionKind
@@ -116,8 +119,11 @@ def chosen_treatment(tracker: Tracker, k: Knowledge) -> str | None:
     """The treatment a button sent as an entity, if it is one the clinic offers."""
     offered = {t.id for t in k.clinic.treatments}
     for item in (tracker.latest_message or {}).get("entities") or []:
-        if item.get("entity") == "treatment" and item.get("value") in offered:
-            return item["value"]
+        # A typed payload (/inform{"treatment": [...]}) can give any JSON value; a list or
+        # a dict is not hashable and made the `in` test raise TypeError.
+        value = item.get("value")
+        if item.get("entity") == "treatment" and isinstance(value, str) and value in offered:
+            return value
     return None
 
 
@@ -159,7 +165,8 @@ class ValidateBookingForm(FormValidationAction):
             dispatcher.utter_message(text=kb().say(M.BOOKING_FORM_REFUSED))
             return [SlotSet(slot, "refused") for slot in FORM_SLOTS] + \
                 [SlotSet(REQUESTED_SLOT, None)]
-        return await super().run(dispatcher, tracker, domain)
+        events: list[EventType] = await super().run(dispatcher, tracker, domain)
+        return events
 
     async def next_requested_slot(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                                   domain: DomainDict) -> EventType | None:
@@ -320,7 +327,7 @@ def parse_answer(slot: str, text: str, intent: str | None, confidence: float,
         answer = Answer.NO
     if answer is None or answer == Answer.UNSURE:
         return None
-    return answer.value
+    return str(answer.value)  # mypy types .value of a union of members as Any
 
 
 class ActionAskBookingName(Action):
@@ -492,8 +499,16 @@ class ActionSubmitBooking(Action):
         try:
             result = await asyncio.to_thread(save_booking, draft_from_tracker(tracker, k), k,
                                              today=clinic_today())
-        except Exception as error:  # never a stack trace to the person; nothing half-saved
+        # What saving can raise: the database unreachable or any other database error (the
+        # transaction is rolled back), NotEligible, InvalidBooking (a ValueError) or a bad
+        # stored consent time (ValueError). Never a stack trace to the person.
+        except (DatabaseUnavailable, SQLAlchemyError, NotEligible, ValueError) as error:
             logger.error("booking request could not be saved: %s", type(error).__name__)
+            dispatcher.utter_message(text=k.say(M.BOOKING_SAVE_FAILED))
+            return clear
+        except Exception as error:  # noqa: BLE001 - after a bug too, the person is told to phone
+            logger.error("booking request could not be saved (unexpected %s)",
+                         type(error).__name__)
             dispatcher.utter_message(text=k.say(M.BOOKING_SAVE_FAILED))
             return clear
         deliver_in_background()  # the clinic's booking system, if one is configured

@@ -135,8 +135,11 @@ def gate_booking(tracker: Tracker, dispatcher: CollectingDispatcher,
 
 def patient_question_id(tracker: Tracker) -> str | None:
     for entity in (tracker.latest_message or {}).get("entities") or []:
-        if entity.get("entity") == "patient_topic":
-            return entity.get("value")
+        # A typed payload (/ask{"patient_topic": ...}) can give any JSON value: only a
+        # string is a question id.
+        value = entity.get("value")
+        if entity.get("entity") == "patient_topic" and isinstance(value, str):
+            return value
     question = match_question((tracker.latest_message or {}).get("text") or "")
     return question.id if question else None
 

@@ -39,7 +39,8 @@ def pending_offer(tracker: Tracker) -> str | None:
             seen_latest_user = True
             continue
         if seen_latest_user and kind == "slot" and event.get("name") == PENDING_OFFER:
-            return event.get("value")
+            value = event.get("value")
+            return value if isinstance(value, str) else None
     return None
 
 

@@ -34,7 +34,7 @@ def extract_code(text: str, k: Knowledge) -> str | None:
     typed = promo_code_in(text, tuple(p.code for p in k.promotions))
     if typed:
         return typed
-    tokens = _CODE_TOKEN.findall(text)
+    tokens: list[str] = _CODE_TOKEN.findall(text)  # one group-less pattern: a list of str
     for token in tokens:
         if k.promotion(token):
             return token.upper()

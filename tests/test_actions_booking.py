@@ -172,6 +172,31 @@ def test_unreachable_database_tells_the_person_to_phone(tmp_path, monkeypatch) -
     assert "booking_reference" not in slot_events(events)
 
 
+@pytest.mark.parametrize("error", [
+    "DatabaseUnavailable", "IntegrityError", "NotEligible", "InvalidBooking", "a bug",
+])
+def test_every_error_saving_can_raise_tells_the_person_to_phone(error, monkeypatch) -> None:
+    from sqlalchemy.exc import IntegrityError
+
+    from clinic.booking import InvalidBooking, NotEligible
+    from clinic.db import DatabaseUnavailable
+
+    raised = {"DatabaseUnavailable": DatabaseUnavailable("down"),
+              "IntegrityError": IntegrityError("INSERT", {}, Exception("unique")),
+              "NotEligible": NotEligible("not_eligible"),
+              "InvalidBooking": InvalidBooking("phone"),
+              "a bug": RuntimeError("unexpected")}[error]
+
+    def fail(*args, **kwargs):
+        raise raised
+
+    monkeypatch.setattr("actions.booking.save_booking", fail)
+    events, dispatcher = run_action(ActionSubmitBooking(), make_tracker(
+        "/affirm", "affirm", slots={**ALL_NO, **DETAILS}))
+    assert "couldn't save" in texts(dispatcher)
+    assert "booking_reference" not in slot_events(events)
+
+
 def test_declined_confirmation_saves_nothing(clinic_db) -> None:
     events, dispatcher = run_action(ActionSubmitBooking(), make_tracker(
         "/deny", "deny", slots={**ALL_NO, **DETAILS, "booking_confirm": "no"}))
@@ -190,6 +215,15 @@ def test_treatment_button_sends_an_offered_treatment() -> None:
     slots, _ = fill("booking_treatment", "/inform", "inform",
                     entities=[{"entity": "treatment", "value": "massage"}])
     assert slots["booking_treatment"] is None
+
+
+@pytest.mark.parametrize("value", [["facial_microneedling"], {"id": "facial_microneedling"}, 7])
+def test_a_typed_treatment_payload_that_is_not_a_string_is_asked_again(value) -> None:
+    # /inform{"treatment": [...]} gives any JSON value; a list or dict made `in` raise TypeError.
+    slots, said = fill("booking_treatment", "/inform", "inform",
+                       entities=[{"entity": "treatment", "value": value}])
+    assert slots["booking_treatment"] is None
+    assert K.say(PROBLEMS["booking_treatment"]) in said
 
 
 def test_new_booking_reaches_the_clinic_webhook(clinic_db, monkeypatch) -> None:

@@ -222,7 +222,8 @@ def test_save_booking_stores_everything_in_one_request(db_url):
     first_question = kb.screening.contraindications[0].question
     assert first_question in booking.screening_summary
     assert "eligible" in booking.screening_summary.lower()
-    assert (booking.promotion_code, booking.promotion_amount_usd) == ("FACIAL50", 50)
+    assert (booking.promotion_code, booking.promotion_amount_usd) == \
+        ("FACIAL50", kb.promotion("FACIAL50").amount_usd)
     assert [(c.booking_id, c.given, c.wording, c.phone_e164, c.given_at) for c in consents] == [
         (booking.id, True, kb.clinic.sms_consent_wording, "+14155552671",
          dt.datetime(2026, 3, 10, 20, 0, tzinfo=UTC))]

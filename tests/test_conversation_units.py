@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from actions.common import patient_question_id
 from actions.conversation import ActionReplyToOffer, pending_offer
 from actions.faq import ActionFallback
 from clinic.kb import knowledge
@@ -123,6 +124,17 @@ def _events_with_offer(offer: str | None) -> list[dict]:
         events.append({"event": "slot", "name": "pending_offer", "value": offer})
     events += [{"event": "action", "name": "action_listen"}, {"event": "user", "text": "yes"}]
     return events
+
+
+def test_a_patient_topic_payload_that_is_not_a_string_falls_back_to_the_words() -> None:
+    # /ask{"patient_topic": {...}} gives any JSON value: only a string is a question id.
+    question_id, text = next(iter(_patient_story_phrasings()))
+    other = next(q.id for q in patient_questions().questions if q.id != question_id)
+    for value in ({"id": other}, [other], 3):
+        tracker = make_tracker(text, entities=[{"entity": "patient_topic", "value": value}])
+        assert patient_question_id(tracker) == question_id
+    tracker = make_tracker(text, entities=[{"entity": "patient_topic", "value": other}])
+    assert patient_question_id(tracker) == other
 
 
 def test_an_offer_counts_only_right_after_it_was_made() -> None:

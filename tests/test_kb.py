@@ -49,11 +49,13 @@ def test_promotion_requires_one_outcome_or_a_list(kdir, requires) -> None:
 def test_the_promotion_amount_is_changed_in_one_place(kdir) -> None:
     from clinic.promotion import APPLIED, decision
 
-    edit(kdir, "promotions.yml", lambda d: d["promotions"][0].update(amount_usd=75))
+    changed = load_knowledge(kdir).promotion("FACIAL50").amount_usd + 25  # not the current one
+    edit(kdir, "promotions.yml", lambda d: d["promotions"][0].update(amount_usd=changed))
     k = load_knowledge(kdir)
     promotion = k.promotion("FACIAL50")
-    assert promotion.description == "$75 off a facial treatment"
-    assert "$75 off" in decision(APPLIED, k, promotion, treatment="facial_microneedling").message
+    assert promotion.description == f"${changed} off a facial treatment"
+    assert f"${changed} off" in decision(APPLIED, k, promotion,
+                                         treatment="facial_microneedling").message
 
 
 @pytest.mark.parametrize(
