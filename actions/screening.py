@@ -47,6 +47,10 @@ def resolve_answer(text: str, intent: str | None, confidence: float) -> Answer |
     from_intent = INTENT_ANSWERS.get(intent or "") if confidence >= ANSWER_CONFIDENCE else None
     if is_payload(text):
         return from_intent
+    if not any(ch.isalnum() for ch in text):
+        # An emoji or punctuation alone ("😀😀", "👎", "?!") is no answer, whatever the
+        # classifier guessed: the question is asked again.
+        return None
     from_words = parse_answer(text)
     if from_words is None:
         return from_intent

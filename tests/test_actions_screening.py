@@ -284,3 +284,17 @@ def test_stop_keeps_screening_answers_but_drops_booking_details() -> None:
                                        slots={"booking_name": "Ana"}))
     assert slot_events(events)["booking_name"] is None
     assert "nothing was saved" in texts(dispatcher)
+
+
+@pytest.mark.parametrize(("text", "intent"), [
+    ("😀😀", "affirm"), ("👎", "deny"), ("🙏", "affirm"), ("?!", "deny"), ("...", "unsure"),
+])
+def test_an_emoji_or_punctuation_alone_is_no_answer(text, intent) -> None:
+    """Found by typing "😀😀" to "Are you pregnant?": the classifier said affirm (0.9+) and
+    the person was told microneedling isn't suitable. Such a reply is asked again."""
+    events, said, slots = form_turn(ValidateScreeningForm(), ActionAskScreeningQuestion(),
+                                    text, intent, {}, FORM, QUESTION,
+                                    confidence=0.95)
+    assert not answers_set(events)
+    assert slots["requested_slot"] == QUESTION
+    assert f"Question 1 of {len(RULES)}: {FIRST.question}" in said
