@@ -96,7 +96,7 @@ _WHOLE_REPLY = {"y": Answer.YES, "n": Answer.NO}
 # Words that carry no content around an answer ("um, well yes thanks").
 _FILLER = frozenset(
     "um umm uh uhh er erm hmm hm well oh ah so ok okay alright actually honestly and but "
-    "just thanks thank you sorry lol haha please i it that to the a of".split()
+    "just thanks thank you sorry lol haha please i it that to the a of thing".split()
 )
 _INTERROGATIVE = frozenset(
     "how what when where why which who whose can could should would will is are does do "
@@ -140,14 +140,26 @@ def parse_answer(text: str) -> Answer | None:
     See the module docstring for the rules; in short, hedges give UNSURE, contradictions and
     questions give None, and "not that I know of" is a NO.
     """
+    return _read(text)[0]
+
+
+def parse_plain_answer(text: str) -> Answer | None:
+    """Like :func:`parse_answer`, but only for a reply that is nothing but an answer: "sure
+    thing" is YES, "any promotions right now" is None (its "right" is no reply)."""
+    answer, leftover = _read(text)
+    return None if leftover else answer
+
+
+def _read(text: str) -> tuple[Answer | None, list[str]]:
+    """The answer and the words left over that are neither answer words nor filler."""
     if not isinstance(text, str):
-        return None
+        return None, []
     normal = _normalise(text)
     words = [w for w in normal.split() if w != "|"]
     if not words or all(w == "?" for w in words):
-        return None
+        return None, []
     if len(words) == 1 and words[0] in _WHOLE_REPLY:
-        return _WHOLE_REPLY[words[0]]
+        return _WHOLE_REPLY[words[0]], []
     asked = "?" in words
     found: set[Answer] = set()
     rest = normal
@@ -158,14 +170,14 @@ def parse_answer(text: str) -> Answer | None:
             found.add(answer)
     leftover = [w for w in rest.split() if w not in ("|", "?") and w not in _FILLER]
     if leftover and (asked or words[0] in _INTERROGATIVE):
-        return None
+        return None, leftover
     if not found:
-        return None
+        return None, leftover
     if Answer.UNSURE in found:
-        return Answer.UNSURE
+        return Answer.UNSURE, leftover
     if found == {Answer.YES, Answer.NO}:
-        return None
+        return None, leftover
     (answer,) = found
     if answer is Answer.NO and asked:
-        return Answer.UNSURE
-    return answer
+        return Answer.UNSURE, leftover
+    return answer, leftover

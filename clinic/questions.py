@@ -37,6 +37,7 @@ class PatientQuestion:
     id: str
     title: str
     patterns: tuple[re.Pattern[str], ...]
+    not_when: tuple[re.Pattern[str], ...]
     answer: str
     sources: tuple[str, ...]
     subject: str
@@ -74,13 +75,8 @@ def load_patient_questions(directory: Path | str | None = None,
         item = _Entry(raw, label, f"questions[{index}]")
         question_id = item.ident()
         item.entry = f"question '{question_id}'"
-        patterns = []
-        for pattern in item.text_list("patterns"):
-            try:
-                patterns.append(re.compile(pattern, re.IGNORECASE))
-            except re.error as error:
-                raise item.fail(f"pattern {pattern!r} is not a valid regular expression "
-                                f"({error})", "correct the pattern") from None
+        patterns = _compile(item, "patterns")
+        not_when = _compile(item, "not_when", required=False)
         answer = item.text("answer", required=False)
         sources = item.text_list("sources", required=False)
         subject = item.text("subject", required=False)
@@ -95,7 +91,8 @@ def load_patient_questions(directory: Path | str | None = None,
                 raise item.fail(f"source '{source}' is not in knowledge/references.yml",
                                 "add the reference there or correct the id")
         questions.append(PatientQuestion(
-            id=question_id, title=item.text("title"), patterns=tuple(patterns), answer=answer,
+            id=question_id, title=item.text("title"), patterns=patterns, not_when=not_when,
+            answer=answer,
             sources=sources, subject=subject,
             clinic_note=item.text("clinic_note", required=False),
             after_treatment=item.flag("after_treatment"),
@@ -105,16 +102,30 @@ def load_patient_questions(directory: Path | str | None = None,
                             top.text("not_covered_generic"), top.text("watch_for"))
 
 
+def _compile(item: _Entry, field: str, required: bool = True) -> tuple[re.Pattern[str], ...]:
+    compiled = []
+    for pattern in item.text_list(field, required=required):
+        try:
+            compiled.append(re.compile(pattern, re.IGNORECASE))
+        except re.error as error:
+            raise item.fail(f"{field} {pattern!r} is not a valid regular expression "
+                            f"({error})", "correct the pattern") from None
+    return tuple(compiled)
+
+
 @lru_cache(maxsize=1)
 def patient_questions() -> PatientQuestions:
     return load_patient_questions()
 
 
 def match_question(text: str, questions: PatientQuestions | None = None) -> PatientQuestion | None:
-    """The first question whose pattern matches the message, or None."""
+    """The first question one of whose patterns matches the message and none of whose
+    ``not_when`` patterns does, or None."""
     questions = questions or patient_questions()
+    text = text or ""
     for question in questions.questions:
-        if any(pattern.search(text or "") for pattern in question.patterns):
+        if any(p.search(text) for p in question.patterns) and \
+                not any(p.search(text) for p in question.not_when):
             return question
     return None
 

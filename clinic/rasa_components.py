@@ -143,18 +143,20 @@ class SafetyTermsClassifier(GraphComponent):
 
 FALLBACK_INTENT = "nlu_fallback"
 PROMO_CODE_INTENT = "enter_promo_code"
+PROMOTION_INTENT = "ask_promotion"
+_USE_CODE = re.compile(r"\b(use|apply|redeem|enter|have|got|add)\b", re.IGNORECASE)
 PATIENT_QUESTION_INTENT = "ask_patient_question"
 PATIENT_TOPIC_ENTITY = "patient_topic"
 GUARD_NAME = "ConversationGuard"
 # Intents a patient-question pattern does not override when the classifier is confident:
-# they start something, or the article's own answer is the better one.
+# they start something ("book me in, how much is it?"). An article topic does not keep its
+# intent: the patient question's answer is the more specific one ("can I wear make-up after?"
+# is answered with the make-up rule, not the whole aftercare text), and the training data
+# labels such messages ask_patient_question (tests/test_nlu_data.py checks it).
 KEEP_WHEN_CONFIDENT = 0.8
 KEEP_INTENTS = frozenset({
     "book", "check_eligibility", "ask_contact", "human_handoff", "ask_promotion",
-    "enter_promo_code", "ask_references", "ask_what_is", "ask_benefits", "ask_skin_rejuvenation",
-    "ask_acne_scars", "ask_hyperpigmentation", "ask_hair_loss", "ask_topical_absorption",
-    "ask_laser_comparison", "ask_tcm_history", "ask_plum_blossom", "ask_jade_roller",
-    "ask_recovery", "ask_aftercare", "ask_contraindications",
+    "enter_promo_code", "ask_references",
 })
 
 
@@ -172,12 +174,12 @@ def guard_decision(text: str, intent: str | None, confidence: float,
 
     - another language or script, or gibberish: ``nlu_fallback`` (never a yes / no);
     - a promotion code ("FACIAL50", "SAVE10"): ``enter_promo_code``;
+    - a question about a known code ("what is FACIAL50?"): ``ask_promotion``;
     - a common patient question (knowledge/patient_questions.yml): ``ask_patient_question``
-      unless the classifier is confident of an intent that starts something or of one of
-      the article's own topics.
+      unless the classifier is confident of an intent that starts something.
     """
     from clinic.questions import match_question
-    from clinic.text_kind import describe_input, other_script, promo_code_in
+    from clinic.text_kind import asks_about, describe_input, other_script, promo_code_in
 
     if text.startswith("/"):
         return None, None
@@ -186,48 +188,90 @@ def guard_decision(text: str, intent: str | None, confidence: float,
     # fallback: the guard must not turn "who should avoid getting microneedling" away.)
     if other_script(text) or describe_input(text) == "gibberish":
         return FALLBACK_INTENT, None
-    if promo_code_in(text, known_codes):
+    code = promo_code_in(text, known_codes)
+    if code:
+        # A question about the clinic's own offer ("what is FACIAL50?") is answered with the
+        # offer; any other code, or a known one typed to use it, is checked as a code.
+        if code in {c.upper() for c in known_codes} and asks_about(text) and \
+                not _USE_CODE.search(text):
+            return PROMOTION_INTENT, None
         return PROMO_CODE_INTENT, None
+    short = short_reply_intent(text)
+    if short is not None:
+        return short, None
     question = match_question(text)
     if question is None:
-        short = short_form_intent(text) if intent in (FALLBACK_INTENT, None) or \
-            confidence < SHORT_FORM_CONFIDENCE else None
-        return short, None
-    # A worry after a treatment ("still red the day after") is answered with the warning
-    # signs, even when the classifier is sure it is about recovery or aftercare.
-    if intent in KEEP_INTENTS and confidence >= KEEP_WHEN_CONFIDENT and not (
-            question.after_treatment and intent in ("ask_aftercare", "ask_recovery")):
+        return None, None
+    if intent in KEEP_INTENTS and confidence >= KEEP_WHEN_CONFIDENT:
         return None, None
     return PATIENT_QUESTION_INTENT, question.id
 
 
-SHORT_FORM_CONFIDENCE = 0.55
+# Short replies are read by rule, whatever the classifier guessed: a one- or two-word reply
+# shares too few letters with anything for a classifier trained on a few hundred examples
+# ("sure" came out as unsure at 0.96, "nah" as affirm, "dunno" as deny). Each pattern is a
+# whole message; a longer message goes to the classifier.
+_OPENER = r"^\s*(?:(?:oh|ok(?:ay)?|alright|well|um+|hmm+|so|please)[\s,!.]+)*"
+_END = r"[\s.!,]*(?:please|pls|plz|now|then|thanks|thank you)?[\s.!?]*$"
 _RESUME = re.compile(
-    r"^\s*(?:ok(?:ay)?[, ]+|yes[, ]+|alright[, ]+)?(?:please )?(?:let'?s |can we |we can )?"
+    _OPENER + r"(?:let'?s |lets |can we |we can |i want to |i'?d like to |i'?m ready to )?"
     r"(?:continue|go on|carry on|resume|keep going|next|proceed|go ahead with (?:it|them)|"
-    r"keep at it|move on)(?: then| please| now| with (?:it|them|the questions))?[\s.!]*$",
-    re.IGNORECASE)
-_THANK = re.compile(r"^\s*(?:ty|thx|thnx|thks|tysm|tyvm|thanks?|thank (?:you|u)|cheers)"
-                    r"(?: so much| very much| a lot| again)?[\s.!]*$", re.IGNORECASE)
-_BYE = re.compile(r"^\s*(?:cya|bye+|bye bye|gtg|g2g|ttyl|see ya|see you|later|laters|night)"
-                  r"(?: then| now| for now)?[\s.!]*$", re.IGNORECASE)
+    r"keep at it|move on|pick up where we left off|back to (?:the )?questions|next question)"
+    r"(?: then| now| with (?:it|them|the questions)| the questions)?" + _END, re.IGNORECASE)
+_STOP = re.compile(
+    _OPENER + r"(?:let'?s |lets |can we |i want to |i'?d like to )?"
+    r"(?:stop|cancel|quit|end|exit|abort|halt|pause|never ?mind|nvm|forget (?:it|about it|this)|"
+    r"leave it|drop it|skip (?:it|this|this whole thing)|i changed my mind|enough|"
+    r"i (?:don'?t|do not) want to (?:do this|continue|go on|carry on)(?: anymore| any more)?|"
+    r"i'?d rather not (?:continue|go on|do this|carry on))"
+    r"(?: (?:it|this|that|here|there|now|asking(?: me)?(?: questions)?|the (?:questions|screening|"
+    r"chat|conversation)|this (?:chat|conversation|thing)))?"
+    r"(?:[\s,]+(?:stop|enough))?" + _END, re.IGNORECASE)
+_THANK = re.compile(
+    _OPENER + r"(?:great|awesome|perfect|brilliant|super|cool|lovely)?[\s,!]*"
+    r"(?:ty|thx|thnx|thks|tysm|tyvm|thanks?|thank (?:you|u)|thank youu+|cheers|many thanks|"
+    r"much appreciated|appreciate it|ta)"
+    r"(?: so much| very much| a lot| heaps| again| for (?:the|your) (?:info|information|help))?"
+    r"[\s.!]*$", re.IGNORECASE)
+_BYE = re.compile(
+    _OPENER + r"(?:that'?s all[\s,]*|i'?m done(?: for today)?[\s,]*)?"
+    r"(?:cya|cu later|bye+|bye bye|good ?bye|gtg|g2g|ttyl|see ya|see you(?: soon| later)?|"
+    r"later|laters|(?:good )?night|farewell|talk (?:to you )?later|speak soon|catch you later|"
+    r"gotta go|got to go|i'?m off(?: now)?|take care|have a (?:nice|good|great) (?:day|one|evening)"
+    r")(?: then| now| for now)?[\s.!]*$", re.IGNORECASE)
+_GREET = re.compile(
+    r"^\s*(?:hi+|hello+|helo|hey+|heya|hiya|howdy|yo|greetings|hallo|"
+    r"(?:good )?(?:morning|afternoon|evening))(?:[\s,]+(?:hi|there|bot|clinic|all|everyone|"
+    r"team|folks))*[\s.!]*$", re.IGNORECASE)
+_BOT = re.compile(
+    r"^\s*(?:are|r) (?:you|u) (?:an? )?(?:real |actual )?(?:bot|robot|chatbot|human|real|"
+    r"computer|ai|a\.i\.|person|machine|program)(?: or (?:an? )?(?:bot|robot|human|person|"
+    r"program|machine))?\??\s*$|"
+    r"^\s*(?:am i|are we) (?:talking|chatting|speaking) (?:to|with) (?:an? )?(?:real )?"
+    r"(?:bot|robot|human|person|machine|computer|ai)\??\s*$|"
+    r"^\s*is this (?:an? )?(?:real person|bot|chatbot|human|robot|automated(?: reply)?|ai)\??\s*$|"
+    r"^\s*(?:bot|robot|human)\?+\s*$", re.IGNORECASE)
+_NO_THANKS = re.compile(r"^\s*(?:no+|nope|nah)[\s,!.]*(?:thanks?|thank you|thank u|ty|thx)"
+                        r"(?: anyway| though)?[\s.!]*$", re.IGNORECASE)
+_OK = re.compile(r"^\s*(?:ok+|okay|okey|okie|k|kk|alright|all right|fine|sounds good|"
+                 r"uh huh|mhm+|cool|great|perfect)[\s.!]*$", re.IGNORECASE)
+SHORT_REPLY_WORDS = 6
 
 
-def short_form_intent(text: str) -> str | None:
-    """The intent of a short everyday reply the classifier was unsure of ("sure thing",
-    "go on then", "ty", "cya"); None for anything else."""
-    from clinic.answers import parse_answer
+def short_reply_intent(text: str) -> str | None:
+    """The intent of a short everyday reply ("sure thing", "go on then", "ty", "cya",
+    "never mind"); None for anything else, which the classifier reads."""
+    from clinic.answers import parse_plain_answer
     from clinic.screening import Answer
 
-    if _RESUME.match(text):
-        return "resume"
-    if _THANK.match(text):
-        return "thank"
-    if _BYE.match(text):
-        return "goodbye"
-    if len(text.split()) > 4:
+    if len(text.split()) > SHORT_REPLY_WORDS:
         return None
-    answer = parse_answer(text)
+    for pattern, intent in ((_RESUME, "resume"), (_STOP, "stop"), (_THANK, "thank"),
+                            (_BYE, "goodbye"), (_GREET, "greet"), (_BOT, "bot_challenge"),
+                            (_NO_THANKS, "deny"), (_OK, "affirm")):
+        if pattern.match(text):
+            return intent
+    answer = parse_plain_answer(text)
     if answer is None:
         return None
     return {Answer.YES: "affirm", Answer.NO: "deny", Answer.UNSURE: "unsure"}[answer]

@@ -100,6 +100,16 @@ def _is_latin(ch: str) -> bool:
 _CODE_WORD = re.compile(r"(?<![A-Za-z0-9@._-])([A-Za-z]{3,12}[ -]?\d{1,4})(?![A-Za-z0-9@.-])")
 _CODE_CONTEXT = re.compile(r"\b(code|coupon|voucher|promo|discount)\b", re.IGNORECASE)
 _NOT_CODES = re.compile(r"^(covid|mp|am|pm|week|weeks|day|days|hour|hours|spf)", re.IGNORECASE)
+# "Majid 2014", "Aust 2008": a name and a year, as the article cites its studies.
+_AUTHOR_YEAR = re.compile(r"[A-Za-z]+[ -](19|20)\d\d")
+_ASKS_ABOUT = re.compile(
+    r"^\s*(what|what's|whats|how|who|whom|when|why|where|which|tell me|explain|is|does|do|"
+    r"are|can|could|will|would)\b|\?\s*$", re.IGNORECASE)
+
+
+def asks_about(text: str) -> bool:
+    """True for a question ("what is FACIAL50", "does FACIAL50 still work?")."""
+    return bool(_ASKS_ABOUT.search(text or ""))
 
 
 def promo_code_in(text: str, known: tuple[str, ...] = ()) -> str | None:
@@ -120,7 +130,8 @@ def promo_code_in(text: str, known: tuple[str, ...] = ()) -> str | None:
         return None
     for match in _CODE_WORD.finditer(text):
         word = match.group(1)
-        if _NOT_CODES.match(word):
+        if _NOT_CODES.match(word) or (_AUTHOR_YEAR.fullmatch(word)
+                                      and not _CODE_CONTEXT.search(text)):
             continue
         letters = re.sub(r"[^A-Za-z]", "", word)
         if word.isupper() or _CODE_CONTEXT.search(text) or len(letters) >= 4:

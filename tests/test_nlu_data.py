@@ -174,3 +174,38 @@ def test_each_question_is_answered_by_its_action() -> None:
         if intent in expected and action != expected[intent]
     ]
     assert wrong == []
+
+
+# ----------------------------------------------------------------- labels and the rule layers
+
+def _forced_intent(text: str, recognizer, codes: tuple[str, ...]) -> str | None:
+    """The intent the pipeline's rule layers give a message whatever the classifier says:
+    the conversation guard with no classifier guess, then the safety terms."""
+    from clinic.rasa_components import guard_decision, safety_intent
+
+    forced, _ = guard_decision(text, None, 0.0, codes)
+    return safety_intent(recognizer.mentions(text)) or forced
+
+
+def test_training_labels_agree_with_the_rule_layers() -> None:
+    """No example is taught as one intent while the guard (patient-question patterns, codes,
+    other scripts) or the safety terms turn it into another: cross-validation would count
+    every such example as an error, and the classifier would learn a label the assistant
+    never acts on. Safety examples are exempt from the guard (safety runs last and wins)."""
+    from clinic.kb import knowledge
+    from clinic.nlu.spacy_build import build_pipeline
+    from clinic.safety import SafetyRecognizer
+
+    kb = knowledge()
+    recognizer = SafetyRecognizer(build_pipeline(kb), kb)
+    codes = tuple(p.code for p in kb.promotions)
+    conflicts = []
+    for intent, examples in _nlu_examples().items():
+        for text in examples:
+            text = re.sub(r"\[([^\]]+)\]\([^)]+\)", r"\1", text)
+            forced = _forced_intent(text, recognizer, codes)
+            # A short reply the guard reads only when the classifier is unsure ("ok" ->
+            # affirm) must agree too, so no exemption for it.
+            if forced is not None and forced != intent:
+                conflicts.append(f"{intent}: {text!r} becomes {forced}")
+    assert not conflicts, "\n".join(conflicts)
