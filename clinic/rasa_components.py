@@ -16,6 +16,7 @@ the intent classifier having seen a phrasing before.
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from pathlib import Path
@@ -196,7 +197,7 @@ def guard_decision(text: str, intent: str | None, confidence: float,
                 not _USE_CODE.search(text):
             return PROMOTION_INTENT, None
         return PROMO_CODE_INTENT, None
-    short = short_reply_intent(text)
+    short = short_reply_intent(text) or details_intent(text)
     if short is not None:
         return short, None
     question = match_question(text)
@@ -256,6 +257,25 @@ _NO_THANKS = re.compile(r"^\s*(?:no+|nope|nah)[\s,!.]*(?:thanks?|thank you|thank
 _OK = re.compile(r"^\s*(?:ok+|okay|okey|okie|k|kk|alright|all right|fine|sounds good|"
                  r"uh huh|mhm+|cool|great|perfect)[\s.!]*$", re.IGNORECASE)
 SHORT_REPLY_WORDS = 6
+
+
+_EMAIL = re.compile(r"^\s*(?:(?:my )?e-?mail(?: address)?(?: is)?:?\s*|it'?s\s+)?"
+                    r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+\s*$", re.IGNORECASE)
+_PHONE = re.compile(r"^\s*(?:(?:my )?(?:phone|cell|mobile|number|phone number|tel)(?: number)?"
+                    r"(?: is)?:?\s*)?\+?[\d()\s.-]{7,20}\s*$", re.IGNORECASE)
+_NAME = re.compile(r"^\s*(?:my name is|my name's|name is|the name is|name:|call me|"
+                   r"put it under|book it under|under the name(?: of)?)\s+"
+                   r"[^\W\d_]+(?:[ '-][^\W\d_]+){0,2}[\s.!]*$", re.IGNORECASE)
+
+
+def details_intent(text: str) -> str | None:
+    """``inform`` for a message that is only an e-mail address, a phone number or a name
+    given as one ("my name is Maria Chen"); None otherwise."""
+    if _EMAIL.match(text) or _NAME.match(text):
+        return "inform"
+    if _PHONE.match(text) and sum(ch.isdigit() for ch in text) >= 7:
+        return "inform"
+    return None
 
 
 def short_reply_intent(text: str) -> str | None:
@@ -318,4 +338,99 @@ class ConversationGuard(GraphComponent):
                     "end": len(text), "confidence_entity": 1.0, "extractor": GUARD_NAME,
                 }]
                 message.set(ENTITIES, entities, add_to_output=True)
+        return messages
+
+
+# --------------------------------------------------------------------------- out of scope
+
+OUT_OF_SCOPE_INTENT = "out_of_scope"
+_WORD = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)?")
+
+
+def content_words(text: str) -> set[str]:
+    """The message's words that carry content: lower-cased, English stop words dropped,
+    a plural "s" and a possessive "'s" taken off."""
+    from spacy.lang.en.stop_words import STOP_WORDS
+
+    words = set()
+    for word in _WORD.findall((text or "").lower().replace("\u2019", "'")):
+        word = word.removesuffix("'s")
+        if word in STOP_WORDS or len(word) < 2:
+            continue
+        if len(word) > 3 and word.endswith("s") and not word.endswith("ss"):
+            word = word[:-1]
+        words.add(word)
+    return words
+
+
+@DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=True)
+class OutOfScopeVocabulary(GraphComponent):
+    """Learns the words of the clinic's own conversations (every training example except
+    out_of_scope ones). When the classifier is unsure (the FallbackClassifier gave
+    ``nlu_fallback``) and most of a message's content words never occur in them ("what's the
+    capital of France", "can you do my taxes"), the message is ``out_of_scope``: the person
+    gets "I can only help with microneedling" instead of "I didn't understand".
+
+    It runs right after the FallbackClassifier; the guard and the safety terms still decide
+    after it (a short reply, another script, a patient question or a safety term wins).
+    """
+
+    FILE = "vocabulary.json"
+
+    @staticmethod
+    def get_default_config() -> dict[str, Any]:
+        # Share of a message's content words the clinic's conversations never use; how many
+        # content words and words in all it needs at least ("Li Wei" is a name, not a topic).
+        return {"min_unknown_share": 0.6, "min_content_words": 2, "min_words": 3}
+
+    def __init__(self, config: dict[str, Any], model_storage: ModelStorage, resource: Resource,
+                 vocabulary: frozenset[str]) -> None:
+        self._config = {**self.get_default_config(), **config}
+        self._storage = model_storage
+        self._resource = resource
+        self._vocabulary = vocabulary
+
+    @classmethod
+    def create(cls, config: dict[str, Any], model_storage: ModelStorage, resource: Resource,
+               execution_context: ExecutionContext) -> OutOfScopeVocabulary:
+        return cls(config, model_storage, resource, frozenset())
+
+    @classmethod
+    def load(cls, config: dict[str, Any], model_storage: ModelStorage, resource: Resource,
+             execution_context: ExecutionContext, **kwargs: Any) -> OutOfScopeVocabulary:
+        try:
+            with model_storage.read_from(resource) as directory:
+                words = json.loads((directory / cls.FILE).read_text(encoding="utf-8"))
+        except (ValueError, OSError):
+            logger.warning("No learnt vocabulary in the model: out-of-scope reading is off.")
+            words = []
+        return cls(config, model_storage, resource, frozenset(words))
+
+    def train(self, training_data: TrainingData) -> Resource:
+        words: set[str] = set()
+        for example in training_data.intent_examples:
+            if example.get(INTENT) != OUT_OF_SCOPE_INTENT:
+                words |= content_words(example.get(TEXT) or "")
+        self._vocabulary = frozenset(words)
+        with self._storage.write_to(self._resource) as directory:
+            (directory / self.FILE).write_text(json.dumps(sorted(words)), encoding="utf-8")
+        return self._resource
+
+    def process_training_data(self, training_data: TrainingData) -> TrainingData:
+        return training_data
+
+    def is_out_of_scope(self, text: str) -> bool:
+        words = content_words(text)
+        if not self._vocabulary or len(words) < self._config["min_content_words"] or \
+                len(_WORD.findall(text)) < self._config["min_words"]:
+            return False
+        unknown = sum(1 for word in words if word not in self._vocabulary)
+        return unknown / len(words) >= float(self._config["min_unknown_share"])
+
+    def process(self, messages: list[Message]) -> list[Message]:
+        for message in messages:
+            current = message.get(INTENT) or {}
+            if current.get(INTENT_NAME_KEY) == FALLBACK_INTENT and \
+                    self.is_out_of_scope(message.get(TEXT) or ""):
+                _force_intent(message, OUT_OF_SCOPE_INTENT)
         return messages

@@ -1,0 +1,159 @@
+"""The rule layers of the NLU pipeline that need no trained classifier: short replies,
+contact details, the patient-question exclusions, codes in questions, and the learnt
+out-of-scope vocabulary (clinic/rasa_components.py)."""
+
+from __future__ import annotations
+
+import pytest
+from rasa.engine.graph import ExecutionContext
+from rasa.engine.storage.local_model_storage import LocalModelStorage
+from rasa.engine.storage.resource import Resource
+from rasa.shared.nlu.constants import INTENT, INTENT_RANKING_KEY, TEXT
+from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
+
+from clinic.kb import knowledge
+from clinic.questions import match_question
+from clinic.rasa_components import (
+    OutOfScopeVocabulary,
+    content_words,
+    details_intent,
+    guard_decision,
+    short_reply_intent,
+)
+from clinic.text_kind import promo_code_in
+
+CODES = tuple(p.code for p in knowledge().promotions)
+
+
+# Phrasings that are not training examples: the rules must read the kind of reply, not a list.
+@pytest.mark.parametrize("text, intent", [
+    ("sure", "affirm"), ("definitely", "affirm"), ("yes please", "affirm"), ("okie", "affirm"),
+    ("yeah sure", "affirm"), ("nah", "deny"), ("nope, thanks", "deny"), ("no thank you", "deny"),
+    ("dunno", "unsure"), ("no idea", "unsure"), ("i forget", "unsure"), ("not really", "unsure"),
+    ("please stop", "stop"), ("never mind", "stop"), ("cancel the screening", "stop"),
+    ("i don't want to continue", "stop"), ("ok let's continue", "resume"),
+    ("go on then", "resume"), ("back to the questions", "resume"), ("ty", "thank"),
+    ("awesome, thank you so much", "thank"), ("cya", "goodbye"), ("ok bye then", "goodbye"),
+    ("have a great evening", "goodbye"), ("hiya there", "greet"), ("good morning all", "greet"),
+    ("r u human?", "bot_challenge"), ("am i talking to a machine", "bot_challenge"),
+])
+def test_short_replies_are_read_by_rule(text: str, intent: str) -> None:
+    assert short_reply_intent(text) == intent
+    # Whatever the classifier was sure of.
+    assert guard_decision(text, "ask_benefits", 0.99, CODES)[0] == intent
+
+
+@pytest.mark.parametrize("text", [
+    "yes i'm on accutane", "no, but how long is recovery", "any promotions right now",
+    "sure, what does it cost", "stop the bleeding after microneedling", "i'm not pregnant",
+    "hello i have a question about acne scars", "thanks but is it safe for darker skin",
+])
+def test_longer_messages_are_left_to_the_classifier_and_patterns(text: str) -> None:
+    assert short_reply_intent(text) is None
+
+
+@pytest.mark.parametrize("text", [
+    "my name is Amal Haddad", "call me Jo", "put it under Kim Nguyen", "(503) 555-0144",
+    "+44 7700 900456", "my cell is 212.555.0199", "kim@example.com",
+    "my email is j.doe+clinic@mail.example.org",
+])
+def test_contact_details_are_inform(text: str) -> None:
+    assert details_intent(text) == "inform"
+
+
+@pytest.mark.parametrize("text", ["i'm pregnant", "2014", "my name", "is 50 dollars off real",
+                                  "call me back please tomorrow at noon or later"])
+def test_other_messages_are_not_details(text: str) -> None:
+    assert details_intent(text) is None
+
+
+@pytest.mark.parametrize("text", [
+    "do you offer chemical peels", "do you do red light therapy", "my knee hurts what should i do",
+    "gotta run", "i'm running late", "cheap shoes", "will it help with sun spots",
+    "male pattern baldness dermaroller", "how old is microneedling",
+    "how long does it take to heal", "is microneedling safe for everyone",
+    "can microneedling help with redness",
+])
+def test_patient_question_exclusions(text: str) -> None:
+    assert match_question(text) is None
+
+
+@pytest.mark.parametrize("text, question", [
+    ("is it painful", "pain"), ("will my face hurt", "pain"), ("can i go for a run after", "exercise_after"),
+    ("is it cheaper than laser", "price"), ("my skin is peeling a bit", "peeling_after"),
+    ("still red on day 2 is that ok", "redness_after"), ("is it safe", "side_effects"),
+    ("can i sit in the sun after", "sun_after"), ("how long does the session take", "session_length"),
+])
+def test_patient_questions_still_match(text: str, question: str) -> None:
+    found = match_question(text)
+    assert found is not None and found.id == question
+
+
+def test_codes_in_questions_and_citations() -> None:
+    assert guard_decision("what is FACIAL50?", None, 0.0, CODES)[0] == "ask_promotion"
+    assert guard_decision("who gets the facial50 discount", None, 0.0, CODES)[0] == "ask_promotion"
+    # To use it, or any other code: the code is checked.
+    assert guard_decision("can i use FACIAL50", None, 0.0, CODES)[0] == "enter_promo_code"
+    assert guard_decision("FACIAL50", None, 0.0, CODES)[0] == "enter_promo_code"
+    assert guard_decision("what is SAVE10", None, 0.0, CODES)[0] == "enter_promo_code"
+    # A study cited by name and year is no code.
+    assert promo_code_in("what is majid 2014", CODES) is None
+    assert promo_code_in("promo code spring 2024", CODES) == "SPRING2024"
+
+
+def test_content_words() -> None:
+    assert content_words("What's the capital of France?") == {"capital", "france"}
+    assert content_words("My sister's shoes, please") == {"sister", "shoe"}
+
+
+def _vocabulary(tmp_path, examples: list[tuple[str, str]]) -> OutOfScopeVocabulary:
+    storage = LocalModelStorage(tmp_path)
+    resource = Resource("out_of_scope_vocabulary")
+    context = ExecutionContext(graph_schema=None, model_id="test")  # type: ignore[arg-type]
+    component = OutOfScopeVocabulary.create({}, storage, resource, context)
+    data = TrainingData([Message(data={TEXT: t, INTENT: i}) for t, i in examples])
+    component.train(data)
+    return OutOfScopeVocabulary.load({}, storage, resource, context)
+
+
+def _unsure(text: str, guess: str = "ask_benefits") -> Message:
+    return Message(data={TEXT: text, INTENT: {"name": "nlu_fallback", "confidence": 0.55},
+                         INTENT_RANKING_KEY: [{"name": "nlu_fallback", "confidence": 0.55},
+                                              {"name": guess, "confidence": 0.3}]})
+
+
+def test_out_of_scope_vocabulary_is_learnt_saved_and_loaded(tmp_path) -> None:
+    loaded = _vocabulary(tmp_path, [
+        ("what are the benefits of microneedling", "ask_benefits"),
+        ("how long is the recovery after microneedling", "ask_recovery"),
+        ("what's the weather in paris", "out_of_scope"),
+    ])
+    off_topic, on_topic, weather, name = (
+        _unsure("can you recommend a good restaurant"),
+        _unsure("how long until the benefits of microneedling show"),
+        _unsure("is the weather nice in paris"),  # out_of_scope examples teach no words
+        _unsure("Li Wei"))
+    loaded.process([off_topic, on_topic, weather, name])
+    assert off_topic.get(INTENT)["name"] == "out_of_scope"
+    assert weather.get(INTENT)["name"] == "out_of_scope"
+    assert on_topic.get(INTENT)["name"] == "nlu_fallback"
+    assert name.get(INTENT)["name"] == "nlu_fallback"
+
+
+def test_out_of_scope_vocabulary_leaves_a_confident_classifier_alone(tmp_path) -> None:
+    loaded = _vocabulary(tmp_path, [("what are the benefits of microneedling", "ask_benefits")])
+    message = Message(data={TEXT: "can you book me a flight to rome", INTENT: {
+        "name": "book", "confidence": 0.9}})
+    loaded.process([message])
+    assert message.get(INTENT)["name"] == "book"
+
+
+def test_out_of_scope_vocabulary_missing_from_a_model_is_off(tmp_path, caplog) -> None:
+    storage = LocalModelStorage(tmp_path)
+    context = ExecutionContext(graph_schema=None, model_id="test")  # type: ignore[arg-type]
+    loaded = OutOfScopeVocabulary.load({}, storage, Resource("nothing"), context)
+    message = _unsure("can you recommend a good restaurant")
+    loaded.process([message])
+    assert message.get(INTENT)["name"] == "nlu_fallback"
+    assert "out-of-scope reading is off" in caplog.text
