@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -150,14 +151,15 @@ PATIENT_QUESTION_INTENT = "ask_patient_question"
 PATIENT_TOPIC_ENTITY = "patient_topic"
 GUARD_NAME = "ConversationGuard"
 # Intents a patient-question pattern does not override when the classifier is confident:
-# they start something ("book me in, how much is it?"). An article topic does not keep its
+# they start something ("book me in, how much is it?"). Not the screening: "can men get it?"
+# and "is it ok with rosacea?" have their own answers. An article topic does not keep its
 # intent: the patient question's answer is the more specific one ("can I wear make-up after?"
 # is answered with the make-up rule, not the whole aftercare text), and the training data
 # labels such messages ask_patient_question (tests/test_nlu_data.py checks it).
 KEEP_WHEN_CONFIDENT = 0.8
 KEEP_INTENTS = frozenset({
-    "book", "check_eligibility", "ask_contact", "human_handoff", "ask_promotion",
-    "enter_promo_code", "ask_references",
+    "book", "ask_contact", "human_handoff", "ask_promotion", "enter_promo_code",
+    "ask_references",
 })
 
 
@@ -197,7 +199,7 @@ def guard_decision(text: str, intent: str | None, confidence: float,
                 not _USE_CODE.search(text):
             return PROMOTION_INTENT, None
         return PROMO_CODE_INTENT, None
-    short = short_reply_intent(text) or details_intent(text)
+    short = short_reply_intent(text) or details_intent(text) or request_intent(text)
     if short is not None:
         return short, None
     question = match_question(text)
@@ -268,14 +270,69 @@ _NAME = re.compile(r"^\s*(?:my name is|my name's|name is|the name is|name:|call 
                    r"[^\W\d_]+(?:[ '-][^\W\d_]+){0,2}[\s.!]*$", re.IGNORECASE)
 
 
+# Words around days and times that add nothing ("weekday mornings work best for me").
+_TIME_FILLER = re.compile(
+    r"\b(?:or|and|any|at|on|in|the|a|an|for|me|my|is|are|be|would|works?|best|good|great|fine|"
+    r"ideally|preferably|prefer|sometime|some time|around|about|ish|after|before|from|to|till|"
+    r"until|next|this|every|only|please|pls|maybe|probably|like|earliest|latest|\d+(?:st|nd|"
+    r"rd|th)?)\b", re.IGNORECASE)
+
+
 def details_intent(text: str) -> str | None:
-    """``inform`` for a message that is only an e-mail address, a phone number or a name
-    given as one ("my name is Maria Chen"); None otherwise."""
+    """``inform`` for a message that is only an e-mail address, a phone number, a name given
+    as one ("my name is Maria Chen") or days and times ("tuesday afternoons, after 3pm");
+    None otherwise."""
+    from clinic.text_kind import _TIME_WORDS
+
     if _EMAIL.match(text) or _NAME.match(text):
         return "inform"
     if _PHONE.match(text) and sum(ch.isdigit() for ch in text) >= 7:
         return "inform"
+    if len(text.split()) <= 8 and _TIME_WORDS.search(text):
+        rest = _TIME_FILLER.sub(" ", _TIME_WORDS.sub(" ", text))
+        if not re.sub(r"[\s,.!;:/&+-]", "", rest):
+            return "inform"
     return None
+
+
+_HANDOFF = re.compile(
+    r"^\s*(?:(?:please|pls|ok|can|could|may|i|let me|i'?d like to|i want to|i need to|i would "
+    r"like to|i wanna)\s+)*(?:(?:talk|speak|chat)(?: to| with)|get me|connect me(?: to| with)|"
+    r"transfer me to|put me through to|escalate (?:this|it) to|i want|i need|give me)\s+"
+    r"(?:a |an |the |some |to )?(?:real |actual |live |human )?(?:human|person|people|someone|"
+    r"somebody|staff(?: member)?|agent|receptionist|practitioner|doctor|operator|representative|"
+    r"rep|nurse|member of staff)(?: at the clinic| please| now| instead)?[\s.!?]*$|"
+    r"^\s*(?:human|real person|agent|operator|representative|live agent)(?: please)?[\s.!]*$",
+    re.IGNORECASE)
+
+
+def request_intent(text: str) -> str | None:
+    """A request the classifier must not be left to guess: a person ("talk to a human") is
+    ``human_handoff``; a study named by its author ("who is Aust et al", "Majid 2014") is
+    ``ask_references``."""
+    if len(text.split()) <= 12 and _HANDOFF.match(text):
+        return "human_handoff"
+    if _cites_a_study(text):
+        return "ask_references"
+    return None
+
+
+def _cites_a_study(text: str) -> bool:
+    from clinic.kb import knowledge
+
+    authors = _reference_authors(tuple(r.short for r in knowledge().references.values()))
+    return bool(authors.search(text)) and bool(re.search(
+        r"\b(?:(?:19|20)\d\d|et al|who (?:is|was|are|were)|who'?s|references?|citations?|"
+        r"papers?|journal|reference)\b", text, re.IGNORECASE))
+
+
+@lru_cache(maxsize=4)
+def _reference_authors(shorts: tuple[str, ...]) -> re.Pattern[str]:
+    """The first author's name of each reference ("Aust et al., 2008" -> Aust)."""
+    names = {re.split(r"[ ,&]", short.strip(), maxsplit=1)[0] for short in shorts}
+    names = {name for name in names if len(name) > 2}
+    return re.compile(r"\b(?:" + "|".join(sorted(map(re.escape, names))) + r")\b",
+                      re.IGNORECASE)
 
 
 def short_reply_intent(text: str) -> str | None:
@@ -363,10 +420,42 @@ def content_words(text: str) -> set[str]:
     return words
 
 
+def knowledge_words() -> set[str]:
+    """The content words of the clinic's own texts: every string in knowledge/*.yml (topics,
+    patient questions, screening, vocabulary, messages), and the names of days and months."""
+    import calendar
+
+    import yaml
+
+    from clinic.kb import DEFAULT_KNOWLEDGE_DIR
+
+    def strings(value: Any) -> list[str]:
+        if isinstance(value, str):
+            return [value]
+        if isinstance(value, dict):
+            return [t for v in value.values() for t in strings(v)]
+        if isinstance(value, list):
+            return [t for v in value for t in strings(v)]
+        return []
+
+    words: set[str] = set()
+    for path in sorted(Path(DEFAULT_KNOWLEDGE_DIR).glob("*.yml")):
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except (OSError, yaml.YAMLError):
+            continue  # the knowledge check reports a broken file; training goes on
+        for text in strings(data):
+            if "\\b" not in text:  # a regular expression, not prose
+                words |= content_words(text)
+    for name in list(calendar.day_name) + list(calendar.month_name):
+        words |= content_words(name)
+    return words
+
+
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=True)
 class OutOfScopeVocabulary(GraphComponent):
     """Learns the words of the clinic's own conversations (every training example except
-    out_of_scope ones). When the classifier is unsure (the FallbackClassifier gave
+    out_of_scope ones) and of its knowledge files. When the classifier is unsure (the FallbackClassifier gave
     ``nlu_fallback``) and most of a message's content words never occur in them ("what's the
     capital of France", "can you do my taxes"), the message is ``out_of_scope``: the person
     gets "I can only help with microneedling" instead of "I didn't understand".
@@ -407,7 +496,7 @@ class OutOfScopeVocabulary(GraphComponent):
         return cls(config, model_storage, resource, frozenset(words))
 
     def train(self, training_data: TrainingData) -> Resource:
-        words: set[str] = set()
+        words = knowledge_words()
         for example in training_data.intent_examples:
             if example.get(INTENT) != OUT_OF_SCOPE_INTENT:
                 words |= content_words(example.get(TEXT) or "")
@@ -420,6 +509,10 @@ class OutOfScopeVocabulary(GraphComponent):
         return training_data
 
     def is_out_of_scope(self, text: str) -> bool:
+        from clinic.questions import about_microneedling
+
+        if about_microneedling(text):
+            return False
         words = content_words(text)
         if not self._vocabulary or len(words) < self._config["min_content_words"] or \
                 len(_WORD.findall(text)) < self._config["min_words"]:

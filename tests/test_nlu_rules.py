@@ -157,3 +157,42 @@ def test_out_of_scope_vocabulary_missing_from_a_model_is_off(tmp_path, caplog) -
     loaded.process([message])
     assert message.get(INTENT)["name"] == "nlu_fallback"
     assert "out-of-scope reading is off" in caplog.text
+
+
+@pytest.mark.parametrize("text", [
+    "thursday mornings", "any weekday after 4pm", "as soon as possible", "fri or sat",
+    "the 14th around 11am", "evenings work for me", "next tuesday ideally",
+])
+def test_days_and_times_alone_are_inform(text: str) -> None:
+    assert details_intent(text) == "inform"
+
+
+@pytest.mark.parametrize("text", ["can i come in on friday", "are you open on sundays",
+                                  "i may be pregnant", "is it ok to exercise tomorrow"])
+def test_questions_naming_a_day_are_not_details(text: str) -> None:
+    assert details_intent(text) is None
+
+
+@pytest.mark.parametrize("text, intent", [
+    ("i'd like to speak to a real person", "human_handoff"), ("connect me with staff", "human_handoff"),
+    ("can i chat with the receptionist", "human_handoff"), ("live agent", "human_handoff"),
+    ("who were Fabbrocini et al", "ask_references"), ("el-domyati 2018 paper?", "ask_references"),
+])
+def test_requests_read_by_rule(text: str, intent: str) -> None:
+    assert guard_decision(text, "bot_challenge", 0.95, CODES)[0] == intent
+
+
+@pytest.mark.parametrize("text", ["what did dhurat find about hair", "can i talk about my scars",
+                                  "i need someone to call me back about prices"])
+def test_other_requests_are_left_to_the_classifier(text: str) -> None:
+    from clinic.rasa_components import request_intent
+
+    assert request_intent(text) is None
+
+
+def test_knowledge_words_cover_the_articles_terms() -> None:
+    from clinic.rasa_components import knowledge_words
+
+    words = knowledge_words()
+    assert {"collagen", "elastin", "melasma", "scalp", "monday", "december"} <= words
+    assert "france" not in words
