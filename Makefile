@@ -12,7 +12,7 @@ SPACY_MODEL := build/spacy_clinic
 MODEL_STAMP := models/.trained
 KNOWLEDGE := $(wildcard knowledge/*.yml)
 TRAIN_INPUTS := config.yml domain.yml $(wildcard data/*.yml data/**/*.yml) $(KNOWLEDGE) \
-                $(wildcard clinic/nlu/*.py) $(SPACY_MODEL)/meta.json
+                $(wildcard clinic/nlu/*.py) clinic/rasa_components.py $(SPACY_MODEL)/meta.json
 
 # Python 3.10 (Rasa 3.6 does not install on 3.11): python3.10 on PATH, else pyenv's.
 PYTHON310 := $(shell for p in python3.10 $$(ls -d $${PYENV_ROOT:-$$HOME/.pyenv}/versions/3.10.*/bin/python3.10 2>/dev/null | sort -V | tail -n1); do \

@@ -510,8 +510,12 @@ class OutOfScopeVocabulary(GraphComponent):
 
     def is_out_of_scope(self, text: str) -> bool:
         from clinic.questions import about_microneedling
+        from clinic.text_kind import describe_input, mostly_gibberish
 
-        if about_microneedling(text):
+        # Microneedling is never out of scope; letters that are no words, another language
+        # or markup get their own answers.
+        if about_microneedling(text) or mostly_gibberish(text) or \
+                describe_input(text) in ("other_language", "gibberish", "markup", "long"):
             return False
         words = content_words(text)
         if not self._vocabulary or len(words) < self._config["min_content_words"] or \

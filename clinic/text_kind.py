@@ -58,6 +58,12 @@ def is_gibberish(text: str) -> bool:
     return all(_is_mash(word) for word in words)
 
 
+def mostly_gibberish(text: str) -> bool:
+    """At least half the words are letters that are no words ("asdfgh jkl qwerty")."""
+    words = re.findall(r"[a-z]+", (text or "").lower())
+    return bool(words) and 2 * sum(1 for word in words if _is_mash(word)) >= len(words)
+
+
 def describe_input(text: str) -> str:
     """Classify an unusual message so the reply can say what went wrong."""
     stripped = (text or "").strip()

@@ -129,16 +129,19 @@ def test_out_of_scope_vocabulary_is_learnt_saved_and_loaded(tmp_path) -> None:
         ("how long is the recovery after microneedling", "ask_recovery"),
         ("what's the weather in paris", "out_of_scope"),
     ])
-    off_topic, on_topic, weather, name = (
+    off_topic, on_topic, weather, name, mash, spanish, device = (
         _unsure("can you recommend a good restaurant"),
         _unsure("how long until the benefits of microneedling show"),
         _unsure("is the weather nice in paris"),  # out_of_scope examples teach no words
-        _unsure("Li Wei"))
-    loaded.process([off_topic, on_topic, weather, name])
+        _unsure("Li Wei"),
+        _unsure("asdfgh jkl qwerty"),  # letters that are no words: "didn't catch that"
+        _unsure("quiero una cita para mañana por favor"),  # "English only" instead
+        _unsure("do you sell a derma pen for wrinkles"))  # microneedling is never off topic
+    loaded.process([off_topic, on_topic, weather, name, mash, spanish, device])
     assert off_topic.get(INTENT)["name"] == "out_of_scope"
     assert weather.get(INTENT)["name"] == "out_of_scope"
-    assert on_topic.get(INTENT)["name"] == "nlu_fallback"
-    assert name.get(INTENT)["name"] == "nlu_fallback"
+    for message in (on_topic, name, mash, spanish, device):
+        assert message.get(INTENT)["name"] == "nlu_fallback", message.get(TEXT)
 
 
 def test_out_of_scope_vocabulary_leaves_a_confident_classifier_alone(tmp_path) -> None:
