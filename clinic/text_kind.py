@@ -100,6 +100,15 @@ def _is_latin(ch: str) -> bool:
 _CODE_WORD = re.compile(r"(?<![A-Za-z0-9@._-])([A-Za-z]{3,12}[ -]?\d{1,4})(?![A-Za-z0-9@.-])")
 _CODE_CONTEXT = re.compile(r"\b(code|coupon|voucher|promo|discount)\b", re.IGNORECASE)
 _NOT_CODES = re.compile(r"^(covid|mp|am|pm|week|weeks|day|days|hour|hours|spf)", re.IGNORECASE)
+# Words that, followed by a number, name a day or a time ("Friday 3 pm", "June 3",
+# "after 5"): never an unknown code. A known code is still found anywhere.
+_TIME_LEAD_WORDS = frozenset("""
+    monday tuesday wednesday thursday friday saturday sunday mon tue tues wed thu thur thurs
+    fri sat sun mondays tuesdays wednesdays thursdays fridays saturdays sundays weekday
+    weekdays weekend weekends january february march april may june july august september
+    october november december jan feb mar apr jun jul aug sep sept oct nov dec after before
+    around about from until till til between at by noon morning afternoon evening
+""".split())
 
 
 def promo_code_in(text: str, known: tuple[str, ...] = ()) -> str | None:
@@ -123,6 +132,8 @@ def promo_code_in(text: str, known: tuple[str, ...] = ()) -> str | None:
         if _NOT_CODES.match(word):
             continue
         letters = re.sub(r"[^A-Za-z]", "", word)
+        if letters.lower() in _TIME_LEAD_WORDS:
+            continue
         if word.isupper() or _CODE_CONTEXT.search(text) or len(letters) >= 4:
             return re.sub(r"[ -]", "", word).upper()
     return None

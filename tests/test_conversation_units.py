@@ -64,6 +64,18 @@ def test_non_codes_are_not_codes(text) -> None:
     assert promo_code_in(text, CODES) is None
 
 
+@pytest.mark.parametrize("text", ["Friday 3 pm", "Thursday 4:30", "June 3", "weekends after 5",
+                                  "Monday 10 or 11", "next Tuesday 2", "March 15 afternoon"])
+def test_a_day_or_time_with_a_number_is_no_code(text) -> None:
+    # Typed at "Which days and times suit you?", these were read as codes FRIDAY3,
+    # THURSDAY4, AFTER5...: the guard forced enter_promo_code and the booking form
+    # answered "I don't recognise the code FRIDAY3" and asked for the times again.
+    assert promo_code_in(text, CODES) is None
+    assert guard_decision(text, "inform", 0.9, CODES)[0] != "enter_promo_code"
+    assert looks_like_times(text)
+    assert promo_code_in(f"{text} FACIAL50", CODES) == "FACIAL50"
+
+
 def test_go_back_and_meant() -> None:
     assert is_go_back("go back") and is_go_back("oops, wrong answer") and is_go_back("undo")
     assert is_go_back("no, I meant yes") and meant_answer("no, I meant yes") == "yes"
