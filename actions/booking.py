@@ -248,7 +248,7 @@ class ValidateBookingForm(FormValidationAction):
         typed_code = extract_code(text, k)
         if intent == "enter_promo_code" or (typed_code and k.promotion(typed_code)
                                             and slot != "booking_name"):
-            events = handle_typed_code(dispatcher, tracker, k)
+            events = handle_typed_code(dispatcher, tracker, k, asking=slot)
             return {**{e["name"]: e["value"] for e in events}, slot: None}
         asked = is_payload(text) or looks_like_question(text)
         if asked and answer_side_question(tracker, dispatcher, k):

@@ -111,6 +111,20 @@ def test_question_during_booking_is_answered_and_step_repeated() -> None:
     assert K.clinic.hours in said
 
 
+@pytest.mark.parametrize("slot", ["booking_name", "booking_phone", "booking_email",
+                                  "booking_treatment", "booking_times"])
+def test_a_code_typed_at_any_question_is_checked_without_the_reply_as_that_answer(
+        slot, clinic_db) -> None:
+    # The SDK puts the reply in the slot being asked before validating it: "FACIAL50" typed
+    # at "Which treatment?" was checked as a treatment called "FACIAL50" and told the
+    # offer "doesn't apply to this treatment".
+    slots, said = fill(slot, "FACIAL50", "enter_promo_code")
+    assert slots[slot] is None
+    assert slots["promo_code"] == "FACIAL50"
+    assert "doesn't apply" not in said
+    assert "FACIAL50" in said
+
+
 def test_summary_names_the_promotion_for_an_eligible_facial() -> None:
     _, dispatcher = run_action(ActionAskBookingConfirm(),
                                make_tracker(slots={**ALL_NO, **DETAILS}))
