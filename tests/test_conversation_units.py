@@ -173,6 +173,29 @@ def test_typed_reply_does_what_the_button_does(offer, intent, expected) -> None:
         assert "haven't started" in texts(dispatcher)
 
 
+@pytest.mark.parametrize("offer", ["book", "screening", "resume", None])
+@pytest.mark.parametrize("text", ["😀", "🙏", "...", "😀😀", "!"])
+@pytest.mark.parametrize("intent", ["affirm", "resume"])
+def test_emoji_or_punctuation_alone_is_no_yes_to_an_offer(offer, text, intent) -> None:
+    # "😀" typed at "Would you like to request an appointment?" started the booking form.
+    tracker = make_tracker(text, intent, 0.9)
+    tracker.events = _events_with_offer(offer)
+    tracker.events[-1] = {"event": "user", "text": text}
+    events, dispatcher = run_action(ActionReplyToOffer(), tracker)
+    slots = slot_events(events)
+    assert slots["booking_next"] == "none"
+    assert slots["pending_offer"] == offer  # a "yes" that follows still takes the offer
+    assert "Great!" not in texts(dispatcher) and texts(dispatcher)
+
+
+@pytest.mark.parametrize("text", ["👍", "✅"])
+def test_a_thumbs_up_still_takes_the_offer(text) -> None:
+    tracker = make_tracker(text, "affirm", 0.9)
+    tracker.events = _events_with_offer("screening")
+    events, _ = run_action(ActionReplyToOffer(), tracker)
+    assert slot_events(events)["booking_next"] == "screening"
+
+
 def test_fallback_reverts_the_message_so_no_fallback_loop() -> None:
     events, _ = run_action(ActionFallback(), make_tracker("continue", "stop"))
     assert {"event": "rewind"} in [{"event": e["event"]} for e in events]
