@@ -40,6 +40,9 @@ def fill(slot: str, text: str, intent: str | None = None, confidence: float = 0.
     [
         ("booking_name", "Ana María López", "greet", "Ana María López"),
         ("booking_name", "Jade", "ask_jade_roller", "Jade"),
+        ("booking_name", "Ng Yi", None, "Ng Yi"),
+        ("booking_name", "王伟", None, "王伟"),
+        ("booking_name", "Mónica Nowak", None, "Mónica Nowak"),
         ("booking_phone", "(415) 555-0132", None, "+14155550132"),
         ("booking_phone", "+44 20 7946 0000", None, "+442079460000"),
         ("booking_email", "Ana@Example.com", None, "ana@example.com"),
@@ -64,6 +67,16 @@ def test_valid_answers_are_stored(slot, text, intent, expected) -> None:
     [
         ("booking_name", "<b>hi</b>", "name to book under"),
         ("booking_name", "12345", "name to book under"),
+        # Typed at "What name should we book under?", these were taken as the name.
+        ("booking_name", "y", "name to book under"),
+        ("booking_name", "n", "name to book under"),
+        ("booking_name", "not now", "name to book under"),
+        ("booking_name", "restart", "name to book under"),
+        ("booking_name", "menu", "name to book under"),
+        ("booking_name", "bye", "name to book under"),
+        ("booking_name", "cya", "name to book under"),
+        ("booking_name", "aaaaaaa", "name to book under"),
+        ("booking_name", "asdfgh", "name to book under"),
         ("booking_phone", "call me maybe", "doesn't look like a phone number"),
         ("booking_phone", "123", "doesn't look like a phone number"),
         ("booking_email", "ana@", "doesn't look like an email"),
