@@ -56,8 +56,8 @@ logger = logging.getLogger(__name__)
 FORM_SLOTS = ("booking_name", "booking_phone", "booking_email", "booking_treatment",
               "booking_times", "booking_sms_consent", "booking_confirm")
 NO_EMAIL = "none"
-SKIP_WORDS = re.compile(r"^\s*(skip|no|nope|none|no thanks|no email|n/?a|rather not|pass)\b",
-                        re.IGNORECASE)
+SKIP_WORDS = re.compile(r"^\s*(skip|no|nope|nah|n|none|no thanks|no email|n/?a|rather not|pass|"
+                        r"not now)\b", re.IGNORECASE)
 DECLINE_WORDS = re.compile(r"^\s*(no|nope|nah|no thanks?|no thank you|don'?t|do not)\b[\s.!]*$",
                            re.IGNORECASE)
 # Questions whose ordinary answers ("skip", "no thanks") the classifier may read as "stop".
@@ -313,9 +313,11 @@ def parse_answer(slot: str, text: str, intent: str | None, confidence: float,
     if slot == "booking_phone":
         return normalize_phone(text)
     if slot == "booking_email":
-        if intent == "deny" and is_payload(text) or SKIP_WORDS.match(text):
+        # An address first: "no.reply@..." or "na.kim@..." is an address, not a "no".
+        email = normalize_email(text)
+        if email is None and (intent == "deny" and is_payload(text) or SKIP_WORDS.match(text)):
             return NO_EMAIL
-        return normalize_email(text)
+        return email
     if slot == "booking_treatment":
         return treatment_from_text(text, k)
     if slot == "booking_times":

@@ -48,6 +48,13 @@ def fill(slot: str, text: str, intent: str | None = None, confidence: float = 0.
         ("booking_email", "Ana@Example.com", None, "ana@example.com"),
         ("booking_email", "skip", "deny", "none"),
         ("booking_email", "/deny", "deny", "none"),
+        # Addresses that begin like a "no" were saved as "no email".
+        ("booking_email", "na.kim@example.com", None, "na.kim@example.com"),
+        ("booking_email", "no.reply.ana@example.com", None, "no.reply.ana@example.com"),
+        ("booking_email", "pass.ana@example.com", None, "pass.ana@example.com"),
+        ("booking_email", "nah", "deny", "none"),
+        ("booking_email", "n", "deny", "none"),
+        ("booking_email", "not now", "deny", "none"),
         ("booking_treatment", "Facial microneedling", None, "facial_microneedling"),
         ("booking_treatment", "for my thinning hair on the scalp", None, "scalp_microneedling"),
         ("booking_treatment", "not sure yet", None, "not_sure"),
