@@ -190,6 +190,12 @@ def test_replies_reach_the_conversation_room(channel_url: str) -> None:
     assert replies == [{"text": "heard: hello there"}]
 
 
+def test_rasas_control_payloads_typed_in_the_widget_are_words(channel_url: str) -> None:
+    # A typed "/restart" wiped the conversation with no reply and ended a staff take-over.
+    _, replies = asyncio.run(_converse(channel_url, ALLOWED, None, "/restart"))
+    assert replies == [{"text": "heard: restart"}]
+
+
 def test_a_conversation_is_rejoined_with_its_token(channel_url: str) -> None:
     first, _ = asyncio.run(_converse(channel_url, ALLOWED, None))
     again, replies = asyncio.run(_converse(channel_url, ALLOWED, first["session_id"], "back",

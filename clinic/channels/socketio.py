@@ -31,6 +31,7 @@ from rasa.core.channels.channel import InputChannel, UserMessage
 from rasa.core.channels.socketio import SocketIOInput, SocketIOOutput
 from sanic import Blueprint
 
+from clinic.channels.common import typed_text
 from clinic.sanitize import clean_json, clean_text
 from clinic.secrets import require_secret
 from clinic.settings import settings
@@ -228,7 +229,7 @@ class ClinicSocketIOInput(SocketIOInput):
             return
         metadata = data.get(self.metadata_key)
 
-        message = UserMessage(clean_text(text[:MAX_MESSAGE_CHARS]),
+        message = UserMessage(typed_text(clean_text(text[:MAX_MESSAGE_CHARS])),
                               SocketIOOutput(self.sio, self.bot_message_evt), session_id,
                               input_channel=self.name(),
                               metadata=clean_json(metadata) if isinstance(metadata, dict)
