@@ -173,8 +173,14 @@ _TIME_WORDS = re.compile(
     r"fri(?:day)?s?|sat(?:urday)?s?|sun(?:day)?s?|today|tonight|tomorrow|tmrw|tmr|next week|"
     r"this week|next month|flexible|whenever|anything works|jan(?:uary)?|feb(?:ruary)?|"
     r"mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sept?(?:ember)?|oct(?:ober)?|"
-    r"nov(?:ember)?|dec(?:ember)?|after work|before work|after school|early|late)\b"
-    r"|\b\d{1,2}(?::\d{2})?\s*(?:am|pm|a\.m\.|p\.m\.|o'?clock)\b|\b\d{1,2}:\d{2}\b",
+    r"nov(?:ember)?|dec(?:ember)?|after work|before work|after school|early|late|"
+    r"no preference|(?:i )?don'?t mind|doesn'?t matter|you choose|any(?:thing)? is fine)\b"
+    r"|\b\d{1,2}(?::\d{2})?\s*(?:am|pm|a\.m\.|p\.m\.|o'?clock)\b|\b\d{1,2}:\d{2}\b"
+    # "12/15", "15.12", "the 15th", "after 5", "around 10", "in two weeks", "3 weeks from now"
+    r"|\b\d{1,2}[/.]\d{1,2}(?:[/.]\d{2,4})?\b|\b\d{1,2}(?:st|nd|rd|th)\b"
+    r"|\b(?:after|before|from|around|about|until|till|by)\s+\d{1,2}(?::\d{2})?\b"
+    r"|\b(?:in\s+)?(?:a|one|two|three|four|a few|a couple of|\d{1,2})\s+(?:days?|weeks?|months?)"
+    r"(?:\s+(?:from now|time))?\b",
     re.IGNORECASE,
 )
 

@@ -85,12 +85,18 @@ def test_go_back_and_meant() -> None:
 
 @pytest.mark.parametrize("text", ["asap", "as soon as possible", "any weekday", "weekends",
                                   "Tuesday after 3pm", "mornings before work", "next week",
-                                  "whenever", "10:30", "flexible"])
+                                  "whenever", "10:30", "flexible",
+                                  # each was asked again ("Please tell me which days..."):
+                                  "after 5", "12/15", "12/15 at 3", "the 15th", "on the 3rd",
+                                  "in two weeks", "2 weeks from now", "no preference",
+                                  "I don't mind", "around 10"])
 def test_real_times(text) -> None:
     assert looks_like_times(text)
 
 
-@pytest.mark.parametrize("text", ["yes", "ok", "the facial one", "no", "FACIAL20", "hello"])
+@pytest.mark.parametrize("text", ["yes", "ok", "the facial one", "no", "FACIAL20", "hello",
+                                  "415-555-0133", "ana@example.com", "Ana Lee", "maybe",
+                                  "I'm 25"])
 def test_not_times(text) -> None:
     assert not looks_like_times(text)
 
