@@ -405,6 +405,14 @@ class ActionAskBookingSmsConsent(Action):
         return []
 
 
+def spoken_moment(moment: dt.datetime) -> str:
+    """"Fri Dec 4, 3:00 PM"; a day named without a time is just the day ("Tue Dec 8"),
+    never "12:00 AM", which read as a request for midnight."""
+    if moment.time() == dt.time(0):
+        return moment.strftime("%a %b %-d")
+    return moment.strftime("%a %b %-d, %-I:%M %p")
+
+
 def booking_summary(tracker: Tracker, k: Knowledge) -> str:
     treatment_id = tracker.get_slot("booking_treatment")
     try:
@@ -416,7 +424,7 @@ def booking_summary(tracker: Tracker, k: Knowledge) -> str:
     parsed = parse_preferred_times(times_text, dt.datetime.now(settings().tz), settings().tz)
     understood = ""
     if parsed:
-        understood = " (" + ", ".join(p.strftime("%a %b %-d, %-I:%M %p") for p in parsed[:3]) + ")"
+        understood = " (" + ", ".join(spoken_moment(p) for p in parsed[:3]) + ")"
     consent = tracker.get_slot("booking_sms_consent") == "yes"
     lines = [k.say(
         M.BOOKING_SUMMARY,

@@ -145,6 +145,18 @@ def test_a_code_typed_at_any_question_is_checked_without_the_reply_as_that_answe
     assert "FACIAL50" in said
 
 
+@pytest.mark.parametrize(("times", "shown", "not_shown"), [
+    ("Tuesday", "Preferred times: Tuesday (Tue ", "12:00 AM"),
+    ("Friday 3 pm", "3:00 PM)", "12:00 AM"),
+])
+def test_summary_never_turns_a_day_into_midnight(times, shown, not_shown) -> None:
+    # "Tuesday" was summarised as "Tuesday (Tue Dec 8, 12:00 AM)": a request for midnight.
+    _, dispatcher = run_action(ActionAskBookingConfirm(), make_tracker(
+        slots={**ALL_NO, **DETAILS, "booking_times": times}))
+    said = texts(dispatcher)
+    assert shown in said and not_shown not in said
+
+
 def test_summary_names_the_promotion_for_an_eligible_facial() -> None:
     _, dispatcher = run_action(ActionAskBookingConfirm(),
                                make_tracker(slots={**ALL_NO, **DETAILS}))
