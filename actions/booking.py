@@ -87,6 +87,21 @@ def not_a_name(text: str) -> bool:
     return bool(words) and len(words) <= 3 and all(word in NOT_NAMES or word in ("on", "i", "a")
                                                    for word in words)
 STOP_CONFIDENCE = 0.6
+# Over SMS, "What mobile number can the clinic reach you on?" is often answered with the
+# number the person is texting from.
+THIS_NUMBER = re.compile(
+    r"^\s*(?:(?:yes|yeah|yep|ok|okay|sure)\b[\s,.!]*)?(?:please\s+)?(?:use\s+|it'?s\s+|on\s+)?"
+    r"(?:this|the same|same|my|current)(?:\s+(?:number|one|mobile|phone|cell))?"
+    r"(?:\s+(?:i'?m|i am)\s+texting\s+(?:from|on|with))?(?:\s+please)?[\s.!]*$"
+    r"|^\s*(?:the\s+)?(?:number|one)\s+(?:i'?m|i am)\s+texting\s+(?:from|on|with)[\s.!]*$",
+    re.IGNORECASE)
+
+
+def texting_number(text: str, tracker: Tracker) -> str | None:
+    """The person's own number when they text "this number" to the phone question by SMS."""
+    if tracker.get_latest_input_channel() != "twilio" or not THIS_NUMBER.match(text or ""):
+        return None
+    return normalize_phone(tracker.sender_id)
 
 
 class ActionBookingGate(Action):
@@ -274,6 +289,9 @@ class ValidateBookingForm(FormValidationAction):
 
     def validate_booking_phone(self, value: Any, dispatcher: CollectingDispatcher,
                                tracker: Tracker, domain: DomainDict) -> dict[str, Any]:
+        own = texting_number(value if isinstance(value, str) else "", tracker)
+        if own is not None:
+            return {"booking_phone": own}
         return self._answer("booking_phone", value, dispatcher, tracker)
 
     def validate_booking_email(self, value: Any, dispatcher: CollectingDispatcher,

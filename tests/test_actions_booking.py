@@ -100,6 +100,18 @@ def test_invalid_answers_are_asked_again_with_a_specific_message(slot, text, mes
     assert message in K.say(PROBLEMS[slot])
 
 
+@pytest.mark.parametrize("text", ["this number", "this one", "same", "use this number",
+                                  "yes this number please", "the number I'm texting from",
+                                  "my number", "same number"])
+def test_by_sms_this_number_is_the_number_texting(text) -> None:
+    # "What mobile number can the clinic reach you on?" answered "this number" by SMS got
+    # "That doesn't look like a phone number I can use", again and again.
+    slots, _ = fill("booking_phone", text, sender="+14155550171", channel="twilio")
+    assert slots["booking_phone"] == "+14155550171"
+    slots, said = fill("booking_phone", text)  # in the widget there is no such number
+    assert slots["booking_phone"] is None and "phone number" in said
+
+
 def test_consent_records_time() -> None:
     slots, _ = fill("booking_sms_consent", "yes", "affirm")
     assert slots["booking_sms_consent_at"].endswith("+00:00")
