@@ -78,6 +78,12 @@ NOT_NAMES = frozenset("""
 """.split())
 
 
+# "my name is Ana Lee", "it's Ana": the name is what follows.
+INTRODUCTION = re.compile(
+    r"^\s*(?:(?:hi|hello|hey)\b[\s,!.]*)?(?:my name is|my name's|name is|name\s*:|i am|i'm|"
+    r"it's|it is|this is|you can call me|call me)\s+", re.IGNORECASE)
+
+
 def not_a_name(text: str) -> bool:
     """"yes", "continue", "go on", "not now", "bye", "aaaaaaa": words that answer something
     else, or letters that are no words, not a name."""
@@ -285,6 +291,11 @@ class ValidateBookingForm(FormValidationAction):
 
     def validate_booking_name(self, value: Any, dispatcher: CollectingDispatcher,
                               tracker: Tracker, domain: DomainDict) -> dict[str, Any]:
+        if safety_mentions(tracker, MentionKind.CONTRAINDICATION) or \
+                safety_mentions(tracker, MentionKind.URGENT):
+            # "I'm not pregnant" (a mention that stops nothing) was saved as the name.
+            dispatcher.utter_message(text=kb().say(PROBLEMS["booking_name"]))
+            return {"booking_name": None}
         return self._answer("booking_name", value, dispatcher, tracker)
 
     def validate_booking_phone(self, value: Any, dispatcher: CollectingDispatcher,
@@ -325,6 +336,7 @@ def parse_answer(slot: str, text: str, intent: str | None, confidence: float,
                  k: Knowledge) -> str | None:
     """The value a reply gives the booking question ``slot``, or None if it gives none."""
     if slot == "booking_name":
+        text = INTRODUCTION.sub("", text, count=1)
         if is_payload(text) or not_a_name(text):
             return None
         return clean_name(text)

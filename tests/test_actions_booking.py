@@ -12,7 +12,15 @@ from actions.booking import (
     ValidateBookingForm,
 )
 from clinic.kb import knowledge
-from tests.actions_support import ALL_NO, DOMAIN, make_tracker, run_action, slot_events, texts
+from tests.actions_support import (
+    ALL_NO,
+    DOMAIN,
+    entity,
+    make_tracker,
+    run_action,
+    slot_events,
+    texts,
+)
 
 K = knowledge()
 FORM = "booking_form"
@@ -43,6 +51,13 @@ def fill(slot: str, text: str, intent: str | None = None, confidence: float = 0.
         ("booking_name", "Ng Yi", None, "Ng Yi"),
         ("booking_name", "王伟", None, "王伟"),
         ("booking_name", "Mónica Nowak", None, "Mónica Nowak"),
+        # the introduction was saved as part of the name
+        ("booking_name", "my name is Ana Lee", None, "Ana Lee"),
+        ("booking_name", "Hi, I'm Ana", "greet", "Ana"),
+        ("booking_name", "it's Ana Lee", None, "Ana Lee"),
+        ("booking_name", "this is Ana", None, "Ana"),
+        ("booking_name", "Name: Ana Lee", None, "Ana Lee"),
+        ("booking_name", "Isaac Imani", None, "Isaac Imani"),
         ("booking_phone", "(415) 555-0132", None, "+14155550132"),
         ("booking_phone", "+44 20 7946 0000", None, "+442079460000"),
         ("booking_email", "Ana@Example.com", None, "ana@example.com"),
@@ -110,6 +125,14 @@ def test_by_sms_this_number_is_the_number_texting(text) -> None:
     assert slots["booking_phone"] == "+14155550171"
     slots, said = fill("booking_phone", text)  # in the widget there is no such number
     assert slots["booking_phone"] is None and "phone number" in said
+
+
+def test_a_safety_mention_is_no_name() -> None:
+    # "I'm not pregnant" typed at the name question was saved as the name to book under.
+    mention = entity("contraindication", "pregnancy", role="negated", start=8, end=16)
+    slots, said = fill("booking_name", "I'm not pregnant", "deny", entities=[mention])
+    assert slots["booking_name"] is None
+    assert K.say(PROBLEMS["booking_name"]) in said
 
 
 def test_consent_records_time() -> None:
