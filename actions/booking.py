@@ -56,8 +56,8 @@ logger = logging.getLogger(__name__)
 FORM_SLOTS = ("booking_name", "booking_phone", "booking_email", "booking_treatment",
               "booking_times", "booking_sms_consent", "booking_confirm")
 NO_EMAIL = "none"
-SKIP_WORDS = re.compile(r"^\s*(skip|no|nope|none|no thanks|no email|n/?a|rather not|pass)\b",
-                        re.IGNORECASE)
+SKIP_WORDS = re.compile(r"^\s*(skip|no|nope|nah|n|none|no thanks|no email|n/?a|rather not|pass|"
+                        r"not now)\b", re.IGNORECASE)
 DECLINE_WORDS = re.compile(r"^\s*(no|nope|nah|no thanks?|no thank you|don'?t|do not)\b[\s.!]*$",
                            re.IGNORECASE)
 # Questions whose ordinary answers ("skip", "no thanks") the classifier may read as "stop".
@@ -73,16 +73,41 @@ STOP_WORDS = re.compile(
 NOT_NAMES = frozenset("""
     yes yeah yep yup sure ok okay no nope nah maybe continue next go back stop cancel quit end
     pause help hi hello hey thanks thank ty what why how who when where idk dunno skip none
-    resume later please test asap facial scalp
+    resume later please test asap facial scalp y n not now restart start over menu bye cya
+    goodbye thx
 """.split())
 
 
+# "my name is Ana Lee", "it's Ana": the name is what follows.
+INTRODUCTION = re.compile(
+    r"^\s*(?:(?:hi|hello|hey)\b[\s,!.]*)?(?:my name is|my name's|name is|name\s*:|i am|i'm|"
+    r"it's|it is|this is|you can call me|call me)\s+", re.IGNORECASE)
+
+
 def not_a_name(text: str) -> bool:
-    """"yes", "continue", "go on": words that answer something else, not a name."""
+    """"yes", "continue", "go on", "not now", "bye", "aaaaaaa": words that answer something
+    else, or letters that are no words, not a name."""
+    if describe_input(text) == "gibberish":
+        return True
     words = re.findall(r"[a-z']+", text.lower())
     return bool(words) and len(words) <= 3 and all(word in NOT_NAMES or word in ("on", "i", "a")
                                                    for word in words)
 STOP_CONFIDENCE = 0.6
+# Over SMS, "What mobile number can the clinic reach you on?" is often answered with the
+# number the person is texting from.
+THIS_NUMBER = re.compile(
+    r"^\s*(?:(?:yes|yeah|yep|ok|okay|sure)\b[\s,.!]*)?(?:please\s+)?(?:use\s+|it'?s\s+|on\s+)?"
+    r"(?:this|the same|same|my|current)(?:\s+(?:number|one|mobile|phone|cell))?"
+    r"(?:\s+(?:i'?m|i am)\s+texting\s+(?:from|on|with))?(?:\s+please)?[\s.!]*$"
+    r"|^\s*(?:the\s+)?(?:number|one)\s+(?:i'?m|i am)\s+texting\s+(?:from|on|with)[\s.!]*$",
+    re.IGNORECASE)
+
+
+def texting_number(text: str, tracker: Tracker) -> str | None:
+    """The person's own number when they text "this number" to the phone question by SMS."""
+    if tracker.get_latest_input_channel() != "twilio" or not THIS_NUMBER.match(text or ""):
+        return None
+    return normalize_phone(tracker.sender_id)
 
 
 class ActionBookingGate(Action):
@@ -248,7 +273,7 @@ class ValidateBookingForm(FormValidationAction):
         typed_code = extract_code(text, k)
         if intent == "enter_promo_code" or (typed_code and k.promotion(typed_code)
                                             and slot != "booking_name"):
-            events = handle_typed_code(dispatcher, tracker, k)
+            events = handle_typed_code(dispatcher, tracker, k, asking=slot)
             return {**{e["name"]: e["value"] for e in events}, slot: None}
         asked = is_payload(text) or looks_like_question(text)
         if asked and answer_side_question(tracker, dispatcher, k):
@@ -266,10 +291,18 @@ class ValidateBookingForm(FormValidationAction):
 
     def validate_booking_name(self, value: Any, dispatcher: CollectingDispatcher,
                               tracker: Tracker, domain: DomainDict) -> dict[str, Any]:
+        if safety_mentions(tracker, MentionKind.CONTRAINDICATION) or \
+                safety_mentions(tracker, MentionKind.URGENT):
+            # "I'm not pregnant" (a mention that stops nothing) was saved as the name.
+            dispatcher.utter_message(text=kb().say(PROBLEMS["booking_name"]))
+            return {"booking_name": None}
         return self._answer("booking_name", value, dispatcher, tracker)
 
     def validate_booking_phone(self, value: Any, dispatcher: CollectingDispatcher,
                                tracker: Tracker, domain: DomainDict) -> dict[str, Any]:
+        own = texting_number(value if isinstance(value, str) else "", tracker)
+        if own is not None:
+            return {"booking_phone": own}
         return self._answer("booking_phone", value, dispatcher, tracker)
 
     def validate_booking_email(self, value: Any, dispatcher: CollectingDispatcher,
@@ -303,15 +336,18 @@ def parse_answer(slot: str, text: str, intent: str | None, confidence: float,
                  k: Knowledge) -> str | None:
     """The value a reply gives the booking question ``slot``, or None if it gives none."""
     if slot == "booking_name":
+        text = INTRODUCTION.sub("", text, count=1)
         if is_payload(text) or not_a_name(text):
             return None
         return clean_name(text)
     if slot == "booking_phone":
         return normalize_phone(text)
     if slot == "booking_email":
-        if intent == "deny" and is_payload(text) or SKIP_WORDS.match(text):
+        # An address first: "no.reply@..." or "na.kim@..." is an address, not a "no".
+        email = normalize_email(text)
+        if email is None and (intent == "deny" and is_payload(text) or SKIP_WORDS.match(text)):
             return NO_EMAIL
-        return normalize_email(text)
+        return email
     if slot == "booking_treatment":
         return treatment_from_text(text, k)
     if slot == "booking_times":
@@ -399,6 +435,14 @@ class ActionAskBookingSmsConsent(Action):
         return []
 
 
+def spoken_moment(moment: dt.datetime) -> str:
+    """"Fri Dec 4, 3:00 PM"; a day named without a time is just the day ("Tue Dec 8"),
+    never "12:00 AM", which read as a request for midnight."""
+    if moment.time() == dt.time(0):
+        return moment.strftime("%a %b %-d")
+    return moment.strftime("%a %b %-d, %-I:%M %p")
+
+
 def booking_summary(tracker: Tracker, k: Knowledge) -> str:
     treatment_id = tracker.get_slot("booking_treatment")
     try:
@@ -410,7 +454,7 @@ def booking_summary(tracker: Tracker, k: Knowledge) -> str:
     parsed = parse_preferred_times(times_text, dt.datetime.now(settings().tz), settings().tz)
     understood = ""
     if parsed:
-        understood = " (" + ", ".join(p.strftime("%a %b %-d, %-I:%M %p") for p in parsed[:3]) + ")"
+        understood = " (" + ", ".join(spoken_moment(p) for p in parsed[:3]) + ")"
     consent = tracker.get_slot("booking_sms_consent") == "yes"
     lines = [k.say(
         M.BOOKING_SUMMARY,

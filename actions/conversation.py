@@ -11,12 +11,18 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions.common import (
     answer_patient_question,
     gate_booking,
+    is_payload,
     kb,
     latest_intent,
+    latest_text,
     screening_result,
 )
-from actions.faq import ActionOutOfScope
+from actions.faq import FALLBACKS, ActionOutOfScope
+from clinic import messages as M
+from clinic.answers import parse_answer
 from clinic.kb import OUTCOME_INCOMPLETE
+from clinic.screening import Answer
+from clinic.text_kind import describe_input
 
 OFFER_BOOK = "book"
 OFFER_SCREENING = "screening"
@@ -49,6 +55,15 @@ def offer(name: str) -> list[dict[str, Any]]:
     return [SlotSet(PENDING_OFFER, name)]
 
 
+def no_words_no_yes(text: str) -> bool:
+    """A typed reply of emoji or punctuation alone that is no clear yes ("😀", "🙏", "...").
+
+    The classifier reads such replies as affirm; only a thumbs up or a check mark is a yes.
+    """
+    return (not is_payload(text) and not any(ch.isalnum() for ch in text)
+            and parse_answer(text) is not Answer.YES)
+
+
 def screening_started(tracker: Tracker) -> bool:
     result = screening_result(tracker, kb())
     answered = len(kb().screening.contraindications) - len(result.unanswered)
@@ -74,6 +89,12 @@ class ActionReplyToOffer(Action):
         if intent in ("deny", "unsure"):
             dispatcher.utter_message(response="utter_no_problem")
             return events + [SlotSet("booking_next", "none")]
+        if no_words_no_yes(latest_text(tracker)):
+            # Never a yes: said so, and the offer still stands for a "yes" that follows.
+            kind = describe_input(latest_text(tracker))
+            dispatcher.utter_message(text=k.say(FALLBACKS.get(kind, M.FAQ_FALLBACK_UNCLEAR)))
+            return events + [SlotSet("booking_next", "none")] + (
+                offer(offered) if offered else [])
         # affirm or resume
         if offered is None and intent == "resume" and screening_started(tracker):
             offered = OFFER_RESUME

@@ -62,22 +62,32 @@ class ActionExplainPromotion(Action):
         return []
 
 
-def decide_code(code: str, tracker: Tracker, k: Knowledge) -> PromoDecision:
-    """Check a typed code for this person (read-only; the redemption happens on saving)."""
+def decide_code(code: str, tracker: Tracker, k: Knowledge,
+                asking: str | None = None) -> PromoDecision:
+    """Check a typed code for this person (read-only; the redemption happens on saving).
+
+    ``asking`` is the booking question being asked: the SDK has put the typed reply (the
+    code itself) in that slot before validation, so its value is no answer yet.
+    """
+    def slot(name: str) -> Any:
+        return None if name == asking else tracker.get_slot(name)
+
+    email = slot("booking_email")
     return check_code(
         code, k,
         outcome=screening_result(tracker, k).outcome,
-        treatment=tracker.get_slot("booking_treatment"),
-        phone_e164=tracker.get_slot("booking_phone"),
-        email=None if tracker.get_slot("booking_email") in (None, "none")
-        else tracker.get_slot("booking_email"),
+        treatment=slot("booking_treatment"),
+        phone_e164=slot("booking_phone"),
+        email=None if email in (None, "none") else email,
         today=clinic_today(),
     )
 
 
 def handle_typed_code(dispatcher: CollectingDispatcher, tracker: Tracker,
-                      k: Knowledge) -> list[dict[str, Any]]:
-    """Answer a typed code with its own clear reason; remember it when it can be used."""
+                      k: Knowledge, asking: str | None = None) -> list[dict[str, Any]]:
+    """Answer a typed code with its own clear reason; remember it when it can be used.
+
+    ``asking``: the booking question the code was typed at (see :func:`decide_code`)."""
     code = extract_code(latest_text(tracker), k)
     if not code:
         dispatcher.utter_message(text=k.say(M.PROMOTION_WHICH_CODE))
@@ -86,7 +96,7 @@ def handle_typed_code(dispatcher: CollectingDispatcher, tracker: Tracker,
     if eligibility(outcome, k.promotions) is Eligibility.NOT_SCREENED:
         return _before_screening(code, dispatcher, k)
     try:
-        decision = decide_code(code, tracker, k)
+        decision = decide_code(code, tracker, k, asking)
     except Exception:  # the database may be down; the code is checked again on saving
         logger.exception("promotion check failed")
         dispatcher.utter_message(text=k.say(M.PROMOTION_CHECK_UNAVAILABLE))

@@ -26,6 +26,9 @@ else in Rasa changes.
    tracker store's database or the Redis lock store cannot be reached, the person is asked
    to try again instead of Rasa silently starting a new conversation held in one server's
    memory (``clinic/resilience.py``).
+6. **Unreachable action server** (``rasa.core.actions.action``, ``rasa.core.processor``):
+   the person is asked to try again and nothing of the message is saved, instead of no
+   reply and a lost answer (``clinic/resilience.py``).
 """
 
 from __future__ import annotations
@@ -96,7 +99,16 @@ def _patch_data(module: Any) -> None:
 
 
 def _patch_actions(module: Any) -> None:
+    from clinic.resilience import patch_remote_action
+
     module.RemoteAction._validate_action_result = validate_action_result  # noqa: SLF001 - a patch
+    patch_remote_action(module)
+
+
+def _patch_processor(module: Any) -> None:
+    from clinic.resilience import patch_processor
+
+    patch_processor(module)
 
 
 def _patch_log_utils(module: Any) -> None:
@@ -125,6 +137,9 @@ PATCHES: dict[str, Callable[[Any], None]] = {
     #    conversation (clinic/resilience.py).
     "rasa.core.tracker_store": _patch_tracker_store,
     "rasa.core.agent": _patch_agent,
+    # 6. Unreachable action server: "please try again" and nothing saved, never a silent
+    #    turn that loses the person's answer (clinic/resilience.py).
+    "rasa.core.processor": _patch_processor,
 }
 
 

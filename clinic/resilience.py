@@ -16,11 +16,18 @@ So, with these patches (loaded with ``clinic.rasa_patches``):
 * when a message cannot be handled because the conversation store or the lock store
   (Redis) is unavailable, the person gets the clinic's "please try again" message
   (``unavailable_message`` in ``knowledge/clinic.yml``) on their channel, and nothing of
-  the message is recorded: the conversation goes on where it was once the store is back.
+  the message is recorded: the conversation goes on where it was once the store is back;
+* the same when the **action server** cannot be reached (stopped, restarting, not
+  answering): Rasa 3.6 logs the failed custom action, drops its events and goes on, so the
+  person got no reply at all and their answer (a screening "no", a booking detail) was
+  silently lost. A custom action that cannot reach the action server now ends the turn
+  with :class:`ActionServerUnavailable` before anything is saved.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
 import functools
 import logging
 from typing import Any
@@ -37,6 +44,30 @@ class ConversationStoreUnavailable(Exception):
     """The tracker store could not be reached; the message was not processed."""
 
 
+class ActionServerUnavailable(Exception):
+    """A custom action could not reach the action server; the message was not processed."""
+
+
+# The action-server failure met while running the current action, also inside a form (whose
+# validation and "ask" actions are custom actions run by Rasa's FormAction).
+_ACTION_SERVER_DOWN: contextvars.ContextVar[BaseException | None] = contextvars.ContextVar(
+    "clinic_action_server_down", default=None)
+
+
+def action_server_unreachable(error: BaseException) -> bool:
+    """True for a refused or dropped connection or a timeout, anywhere in the cause chain."""
+    import aiohttp
+
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, (aiohttp.ClientConnectionError, asyncio.TimeoutError)):
+            return True
+        current = current.__cause__ or current.__context__
+    return False
+
+
 def is_connection_problem(error: BaseException) -> bool:
     """True for a database or Redis connection failure, anywhere in the cause chain."""
     # Imports here stay lazy: this module is loaded while Rasa itself is being imported
@@ -47,7 +78,7 @@ def is_connection_problem(error: BaseException) -> bool:
     current: BaseException | None = error
     while current is not None and id(current) not in seen:
         seen.add(id(current))
-        if isinstance(current, ConversationStoreUnavailable):
+        if isinstance(current, (ConversationStoreUnavailable, ActionServerUnavailable)):
             return True
         if isinstance(current, (sa_exc.OperationalError, sa_exc.InterfaceError)):
             return True
@@ -136,9 +167,10 @@ def patch_agent(module: Any) -> None:
             if not is_connection_problem(error):
                 raise
             # No message text or sender id in the log: they may be personal data.
-            logger.error("A message could not be handled: conversation or lock store "
-                         "unavailable (%s). The person was asked to try again.",
-                         type(error).__name__)
+            what = ("action server" if isinstance(error, ActionServerUnavailable)
+                    else "conversation or lock store")
+            logger.error("A message could not be handled: %s unavailable (%s). The person "
+                         "was asked to try again.", what, type(error).__name__)
             output = getattr(message, "output_channel", None)
             if output is not None:
                 try:
@@ -150,3 +182,51 @@ def patch_agent(module: Any) -> None:
 
     agent_class.handle_message = handle_message
     agent_class._clinic_patched = True  # noqa: SLF001 - our own marker on Rasa's class
+
+
+def patch_remote_action(module: Any) -> None:
+    """``rasa.core.actions.action``: remember when a custom action found no action server."""
+    remote = module.RemoteAction
+    if getattr(remote, "_clinic_patched", False):
+        return
+    original = remote.run
+
+    @functools.wraps(original)
+    async def run(self: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return await original(self, *args, **kwargs)
+        except Exception as error:
+            if action_server_unreachable(error):
+                _ACTION_SERVER_DOWN.set(error)
+            raise
+
+    remote.run = run
+    remote._clinic_patched = True  # noqa: SLF001 - our own marker on Rasa's class
+
+
+def patch_processor(module: Any) -> None:
+    """``rasa.core.processor``: a turn whose action found no action server is not saved.
+
+    Rasa catches every error of an action, logs it and goes on without the action's events;
+    this raises :class:`ActionServerUnavailable` after it instead, so nothing of the message
+    is stored and :func:`patch_agent` asks the person to try again.
+    """
+    processor = module.MessageProcessor
+    if getattr(processor, "_clinic_patched", False):
+        return
+    original = processor._run_action  # noqa: SLF001 - the one place Rasa runs an action
+
+    @functools.wraps(original)
+    async def _run_action(self: Any, *args: Any, **kwargs: Any) -> Any:
+        token = _ACTION_SERVER_DOWN.set(None)
+        try:
+            result = await original(self, *args, **kwargs)
+            failure = _ACTION_SERVER_DOWN.get()
+        finally:
+            _ACTION_SERVER_DOWN.reset(token)
+        if failure is not None:
+            raise ActionServerUnavailable(type(failure).__name__) from failure
+        return result
+
+    processor._run_action = _run_action  # noqa: SLF001
+    processor._clinic_patched = True  # noqa: SLF001 - our own marker on Rasa's class

@@ -118,6 +118,17 @@ def asks_about(text: str) -> bool:
     return bool(_ASKS_ABOUT.search(text or ""))
 
 
+# Words that, followed by a number, name a day or a time ("Friday 3 pm", "June 3",
+# "after 5"): never an unknown code. A known code is still found anywhere.
+_TIME_LEAD_WORDS = frozenset("""
+    monday tuesday wednesday thursday friday saturday sunday mon tue tues wed thu thur thurs
+    fri sat sun mondays tuesdays wednesdays thursdays fridays saturdays sundays weekday
+    weekdays weekend weekends january february march april may june july august september
+    october november december jan feb mar apr jun jul aug sep sept oct nov dec after before
+    around about from until till til between at by noon morning afternoon evening
+""".split())
+
+
 def promo_code_in(text: str, known: tuple[str, ...] = ()) -> str | None:
     """A promotion code typed in a short message ("FACIAL50", "code save10"), upper-cased.
 
@@ -140,6 +151,8 @@ def promo_code_in(text: str, known: tuple[str, ...] = ()) -> str | None:
                                       and not _CODE_CONTEXT.search(text)):
             continue
         letters = re.sub(r"[^A-Za-z]", "", word)
+        if letters.lower() in _TIME_LEAD_WORDS:
+            continue
         if word.isupper() or _CODE_CONTEXT.search(text) or len(letters) >= 4:
             return re.sub(r"[ -]", "", word).upper()
     return None
@@ -179,8 +192,14 @@ _TIME_WORDS = re.compile(
     r"fri(?:day)?s?|sat(?:urday)?s?|sun(?:day)?s?|today|tonight|tomorrow|tmrw|tmr|next week|"
     r"this week|next month|flexible|whenever|anything works|jan(?:uary)?|feb(?:ruary)?|"
     r"mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sept?(?:ember)?|oct(?:ober)?|"
-    r"nov(?:ember)?|dec(?:ember)?|after work|before work|after school|early|late)\b"
-    r"|\b\d{1,2}(?::\d{2})?\s*(?:am|pm|a\.m\.|p\.m\.|o'?clock)\b|\b\d{1,2}:\d{2}\b",
+    r"nov(?:ember)?|dec(?:ember)?|after work|before work|after school|early|late|"
+    r"no preference|(?:i )?don'?t mind|doesn'?t matter|you choose|any(?:thing)? is fine)\b"
+    r"|\b\d{1,2}(?::\d{2})?\s*(?:am|pm|a\.m\.|p\.m\.|o'?clock)\b|\b\d{1,2}:\d{2}\b"
+    # "12/15", "15.12", "the 15th", "after 5", "around 10", "in two weeks", "3 weeks from now"
+    r"|\b\d{1,2}[/.]\d{1,2}(?:[/.]\d{2,4})?\b|\b\d{1,2}(?:st|nd|rd|th)\b"
+    r"|\b(?:after|before|from|around|about|until|till|by)\s+\d{1,2}(?::\d{2})?\b"
+    r"|\b(?:in\s+)?(?:a|one|two|three|four|a few|a couple of|\d{1,2})\s+(?:days?|weeks?|months?)"
+    r"(?:\s+(?:from now|time))?\b",
     re.IGNORECASE,
 )
 

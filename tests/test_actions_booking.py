@@ -12,7 +12,15 @@ from actions.booking import (
     ValidateBookingForm,
 )
 from clinic.kb import knowledge
-from tests.actions_support import ALL_NO, DOMAIN, make_tracker, run_action, slot_events, texts
+from tests.actions_support import (
+    ALL_NO,
+    DOMAIN,
+    entity,
+    make_tracker,
+    run_action,
+    slot_events,
+    texts,
+)
 
 K = knowledge()
 FORM = "booking_form"
@@ -40,11 +48,28 @@ def fill(slot: str, text: str, intent: str | None = None, confidence: float = 0.
     [
         ("booking_name", "Ana María López", "greet", "Ana María López"),
         ("booking_name", "Jade", "ask_jade_roller", "Jade"),
+        ("booking_name", "Ng Yi", None, "Ng Yi"),
+        ("booking_name", "王伟", None, "王伟"),
+        ("booking_name", "Mónica Nowak", None, "Mónica Nowak"),
+        # the introduction was saved as part of the name
+        ("booking_name", "my name is Ana Lee", None, "Ana Lee"),
+        ("booking_name", "Hi, I'm Ana", "greet", "Ana"),
+        ("booking_name", "it's Ana Lee", None, "Ana Lee"),
+        ("booking_name", "this is Ana", None, "Ana"),
+        ("booking_name", "Name: Ana Lee", None, "Ana Lee"),
+        ("booking_name", "Isaac Imani", None, "Isaac Imani"),
         ("booking_phone", "(415) 555-0132", None, "+14155550132"),
         ("booking_phone", "+44 20 7946 0000", None, "+442079460000"),
         ("booking_email", "Ana@Example.com", None, "ana@example.com"),
         ("booking_email", "skip", "deny", "none"),
         ("booking_email", "/deny", "deny", "none"),
+        # Addresses that begin like a "no" were saved as "no email".
+        ("booking_email", "na.kim@example.com", None, "na.kim@example.com"),
+        ("booking_email", "no.reply.ana@example.com", None, "no.reply.ana@example.com"),
+        ("booking_email", "pass.ana@example.com", None, "pass.ana@example.com"),
+        ("booking_email", "nah", "deny", "none"),
+        ("booking_email", "n", "deny", "none"),
+        ("booking_email", "not now", "deny", "none"),
         ("booking_treatment", "Facial microneedling", None, "facial_microneedling"),
         ("booking_treatment", "for my thinning hair on the scalp", None, "scalp_microneedling"),
         ("booking_treatment", "not sure yet", None, "not_sure"),
@@ -64,6 +89,16 @@ def test_valid_answers_are_stored(slot, text, intent, expected) -> None:
     [
         ("booking_name", "<b>hi</b>", "name to book under"),
         ("booking_name", "12345", "name to book under"),
+        # Typed at "What name should we book under?", these were taken as the name.
+        ("booking_name", "y", "name to book under"),
+        ("booking_name", "n", "name to book under"),
+        ("booking_name", "not now", "name to book under"),
+        ("booking_name", "restart", "name to book under"),
+        ("booking_name", "menu", "name to book under"),
+        ("booking_name", "bye", "name to book under"),
+        ("booking_name", "cya", "name to book under"),
+        ("booking_name", "aaaaaaa", "name to book under"),
+        ("booking_name", "asdfgh", "name to book under"),
         ("booking_phone", "call me maybe", "doesn't look like a phone number"),
         ("booking_phone", "123", "doesn't look like a phone number"),
         ("booking_email", "ana@", "doesn't look like an email"),
@@ -78,6 +113,26 @@ def test_invalid_answers_are_asked_again_with_a_specific_message(slot, text, mes
     assert slots["requested_slot"] == slot
     assert K.say(PROBLEMS[slot]) in said  # the slot's own message in knowledge/messages.yml
     assert message in K.say(PROBLEMS[slot])
+
+
+@pytest.mark.parametrize("text", ["this number", "this one", "same", "use this number",
+                                  "yes this number please", "the number I'm texting from",
+                                  "my number", "same number"])
+def test_by_sms_this_number_is_the_number_texting(text) -> None:
+    # "What mobile number can the clinic reach you on?" answered "this number" by SMS got
+    # "That doesn't look like a phone number I can use", again and again.
+    slots, _ = fill("booking_phone", text, sender="+14155550171", channel="twilio")
+    assert slots["booking_phone"] == "+14155550171"
+    slots, said = fill("booking_phone", text)  # in the widget there is no such number
+    assert slots["booking_phone"] is None and "phone number" in said
+
+
+def test_a_safety_mention_is_no_name() -> None:
+    # "I'm not pregnant" typed at the name question was saved as the name to book under.
+    mention = entity("contraindication", "pregnancy", role="negated", start=8, end=16)
+    slots, said = fill("booking_name", "I'm not pregnant", "deny", entities=[mention])
+    assert slots["booking_name"] is None
+    assert K.say(PROBLEMS["booking_name"]) in said
 
 
 def test_consent_records_time() -> None:
@@ -109,6 +164,32 @@ def test_question_during_booking_is_answered_and_step_repeated() -> None:
     slots, said = fill("booking_phone", "what are your opening hours?", "ask_contact")
     assert slots["booking_phone"] is None
     assert K.clinic.hours in said
+
+
+@pytest.mark.parametrize("slot", ["booking_name", "booking_phone", "booking_email",
+                                  "booking_treatment", "booking_times"])
+def test_a_code_typed_at_any_question_is_checked_without_the_reply_as_that_answer(
+        slot, clinic_db) -> None:
+    # The SDK puts the reply in the slot being asked before validating it: "FACIAL50" typed
+    # at "Which treatment?" was checked as a treatment called "FACIAL50" and told the
+    # offer "doesn't apply to this treatment".
+    slots, said = fill(slot, "FACIAL50", "enter_promo_code")
+    assert slots[slot] is None
+    assert slots["promo_code"] == "FACIAL50"
+    assert "doesn't apply" not in said
+    assert "FACIAL50" in said
+
+
+@pytest.mark.parametrize(("times", "shown", "not_shown"), [
+    ("Tuesday", "Preferred times: Tuesday (Tue ", "12:00 AM"),
+    ("Friday 3 pm", "3:00 PM)", "12:00 AM"),
+])
+def test_summary_never_turns_a_day_into_midnight(times, shown, not_shown) -> None:
+    # "Tuesday" was summarised as "Tuesday (Tue Dec 8, 12:00 AM)": a request for midnight.
+    _, dispatcher = run_action(ActionAskBookingConfirm(), make_tracker(
+        slots={**ALL_NO, **DETAILS, "booking_times": times}))
+    said = texts(dispatcher)
+    assert shown in said and not_shown not in said
 
 
 def test_summary_names_the_promotion_for_an_eligible_facial() -> None:

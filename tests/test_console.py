@@ -274,6 +274,15 @@ def test_date_range_parsing_is_forgiving() -> None:
     assert insights.DateRange.parse("junk", "2026-11-30", today).end == dt.date(2026, 11, 30)
 
 
+@pytest.mark.parametrize(("start", "end"), [("9999-12-31", "0001-01-01"), (None, "0001-01-01"),
+                                            ("0001-01-01", "0001-01-05"), ("9999-12-31", None)])
+def test_dates_at_the_ends_of_the_calendar_are_no_error(start, end) -> None:
+    # /insights?from=9999-12-31 answered 500 (OverflowError: date value out of range).
+    period = insights.DateRange.parse(start, end, dt.date(2026, 12, 1))
+    period.epoch_bounds()
+    assert period.days
+
+
 def test_insights_stay_fast_with_many_conversations(console_db) -> None:
     write(console_db, synthetic(2000, DAY0 - 20 * 86_400, days=20))
     period = insights.DateRange.parse(None, None,
@@ -431,6 +440,31 @@ def test_forms_without_csrf_token_or_from_other_sites_are_refused(console_db) ->
                                       headers={"Origin": "https://evil.example"})
             assert cross.status == 403
             assert takeover.holder("w1") is None
+        finally:
+            await client.close()
+
+    asyncio.run(scenario())
+
+
+def test_odd_query_values_are_no_server_error(console_db) -> None:
+    from clinic.console.app import create_app
+
+    accounts.add_staff("a@clinic.example", PASSWORD)
+    seed(console_db, Conversation("w1", start=utcnow().timestamp()).turn(
+        "a person", "human_handoff", "action_handoff"))
+    ref = security.refs_for(["w1"])["w1"]
+
+    async def scenario() -> None:
+        client = await _client(create_app())
+        try:
+            await _login(client)
+            # Each answered 500: OverflowError from SQLite and from the date arithmetic.
+            events = await client.get(f"/c/{ref}/events?after=99999999999999999999")
+            assert events.status == 200
+            for path in ("/insights?from=9999-12-31&to=0001-01-01", "/insights?to=0001-01-01",
+                         "/insights/export/questions.csv?from=9999-12-31"):
+                response = await client.get(path)
+                assert response.status == 200, path
         finally:
             await client.close()
 

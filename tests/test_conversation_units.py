@@ -64,6 +64,18 @@ def test_non_codes_are_not_codes(text) -> None:
     assert promo_code_in(text, CODES) is None
 
 
+@pytest.mark.parametrize("text", ["Friday 3 pm", "Thursday 4:30", "June 3", "weekends after 5",
+                                  "Monday 10 or 11", "next Tuesday 2", "March 15 afternoon"])
+def test_a_day_or_time_with_a_number_is_no_code(text) -> None:
+    # Typed at "Which days and times suit you?", these were read as codes FRIDAY3,
+    # THURSDAY4, AFTER5...: the guard forced enter_promo_code and the booking form
+    # answered "I don't recognise the code FRIDAY3" and asked for the times again.
+    assert promo_code_in(text, CODES) is None
+    assert guard_decision(text, "inform", 0.9, CODES)[0] != "enter_promo_code"
+    assert looks_like_times(text)
+    assert promo_code_in(f"{text} FACIAL50", CODES) == "FACIAL50"
+
+
 def test_go_back_and_meant() -> None:
     assert is_go_back("go back") and is_go_back("oops, wrong answer") and is_go_back("undo")
     assert is_go_back("no, I meant yes") and meant_answer("no, I meant yes") == "yes"
@@ -73,12 +85,18 @@ def test_go_back_and_meant() -> None:
 
 @pytest.mark.parametrize("text", ["asap", "as soon as possible", "any weekday", "weekends",
                                   "Tuesday after 3pm", "mornings before work", "next week",
-                                  "whenever", "10:30", "flexible"])
+                                  "whenever", "10:30", "flexible",
+                                  # each was asked again ("Please tell me which days..."):
+                                  "after 5", "12/15", "12/15 at 3", "the 15th", "on the 3rd",
+                                  "in two weeks", "2 weeks from now", "no preference",
+                                  "I don't mind", "around 10"])
 def test_real_times(text) -> None:
     assert looks_like_times(text)
 
 
-@pytest.mark.parametrize("text", ["yes", "ok", "the facial one", "no", "FACIAL20", "hello"])
+@pytest.mark.parametrize("text", ["yes", "ok", "the facial one", "no", "FACIAL20", "hello",
+                                  "415-555-0133", "ana@example.com", "Ana Lee", "maybe",
+                                  "I'm 25"])
 def test_not_times(text) -> None:
     assert not looks_like_times(text)
 
@@ -159,6 +177,29 @@ def test_typed_reply_does_what_the_button_does(offer, intent, expected) -> None:
     assert slot_events(events)["booking_next"] == expected
     if intent == "resume" and offer is None:
         assert "haven't started" in texts(dispatcher)
+
+
+@pytest.mark.parametrize("offer", ["book", "screening", "resume", None])
+@pytest.mark.parametrize("text", ["😀", "🙏", "...", "😀😀", "!"])
+@pytest.mark.parametrize("intent", ["affirm", "resume"])
+def test_emoji_or_punctuation_alone_is_no_yes_to_an_offer(offer, text, intent) -> None:
+    # "😀" typed at "Would you like to request an appointment?" started the booking form.
+    tracker = make_tracker(text, intent, 0.9)
+    tracker.events = _events_with_offer(offer)
+    tracker.events[-1] = {"event": "user", "text": text}
+    events, dispatcher = run_action(ActionReplyToOffer(), tracker)
+    slots = slot_events(events)
+    assert slots["booking_next"] == "none"
+    assert slots["pending_offer"] == offer  # a "yes" that follows still takes the offer
+    assert "Great!" not in texts(dispatcher) and texts(dispatcher)
+
+
+@pytest.mark.parametrize("text", ["👍", "✅"])
+def test_a_thumbs_up_still_takes_the_offer(text) -> None:
+    tracker = make_tracker(text, "affirm", 0.9)
+    tracker.events = _events_with_offer("screening")
+    events, _ = run_action(ActionReplyToOffer(), tracker)
+    assert slot_events(events)["booking_next"] == "screening"
 
 
 def test_fallback_reverts_the_message_so_no_fallback_loop() -> None:

@@ -151,6 +151,66 @@ def test_a_message_that_cannot_be_handled_gets_the_try_again_answer() -> None:
     assert getattr(agent_module.Agent, "_clinic_patched", False), "patch not loaded"
 
 
+def test_an_unreachable_action_server_ends_the_turn_before_anything_is_saved() -> None:
+    # Rasa caught the failed custom action, dropped its events and went on: no reply at all,
+    # and the person's answer (a screening "no") was saved as if it had been handled.
+    import aiohttp
+    import rasa.core.actions.action as action_module
+    import rasa.core.processor as processor_module
+
+    from clinic.resilience import (
+        ActionServerUnavailable,
+        is_connection_problem,
+        patch_processor,
+        patch_remote_action,
+    )
+
+    class RemoteAction:
+        def __init__(self, error: Exception) -> None:
+            self.error = error
+
+        async def run(self) -> list:
+            try:
+                raise self.error
+            except aiohttp.ClientConnectionError:
+                raise RuntimeError("Failed to execute custom action. Couldn't connect") from None
+
+    class Form:  # a form's validation is a custom action run inside Rasa's FormAction
+        def __init__(self, error: Exception) -> None:
+            self.inner = RemoteAction(error)
+
+        async def run(self) -> list:
+            return await self.inner.run()
+
+    class MessageProcessor:
+        saved = False
+
+        async def _run_action(self, action) -> bool:
+            try:
+                await action.run()
+            except Exception:  # noqa: BLE001 - what Rasa does: log and go on
+                pass
+            return False
+
+    class Module:
+        pass
+
+    actions, processor = Module(), Module()
+    actions.RemoteAction, processor.MessageProcessor = RemoteAction, MessageProcessor
+    patch_remote_action(actions)
+    patch_processor(processor)
+    for error in (aiohttp.ServerDisconnectedError(), asyncio.TimeoutError()):
+        for action in (RemoteAction(error), Form(error)):
+            with pytest.raises(ActionServerUnavailable) as raised:
+                asyncio.run(MessageProcessor()._run_action(action))  # noqa: SLF001 - the patched name
+            assert is_connection_problem(raised.value)  # patch_agent: "please try again"
+    # Any other error of an action keeps Rasa's behaviour.
+    buggy = RemoteAction(ValueError("bug"))
+    assert asyncio.run(MessageProcessor()._run_action(buggy)) is False  # noqa: SLF001
+    assert getattr(action_module.RemoteAction, "_clinic_patched", False), "patch not loaded"
+    assert getattr(processor_module.MessageProcessor, "_clinic_patched", False), "not loaded"
+
+
 def test_socketio_shares_replies_through_redis_only_when_configured() -> None:
     from socketio import AsyncRedisManager, AsyncServer
 

@@ -75,3 +75,30 @@ def test_eligible_person_books_and_staff_see_it(assistant_servers) -> None:
     assert shown.returncode == 0
     assert "eligible" in shown.stdout.lower()
     assert K.screening.contraindications[0].question in shown.stdout
+
+
+def test_a_stopped_action_server_gets_try_again_and_loses_no_answer(assistant_servers) -> None:
+    # Without the action server Rasa answered nothing at all (an empty reply list) and
+    # recorded the turn, so the screening answer typed meanwhile was lost.
+    import subprocess
+
+    from tests.conftest import ROOT, actions_command, wait_for
+
+    s, who = assistant_servers, sender()
+    s.texts(who, "am I a good candidate?")
+    assert "Question 2 of" in s.texts(who, "no")
+    port = int(s.actions_url.rsplit(":", 1)[1])
+    actions = s.processes[0]
+    actions.terminate()
+    actions.wait(timeout=20)
+    try:
+        for message in ("no", "what is microneedling?"):
+            replies = s.chat(who, message)
+            assert [m.get("text") for m in replies] == [K.clinic.unavailable_message]
+    finally:
+        log = s.workdir / "actions-restarted.log"
+        with log.open("w") as out:
+            s.processes[0] = subprocess.Popen(actions_command(port), cwd=ROOT, env=s.env,
+                                              stdout=out, stderr=subprocess.STDOUT)
+        wait_for(f"{s.actions_url}/health", 120, s.processes[0], log)
+    assert "Question 3 of" in s.texts(who, "no")  # the question 2 answer, once, now

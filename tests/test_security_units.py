@@ -271,6 +271,22 @@ def test_rest_body_is_read_without_the_input_channel() -> None:
     assert (sender, text, metadata) == ("me", "hi", None)
 
 
+@pytest.mark.parametrize(("typed", "read"), [
+    ("/restart", "restart"), ("/session_start", "session start"), ("/back", "back"),
+    ("/RESTART", "RESTART"), ('/restart{"a": 1}', 'restart{"a": 1}'), ("  /back", "  back"),
+    ("/affirm", "/affirm"), ("/backpack", "/backpack"), ("restart", "restart"),
+    ("go /back", "go /back")])
+def test_rasas_control_payloads_are_never_passed_on(typed: str, read: str) -> None:
+    # Typed, "/restart" wiped the conversation with no reply (and Rasa lets a restart
+    # through a staff take-over's pause); "/back" and "/session_start" rewound it silently.
+    from clinic.channels.common import typed_text
+
+    assert typed_text(typed) == read
+    _, text, _ = rest.parse_body(_request(body=json.dumps(
+        {"sender": "me", "message": typed}).encode()))
+    assert text == read
+
+
 @pytest.mark.parametrize("sender", ["+14155550132", "14155550132", "(415) 555-0132"])
 def test_rest_refuses_phone_number_senders(sender: str) -> None:
     import asyncio

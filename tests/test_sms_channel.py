@@ -205,6 +205,13 @@ def test_signed_request_reaches_the_assistant(server: WebhookServer) -> None:
                          ("outbound", PHONE, "You said: can I wear makeup yet?")]
 
 
+def test_rasas_control_payloads_texted_are_words(server: WebhookServer) -> None:
+    # A texted "/restart" wiped the conversation with no reply and ended a staff take-over.
+    status, answer = server.text("/restart")
+    assert (status, answer) == (200, ["You said: restart"])
+    assert sms_log()[0] == ("inbound", PHONE, "/restart")  # the log keeps what was sent
+
+
 def test_unsigned_request_is_refused(server: WebhookServer) -> None:
     status, _ = server.post(sms_params("hello"), signature=None)
     assert status == 403

@@ -32,11 +32,23 @@ FOREIGN = "http://evil.test"
 
 SERVER_SCRIPT = """
 import sys
+from types import SimpleNamespace
 from rasa.core.run import _create_app_without_api
+from rasa.core.tracker_store import InMemoryTrackerStore
+from rasa.shared.core.domain import Domain
+from rasa.shared.core.events import BotUttered, UserUttered
 from clinic.channels.socketio import ClinicSocketIOInput
 
+store = InMemoryTrackerStore(Domain.empty())
+
 async def answer(message):
-    await message.output_channel.send_text_message(message.sender_id, "heard: " + message.text)
+    # Like the agent: the reply goes to the room, then the conversation is stored.
+    reply = "heard: " + message.text
+    await message.output_channel.send_text_message(message.sender_id, reply)
+    tracker = await store.get_or_create_tracker(message.sender_id)
+    tracker.update(UserUttered(message.text))
+    tracker.update(BotUttered(reply))
+    await store.save(tracker)
 
 channel = ClinicSocketIOInput.from_credentials({
     "user_message_evt": "user_uttered",
@@ -44,6 +56,7 @@ channel = ClinicSocketIOInput.from_credentials({
     "session_persistence": True,
 })
 app = _create_app_without_api(cors="*")
+app.ctx.agent = SimpleNamespace(tracker_store=store)
 app.blueprint(channel.blueprint(answer), url_prefix="/webhooks/socketio")
 app.run(host="127.0.0.1", port=int(sys.argv[1]), access_log=False, workers=1)
 """
@@ -142,6 +155,7 @@ def test_websocket_upgrade_is_checked_too(channel_url: str) -> None:
 
 async def _converse(base: str, origin: str, session_id: object, text: str | None = None,
                     token: object = None, claimed: object = "confirmed",
+                    request: dict | None = None, listen: float = 0.0,
                     ) -> tuple[dict, list[dict]]:
     """Connect like the widget: ask for a session, optionally say something.
 
@@ -159,8 +173,9 @@ async def _converse(base: str, origin: str, session_id: object, text: str | None
                          wait_timeout=5)
     try:
         await client.emit("session_request", {"session_id": session_id,
-                                              "session_token": token})
+                                              "session_token": token, **(request or {})})
         confirmation = await asyncio.wait_for(confirmed, 5)
+        await asyncio.sleep(listen)
         if text is not None:
             names = confirmation["session_id"] if claimed == "confirmed" else claimed
             await client.emit("user_uttered", {"message": text, "session_id": names})
@@ -188,6 +203,30 @@ def test_replies_reach_the_conversation_room(channel_url: str) -> None:
     # Rasa 3.6's own handler never joined the room with python-socketio 5.x: no reply came.
     _, replies = asyncio.run(_converse(channel_url, ALLOWED, None, "hello there"))
     assert replies == [{"text": "heard: hello there"}]
+
+
+def test_rasas_control_payloads_typed_in_the_widget_are_words(channel_url: str) -> None:
+    # A typed "/restart" wiped the conversation with no reply and ended a staff take-over.
+    _, replies = asyncio.run(_converse(channel_url, ALLOWED, None, "/restart"))
+    assert replies == [{"text": "heard: restart"}]
+
+
+def test_a_widget_rejoining_without_its_answer_gets_it_again(channel_url: str) -> None:
+    # A page reloaded while the answer was on its way never showed it: the person saw
+    # their "no" unanswered and never saw the next question, which a second "no" answered.
+    first, replies = asyncio.run(_converse(channel_url, ALLOWED, None, "no"))
+    assert replies == [{"text": "heard: no"}]
+    session, token = first["session_id"], first["session_token"]
+    _, replayed = asyncio.run(_converse(channel_url, ALLOWED, session, token=token,
+                                        request={"user_messages": 1}, listen=1.0))
+    assert replayed == [{"text": "heard: no"}]
+    # Not when the stored conversation has fewer messages (the answer is still being
+    # worked out and will reach the room), nor without asking, nor for another's id.
+    for request, rejoin_token in (({"user_messages": 2}, token), ({}, token),
+                                  ({"user_messages": 1}, "forged")):
+        _, replayed = asyncio.run(_converse(channel_url, ALLOWED, session, token=rejoin_token,
+                                            request=request, listen=1.0))
+        assert replayed == [], request
 
 
 def test_a_conversation_is_rejoined_with_its_token(channel_url: str) -> None:

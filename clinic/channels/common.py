@@ -1,9 +1,11 @@
 """What the clinic's Rasa input channels share (REST: :mod:`clinic.channels.rest`, SMS:
-:mod:`clinic.sms.channel`): their blueprint with its health route, the stored conversation
-of a sender, and the headers that say a request came through a proxy."""
+:mod:`clinic.sms.channel`, the widget: :mod:`clinic.channels.socketio`): their blueprint with
+its health route, the stored conversation of a sender, the headers that say a request came
+through a proxy, and what a typed message may not be."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from sanic import Blueprint, response
@@ -12,6 +14,19 @@ from sanic.response import HTTPResponse
 
 # A request with one of these (non-empty) came through a proxy.
 PROXY_HEADERS = ("x-forwarded-for", "forwarded", "x-real-ip")
+# Rasa's own control intents. Typed as payloads, "/restart" wipes the conversation (and
+# un-pauses one a member of staff has taken over: Rasa lets a restart through a pause),
+# "/back" and "/session_start" silently rewind or restart it; each gets no reply. No button
+# of the assistant sends them, so a person's typed one is read as the word.
+_CONTROL_PAYLOAD = re.compile(r"^(\s*)/(restart|session_start|back)(?![A-Za-z0-9_])",
+                              re.IGNORECASE)
+
+
+def typed_text(text: str) -> str:
+    """A person's message as the assistant may read it: never one of Rasa's control
+    payloads ("/restart" becomes "restart")."""
+    return _CONTROL_PAYLOAD.sub(lambda m: m.group(1) + m.group(2).replace("_", " "), text,
+                                count=1)
 
 
 def channel_blueprint(name: str) -> Blueprint:

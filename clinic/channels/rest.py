@@ -36,7 +36,7 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from clinic.channels.common import PROXY_HEADERS, channel_blueprint, stored_events
+from clinic.channels.common import PROXY_HEADERS, channel_blueprint, stored_events, typed_text
 from clinic.resilience import is_connection_problem, unavailable_message
 from clinic.sanitize import clean_json, clean_text
 
@@ -110,7 +110,7 @@ def parse_body(request: Request) -> tuple[str, str, dict[str, Any] | None]:
     metadata = body.get("metadata")
     # Control characters never reach the tracker store (NUL breaks PostgreSQL, ESC the
     # staff terminal).
-    return (sender, clean_text(message[:MAX_MESSAGE_CHARS]),
+    return (sender, typed_text(clean_text(message[:MAX_MESSAGE_CHARS])),
             clean_json(metadata) if isinstance(metadata, dict) else None)
 
 

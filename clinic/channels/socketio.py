@@ -29,8 +29,10 @@ from typing import Any
 
 from rasa.core.channels.channel import InputChannel, UserMessage
 from rasa.core.channels.socketio import SocketIOInput, SocketIOOutput
+from rasa.shared.core.events import BotUttered, UserUttered
 from sanic import Blueprint
 
+from clinic.channels.common import typed_text
 from clinic.sanitize import clean_json, clean_text
 from clinic.secrets import require_secret
 from clinic.settings import settings
@@ -135,6 +137,7 @@ class ClinicSocketIOInput(SocketIOInput):
         ``allowed_origins`` setting, read when the server starts."""
         super().__init__(*args, **kwargs)
         self._on_new_message: Callable[[UserMessage], Awaitable[Any]] | None = None
+        self._app: Any = None
         self.allowed_origins: list[str] | None = (
             None if allowed_origins is None else normalise_origins(allowed_origins)
         )
@@ -167,6 +170,11 @@ class ClinicSocketIOInput(SocketIOInput):
                     namespace=self.namespace)
         self.sio.on(self.user_message_evt, handler=self._user_message,
                     namespace=self.namespace)
+
+        async def remember_app(app: Any, *_: Any) -> None:
+            self._app = app  # its agent's tracker store holds the replies to replay
+
+        socketio_blueprint.listener("before_server_start")(remember_app)
         logger.info("Chat widget accepted from origins: %s",
                     ", ".join(policy.origins) or "(none)")
         return socketio_blueprint
@@ -207,6 +215,43 @@ class ClinicSocketIOInput(SocketIOInput):
                              "session_token": session_token(session_id)},
                             room=sid, namespace=self.namespace)
         logger.debug("A socket joined its conversation.")
+        sent = data.get("user_messages") if isinstance(data, dict) else None
+        if session_id == requested and isinstance(sent, int) and not isinstance(sent, bool):
+            await self._replay_last_answer(sid, session_id, sent)
+
+    async def _replay_last_answer(self, sid: str, session_id: str, sent: int) -> None:
+        """Send a rejoining widget the answer to its last message again.
+
+        The widget asks (``user_messages``: how many messages it has sent in this
+        conversation) when its last message has no answer on the page: a page reloaded, or
+        a connection that dropped, while the answer was on its way misses it, since
+        Rasa's channel replays nothing. Without this the person saw their "no" unanswered,
+        never saw the next safety question, and a second "no" answered that unseen question.
+        Only when the stored conversation has exactly that many messages, so an answer still
+        being worked out (it reaches the room) is not mistaken for the previous one.
+        """
+        agent = getattr(getattr(self._app, "ctx", None), "agent", None)
+        store = getattr(agent, "tracker_store", None)
+        if store is None or self.sio is None:
+            return
+        try:
+            tracker = await store.retrieve_full_tracker(session_id)
+        except Exception as error:  # noqa: BLE001 - the widget still works without it
+            logger.warning("Could not read a conversation to replay its last answer: %s",
+                           type(error).__name__)
+            return
+        if tracker is None:
+            return
+        events = list(tracker.events)
+        users = [i for i, event in enumerate(events) if isinstance(event, UserUttered)]
+        if len(users) != sent or not users:
+            return
+        output = SocketIOOutput(self.sio, self.bot_message_evt)
+        replies = [event for event in events[users[-1] + 1:] if isinstance(event, BotUttered)]
+        for event in replies:
+            await output.send_response(sid, {"text": event.text, **(event.data or {})})
+        if replies:
+            logger.info("Replayed the last answer to a widget that rejoined without it.")
 
     async def _user_message(self, sid: str, data: Any) -> None:
         """A message of the widget, for the conversation bound to this connection only."""
@@ -228,7 +273,7 @@ class ClinicSocketIOInput(SocketIOInput):
             return
         metadata = data.get(self.metadata_key)
 
-        message = UserMessage(clean_text(text[:MAX_MESSAGE_CHARS]),
+        message = UserMessage(typed_text(clean_text(text[:MAX_MESSAGE_CHARS])),
                               SocketIOOutput(self.sio, self.bot_message_evt), session_id,
                               input_channel=self.name(),
                               metadata=clean_json(metadata) if isinstance(metadata, dict)

@@ -269,7 +269,8 @@ async def conversation_events(request: web.Request) -> web.Response:
     """New transcript lines after ``?after=<event id>`` and who holds the conversation (JSON,
     polled by the page while it is open)."""
     try:
-        after = max(int(request.query.get("after", "0")), 0)
+        # Within SQLite's 64-bit integers: a larger id raised OverflowError (a 500).
+        after = min(max(int(request.query.get("after", "0")), 0), 2**63 - 1)
     except ValueError:
         after = 0
 

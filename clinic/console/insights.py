@@ -38,6 +38,10 @@ STOPWORDS = frozenset(
 OUTCOMES = ("eligible", "not_suitable_now", "practitioner_review")
 
 
+EARLIEST_DAY = dt.date(1900, 1, 1)
+LATEST_DAY = dt.date(9000, 12, 31)
+
+
 @dataclass(frozen=True)
 class DateRange:
     """Whole days ``start`` to ``end`` (inclusive) in the clinic's time zone."""
@@ -53,9 +57,12 @@ class DateRange:
 
         def day(value: str | None) -> dt.date | None:
             try:
-                return dt.date.fromisoformat(value) if value else None
+                parsed = dt.date.fromisoformat(value) if value else None
             except ValueError:
                 return None
+            # Far from the calendar's ends: a day before, a day after and the time zone
+            # shift of "0001-01-01" or "9999-12-31" overflowed (a 500 on every page).
+            return parsed if parsed is None or EARLIEST_DAY <= parsed <= LATEST_DAY else None
 
         end_day = day(end) or today
         start_day = day(start) or end_day - dt.timedelta(days=default_days - 1)

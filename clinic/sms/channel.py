@@ -48,7 +48,7 @@ from twilio.twiml.messaging_response import MessagingResponse
 
 from clinic import messages as M
 from clinic.channels.common import PROXY_HEADERS as CHANNEL_PROXY_HEADERS
-from clinic.channels.common import channel_blueprint, stored_events
+from clinic.channels.common import channel_blueprint, stored_events, typed_text
 from clinic.db import DatabaseUnavailable
 from clinic.hosts import is_loopback_host
 from clinic.kb import knowledge
@@ -251,7 +251,7 @@ class TwilioVerifiedInput(InputChannel):
         payload = await self._button_payload(request, phone, text)
         collector = CollectingOutputChannel()
         try:
-            await on_new_message(UserMessage(payload or text, collector, phone,
+            await on_new_message(UserMessage(payload or typed_text(text), collector, phone,
                                              input_channel=self.name()))
         except Exception as error:  # the patient still gets an answer
             logger.error("The assistant failed on an inbound SMS: %s", type(error).__name__)

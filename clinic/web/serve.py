@@ -67,6 +67,8 @@ def content_security_policy(rasa_url: str) -> str:
 def resolve(path: str) -> Path | None:
     """The file a URL path names, or None; never a file outside the two served folders."""
     name = unquote(urlsplit(path).path).lstrip("/") or "index.html"
+    if "\x00" in name:
+        return None  # the file system refuses a NUL byte (ValueError): no such file
     if name in WIDGET_FILES:
         return DIST_DIR / name
     if "/" in name or "\\" in name or name.startswith("."):

@@ -51,7 +51,10 @@ def test_pages_point_the_widget_at_the_configured_rasa_server(site: str) -> None
 
 
 @pytest.mark.parametrize("path", ["/../settings.yml", "/..%2fsettings.yml", "/%2e%2e/Makefile",
-                                  "/.hidden", "/demo/index.html", "/nothing-here.html"])
+                                  "/.hidden", "/demo/index.html", "/nothing-here.html",
+                                  # A NUL byte raised ValueError in Path.resolve(): the
+                                  # connection dropped with no answer and a traceback.
+                                  "/index.html%00.js", "/%00", "/clinic-chat.js%00"])
 def test_nothing_outside_the_demo_site_is_served(site: str, path: str) -> None:
     status, _, body = get(site + path)
     assert status == 404

@@ -149,6 +149,29 @@ def test_conversation_with_citation_quick_reply_history_and_start_over(visit, sc
     assert visit.errors == []
 
 
+def test_an_answer_that_arrives_while_the_page_is_away_is_shown_on_return(visit):
+    # The answer reached no page (Rasa's channel replays nothing): the person saw their
+    # "no" unanswered and never saw question 2, which their next "no" then answered.
+    page = visit.page
+    open_widget(page)
+    assert any("Question 1 of" in t for t in say(page, "am I a good candidate?"))
+    box = page.get_by_label("Type your message")
+    box.fill("no")
+    box.press("Enter")
+    expect(page.locator(".cc-msg-user")).to_have_count(2)
+    page.goto("about:blank")  # away before the answer comes
+    page.wait_for_timeout(3000)
+    page.goto(SITE + "/")  # back: the panel is still open
+    expect(page.get_by_role("dialog")).to_be_visible()
+    expect(page.locator(".cc-subtitle")).to_have_text("Online", timeout=ANSWER_TIMEOUT)
+    expect(page.locator(BOT, has_text="Question 2 of")).to_have_count(1, timeout=ANSWER_TIMEOUT)
+    expect(page.locator(BOT, has_text="Got it: no.")).to_have_count(1)
+    page.reload()  # answered now: nothing is sent again
+    expect(page.locator(".cc-subtitle")).to_have_text("Online", timeout=ANSWER_TIMEOUT)
+    page.wait_for_timeout(2000)
+    expect(page.locator(BOT, has_text="Question 2 of")).to_have_count(1)
+
+
 def test_markup_is_shown_as_text_and_never_runs(visit, screenshots):
     page = visit.page
     open_widget(page)

@@ -14,7 +14,9 @@ export const ONLINE = "online";
 export class Connection {
   /**
    * @param {{serverUrl: string, socketPath: string}} config
-   * @param {{onState: (state: string) => void, onBotMessage: (message: object) => void}} handlers
+   * @param {{onState: (state: string) => void, onBotMessage: (message: object) => void,
+   *   awaitingAfter?: () => (number|null)}} handlers awaitingAfter: how many messages this
+   *   device has sent when the last one still waits for its answer, else null
    */
   constructor(config, handlers) {
     this.handlers = handlers;
@@ -36,8 +38,13 @@ export class Connection {
     const socket = this.socket;
     socket.on("connect", () => {
       this.setState(CONNECTING);
-      // On every (re)connection: join the conversation's room again.
-      socket.emit("session_request", { session_id: this.sessionId, session_token: this.sessionToken });
+      // On every (re)connection: join the conversation's room again. A page whose last
+      // message has no answer yet says how many it has sent, so the server can send again
+      // an answer that arrived while no page was connected (a reload, a dropped link).
+      const request = { session_id: this.sessionId, session_token: this.sessionToken };
+      const sent = this.handlers.awaitingAfter ? this.handlers.awaitingAfter() : null;
+      if (Number.isInteger(sent)) request.user_messages = sent;
+      socket.emit("session_request", request);
     });
     socket.on("session_confirm", (confirmed) => {
       const id = confirmed && typeof confirmed === "object" ? confirmed.session_id : null;

@@ -50,7 +50,7 @@ export class ConversationStore {
     const fresh = state && typeof state.sessionId === "string" && /^[0-9a-f]{32}$/.test(state.sessionId)
       && Array.isArray(state.messages) && Date.now() - Number(state.updatedAt || 0) < this.maxAgeMs;
     if (!fresh) {
-      state = { sessionId: newSessionId(), updatedAt: Date.now(), messages: [] };
+      state = { sessionId: newSessionId(), updatedAt: Date.now(), messages: [], userMessages: 0 };
     }
     return state;
   }
@@ -97,7 +97,10 @@ export class ConversationStore {
    */
   adopt(sessionId, sessionToken) {
     const cleared = sessionId !== this.state.sessionId && this.state.messages.length > 0;
-    if (sessionId !== this.state.sessionId) this.state.messages = [];
+    if (sessionId !== this.state.sessionId) {
+      this.state.messages = [];
+      this.state.userMessages = 0;
+    }
     this.state.sessionId = sessionId;
     this.state.sessionToken = sessionToken;
     this.save();
@@ -110,8 +113,16 @@ export class ConversationStore {
 
   add(message) {
     this.state.messages.push(message);
+    if (message.from === "user" && Number.isInteger(this.state.userMessages)) {
+      this.state.userMessages += 1;
+    }
     this.save();
     return message;
+  }
+
+  /** How many messages this device sent in the conversation (null: not counted). */
+  get userMessages() {
+    return Number.isInteger(this.state.userMessages) ? this.state.userMessages : null;
   }
 
   update() {
@@ -120,7 +131,7 @@ export class ConversationStore {
 
   /** Forget the conversation and start a new session. */
   reset() {
-    this.state = { sessionId: newSessionId(), updatedAt: Date.now(), messages: [] };
+    this.state = { sessionId: newSessionId(), updatedAt: Date.now(), messages: [], userMessages: 0 };
     this.save();
   }
 

@@ -70,6 +70,7 @@ export class ChatWidget {
       onState: (state) => this.showState(state),
       onBotMessage: (message) => this.receive(message),
       onSession: (id, token) => this.adoptSession(id, token),
+      awaitingAfter: () => (this.awaitingReply ? this.store.userMessages : null),
     });
     this.build();
     this.renderAll();
