@@ -181,6 +181,7 @@ def guard_decision(text: str, intent: str | None, confidence: float,
     - a common patient question (knowledge/patient_questions.yml): ``ask_patient_question``
       unless the classifier is confident of an intent that starts something.
     """
+    from clinic.nlu.shapes import shape_intent
     from clinic.questions import match_question
     from clinic.text_kind import asks_about, describe_input, other_script, promo_code_in
 
@@ -199,7 +200,8 @@ def guard_decision(text: str, intent: str | None, confidence: float,
                 not _USE_CODE.search(text):
             return PROMOTION_INTENT, None
         return PROMO_CODE_INTENT, None
-    short = short_reply_intent(text) or details_intent(text) or request_intent(text)
+    short = short_reply_intent(text) or details_intent(text) or request_intent(text) or \
+        shape_intent(text)
     if short is not None:
         return short, None
     question = match_question(text)
@@ -246,6 +248,11 @@ _GREET = re.compile(
     r"^\s*(?:hi+|hello+|helo|hey+|heya|hiya|howdy|yo|greetings|hallo|"
     r"(?:good )?(?:morning|afternoon|evening))(?:[\s,]+(?:hi|there|bot|clinic|all|everyone|"
     r"team|folks))*[\s.!]*$", re.IGNORECASE)
+# Asking what the assistant can do gets the greeting's menu.
+_HELP = re.compile(
+    r"^\s*(?:help(?: me)?|menu|main menu|options|show (?:me )?(?:the )?(?:menu|options)|"
+    r"start (?:over|again)|what can (?:you|i) (?:do|ask)|what do you do|what can you help "
+    r"(?:me )?with|how does this (?:chat )?work)[\s.!?]*$", re.IGNORECASE)
 _BOT = re.compile(
     r"^\s*(?:are|r) (?:you|u) (?:an? )?(?:real |actual )?(?:bot|robot|chatbot|human|real|"
     r"computer|ai|a\.i\.|person|machine|program)(?: or (?:an? )?(?:bot|robot|human|person|"
@@ -344,7 +351,7 @@ def short_reply_intent(text: str) -> str | None:
     if len(text.split()) > SHORT_REPLY_WORDS:
         return None
     for pattern, intent in ((_RESUME, "resume"), (_STOP, "stop"), (_THANK, "thank"),
-                            (_BYE, "goodbye"), (_GREET, "greet"), (_BOT, "bot_challenge"),
+                            (_BYE, "goodbye"), (_GREET, "greet"), (_HELP, "greet"), (_BOT, "bot_challenge"),
                             (_NO_THANKS, "deny"), (_OK, "affirm")):
         if pattern.match(text):
             return intent
@@ -470,7 +477,7 @@ class OutOfScopeVocabulary(GraphComponent):
     def get_default_config() -> dict[str, Any]:
         # Share of a message's content words the clinic's conversations never use; how many
         # content words and words in all it needs at least ("Li Wei" is a name, not a topic).
-        return {"min_unknown_share": 0.6, "min_content_words": 2, "min_words": 3}
+        return {"min_unknown_share": 0.5, "min_content_words": 2, "min_words": 3}
 
     def __init__(self, config: dict[str, Any], model_storage: ModelStorage, resource: Resource,
                  vocabulary: frozenset[str]) -> None:
