@@ -199,3 +199,38 @@ def test_knowledge_words_cover_the_articles_terms() -> None:
     words = knowledge_words()
     assert {"collagen", "elastin", "melasma", "scalp", "monday", "december"} <= words
     assert "france" not in words
+
+
+# ----------------------------------------------------------------- question shapes
+
+@pytest.mark.parametrize("text, intent", [
+    ("so what exactly is a dermapen", "ask_what_is"), ("how is microneedling performed", "ask_what_is"),
+    ("could you explain collagen induction therapy to me", "ask_what_is"),
+    ("what goes on during a microneedling appointment", "ask_what_is"),
+    ("is a derma roller treatment worth the money?", "ask_benefits"),
+    ("does microneedling really help", "ask_benefits"), ("does it actually work?", "ask_benefits"),
+    ("what is it even good for", "ask_benefits"), ("why should i choose microneedling", "ask_benefits"),
+    ("would i be a suitable candidate", "check_eligibility"),
+    ("is this treatment a good idea for me", "check_eligibility"),
+    ("let's start the safety questions", "check_eligibility"),
+    ("who mustn't get microneedling", "ask_contraindications"),
+    ("is microneedling safe for everybody?", "ask_contraindications"),
+    ("where do these numbers come from", "ask_references"), ("who wrote the article", "ask_references"),
+])
+def test_question_shapes(text: str, intent: str) -> None:
+    from clinic.nlu.shapes import shape_intent
+
+    assert shape_intent(text) == intent
+    assert guard_decision(text, "ask_hair_loss", 0.99, CODES)[0] == intent
+
+
+@pytest.mark.parametrize("text", [
+    # A shape is the whole message: with more in it, the patterns and the classifier decide.
+    "does microneedling work for stretch marks", "what is microneedling's price",
+    "how does microneedling work on acne scars", "can i have it on friday at 3",
+    "what is it", "is it worth it compared with laser", "what is prp",
+])
+def test_longer_or_other_questions_have_no_shape(text: str) -> None:
+    from clinic.nlu.shapes import shape_intent
+
+    assert shape_intent(text) is None

@@ -20,7 +20,7 @@ from functools import lru_cache
 
 _X = (r"(?:micro ?-?needl\w*|microneedeling|micronedling|collagen induction(?: therapy)?|"
       r"derma ?-?(?:roll\w*|pens?|stamps?)(?: treatments?)?|dermapen(?: treatments?)?)")
-_IT = r"(?:" + _X + r"|it|this|this treatment|the treatment|that)"
+_IT = r"(?:(?:a |an |the )?" + _X + r"|it|this|this treatment|the treatment|that)"
 _LEAD = r"^\s*(?:(?:so|ok|okay|wait|but|um+|hmm+|and|sorry|hi|hey|please|quick question)[\s,]+)*"
 _TAIL = r"(?:\s+(?:exactly|even|anyway|actually|really|then|please|thanks))*[\s?!.]*$"
 
