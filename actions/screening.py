@@ -22,10 +22,12 @@ from actions.common import (
 )
 from actions.conversation import OFFER_BOOK, OFFER_RESUME, offer
 from actions.faq import other_language_text
+from actions.promotion import extract_code
 from actions.safety import reaction_to_mention, record_mention, stop_active_form
 from clinic import messages as M
 from clinic.answers import parse_answer
 from clinic.kb import Contraindication, Knowledge, Outcome
+from clinic.promotion import check_code_before_screening, clinic_today
 from clinic.safety import MentionKind, MentionStatus
 from clinic.screening import ANSWERS_SLOT, Answer, coerce_answer, position, question_to_ask
 from clinic.text_kind import describe_input, is_go_back, meant_answer
@@ -140,8 +142,15 @@ class ValidateScreeningForm(FormValidationAction):
         """The reply to the question being asked: an answer, a question aside, or neither."""
         intent, confidence = latest_intent(tracker)
         answer, said_other = self._answer_to(tracker, asking, text, intent, confidence)
+        code = extract_code(text, k) if intent == "enter_promo_code" else None
         if answer is not None:
             answers[asking.id] = answer.value
+        elif code:
+            # A code typed mid-way gets its own answer (unknown, expired, or "after the
+            # questions"), then the question again.
+            dispatcher.utter_message(
+                text=check_code_before_screening(code, k, today=clinic_today()).message)
+            dispatcher.utter_message(text=k.say(M.SCREENING_BACK_TO_QUESTIONS))
         elif answer_side_question(tracker, dispatcher, k):
             dispatcher.utter_message(text=k.say(M.SCREENING_BACK_TO_QUESTIONS))
         elif not said_other:  # other conditions named: asked again, after the reaction

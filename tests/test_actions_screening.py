@@ -108,6 +108,19 @@ def test_question_asked_midway_is_answered_then_resumed() -> None:
     assert "back to the safety questions" in texts(dispatcher)
 
 
+@pytest.mark.parametrize("code, says", [
+    ("FACIAL50", "needs the short suitability questions first"),
+    ("SAVE10", "I don't recognise the code SAVE10"),
+])
+def test_a_code_typed_mid_way_gets_an_answer_about_it(code: str, says: str) -> None:
+    events, dispatcher = answer(code, "enter_promo_code", confidence=1.0, asked="keloids")
+    assert ANSWERS_SLOT not in slot_events(events)
+    assert asked_next(events, "keloids") == "keloids"
+    assert says in texts(dispatcher)
+    assert "back to the safety questions" in texts(dispatcher)
+    assert "didn't catch" not in texts(dispatcher).lower()
+
+
 def test_stop_and_urgent_hand_over_to_rules() -> None:
     assert answer("never mind", "stop", confidence=0.9)[0] == []
     assert answer("my throat is closing", "report_urgent_symptoms")[0] == []
