@@ -64,10 +64,12 @@ DECLINE_WORDS = re.compile(r"^\s*(no|nope|nah|no thanks?|no thank you|don'?t|do 
 ANSWERS_THAT_LOOK_LIKE_STOP = ("booking_email", "booking_sms_consent", "booking_confirm")
 MAX_TIMES_TEXT = 500
 # A "stop" the classifier reads must also say so: a name like "Wilhelmina Quistgaard" never
-# cancels the booking.
+# cancels the booking, nor does "skip" at a question that has to be answered (it is asked
+# again; "skip" at the e-mail question is its answer).
 STOP_WORDS = re.compile(
     r"\b(stop|cancel|quit|end|exit|pause|never ?mind|nvm|forget|abort|enough|changed my mind|"
-    r"don'?t want|do not want|leave it|drop it|no more|done|skip|no thanks?|halt|later)\b",
+    r"don'?t want|do not want|leave it|drop it|no more|done|no thanks?|halt|later|"
+    r"skip (?:this whole thing|the whole thing|all of it|everything|it all|the booking))\b",
     re.IGNORECASE)
 # Replies that are no name: answers, commands and greetings typed at the name question.
 NOT_NAMES = frozenset("""

@@ -150,6 +150,15 @@ def test_cancel_stops_the_form_without_saving() -> None:
     assert slots == {}
 
 
+@pytest.mark.parametrize("slot", ["booking_name", "booking_phone", "booking_treatment",
+                                  "booking_times"])
+def test_skip_at_a_needed_question_asks_it_again(slot) -> None:
+    # "skip" at "What's your mobile number?" cancelled the whole booking.
+    slots, said = fill(slot, "skip", "stop", confidence=0.97)
+    assert slot in slots and slots[slot] is None  # asked again, not cancelled ({})
+    assert K.say(PROBLEMS[slot]) in said
+
+
 @pytest.mark.parametrize(
     ("slot", "text", "expected"),
     [("booking_email", "skip", "none"), ("booking_sms_consent", "no thanks", "no"),
