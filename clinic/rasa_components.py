@@ -235,7 +235,8 @@ _STOP = re.compile(
 _THANK = re.compile(
     _OPENER + r"(?:great|awesome|perfect|brilliant|super|cool|lovely)?[\s,!]*"
     r"(?:ty|thx|thnx|thks|tysm|tyvm|thanks?|thank (?:you|u)|thank youu+|cheers|many thanks|"
-    r"much appreciated|appreciate it|ta)"
+    r"much appreciated|appreciate it|ta|(?:you'?ve been|that was|that'?s|you are|you'?re|so) "
+    r"(?:very |really |super |so |a big )?(?:helpful|a (?:big )?help))"
     r"(?: so much| very much| a lot| heaps| again| for (?:the|your) (?:info|information|help))?"
     r"[\s.!]*$", re.IGNORECASE)
 _BYE = re.compile(
@@ -259,7 +260,8 @@ _BOT = re.compile(
     r"program|machine))?\??\s*$|"
     r"^\s*(?:am i|are we) (?:talking|chatting|speaking) (?:to|with) (?:an? )?(?:real )?"
     r"(?:bot|robot|human|person|machine|computer|ai)\??\s*$|"
-    r"^\s*is this (?:an? )?(?:real person|bot|chatbot|human|robot|automated(?: reply)?|ai)\??\s*$|"
+    r"^\s*is this (?:an? )?(?:real person|bot|chatbot|human|robot|automated(?: reply)?|ai)"
+    r"(?: (?:answering|replying|talking|writing)(?: (?:me|to me))?)?\??\s*$|"
     r"^\s*(?:bot|robot|human)\?+\s*$", re.IGNORECASE)
 _NO_THANKS = re.compile(r"^\s*(?:no+|nope|nah)[\s,!.]*(?:thanks?|thank you|thank u|ty|thx)"
                         r"(?: anyway| though)?[\s.!]*$", re.IGNORECASE)
@@ -285,13 +287,46 @@ _TIME_FILLER = re.compile(
     r"rd|th)?)\b", re.IGNORECASE)
 
 
+# A treatment named alone, as the booking form's "Which treatment?" is answered.
+_TREATMENT_CHOICE = re.compile(
+    r"^\s*(?:the |a |my |for (?:my |the )?)?(?:face|facial)(?: one| treatment| option| session|"
+    r" appointment| please)*[\s.!]*$|"
+    r"^\s*(?:the )?(?:scalp|hair|hair loss|head|face|facial) (?:one|option)(?: please)?[\s.!]*$|"
+    r"^\s*the (?:one|treatment|option) for (?:my |the )?(?:face|skin|hair|scalp|head)[\s.!]*$|"
+    r"^\s*for (?:my |the )?(?:scalp|hair|head)[\s.!]*$",
+    re.IGNORECASE)
+# ("scalp" or "hair loss treatment" alone is left to the classifier: outside the booking form
+# it is a question about hair loss.)
+# A name as people type it: "Li Wei", "It's Rosa Martinez" (capitals, no word of the
+# clinic's texts; "I'm Pregnant" is caught by the safety terms anyway).
+_CAPITALISED = re.compile(r"^\s*(?:(?:it'?s|this is|i'?m|i am|im)\s+)?"
+                          r"([A-Z][a-z'-]+(?:\s+[A-Z][a-z'-]+){0,2})[\s.!]*$")
+
+
+def _looks_like_a_name(text: str) -> bool:
+    from spacy.lang.en.stop_words import STOP_WORDS
+
+    match = _CAPITALISED.match(text)
+    if not match:
+        return False
+    words = [w.lower() for w in match.group(1).split()]
+    known = _knowledge_words()
+    return not any(w in STOP_WORDS or w in known or w.rstrip("s") in known for w in words)
+
+
+@lru_cache(maxsize=1)
+def _knowledge_words() -> frozenset[str]:
+    return frozenset(knowledge_words())
+
+
 def details_intent(text: str) -> str | None:
     """``inform`` for a message that is only an e-mail address, a phone number, a name given
     as one ("my name is Maria Chen") or days and times ("tuesday afternoons, after 3pm");
     None otherwise."""
     from clinic.text_kind import _TIME_WORDS
 
-    if _EMAIL.match(text) or _NAME.match(text):
+    if _EMAIL.match(text) or _NAME.match(text) or _TREATMENT_CHOICE.match(text) or \
+            _looks_like_a_name(text):
         return "inform"
     if _PHONE.match(text) and sum(ch.isdigit() for ch in text) >= 7:
         return "inform"
@@ -307,8 +342,11 @@ _HANDOFF = re.compile(
     r"like to|i wanna)\s+)*(?:(?:talk|speak|chat)(?: to| with)|get me|connect me(?: to| with)|"
     r"transfer me to|put me through to|escalate (?:this|it) to|i want|i need|give me)\s+"
     r"(?:a |an |the |some |to )?(?:real |actual |live |human )?(?:human|person|people|someone|"
-    r"somebody|staff(?: member)?|agent|receptionist|practitioner|doctor|operator|representative|"
-    r"rep|nurse|member of staff)(?: at the clinic| please| now| instead)?[\s.!?]*$|"
+    r"somebody|staff(?: member)?|agent|receptionist|practitioner|acupuncturist|doctor|operator|"
+    r"representative|rep|nurse|member of staff|front desk|office|clinic)(?: at the clinic| from "
+    r"the (?:clinic|office)| please| now| instead)?[\s.!?]*$|"
+    r"^\s*(?:can you |could you |please )?(?:have|get|ask) (?:someone|somebody|a person|staff)"
+    r"(?: from the (?:office|clinic))? (?:to )?(?:call|phone|ring|text) me(?: back)?[\s.!?]*$|"
     r"^\s*(?:human|real person|agent|operator|representative|live agent)(?: please)?[\s.!]*$",
     re.IGNORECASE)
 
@@ -477,7 +515,7 @@ class OutOfScopeVocabulary(GraphComponent):
     def get_default_config() -> dict[str, Any]:
         # Share of a message's content words the clinic's conversations never use; how many
         # content words and words in all it needs at least ("Li Wei" is a name, not a topic).
-        return {"min_unknown_share": 0.5, "min_content_words": 2, "min_words": 3}
+        return {"min_unknown_share": 0.6, "min_content_words": 2, "min_words": 3}
 
     def __init__(self, config: dict[str, Any], model_storage: ModelStorage, resource: Resource,
                  vocabulary: frozenset[str]) -> None:

@@ -234,3 +234,36 @@ def test_longer_or_other_questions_have_no_shape(text: str) -> None:
     from clinic.nlu.shapes import shape_intent
 
     assert shape_intent(text) is None
+
+
+@pytest.mark.parametrize("text", ["Mei Tanaka", "It's Jonas Berg", "this is Farah", "Oluwaseun"])
+def test_a_capitalised_name_alone_is_inform(text: str) -> None:
+    assert details_intent(text) == "inform"
+
+
+@pytest.mark.parametrize("text", ["Microneedling", "Acne Scars", "Jade Roller", "I'm Pregnant",
+                                  "it's painful", "mei tanaka is my friend"])
+def test_words_of_the_clinic_are_no_name(text: str) -> None:
+    assert details_intent(text) is None
+
+
+@pytest.mark.parametrize("text, intent", [
+    ("the face one", "inform"), ("the one for my scalp", "inform"), ("facial please", "inform"),
+    # Alone, outside the form, these are questions about hair loss: the classifier reads them.
+    ("scalp", None), ("hair loss treatment", None),
+])
+def test_a_treatment_named_alone(text: str, intent: str | None) -> None:
+    assert details_intent(text) == intent
+
+
+@pytest.mark.parametrize("text", ["you've been very helpful", "that was a big help"])
+def test_praise_is_thanks(text: str) -> None:
+    assert short_reply_intent(text) == "thank"
+
+
+@pytest.mark.parametrize("text", ["connect me with the front desk",
+                                  "have someone from the office call me back"])
+def test_more_ways_to_ask_for_a_person(text: str) -> None:
+    from clinic.rasa_components import request_intent
+
+    assert request_intent(text) == "human_handoff"

@@ -79,8 +79,11 @@ SHAPES: dict[str, tuple[str, ...]] = {
         r"(?:what are |what'?s |where are |show me |can i see |give me |list )?(?:the |your )?"
         r"(?:sources?|references?|citations?|bibliography|studies|research)"
         r"(?: used| for this| you use)?",
-        r"where (?:does|do|did) (?:this|these|that|the|your) (?:info(?:rmation)?|facts?|numbers?|"
-        r"figures?|claims?|data|stuff|answers?)? ?(?:come|came) from",
+        r"(?:show me |tell me |i want to know |i'?d like to (?:see|know) )?where (?:(?:does|do|did) )?"
+        r"(?:this|these|that|the|your) (?:info(?:rmation)?|facts?|numbers?|figures?|claims?|data|"
+        r"stuff|answers?)? ?(?:come|came) from",
+        r"(?:which|what) (?:studies|papers|sources|research) (?:are you|do you|did you) "
+        r"(?:quote|quoting|cite|citing|use|using|rely on|base this on)",
         r"who wrote (?:the |this |that |your )?(?:article|info(?:rmation)?|this|it)",
     ),
 }
