@@ -206,6 +206,11 @@ def guard_decision(text: str, intent: str | None, confidence: float,
         return short, None
     question = match_question(text)
     if question is None:
+        # The classifier's catch-all for patient questions, with no pattern and nothing of
+        # the clinic's subject in it ("what's the forecast for tomorrow"): out of scope. A
+        # question about microneedling keeps it ("the article doesn't cover that").
+        if intent == PATIENT_QUESTION_INTENT and not about_the_clinics_subject(text):
+            return OUT_OF_SCOPE_INTENT, None
         return None, None
     if intent in KEEP_INTENTS and confidence >= KEEP_WHEN_CONFIDENT:
         return None, None
@@ -268,6 +273,16 @@ _NO_THANKS = re.compile(r"^\s*(?:no+|nope|nah)[\s,!.]*(?:thanks?|thank you|thank
 _OK = re.compile(r"^\s*(?:ok+|okay|okey|okie|k|kk|alright|all right|fine|sounds good|"
                  r"uh huh|mhm+|cool|great|perfect)[\s.!]*$", re.IGNORECASE)
 SHORT_REPLY_WORDS = 6
+_SUBJECT = re.compile(r"\b(skin|face|facial|scars?|acne|needles?|practitioners?|clinic|"
+                      r"appointments?|treatments?|sessions?|procedures?|pores?|wrinkles?|"
+                      r"scalp|hair|derma\w*|collagen)\b", re.IGNORECASE)
+
+
+def about_the_clinics_subject(text: str) -> bool:
+    """Microneedling, the skin, the clinic or an appointment named in the message."""
+    from clinic.questions import about_microneedling
+
+    return bool(_SUBJECT.search(text or "")) or about_microneedling(text)
 
 
 _EMAIL = re.compile(r"^\s*(?:(?:my )?e-?mail(?: address)?(?: is)?:?\s*|it'?s\s+)?"

@@ -267,3 +267,23 @@ def test_more_ways_to_ask_for_a_person(text: str) -> None:
     from clinic.rasa_components import request_intent
 
     assert request_intent(text) == "human_handoff"
+
+
+@pytest.mark.parametrize("text", [
+    "which medicines rule you out for microneedling", "are there conditions that disqualify you",
+    "reasons why you shouldn't get microneedling", "when is a derma pen treatment not recommended",
+    "who should avoid dermarolling",
+])
+def test_general_who_should_not_questions_are_contraindications(text: str) -> None:
+    from clinic.nlu.shapes import shape_intent
+
+    assert shape_intent(text) == "ask_contraindications"
+
+
+def test_the_catch_all_without_the_clinics_subject_is_out_of_scope() -> None:
+    # The classifier's guess of a patient question, no pattern, nothing about skin or the
+    # clinic: out of scope. About microneedling: the honest "doesn't cover that".
+    assert guard_decision("what's the forecast for tomorrow", "ask_patient_question", 0.9,
+                          CODES)[0] == "out_of_scope"
+    assert guard_decision("does microneedling help with cellulite", "ask_patient_question",
+                          0.9, CODES)[0] is None

@@ -74,6 +74,22 @@ SHAPES: dict[str, tuple[str, ...]] = {
         r"(?:what are |any )?(?:the )?contra ?-?indications(?: (?:for|of|to) {it})?",
         r"when (?:should|shouldn'?t|should not) (?:you|one|people|someone|i) (?:avoid|not have|"
         r"not get) {it}",
+        r"(?:what|which|any|are there(?: any)?) (?:kinds? of |sorts? of )?(?:conditions?|health "
+        r"(?:problems?|issues?|conditions?)|medical (?:reasons?|conditions?|history|issues?|"
+        r"problems?)|medications?|medicines?|skin (?:conditions?|problems?)|reasons?|things?)"
+        r"(?: \w+){0,4} (?:rule (?:\w+ )?out|rules? (?:\w+ )?out|disqualif\w*|stop \w+ from|"
+        r"prevent \w+ from|make (?:\w+ ){0,2}(?:ineligible|unsuitable)|mean (?:you|i) can'?t|"
+        r"(?:is|are)n'?t allowed|(?:is|are) not allowed|a no ?-?go|(?:don'?t|do not) mix with)"
+        r"(?: \w+){0,4}",
+        r"(?:what |are there any |any )?reasons? (?:not to|why you (?:can'?t|shouldn'?t)) "
+        r"(?:do|have|get|try) {it}",
+        r"(?:when|under what circumstances) is {it} (?:a bad idea|not recommended|unsafe|not "
+        r"safe|dangerous|a no ?-?go)",
+        r"who should (?:stay away from|avoid|skip) {it}",
+        r"what (?:would|could|might) (?:stop|prevent) (?:someone|a person|people) from "
+        r"(?:being able to (?:have|get) |having |getting )(?:it|{x})",
+        r"when (?:do|would|will) (?:practitioners|clinics|they) (?:refuse|decline|say no)"
+        r"(?: to (?:do|perform) {it})?",
     ),
     "ask_references": (
         r"(?:what are |what'?s |where are |show me |can i see |give me |list )?(?:the |your )?"
