@@ -294,14 +294,6 @@ _NAME = re.compile(r"^\s*(?:my name is|my name's|name is|the name is|name:|call 
                    r"[^\W\d_]+(?:[ '-][^\W\d_]+){0,2}[\s.!]*$", re.IGNORECASE)
 
 
-# Words around days and times that add nothing ("weekday mornings work best for me").
-_TIME_FILLER = re.compile(
-    r"\b(?:or|and|any|at|on|in|the|a|an|for|me|my|is|are|be|would|works?|best|good|great|fine|"
-    r"ideally|preferably|prefer|sometime|some time|around|about|ish|after|before|from|to|till|"
-    r"until|next|this|every|only|please|pls|maybe|probably|like|earliest|latest|\d+(?:st|nd|"
-    r"rd|th)?)\b", re.IGNORECASE)
-
-
 # A treatment named alone, as the booking form's "Which treatment?" is answered.
 _TREATMENT_CHOICE = re.compile(
     r"^\s*(?:the |a |my |for (?:my |the )?)?(?:face|facial)(?: one| treatment| option| session|"
@@ -338,17 +330,15 @@ def details_intent(text: str) -> str | None:
     """``inform`` for a message that is only an e-mail address, a phone number, a name given
     as one ("my name is Maria Chen") or days and times ("tuesday afternoons, after 3pm");
     None otherwise."""
-    from clinic.text_kind import _TIME_WORDS
+    from clinic.text_kind import only_times
 
     if _EMAIL.match(text) or _NAME.match(text) or _TREATMENT_CHOICE.match(text) or \
             _looks_like_a_name(text):
         return "inform"
     if _PHONE.match(text) and sum(ch.isdigit() for ch in text) >= 7:
         return "inform"
-    if len(text.split()) <= 8 and _TIME_WORDS.search(text):
-        rest = _TIME_FILLER.sub(" ", _TIME_WORDS.sub(" ", text))
-        if not re.sub(r"[\s,.!;:/&+-]", "", rest):
-            return "inform"
+    if only_times(text):
+        return "inform"
     return None
 
 

@@ -207,3 +207,21 @@ _TIME_WORDS = re.compile(
 def looks_like_times(text: str) -> bool:
     """A reply to "which days and times suit you?" that names some day or time."""
     return bool(_TIME_WORDS.search(text or ""))
+
+
+# Words around days and times that add nothing ("weekday mornings work best for me").
+_TIME_FILLER = re.compile(
+    r"\b(?:or|and|any|at|on|in|the|a|an|for|me|my|is|are|be|would|works?|best|good|great|fine|"
+    r"ideally|preferably|prefer|sometime|some time|around|about|ish|after|before|from|to|till|"
+    r"until|next|this|every|only|please|pls|maybe|probably|like|earliest|latest|\d+(?:st|nd|"
+    r"rd|th)?)\b", re.IGNORECASE)
+
+
+def only_times(text: str) -> bool:
+    """A short message that is nothing but days and times ("tuesday afternoons, after 3pm",
+    "asap"): no request or question around them ("can I come in on Friday")."""
+    text = text or ""
+    if len(text.split()) > 8 or not _TIME_WORDS.search(text):
+        return False
+    rest = _TIME_FILLER.sub(" ", _TIME_WORDS.sub(" ", text))
+    return not re.sub(r"[\s,.!;:/&+-]", "", rest)
