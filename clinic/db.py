@@ -13,6 +13,10 @@ transaction handling is switched off and this module emits ``BEGIN`` itself: ``B
 IMMEDIATE`` for :func:`session_scope` (writers queue up on the busy timeout instead of
 failing) and a plain deferred ``BEGIN`` for :func:`read_scope`. Keep write scopes short:
 no network calls inside them, because they hold SQLite's single write lock.
+
+Switching a new SQLite file to WAL takes an exclusive lock without waiting on the busy
+timeout: two processes opening a fresh file at once (a first start of several workers)
+can have one fail at once with "database is locked". :func:`set_wal` retries it.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -62,7 +67,7 @@ def _is_sqlite(url: str) -> bool:
     return url.startswith("sqlite")
 
 
-def _on_sqlite_connect(dbapi_connection: sqlite3.Connection, _record: object) -> None:
+def configure_sqlite_connection(dbapi_connection: sqlite3.Connection, _record: object) -> None:
     # Take transaction control away from the driver (see the module docstring).
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
@@ -72,10 +77,31 @@ def _on_sqlite_connect(dbapi_connection: sqlite3.Connection, _record: object) ->
         # Deleted rows are overwritten with zeros, not left readable in free pages.
         cursor.execute("PRAGMA secure_delete = ON")
         # WAL lets staff read while the assistant writes. In-memory databases ignore it.
-        cursor.execute("PRAGMA journal_mode = WAL")
+        set_wal(cursor)
         cursor.execute("PRAGMA synchronous = NORMAL")
     finally:
         cursor.close()
+
+
+def set_wal(cursor: sqlite3.Cursor,
+            patience_s: float = SQLITE_BUSY_TIMEOUT_MS / 1000) -> None:
+    """``PRAGMA journal_mode = WAL``, retried while another connection holds the lock.
+
+    The change from the rollback journal to WAL does not wait on the busy timeout; when
+    another process converts or reads the same new file at that moment, SQLite answers
+    "database is locked" at once. Once a file is in WAL mode the pragma is a plain read.
+    """
+    deadline = time.monotonic() + patience_s
+    delay = 0.005
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode = WAL").fetchone()
+            return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or time.monotonic() >= deadline:
+                raise
+            time.sleep(delay)
+            delay = min(delay * 2, 0.2)
 
 
 def _on_other_sqlite_connect(dbapi_connection: sqlite3.Connection, _record: object) -> None:
@@ -144,7 +170,7 @@ def _engine(url: str) -> Engine:
                     "check_same_thread": False,
                 },
             )
-            event.listen(engine, "connect", _on_sqlite_connect)
+            event.listen(engine, "connect", configure_sqlite_connection)
             event.listen(engine, "begin", _on_sqlite_begin)
         else:
             engine = create_engine(url, future=True, hide_parameters=True, pool_pre_ping=True)
