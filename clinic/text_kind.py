@@ -133,8 +133,8 @@ def promo_code_in(text: str, known: tuple[str, ...] = ()) -> str | None:
     """A promotion code typed in a short message ("FACIAL50", "code save10"), upper-cased.
 
     A known code is found anywhere; an unknown one only as a word of letters then digits
-    ("SAVE10", "FACIAL 20") in a message of at most six words, so "I'm 25" or "spf50" are
-    not codes.
+    ("SAVE10", "FACIAL 20", "code save 10") in a message of at most six words, so "I'm 25",
+    "over 40" or "spf50" are not codes.
     """
     if not text:
         return None
@@ -152,6 +152,12 @@ def promo_code_in(text: str, known: tuple[str, ...] = ()) -> str | None:
             continue
         letters = re.sub(r"[^A-Za-z]", "", word)
         if letters.lower() in _TIME_LEAD_WORDS:
+            continue
+        # "over 40", "i need 2 sessions", "turning 50": a word then a number is ordinary
+        # text unless it is said to be a code ("code save 10") or written in capitals in a
+        # message that is not all capitals ("I got SAVE 10"; "I AM OVER 40" is shouting).
+        stands_out = word.isupper() and (not text.isupper() or len(text.split()) <= 2)
+        if " " in word and not stands_out and not _CODE_CONTEXT.search(text):
             continue
         if word.isupper() or _CODE_CONTEXT.search(text) or len(letters) >= 4:
             return re.sub(r"[ -]", "", word).upper()

@@ -76,6 +76,25 @@ def test_a_day_or_time_with_a_number_is_no_code(text) -> None:
     assert promo_code_in(f"{text} FACIAL50", CODES) == "FACIAL50"
 
 
+@pytest.mark.parametrize("text", ["im over 40", "i need 2 sessions", "i am turning 50",
+                                  "convert 10 miles to kilometers", "i have 2 questions",
+                                  "wait 3 days?", "over 60 is that ok"])
+def test_a_word_then_a_number_in_plain_text_is_no_code(text) -> None:
+    # Read as codes OVER40, NEED2, TURNING50: "im over 40" was answered "I don't recognise
+    # the code OVER40". Typed all in capitals it is still plain text; said to be a code,
+    # it is one.
+    assert promo_code_in(text, CODES) is None
+    assert promo_code_in(text.upper(), CODES) is None
+    assert guard_decision(text, "ask_patient_question", 0.9, CODES)[0] != "enter_promo_code"
+    assert promo_code_in(f"code {text}", CODES) is not None
+
+
+@pytest.mark.parametrize("text,code", [("FACIAL 20", "FACIAL20"), ("I got SAVE 10", "SAVE10"),
+                                       ("save 10 code", "SAVE10")])
+def test_a_word_then_a_number_is_a_code_when_it_stands_out(text, code) -> None:
+    assert promo_code_in(text, CODES) == code
+
+
 def test_go_back_and_meant() -> None:
     assert is_go_back("go back") and is_go_back("oops, wrong answer") and is_go_back("undo")
     assert is_go_back("no, I meant yes") and meant_answer("no, I meant yes") == "yes"
