@@ -502,13 +502,28 @@ def knowledge_words() -> set[str]:
     return words
 
 
+# Requests and openers a confident classifier guesses for anything phrased like one ("can
+# you book me a flight", "best way to cook salmon" came out as book): when none of the
+# message's content words is the clinic's, the vocabulary overrules the guess. Not the
+# topics: "can I drink alcohol afterwards" uses no word of the training data either, and
+# its aftercare answer (or "the clinic's information doesn't cover that") is the right
+# one. Never an answer to the assistant's question or a safety intent.
+OVERRULED_REQUESTS = frozenset({
+    "book", "greet", "ask_contact", "human_handoff", "bot_challenge", "ask_promotion",
+    "check_eligibility",
+})
+
+
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=True)
 class OutOfScopeVocabulary(GraphComponent):
     """Learns the words of the clinic's own conversations (every training example except
-    out_of_scope ones) and of its knowledge files. When the classifier is unsure (the FallbackClassifier gave
-    ``nlu_fallback``) and most of a message's content words never occur in them ("what's the
-    capital of France", "can you do my taxes"), the message is ``out_of_scope``: the person
-    gets "I can only help with microneedling" instead of "I didn't understand".
+    out_of_scope ones) and of its knowledge files. When the classifier is unsure (the
+    FallbackClassifier gave ``nlu_fallback``) and most of a message's content words never
+    occur in them ("what's the capital of France", "can you do my taxes"), the message is
+    ``out_of_scope``: the person gets "I can only help with microneedling" instead of "I
+    didn't understand". A confident guess of a request (``OVERRULED_REQUESTS``) is overruled
+    only when none of its content words occurs in them ("can you book me a flight to busan"
+    is no booking); topics, answers and safety intents never are.
 
     It runs right after the FallbackClassifier; the guard and the safety terms still decide
     after it (a short reply, another script, a patient question or a safety term wins).
@@ -520,7 +535,10 @@ class OutOfScopeVocabulary(GraphComponent):
     def get_default_config() -> dict[str, Any]:
         # Share of a message's content words the clinic's conversations never use; how many
         # content words and words in all it needs at least ("Li Wei" is a name, not a topic).
-        return {"min_unknown_share": 0.6, "min_content_words": 2, "min_words": 3}
+        # A confident guess of a request (OVERRULED_REQUESTS) is overruled only when none
+        # of the content words is the clinic's ("can you book me a flight to busan").
+        return {"min_unknown_share": 0.6, "overrule_unknown_share": 1.0,
+                "min_content_words": 2, "min_words": 3}
 
     def __init__(self, config: dict[str, Any], model_storage: ModelStorage, resource: Resource,
                  vocabulary: frozenset[str]) -> None:
@@ -558,7 +576,7 @@ class OutOfScopeVocabulary(GraphComponent):
     def process_training_data(self, training_data: TrainingData) -> TrainingData:
         return training_data
 
-    def is_out_of_scope(self, text: str) -> bool:
+    def is_out_of_scope(self, text: str, min_unknown_share: float | None = None) -> bool:
         from clinic.questions import about_microneedling
         from clinic.text_kind import describe_input, mostly_gibberish
 
@@ -571,13 +589,21 @@ class OutOfScopeVocabulary(GraphComponent):
         if not self._vocabulary or len(words) < self._config["min_content_words"] or \
                 len(_WORD.findall(text)) < self._config["min_words"]:
             return False
+        if min_unknown_share is None:
+            min_unknown_share = float(self._config["min_unknown_share"])
         unknown = sum(1 for word in words if word not in self._vocabulary)
-        return unknown / len(words) >= float(self._config["min_unknown_share"])
+        return unknown / len(words) >= min_unknown_share
 
     def process(self, messages: list[Message]) -> list[Message]:
         for message in messages:
-            current = message.get(INTENT) or {}
-            if current.get(INTENT_NAME_KEY) == FALLBACK_INTENT and \
-                    self.is_out_of_scope(message.get(TEXT) or ""):
+            current = (message.get(INTENT) or {}).get(INTENT_NAME_KEY)
+            text = message.get(TEXT) or ""
+            if current == FALLBACK_INTENT:
+                share = float(self._config["min_unknown_share"])
+            elif current in OVERRULED_REQUESTS:
+                share = float(self._config["overrule_unknown_share"])
+            else:
+                continue
+            if self.is_out_of_scope(text, share):
                 _force_intent(message, OUT_OF_SCOPE_INTENT)
         return messages

@@ -144,12 +144,30 @@ def test_out_of_scope_vocabulary_is_learnt_saved_and_loaded(tmp_path) -> None:
         assert message.get(INTENT)["name"] == "nlu_fallback", message.get(TEXT)
 
 
-def test_out_of_scope_vocabulary_leaves_a_confident_classifier_alone(tmp_path) -> None:
-    loaded = _vocabulary(tmp_path, [("what are the benefits of microneedling", "ask_benefits")])
-    message = Message(data={TEXT: "can you book me a flight to rome", INTENT: {
-        "name": "book", "confidence": 0.9}})
-    loaded.process([message])
-    assert message.get(INTENT)["name"] == "book"
+def _confident(text: str, intent: str) -> Message:
+    return Message(data={TEXT: text, INTENT: {"name": intent, "confidence": 0.9}})
+
+
+def test_out_of_scope_vocabulary_overrules_a_confident_guess_only_when_no_word_is_known(
+        tmp_path) -> None:
+    loaded = _vocabulary(tmp_path, [("what are the benefits of microneedling", "ask_benefits"),
+                                    ("can i book a session on friday", "book")])
+    flight, taxi, session, reply, name, topic, two_words = (
+        _confident("can you arrange a flight to rome", "book"),  # no word is the clinic's
+        _confident("hail me a cab downtown", "ask_contact"),
+        _confident("can you arrange a session in rome", "book"),  # "session" is
+        _confident("nope, clear as a bell", "deny"),  # an answer to the assistant's question
+        _confident("put it under jordan smithers", "inform"),
+        _confident("can i drink alcohol afterwards", "ask_aftercare"),  # a topic keeps it
+        _confident("flight rome", "book"))  # too short to judge
+    loaded.process([flight, taxi, session, reply, name, topic, two_words])
+    assert (flight.get(INTENT)["name"], taxi.get(INTENT)["name"]) == ("out_of_scope",) * 2
+    assert [m.get(INTENT)["name"] for m in (session, reply, name, topic, two_words)] == [
+        "book", "deny", "inform", "ask_aftercare", "book"]
+    # Unsure, most words unknown is enough; confident, it takes every word.
+    half = _confident("can you arrange a flight for my session", "book")
+    loaded.process([half])
+    assert half.get(INTENT)["name"] == "book"
 
 
 def test_out_of_scope_vocabulary_missing_from_a_model_is_off(tmp_path, caplog) -> None:
