@@ -9,13 +9,13 @@ from __future__ import annotations
 import sys
 
 from clinic.kb import KnowledgeError, load_knowledge
-from clinic.questions import patient_questions
+from clinic.questions import load_patient_questions
 
 
 def main() -> int:
     try:
         k = load_knowledge()
-        questions = patient_questions()
+        questions = load_patient_questions(k=k)
     except KnowledgeError as error:
         print(f"Knowledge check failed: {error}", file=sys.stderr)
         return 1

@@ -25,6 +25,11 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_KNOWLEDGE_DIR = PROJECT_ROOT / "knowledge"
 
 
+def knowledge_dir(directory: Path | str | None = None) -> Path:
+    """The knowledge folder: ``directory``, else ``$CLINIC_KNOWLEDGE_DIR``, else knowledge/."""
+    return Path(directory or os.environ.get("CLINIC_KNOWLEDGE_DIR") or DEFAULT_KNOWLEDGE_DIR)
+
+
 
 class Outcome(str, Enum):
     """A screening outcome (the stored slot value is the string)."""
@@ -711,7 +716,7 @@ def _load_messages(directory: Path) -> tuple[dict[str, MessageText], dict[str, A
 
 def load_knowledge(directory: Path | str | None = None) -> Knowledge:
     """Read and check every knowledge file; raise KnowledgeError on the first problem."""
-    directory = Path(directory or os.environ.get("CLINIC_KNOWLEDGE_DIR") or DEFAULT_KNOWLEDGE_DIR)
+    directory = knowledge_dir(directory)
     clinic = _load_clinic(directory)
     references = _load_references(directory)
     signs, urgent_messages = _load_urgent(directory)

@@ -16,7 +16,6 @@ from pathlib import Path
 
 from clinic import messages as M
 from clinic.kb import (
-    DEFAULT_KNOWLEDGE_DIR,
     Knowledge,
     KnowledgeError,
     _entries,
@@ -24,6 +23,7 @@ from clinic.kb import (
     _read_yaml,
     _unique,
     knowledge,
+    knowledge_dir,
 )
 
 FILE = "patient_questions.yml"
@@ -66,7 +66,7 @@ class PatientQuestions:
 
 def load_patient_questions(directory: Path | str | None = None,
                            k: Knowledge | None = None) -> PatientQuestions:
-    directory = Path(directory or DEFAULT_KNOWLEDGE_DIR)
+    directory = knowledge_dir(directory)
     k = k or knowledge()
     data, label = _read_yaml(directory, FILE)
     top = _Entry(data, label, "file")

@@ -477,7 +477,7 @@ def knowledge_words() -> set[str]:
 
     import yaml
 
-    from clinic.kb import DEFAULT_KNOWLEDGE_DIR
+    from clinic.kb import knowledge_dir
 
     def strings(value: Any) -> list[str]:
         if isinstance(value, str):
@@ -489,7 +489,7 @@ def knowledge_words() -> set[str]:
         return []
 
     words: set[str] = set()
-    for path in sorted(Path(DEFAULT_KNOWLEDGE_DIR).glob("*.yml")):
+    for path in sorted(knowledge_dir().glob("*.yml")):
         try:
             data = yaml.safe_load(path.read_text(encoding="utf-8"))
         except (OSError, yaml.YAMLError):

@@ -134,6 +134,19 @@ def test_check_command_reports_broken_file(kdir, monkeypatch, capsys) -> None:
     assert "topic 'what_is'" in capsys.readouterr().err
 
 
+def test_check_command_reports_a_broken_patient_questions_file(kdir, monkeypatch,
+                                                                capsys) -> None:
+    # The check read patient_questions.yml from knowledge/ whatever CLINIC_KNOWLEDGE_DIR said,
+    # so a broken copy passed as "Knowledge OK".
+    from clinic import check
+
+    with open(kdir / "patient_questions.yml", "a", encoding="utf-8") as file:
+        file.write("questions:\n  - id: [broken\n")
+    monkeypatch.setenv("CLINIC_KNOWLEDGE_DIR", str(kdir))
+    assert check.main() == 1
+    assert "patient_questions.yml" in capsys.readouterr().err
+
+
 def test_environment_overrides_clinic_details(monkeypatch) -> None:
     monkeypatch.setenv("CLINIC_PHONE", "(555) 010-9999")
     assert load_knowledge().clinic.phone == "(555) 010-9999"
