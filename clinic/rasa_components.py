@@ -248,8 +248,12 @@ _BYE = re.compile(
     _OPENER + r"(?:that'?s all[\s,]*|i'?m done(?: for today)?[\s,]*)?"
     r"(?:cya|cu later|bye+|bye bye|good ?bye|gtg|g2g|ttyl|see ya|see you(?: soon| later)?|"
     r"later|laters|(?:good )?night|farewell|talk (?:to you )?later|speak soon|catch you later|"
-    r"gotta go|got to go|i'?m off(?: now)?|take care|have a (?:nice|good|great) (?:day|one|evening)"
-    r")(?: then| now| for now)?[\s.!]*$", re.IGNORECASE)
+    r"gotta go|got to go|i'?m off(?: now)?|take care|"
+    r"(?:i'?m |i am )?heading (?:off|out)|(?:i )?(?:have|need|got) to (?:go|head out|run)|"
+    r"signing off|have a (?:nice|good|great|lovely) (?:day|one|evening|weekend|night)"
+    r")(?: then| now| for now)?"
+    r"(?:[\s,!]+(?:and )?(?:have a )?(?:nice|good|great|lovely) (?:day|one|evening|weekend|"
+    r"night))?(?:[\s,!]+(?:bye+|goodbye|cya|see ya|see you))?[\s.!]*$", re.IGNORECASE)
 _GREET = re.compile(
     r"^\s*(?:hi+|hello+|helo|hey+|heya|hiya|howdy|yo|greetings|hallo|"
     r"(?:good )?(?:morning|afternoon|evening))(?:[\s,]+(?:hi|there|bot|clinic|all|everyone|"
@@ -512,6 +516,11 @@ OVERRULED_REQUESTS = frozenset({
     "book", "greet", "ask_contact", "human_handoff", "bot_challenge", "ask_promotion",
     "check_eligibility",
 })
+# The asking itself, not what is asked for: "can you book me a flight" names a flight.
+REQUEST_WORDS = frozenset("""
+    book booking booked reserve reservation schedule arrange appointment consult
+    consultation get need want like help find make set order sign come visit slot spot
+""".split())
 
 
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=True)
@@ -522,8 +531,9 @@ class OutOfScopeVocabulary(GraphComponent):
     occur in them ("what's the capital of France", "can you do my taxes"), the message is
     ``out_of_scope``: the person gets "I can only help with microneedling" instead of "I
     didn't understand". A confident guess of a request (``OVERRULED_REQUESTS``) is overruled
-    only when none of its content words occurs in them ("can you book me a flight to busan"
-    is no booking); topics, answers and safety intents never are.
+    only when none of its content words but the asking itself (``REQUEST_WORDS``) occurs in
+    them ("can you book me a flight to busan" is no booking); topics, answers and safety
+    intents never are.
 
     It runs right after the FallbackClassifier; the guard and the safety terms still decide
     after it (a short reply, another script, a patient question or a safety term wins).
@@ -564,7 +574,11 @@ class OutOfScopeVocabulary(GraphComponent):
         return cls(config, model_storage, resource, frozenset(words))
 
     def train(self, training_data: TrainingData) -> Resource:
-        words = knowledge_words()
+        from clinic.safety import PERSON_WORDS
+
+        # People a booking or a question may be for ("can I book for my wife") are words of
+        # the clinic's conversations too.
+        words = knowledge_words() | PERSON_WORDS
         for example in training_data.intent_examples:
             if example.get(INTENT) != OUT_OF_SCOPE_INTENT:
                 words |= content_words(example.get(TEXT) or "")
@@ -576,7 +590,8 @@ class OutOfScopeVocabulary(GraphComponent):
     def process_training_data(self, training_data: TrainingData) -> TrainingData:
         return training_data
 
-    def is_out_of_scope(self, text: str, min_unknown_share: float | None = None) -> bool:
+    def is_out_of_scope(self, text: str, min_unknown_share: float | None = None,
+                        ignore: frozenset[str] = frozenset()) -> bool:
         from clinic.questions import about_microneedling
         from clinic.text_kind import describe_input, mostly_gibberish
 
@@ -591,6 +606,9 @@ class OutOfScopeVocabulary(GraphComponent):
             return False
         if min_unknown_share is None:
             min_unknown_share = float(self._config["min_unknown_share"])
+        words -= ignore
+        if not words:
+            return False
         unknown = sum(1 for word in words if word not in self._vocabulary)
         return unknown / len(words) >= min_unknown_share
 
@@ -599,11 +617,12 @@ class OutOfScopeVocabulary(GraphComponent):
             current = (message.get(INTENT) or {}).get(INTENT_NAME_KEY)
             text = message.get(TEXT) or ""
             if current == FALLBACK_INTENT:
-                share = float(self._config["min_unknown_share"])
+                out = self.is_out_of_scope(text)
             elif current in OVERRULED_REQUESTS:
-                share = float(self._config["overrule_unknown_share"])
+                out = self.is_out_of_scope(
+                    text, float(self._config["overrule_unknown_share"]), REQUEST_WORDS)
             else:
                 continue
-            if self.is_out_of_scope(text, share):
+            if out:
                 _force_intent(message, OUT_OF_SCOPE_INTENT)
         return messages

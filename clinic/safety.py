@@ -280,6 +280,8 @@ _THIRD_PERSON = frozenset("""
     housemate parent parents relative relatives stepmom stepmum stepdad stepmother
     stepfather sibling siblings family
 """.split())
+# Public: the out-of-scope vocabulary counts these as words of the clinic's conversations.
+PERSON_WORDS = _THIRD_PERSON
 _GENERIC_PERSON = frozenset("""
     you your yourself someone somebody anyone anybody everyone everybody people folks
     women men

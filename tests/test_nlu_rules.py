@@ -35,7 +35,8 @@ CODES = tuple(p.code for p in knowledge().promotions)
     ("i don't want to continue", "stop"), ("ok let's continue", "resume"),
     ("go on then", "resume"), ("back to the questions", "resume"), ("ty", "thank"),
     ("awesome, thank you so much", "thank"), ("cya", "goodbye"), ("ok bye then", "goodbye"),
-    ("have a great evening", "goodbye"), ("hiya there", "greet"), ("good morning all", "greet"),
+    ("have a great evening", "goodbye"), ("ok i'm heading off", "goodbye"),
+    ("bye and have a lovely weekend", "goodbye"), ("signing off now", "goodbye"), ("hiya there", "greet"), ("good morning all", "greet"),
     ("r u human?", "bot_challenge"), ("am i talking to a machine", "bot_challenge"),
 ])
 def test_short_replies_are_read_by_rule(text: str, intent: str) -> None:
@@ -73,7 +74,7 @@ def test_other_messages_are_not_details(text: str) -> None:
     "gotta run", "i'm running late", "cheap shoes", "will it help with sun spots",
     "male pattern baldness dermaroller", "how old is microneedling",
     "how long does it take to heal", "is microneedling safe for everyone",
-    "can microneedling help with redness",
+    "can microneedling help with redness", "schedule my first session please",
 ])
 def test_patient_question_exclusions(text: str) -> None:
     assert match_question(text) is None
@@ -84,6 +85,7 @@ def test_patient_question_exclusions(text: str) -> None:
     ("is it cheaper than laser", "price"), ("my skin is peeling a bit", "peeling_after"),
     ("still red on day 2 is that ok", "redness_after"), ("is it safe", "side_effects"),
     ("can i sit in the sun after", "sun_after"), ("how long does the session take", "session_length"),
+    ("what should i bring to my first visit", "preparation"),
 ])
 def test_patient_questions_still_match(text: str, question: str) -> None:
     found = match_question(text)
@@ -168,6 +170,15 @@ def test_out_of_scope_vocabulary_overrules_a_confident_guess_only_when_no_word_i
     half = _confident("can you arrange a flight for my session", "book")
     loaded.process([half])
     assert half.get(INTENT)["name"] == "book"
+    # The asking does not count: "book" is the clinic's word, the flight is not. A person a
+    # booking is for is.
+    flight_booking, for_my_wife, asking_only = (
+        _confident("can you book me a flight to rome", "book"),
+        _confident("can i book in for my wife", "book"),
+        _confident("i need to book an appointment", "book"))
+    loaded.process([flight_booking, for_my_wife, asking_only])
+    assert [m.get(INTENT)["name"] for m in (flight_booking, for_my_wife, asking_only)] == [
+        "out_of_scope", "book", "book"]
 
 
 def test_out_of_scope_vocabulary_missing_from_a_model_is_off(tmp_path, caplog) -> None:
@@ -234,6 +245,10 @@ def test_knowledge_words_cover_the_articles_terms() -> None:
     ("who mustn't get microneedling", "ask_contraindications"),
     ("is microneedling safe for everybody?", "ask_contraindications"),
     ("where do these numbers come from", "ask_references"), ("who wrote the article", "ask_references"),
+    ("when does the clinic close on fridays", "ask_contact"),
+    ("are you guys open this weekend?", "ask_contact"), ("is your office closed on easter", "ask_contact"),
+    ("what's the easiest way to get hold of you", "ask_contact"),
+    ("where exactly is the clinic located", "ask_contact"), ("whats your zip code", "ask_contact"),
 ])
 def test_question_shapes(text: str, intent: str) -> None:
     from clinic.nlu.shapes import shape_intent
@@ -247,6 +262,9 @@ def test_question_shapes(text: str, intent: str) -> None:
     "does microneedling work for stretch marks", "what is microneedling's price",
     "how does microneedling work on acne scars", "can i have it on friday at 3",
     "what is it", "is it worth it compared with laser", "what is prp",
+    # Opening hours and places of others, and "you" that is no address.
+    "is the post office open today", "what time does the bank close",
+    "where are you getting these numbers", "are you open to questions about scars",
 ])
 def test_longer_or_other_questions_have_no_shape(text: str) -> None:
     from clinic.nlu.shapes import shape_intent

@@ -9,8 +9,8 @@ anchored at both ends, so "does microneedling work for stretch marks" is no shap
 patient-question patterns and the classifier read it).
 
 Each intent's shapes are regular expressions with ``{x}`` for a name of the treatment
-(microneedling, collagen induction therapy, derma roller, derma pen ...) and ``{it}`` for
-that or "it" / "this".
+(microneedling, collagen induction therapy, derma roller, derma pen ...), ``{it}`` for
+that or "it" / "this", and ``{when}`` for days and times ("on sunday", "late on thursdays").
 """
 
 from __future__ import annotations
@@ -22,6 +22,10 @@ _X = (r"(?:micro ?-?needl\w*|microneedeling|micronedling|collagen induction(?: t
       r"derma ?-?(?:roll\w*|pens?|stamps?)(?: treatments?)?|dermapen(?: treatments?)?)")
 _IT = r"(?:(?:a |an |the )?" + _X + r"|it|this|this treatment|the treatment|that)"
 _LEAD = r"^\s*(?:(?:so|ok|okay|wait|but|um+|hmm+|and|sorry|hi|hey|please|quick question)[\s,]+)*"
+# Days and times after "are you open" ("on sunday", "late on thursdays", "this weekend").
+_WHEN = (r"(?: (?:on|at|in|this|next|over|during|late|early|today|tomorrow|tonight|now|right|"
+         r"the|a|weekends?|holidays?|evenings?|mornings?|afternoons?|\w*days?|christmas|easter|"
+         r"lunch(?:time)?|week))*")
 _TAIL = r"(?:\s+(?:exactly|even|anyway|actually|really|then|please|thanks))*[\s?!.]*$"
 
 SHAPES: dict[str, tuple[str, ...]] = {
@@ -91,6 +95,23 @@ SHAPES: dict[str, tuple[str, ...]] = {
         r"when (?:do|would|will) (?:practitioners|clinics|they) (?:refuse|decline|say no)"
         r"(?: to (?:do|perform) {it})?",
     ),
+    # Asked of the clinic ("you", "the clinic", "your office"); "is the post office open
+    # today" is no shape.
+    "ask_contact": (
+        r"(?:what time|when|what hours?) (?:do|does) (?:you|you guys|the clinic|your (?:clinic|"
+        r"office)) (?:open|close|shut|start|finish)(?: up)?{when}",
+        r"(?:are|r) (?:you|you guys) (?:open|closed){when}",
+        r"is (?:the|your) (?:clinic|office) (?:open|closed){when}",
+        r"what (?:are|r) (?:your|the clinic'?s|the) (?:opening |business |office |clinic )?"
+        r"(?:hours|times){when}",
+        r"(?:how (?:do|can|could|should) i|what'?s the (?:best |easiest )?way to) (?:reach|"
+        r"contact|call|phone|email|e-?mail|text|message|get (?:in touch with|hold of)|find) "
+        r"(?:you|you guys|the clinic|your (?:clinic|office))",
+        r"where (?:exactly )?(?:is|are) (?:you|you guys|the clinic|your (?:clinic|office))"
+        r"(?: (?:located|based|situated|exactly))?",
+        r"(?:what'?s|what is|whats) (?:your|the clinic'?s|the clinic) (?:phone number|number|"
+        r"phone|address|email|e-?mail(?: address)?|post ?code|zip(?: code)?|location|website)",
+    ),
     "ask_references": (
         r"(?:what are |what'?s |where are |show me |can i see |give me |list )?(?:the |your )?"
         r"(?:sources?|references?|citations?|bibliography|studies|research)"
@@ -109,7 +130,9 @@ SHAPES: dict[str, tuple[str, ...]] = {
 def _compiled() -> tuple[tuple[str, re.Pattern[str]], ...]:
     out = []
     for intent, shapes in SHAPES.items():
-        body = "|".join(f"(?:{s.replace('{x}', _X).replace('{it}', _IT)})" for s in shapes)
+        body = "|".join(
+            f"(?:{s.replace('{x}', _X).replace('{it}', _IT).replace('{when}', _WHEN)})"
+            for s in shapes)
         out.append((intent, re.compile(_LEAD + "(?:" + body + ")" + _TAIL, re.IGNORECASE)))
     return tuple(out)
 
