@@ -242,7 +242,9 @@ _THANK = re.compile(
     r"(?:ty|thx|thnx|thks|tysm|tyvm|thanks?|thank (?:you|u)|thank youu+|cheers|many thanks|"
     r"much appreciated|appreciate it|ta|(?:you'?ve been|that was|that'?s|you are|you'?re|so) "
     r"(?:very |really |super |so |a big )?(?:helpful|a (?:big )?help))"
-    r"(?: so much| very much| a lot| heaps| again| for (?:the|your) (?:info|information|help))?"
+    r"(?: so much| very much| a lot| heaps| again)?"
+    r"(?: for (?:the |your )?(?:info|information|help|explanation|answers?|reply)|"
+    r" for (?:explaining|answering|helping)(?: (?:that|it|this|me))?| for that)?"
     r"[\s.!]*$", re.IGNORECASE)
 _BYE = re.compile(
     _OPENER + r"(?:that'?s all[\s,]*|i'?m done(?: for today)?[\s,]*)?"
@@ -282,11 +284,28 @@ _SUBJECT = re.compile(r"\b(skin|face|facial|scars?|acne|needles?|practitioners?|
                       r"scalp|hair|derma\w*|collagen)\b", re.IGNORECASE)
 
 
+# "can it help my saggy jawline", "will this hurt": a question about what "it" (the
+# treatment being talked about) does is about the clinic's subject, whatever the other words.
+_ABOUT_IT = re.compile(
+    r"^\W*(?:(?:so|and|but|ok|okay|hmm|um|also)[\s,]+)?(?:can|could|will|would|does|do|did|"
+    r"might|may|is|would) (?:it|this|that|this treatment|the treatment|they|these|those) "
+    r"(?:\w+ ){0,2}?(?:help|work|fix|reduce|improve|get rid|treat|make|tighten|lift|clear|"
+    r"fade|remove|smooth|firm|plump|even out|shrink|minimi[sz]e|lighten|hurt|sting|bleed|"
+    r"last|cause|affect|do anything)\b", re.IGNORECASE)
+
+
+def asks_what_it_does(text: str) -> bool:
+    """A question about what "it" (the treatment in the conversation) does."""
+    return bool(_ABOUT_IT.search(text or ""))
+
+
 def about_the_clinics_subject(text: str) -> bool:
-    """Microneedling, the skin, the clinic or an appointment named in the message."""
+    """Microneedling, the skin, the clinic or an appointment named in the message, or a
+    question about what "it" does."""
     from clinic.questions import about_microneedling
 
-    return bool(_SUBJECT.search(text or "")) or about_microneedling(text)
+    return bool(_SUBJECT.search(text or "")) or about_microneedling(text) or \
+        asks_what_it_does(text)
 
 
 _EMAIL = re.compile(r"^\s*(?:(?:my )?e-?mail(?: address)?(?: is)?:?\s*|it'?s\s+)?"
@@ -517,9 +536,11 @@ OVERRULED_REQUESTS = frozenset({
     "check_eligibility",
 })
 # The asking itself, not what is asked for: "can you book me a flight" names a flight.
+# Typed shorthand ("i wanna book", "id like to schedule") is asking too.
 REQUEST_WORDS = frozenset("""
     book booking booked reserve reservation schedule arrange appointment consult
     consultation get need want like help find make set order sign come visit slot spot
+    wanna gonna gotta lemme id im ive pls plz
 """.split())
 
 
@@ -597,7 +618,7 @@ class OutOfScopeVocabulary(GraphComponent):
 
         # Microneedling is never out of scope; letters that are no words, another language
         # or markup get their own answers.
-        if about_microneedling(text) or mostly_gibberish(text) or \
+        if about_microneedling(text) or asks_what_it_does(text) or mostly_gibberish(text) or \
                 describe_input(text) in ("other_language", "gibberish", "markup", "long"):
             return False
         words = content_words(text)

@@ -121,7 +121,8 @@ SHAPES: dict[str, tuple[str, ...]] = {
         r"stuff|answers?)? ?(?:come|came) from",
         r"(?:which|what) (?:studies|papers|sources|research) (?:are you|do you|did you) "
         r"(?:quote|quoting|cite|citing|use|using|rely on|base this on)",
-        r"who wrote (?:the |this |that |your )?(?:article|info(?:rmation)?|this|it)",
+        r"who wrote (?:the |this |that |your )?(?:article|info(?:rmation)?|this|it)"
+        r"(?: (?:you'?re|you are) (?:using|quoting|citing)| you use)?",
     ),
 }
 
