@@ -43,6 +43,8 @@ _UNSURE = [
     r"not (?:really |so |too |entirely |totally |completely |quite |100 |a 100 )?"
     r"(?:sure|certain|positive)",
     r"unsure|uncertain|no idea|no clue|who knows|hard to say|can'?t say|cannot say",
+    r"(?:i )?(?:have|got) no (?:idea|clue)|i'?ve no (?:idea|clue)|not a clue|"
+    r"(?:i )?(?:haven'?t|have not) (?:got )?(?:a|any) (?:clue|idea)",
     r"(?:i )?(?:do ?n'?t|do not|did ?n'?t|did not) (?:really )?"
     r"(?:know|remember|recall|think|believe)(?: so| of| it)?",
     r"(?:i )?dunno|idk|idr|not that i can (?:remember|recall)|not to my knowledge",
@@ -65,7 +67,9 @@ _UNSURE = [
     _EMOJI_WORD["unsure"],
 ]
 # Ways of stopping or declining, not answers: "never mind" is no "never". Removed first.
-_NOT_ANSWERS = [r"never ?mind|nvm|no thanks|no thank you|forget it|no worries"]
+_NOT_ANSWERS = [r"never ?mind|nvm|no thanks|no thank you|forget it|no worries",
+                # Asides around an answer ("no clue to be honest").
+                r"to be honest|to be fair|if i'?m honest|tbh|tbf"]
 # Read before the other no's: the clinic lists it as a no (see module docstring).
 _NO_FIRST = [r"(?:no )?not that i know(?: of)?|(?:none|nothing) that i know(?: of)?"]
 _NO = [

@@ -37,7 +37,8 @@ CODES = tuple(p.code for p in knowledge().promotions)
     ("awesome, thank you so much", "thank"), ("cya", "goodbye"), ("ok bye then", "goodbye"),
     ("have a great evening", "goodbye"), ("ok i'm heading off", "goodbye"),
     ("brilliant, thanks for explaining", "thank"), ("thank you for that", "thank"),
-    ("bye and have a lovely weekend", "goodbye"), ("signing off now", "goodbye"), ("hiya there", "greet"), ("good morning all", "greet"),
+    ("bye and have a lovely weekend", "goodbye"), ("signing off now", "goodbye"),
+    ("hiya there", "greet"), ("good morning all", "greet"),
     ("r u human?", "bot_challenge"), ("am i talking to a machine", "bot_challenge"),
 ])
 def test_short_replies_are_read_by_rule(text: str, intent: str) -> None:
