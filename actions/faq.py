@@ -19,7 +19,7 @@ from actions.common import (
 )
 from clinic import messages as M
 from clinic.kb import Knowledge
-from clinic.questions import about_microneedling, not_covered_text
+from clinic.questions import about_microneedling, asks_what_it_does, not_covered_text
 from clinic.text_kind import describe_input
 
 
@@ -83,7 +83,7 @@ class ActionOutOfScope(Action):
         if describe_input(text) == "other_language":
             dispatcher.utter_message(text=other_language_text(k), buttons=start_buttons(k))
             return []
-        if about_microneedling(text, k):
+        if about_microneedling(text, k) or asks_what_it_does(text):
             dispatcher.utter_message(text=not_covered_text(k), buttons=start_buttons(k))
             return []
         dispatcher.utter_message(text=k.say(M.FAQ_OUT_OF_SCOPE, contact=contact_text(k)),
@@ -126,7 +126,8 @@ class ActionFallback(Action):
         kind = describe_input(text)
         if kind == "gibberish":
             dispatcher.utter_message(response="utter_gibberish", buttons=start_buttons(k))
-        elif kind == "unclear" and looks_like_question(text) and about_microneedling(text, k):
+        elif kind == "unclear" and looks_like_question(text) and \
+                (about_microneedling(text, k) or asks_what_it_does(text)):
             dispatcher.utter_message(text=not_covered_text(k), buttons=start_buttons(k))
         else:
             message = FALLBACKS.get(kind, M.FAQ_FALLBACK_UNCLEAR)

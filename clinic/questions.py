@@ -130,6 +130,29 @@ def match_question(text: str, questions: PatientQuestions | None = None) -> Pati
     return None
 
 
+# "can it help my saggy jawline", "will this hurt": a question about what "it" (the
+# treatment being talked about) does is about the clinic's subject, whatever the other words.
+_ABOUT_IT = re.compile(
+    r"^\W*(?:(?:so|and|but|ok|okay|hmm|um|also)[\s,]+)?(?:can|could|will|would|does|do|did|"
+    r"might|may|is|would) (?:it|this|that|this treatment|the treatment|they|these|those) "
+    r"(?:\w+ ){0,2}?(?:help|work|fix|reduce|improve|get rid|treat|make|tighten|lift|clear|"
+    r"fade|remove|smooth|firm|plump|even out|shrink|minimi[sz]e|lighten|hurt|sting|bleed|"
+    r"last|cause|affect|do anything)\b", re.IGNORECASE)
+
+
+# "can I drink alcohol afterwards", "after my session": the time around a treatment.
+_AROUND_IT = re.compile(
+    r"\b(?:afterwards|beforehand|(?:after|before) (?:it|this|microneedling|treatment|"
+    r"(?:the|my|a|each|every|your) (?:treatment|session|procedure|appointment|microneedling|"
+    r"visit))|post ?-?(?:treatment|procedure|care|session))\b", re.IGNORECASE)
+
+
+def asks_what_it_does(text: str) -> bool:
+    """A question about what "it" (the treatment in the conversation) does, or about the
+    time before or after it."""
+    return bool(_ABOUT_IT.search(text or "") or _AROUND_IT.search(text or ""))
+
+
 def about_microneedling(text: str, k: Knowledge | None = None) -> bool:
     """True if the message is about microneedling (its name, a device or "the treatment")."""
     if _MICRONEEDLING.search(text or ""):

@@ -284,25 +284,10 @@ _SUBJECT = re.compile(r"\b(skin|face|facial|scars?|acne|needles?|practitioners?|
                       r"scalp|hair|derma\w*|collagen)\b", re.IGNORECASE)
 
 
-# "can it help my saggy jawline", "will this hurt": a question about what "it" (the
-# treatment being talked about) does is about the clinic's subject, whatever the other words.
-_ABOUT_IT = re.compile(
-    r"^\W*(?:(?:so|and|but|ok|okay|hmm|um|also)[\s,]+)?(?:can|could|will|would|does|do|did|"
-    r"might|may|is|would) (?:it|this|that|this treatment|the treatment|they|these|those) "
-    r"(?:\w+ ){0,2}?(?:help|work|fix|reduce|improve|get rid|treat|make|tighten|lift|clear|"
-    r"fade|remove|smooth|firm|plump|even out|shrink|minimi[sz]e|lighten|hurt|sting|bleed|"
-    r"last|cause|affect|do anything)\b", re.IGNORECASE)
-
-
-def asks_what_it_does(text: str) -> bool:
-    """A question about what "it" (the treatment in the conversation) does."""
-    return bool(_ABOUT_IT.search(text or ""))
-
-
 def about_the_clinics_subject(text: str) -> bool:
     """Microneedling, the skin, the clinic or an appointment named in the message, or a
     question about what "it" does."""
-    from clinic.questions import about_microneedling
+    from clinic.questions import about_microneedling, asks_what_it_does
 
     return bool(_SUBJECT.search(text or "")) or about_microneedling(text) or \
         asks_what_it_does(text)
@@ -613,7 +598,7 @@ class OutOfScopeVocabulary(GraphComponent):
 
     def is_out_of_scope(self, text: str, min_unknown_share: float | None = None,
                         ignore: frozenset[str] = frozenset()) -> bool:
-        from clinic.questions import about_microneedling
+        from clinic.questions import about_microneedling, asks_what_it_does
         from clinic.text_kind import describe_input, mostly_gibberish
 
         # Microneedling is never out of scope; letters that are no words, another language

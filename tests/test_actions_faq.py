@@ -69,6 +69,17 @@ def test_out_of_scope_is_honest_and_gives_contact() -> None:
     assert K.clinic.phone in text and K.clinic.email in text
 
 
+@pytest.mark.parametrize("message", ["can i drink alcohol afterwards",
+                                     "will it make my cellulite go away"])
+def test_out_of_scope_about_the_treatment_says_the_article_does_not_cover_it(message) -> None:
+    # "can i drink alcohol afterwards" was answered "I can't help with that here".
+    from clinic.questions import not_covered_text
+
+    _, dispatcher = run_action(ActionOutOfScope(), make_tracker(message, intent="out_of_scope"))
+    assert texts(dispatcher).startswith(not_covered_text(K))
+    assert "can't help with that here" not in texts(dispatcher)
+
+
 def test_handoff_gives_clinic_contact() -> None:
     _, dispatcher = run_action(ActionHandoff(), make_tracker("human", intent="human_handoff"))
     assert K.clinic.phone in texts(dispatcher)

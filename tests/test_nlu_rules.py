@@ -198,6 +198,12 @@ def test_a_question_about_what_it_does_is_never_out_of_scope_by_vocabulary(tmp_p
     assert elsewhere.get(INTENT)["name"] == "out_of_scope"
     assert guard_decision("does it reduce wrinkles around the mouth", "ask_patient_question",
                           0.9, CODES)[0] is None  # the catch-all leaves it a question
+    # The time around a treatment is the clinic's subject too ("I can't help with that here"
+    # was the answer); someone else's "after the game" is not.
+    assert guard_decision("can i drink alcohol afterwards", "ask_patient_question",
+                          0.9, CODES)[0] is None
+    assert guard_decision("who won after the game", "ask_patient_question",
+                          0.9, CODES)[0] == "out_of_scope"
 
 
 def test_out_of_scope_vocabulary_missing_from_a_model_is_off(tmp_path, caplog) -> None:
