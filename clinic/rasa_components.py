@@ -183,14 +183,21 @@ def guard_decision(text: str, intent: str | None, confidence: float,
     """
     from clinic.nlu.shapes import shape_intent
     from clinic.questions import match_question
-    from clinic.text_kind import asks_about, describe_input, other_script, promo_code_in
+    from clinic.text_kind import (
+        asks_about,
+        describe_input,
+        mostly_markup,
+        other_script,
+        promo_code_in,
+    )
 
     if text.startswith("/"):
         return None, None
-    # Another script, or letters that are no words. (Four words with no English word in
+    # Another script, letters that are no words, or markup with next to no words (the
+    # fallback says "I can only read plain text"). (Four words with no English word in
     # them are only read as another language once the classifier is unsure, in the
     # fallback: the guard must not turn "who should avoid getting microneedling" away.)
-    if other_script(text) or describe_input(text) == "gibberish":
+    if other_script(text) or describe_input(text) == "gibberish" or mostly_markup(text):
         return FALLBACK_INTENT, None
     code = promo_code_in(text, known_codes)
     if code:

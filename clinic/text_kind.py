@@ -88,6 +88,21 @@ def describe_input(text: str) -> str:
     return "unclear"
 
 
+_SCRIPTING = re.compile(r"<\s*script|javascript:|\bon[a-z]+\s*=", re.IGNORECASE)
+
+
+def mostly_markup(text: str) -> bool:
+    """Markup with next to no words around it ("<script>alert(1)</script>", "<b>hi</b>"),
+    or anything scripted: the answer is "I can only read plain text". A question with a tag
+    in it ("what is <i>microneedling</i>") is read as the question."""
+    if not _MARKUP.search(text or ""):
+        return False
+    if _SCRIPTING.search(text):
+        return True
+    prose = _MARKUP.sub(" ", text)
+    return len(re.findall(r"[^\W\d_]{2,}", prose)) < 3
+
+
 def other_script(text: str) -> bool:
     """Mostly letters of another script than Latin: Chinese, Korean, Cyrillic, Arabic..."""
     letters = [ch for ch in text or "" if ch.isalpha()]

@@ -95,6 +95,19 @@ def test_a_word_then_a_number_is_a_code_when_it_stands_out(text, code) -> None:
     assert promo_code_in(text, CODES) == code
 
 
+@pytest.mark.parametrize("text", ["<script>alert(1)</script>", "<b>hi</b>",
+                                  "<img src=x onerror=alert(1)>",
+                                  "<a href='javascript:alert(1)'>what is microneedling</a>"])
+def test_markup_with_next_to_no_words_is_the_plain_text_fallback(text) -> None:
+    # "<script>alert(1)</script>" got "I can't help with that here" (out_of_scope).
+    assert guard_decision(text, "out_of_scope", 0.99, CODES)[0] == "nlu_fallback"
+    assert describe_input(text) == "markup"
+
+
+def test_a_question_with_a_tag_in_it_is_still_the_question() -> None:
+    assert guard_decision("what is <i>microneedling</i>", "ask_what_is", 0.99, CODES)[0] is None
+
+
 def test_go_back_and_meant() -> None:
     assert is_go_back("go back") and is_go_back("oops, wrong answer") and is_go_back("undo")
     assert is_go_back("no, I meant yes") and meant_answer("no, I meant yes") == "yes"
