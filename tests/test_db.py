@@ -81,19 +81,24 @@ def _migrate_in_process(url: str, barrier, queue) -> None:
         queue.put(repr(error))
 
 
-def test_concurrent_first_migrations_from_several_processes(tmp_path):
-    url = f"sqlite:///{tmp_path / 'fresh.db'}"
-    context = multiprocessing.get_context("spawn")
-    workers = 3
+def _at_once(target, argument: str, workers: int, start: str, timeout: float) -> list[str]:
+    """Run ``target(argument, barrier, queue)`` in ``workers`` processes released together;
+    what each put on the queue."""
+    context = multiprocessing.get_context(start)
     barrier, queue = context.Barrier(workers), context.Queue()
-    processes = [context.Process(target=_migrate_in_process, args=(url, barrier, queue))
+    processes = [context.Process(target=target, args=(argument, barrier, queue))
                  for _ in range(workers)]
     for process in processes:
         process.start()
-    outcomes = [queue.get(timeout=120) for _ in processes]
+    outcomes = [queue.get(timeout=timeout) for _ in processes]
     for process in processes:
         process.join(timeout=30)
-    assert outcomes == ["ok"] * workers
+    return outcomes
+
+
+def test_concurrent_first_migrations_from_several_processes(tmp_path):
+    url = f"sqlite:///{tmp_path / 'fresh.db'}"
+    assert _at_once(_migrate_in_process, url, 3, "spawn", 120) == ["ok"] * 3
     engine = create_engine(url)
     try:
         assert TABLES <= set(inspect(engine).get_table_names())
@@ -119,19 +124,10 @@ def _open_new_file_at_once(path: str, barrier, queue) -> None:
 def test_processes_opening_a_new_file_at_once_all_get_wal(tmp_path):
     # Switching a new file to WAL does not wait on the busy timeout: without the retry
     # about a quarter of these rounds had one process fail with "database is locked".
-    context = multiprocessing.get_context("fork")
-    workers, rounds = 6, 25
-    for round_number in range(rounds):
+    for round_number in range(40):
         path = str(tmp_path / f"new-{round_number}.db")
-        barrier, queue = context.Barrier(workers), context.Queue()
-        processes = [context.Process(target=_open_new_file_at_once, args=(path, barrier, queue))
-                     for _ in range(workers)]
-        for process in processes:
-            process.start()
-        outcomes = [queue.get(timeout=60) for _ in processes]
-        for process in processes:
-            process.join(timeout=30)
-        assert outcomes == ["wal"] * workers, f"round {round_number}"
+        outcomes = _at_once(_open_new_file_at_once, path, 6, "fork", 60)
+        assert outcomes == ["wal"] * 6, f"round {round_number}"
 
 
 class _LockedCursor:
