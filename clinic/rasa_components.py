@@ -157,6 +157,12 @@ GUARD_NAME = "ConversationGuard"
 # is answered with the make-up rule, not the whole aftercare text), and the training data
 # labels such messages ask_patient_question (tests/test_nlu_data.py checks it).
 KEEP_WHEN_CONFIDENT = 0.8
+# The promotion keeps its intent only when the message speaks of one: "do you offer the
+# vampire facial" is the PRP question, however sure the classifier is of ask_promotion.
+_PROMOTION_WORDS = re.compile(
+    r"\b(promo\w*|promotions?|discounts?|deals?|coupons?|vouchers?|codes?|offers|special|"
+    r"specials|sale|savings?|cheaper|\$\s?\d+|\d+ (?:dollars|off)|off|facial50|new (?:patient|"
+    r"client|customer)s?)\b", re.IGNORECASE)
 KEEP_INTENTS = frozenset({
     "book", "ask_contact", "human_handoff", "ask_promotion", "enter_promo_code",
     "ask_references",
@@ -219,7 +225,8 @@ def guard_decision(text: str, intent: str | None, confidence: float,
         if intent == PATIENT_QUESTION_INTENT and not about_the_clinics_subject(text):
             return OUT_OF_SCOPE_INTENT, None
         return None, None
-    if intent in KEEP_INTENTS and confidence >= KEEP_WHEN_CONFIDENT:
+    if intent in KEEP_INTENTS and confidence >= KEEP_WHEN_CONFIDENT and \
+            (intent != PROMOTION_INTENT or _PROMOTION_WORDS.search(text)):
         return None, None
     return PATIENT_QUESTION_INTENT, question.id
 

@@ -341,6 +341,14 @@ def test_general_who_should_not_questions_are_contraindications(text: str) -> No
     assert shape_intent(text) == "ask_contraindications"
 
 
+def test_a_confident_promotion_guess_keeps_only_a_message_about_an_offer() -> None:
+    # CI: "do you offer the vampire facial version" (the PRP question) came out as
+    # ask_promotion at >= 0.8, and the guard kept it.
+    assert guard_decision("do you offer the vampire facial version", "ask_promotion", 0.95,
+                          CODES) == ("ask_patient_question", "prp")
+    assert guard_decision("any deals on prp", "ask_promotion", 0.95, CODES) == (None, None)
+
+
 def test_the_catch_all_without_the_clinics_subject_is_out_of_scope() -> None:
     # The classifier's guess of a patient question, no pattern, nothing about skin or the
     # clinic: out of scope. About microneedling: the honest "doesn't cover that".
