@@ -19,7 +19,12 @@ from actions.common import (
 )
 from clinic import messages as M
 from clinic.kb import Knowledge
-from clinic.questions import about_microneedling, asks_what_it_does, not_covered_text
+from clinic.questions import (
+    about_microneedling,
+    asks_about_it,
+    asks_what_it_does,
+    not_covered_text,
+)
 from clinic.text_kind import describe_input
 
 
@@ -127,7 +132,7 @@ class ActionFallback(Action):
         if kind == "gibberish":
             dispatcher.utter_message(response="utter_gibberish", buttons=start_buttons(k))
         elif kind == "unclear" and looks_like_question(text) and \
-                (about_microneedling(text, k) or asks_what_it_does(text)):
+                (about_microneedling(text, k) or asks_about_it(text)):
             dispatcher.utter_message(text=not_covered_text(k), buttons=start_buttons(k))
         else:
             message = FALLBACKS.get(kind, M.FAQ_FALLBACK_UNCLEAR)

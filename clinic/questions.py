@@ -147,6 +147,20 @@ _AROUND_IT = re.compile(
     r"visit))|post ?-?(?:treatment|procedure|care|session))\b", re.IGNORECASE)
 
 
+# "is it vegan?", "does this treatment contain anything animal?": a question whose subject is
+# the treatment being talked about.
+_IT_QUESTION = re.compile(
+    r"^\W*(?:(?:so|and|but|ok|okay|also|hmm|um)[\s,]+)?(?:is|are|does|do|did|will|would|can|"
+    r"could|should|has|have) (?:it|this|that|this treatment|the treatment|microneedling|they)\b",
+    re.IGNORECASE)
+
+
+def asks_about_it(text: str) -> bool:
+    """A question whose subject is "it" (the treatment in the conversation), or about what
+    it does or the time around it."""
+    return bool(_IT_QUESTION.search(text or "")) or asks_what_it_does(text)
+
+
 def asks_what_it_does(text: str) -> bool:
     """A question about what "it" (the treatment in the conversation) does, or about the
     time before or after it."""

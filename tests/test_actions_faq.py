@@ -80,6 +80,16 @@ def test_out_of_scope_about_the_treatment_says_the_article_does_not_cover_it(mes
     assert "can't help with that here" not in texts(dispatcher)
 
 
+@pytest.mark.parametrize("message", ["is it vegan", "does this treatment use animal products?"])
+def test_an_unclear_question_about_the_treatment_is_not_covered_not_misunderstood(message):
+    # "is it vegan" got "Sorry, I didn't quite understand".
+    from clinic.questions import not_covered_text
+
+    _, dispatcher = run_action(ActionFallback(), make_tracker(message, intent="nlu_fallback",
+                                                              confidence=0.3))
+    assert texts(dispatcher).startswith(not_covered_text(K))
+
+
 def test_handoff_gives_clinic_contact() -> None:
     _, dispatcher = run_action(ActionHandoff(), make_tracker("human", intent="human_handoff"))
     assert K.clinic.phone in texts(dispatcher)

@@ -88,6 +88,7 @@ def test_patient_question_exclusions(text: str) -> None:
     ("still red on day 2 is that ok", "redness_after"), ("is it safe", "side_effects"),
     ("can i sit in the sun after", "sun_after"), ("how long does the session take", "session_length"),
     ("what should i bring to my first visit", "preparation"),
+    ("can i bring my kid", "preparation"),  # it got "didn't quite understand"
     # "im over 40, is that ok?" got "Sorry, I didn't quite understand".
     ("im over 40, is that ok?", "who_can_have"), ("i'm in my fifties", "who_can_have"),
     ("is it ok for people over 50", "who_can_have"), ("I'm nearly 70 can i still have it", "who_can_have"),
