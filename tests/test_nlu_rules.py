@@ -275,6 +275,9 @@ def test_knowledge_words_cover_the_articles_terms() -> None:
     ("are you guys open this weekend?", "ask_contact"), ("is your office closed on easter", "ask_contact"),
     ("what's the easiest way to get hold of you", "ask_contact"),
     ("where exactly is the clinic located", "ask_contact"), ("whats your zip code", "ask_contact"),
+    ("where does microneedling come from", "ask_tcm_history"),
+    ("when was the derma roller invented", "ask_tcm_history"),
+    ("what's so special about collagen induction therapy", "ask_benefits"),
 ])
 def test_question_shapes(text: str, intent: str) -> None:
     from clinic.nlu.shapes import shape_intent

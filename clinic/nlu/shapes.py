@@ -55,6 +55,15 @@ SHAPES: dict[str, tuple[str, ...]] = {
         r"(?: for (?:me|you|my skin))?",
         r"why (?:would|do|should|might) (?:i|people|anyone|you|someone) (?:get|have|do|try|"
         r"choose) {it}(?: done)?",
+        r"what'?s so (?:great|good|special) about {it}|why is {it} so (?:popular|good|great)",
+        r"what (?:can|do|will|would) (?:i|you|people) get out of {it}",
+    ),
+    # Where it comes from, in time; "where do these numbers come from" is the sources.
+    "ask_tcm_history": (
+        r"where (?:did|does|do) {x} (?:come from|originate)(?: originally| from)?",
+        r"how old is {x}|is {x} (?:new|ancient|old|a new thing|an old technique)",
+        r"when was {x} (?:invented|first used|developed)",
+        r"(?:the )?(?:history|origins?|roots) of {x}|{x} (?:history|origins?)",
     ),
     "check_eligibility": (
         r"(?:am i|would i be) (?:a )?(?:good |suitable |the right |an? eligible )?"
