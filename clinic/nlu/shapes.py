@@ -60,9 +60,10 @@ SHAPES: dict[str, tuple[str, ...]] = {
     ),
     # Where it comes from, in time; "where do these numbers come from" is the sources.
     "ask_tcm_history": (
-        r"where (?:did|does|do) {x} (?:come from|originate)(?: originally| from)?",
-        r"how old is {x}|is {x} (?:new|ancient|old|a new thing|an old technique)",
-        r"when was {x} (?:invented|first used|developed)",
+        r"where (?:did|does|do) (?:the |a )?{x} (?:come from|originate)(?: originally| from)?",
+        r"how old is (?:the |a )?{x}|is (?:the |a )?{x} (?:new|ancient|old|a new thing|"
+        r"an old technique)",
+        r"when was (?:the |a )?{x} (?:invented|first used|developed)",
         r"(?:the )?(?:history|origins?|roots) of {x}|{x} (?:history|origins?)",
     ),
     "check_eligibility": (
