@@ -130,15 +130,17 @@ def match_question(text: str, questions: PatientQuestions | None = None) -> Pati
     return None
 
 
+# A question opening on the treatment being talked about: "so, is it ...", "can this ...".
+_IT_LEAD = r"^\W*(?:(?:so|and|but|ok|okay|hmm|um|also)[\s,]+)?"
+
 # "can it help my saggy jawline", "will this hurt": a question about what "it" (the
 # treatment being talked about) does is about the clinic's subject, whatever the other words.
 _ABOUT_IT = re.compile(
-    r"^\W*(?:(?:so|and|but|ok|okay|hmm|um|also)[\s,]+)?(?:can|could|will|would|does|do|did|"
-    r"might|may|is|would) (?:it|this|that|this treatment|the treatment|they|these|those) "
+    _IT_LEAD + r"(?:can|could|will|would|does|do|did|might|may|is) (?:it|this|that|"
+    r"this treatment|the treatment|they|these|those) "
     r"(?:\w+ ){0,2}?(?:help|work|fix|reduce|improve|get rid|treat|make|tighten|lift|clear|"
     r"fade|remove|smooth|firm|plump|even out|shrink|minimi[sz]e|lighten|hurt|sting|bleed|"
     r"last|cause|affect|do anything)\b", re.IGNORECASE)
-
 
 # "can I drink alcohol afterwards", "after my session": the time around a treatment.
 _AROUND_IT = re.compile(
@@ -146,13 +148,11 @@ _AROUND_IT = re.compile(
     r"(?:the|my|a|each|every|your) (?:treatment|session|procedure|appointment|microneedling|"
     r"visit))|post ?-?(?:treatment|procedure|care|session))\b", re.IGNORECASE)
 
-
 # "is it vegan?", "does this treatment contain anything animal?": a question whose subject is
 # the treatment being talked about.
 _IT_QUESTION = re.compile(
-    r"^\W*(?:(?:so|and|but|ok|okay|also|hmm|um)[\s,]+)?(?:is|are|does|do|did|will|would|can|"
-    r"could|should|has|have) (?:it|this|that|this treatment|the treatment|microneedling|they)\b",
-    re.IGNORECASE)
+    _IT_LEAD + r"(?:is|are|does|do|did|will|would|can|could|should|has|have) (?:it|this|that|"
+    r"this treatment|the treatment|microneedling|they)\b", re.IGNORECASE)
 
 
 def asks_about_it(text: str) -> bool:
