@@ -96,6 +96,10 @@ SCREENING_ECHO_NO = register("screening.echo_no")
 SCREENING_ECHO_UNSURE = register("screening.echo_unsure")
 SCREENING_BACK_TO_QUESTIONS = register("screening.back_to_questions")
 SCREENING_NOT_UNDERSTOOD = register("screening.not_understood")
+SCREENING_TERM_EXPLAINED = register("screening.term_explained", "explanation")
+SCREENING_RESTARTED = register("screening.restarted")
+SCREENING_CORRECTED = register("screening.corrected", "screen_echo")
+SCREENING_REOPENED = register("screening.reopened")
 SCREENING_BOOKING_CANCELLED = register("screening.booking_cancelled")
 
 # ---------------------------------------------------------------- safety
