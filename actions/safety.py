@@ -157,6 +157,10 @@ class ActionHandleContraindication(Action):
             return events + stop_active_form(tracker)
         if (tracker.active_loop or {}).get("name") == "booking_form":
             dispatcher.utter_message(text=k.say(M.SAFETY_BOOKING_STOPPED))
+            # Nothing may carry on to the booking from here: only a new, eligible screening.
+            ruled_out = screening_result(tracker, k).outcome is not Outcome.ELIGIBLE
+            events += [SlotSet("booking_next", "refused" if ruled_out else "none"),
+                       SlotSet("booking_wanted", False)]
             return events + stop_active_form(tracker)
         if recorded:
             result = screening_result(tracker, k)
