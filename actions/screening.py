@@ -30,7 +30,7 @@ from clinic.kb import Contraindication, Knowledge, Outcome
 from clinic.promotion import check_code_before_screening, clinic_today
 from clinic.safety import MentionKind, MentionStatus
 from clinic.screening import ANSWERS_SLOT, Answer, coerce_answer, position, question_to_ask
-from clinic.text_kind import describe_input, is_go_back, meant_answer
+from clinic.text_kind import describe_input, is_go_back, is_restart, meant_answer
 
 INTENT_ANSWERS = {"affirm": Answer.YES, "deny": Answer.NO, "unsure": Answer.UNSURE}
 # How an answer is said back (utter_screening_echo / utter_screening_changed).
@@ -119,6 +119,11 @@ class ValidateScreeningForm(FormValidationAction):
         before = dict(answers)
         if requested and is_go_back(text):
             return self._go_back(dispatcher, tracker, k, answers, text)
+        if requested and is_restart(text):
+            # "start over" mid-way: every answer dropped, the first question asked again.
+            dispatcher.utter_message(text=k.say(M.SCREENING_RESTARTED))
+            return {QUESTION_SLOT: None, LAST_SLOT: None,
+                    ANSWERS_SLOT: {rule.id: None for rule in k.screening.contraindications}}
         asking = question_to_ask(answers, k.screening) if requested else None
         asked_what = self._record_mentions(dispatcher, tracker, k, answers, asking)
         slots: dict[str, Any] = {QUESTION_SLOT: None}  # asked again, or the next question
