@@ -574,13 +574,35 @@ def _negated(sentence: _Sentence, start: int, clause_start: int,
             return None if _double_negation(sentence, index, clause_start) else index
         if word == "for" and index > clause_start and words[index - 1] == "negative":
             return index - 1
+        if index == clause_start and _continues_a_list(sentence, index, start):
+            # "I haven't had surgery, or fillers": the clause before holds the negation.
+            clause_start = sentence.clause_start[index - 1]
+            index -= 1
+            steps += 1
+            continue
         # "not had any surgery or botox": another item of the same "or" list is on the path.
-        listed = index + 1 < len(words) and words[index + 1] in ("or", "nor")
+        listed = index + 1 < len(words) and words[index + 1] in ("or", "nor", ",")
         if word not in _NEGATION_PATH and index not in sentence.term_positions and not listed:
             return None
         index -= 1
         steps += 1
     return None
+
+
+def _continues_a_list(sentence: _Sentence, comma: int, start: int) -> bool:
+    """A clause that starts with a comma and goes on the "or" list of the clause before:
+    ", or fillers", ", botox or fillers". Never after a bare "no" ("no, eczema" is an answer
+    and then a disclosure)."""
+    words = sentence.words
+    if comma == 0 or words[comma] != ",":
+        return False
+    before = words[comma - 1]
+    if before in _NEGATION_CUES or before in _CLAUSE_PUNCT:
+        return False
+    end = sentence.clause_end[comma]
+    return any(word in ("or", "nor") for word in words[comma + 1:end]) and all(
+        word in ("or", "nor", ",") or word in _NEGATION_PATH or index in sentence.term_positions
+        for index, word in enumerate(words[comma + 1:start], start=comma + 1))
 
 
 def _double_negation(sentence: _Sentence, cue: int, clause_start: int) -> bool:
@@ -694,11 +716,18 @@ _DETERMINERS = frozenset({"a", "an", "the", "exactly", "actually", "even"})
 
 
 def _asks_what_it_is(words: list[str], lo: int, start: int, end: int, hi: int) -> bool:
-    """"what is accutane", "what counts as a blood thinner", "what does keloid mean"."""
+    """"what is accutane", "what counts as a blood thinner", "what does keloid mean";
+    never when the person is named after the term ("what eczema is like for me")."""
+    if any(_person(words, after) == "first" for after in range(end, hi)):
+        return False
     index = start
     while index > lo and words[index - 1] in _DETERMINERS:
         index -= 1
     before = words[lo:index]
+    # "I'm not sure what accutane is", "what keloids are": "what", the term, then the verb.
+    if before and before[-1] in ("what", "whats") and end < hi and \
+            words[end] in ("is", "are", "means", "mean", "'s"):
+        return True
     for phrase in _DEFINITION_BEFORE:
         if len(before) >= len(phrase) and tuple(before[-len(phrase):]) == phrase:
             if phrase[-1] in ("does", "do"):  # "what does accutane mean", not "... do to"
@@ -707,11 +736,13 @@ def _asks_what_it_is(words: list[str], lo: int, start: int, end: int, hi: int) -
     return False
 
 
-def _discloses(words: list[str], lo: int, start: int, end: int) -> bool:
+def _discloses(words: list[str], lo: int, start: int, end: int, hi: int) -> bool:
     """The person says it of themself: an opener ("I'm", "my", "I have") in the term or in
     its clause before it, with no other person named in between."""
     if any(_person(words, index) == "first" for index in range(start, end)):
         return True
+    if any(words[index] in ("me", "my", "mine", "myself") for index in range(end, hi)):
+        return True  # "is eczema a problem for me?", "what eczema is like for me"
     index = start - 1
     while index >= lo:
         kind = _person(words, index)
@@ -742,7 +773,7 @@ def _status(sentence: _Sentence, start: int, end: int, kind: MentionKind,
     # thinner"), with or without a question mark: it asks what the word means.
     if kind == KIND_CONTRAINDICATION and _asks_what_it_is(words, lo, start, end, hi):
         return HYPOTHETICAL
-    disclosed = kind == KIND_CONTRAINDICATION and _discloses(words, lo, start, end)
+    disclosed = kind == KIND_CONTRAINDICATION and _discloses(words, lo, start, end, hi)
 
     # 1. hypothetical
     if kind == KIND_URGENT:

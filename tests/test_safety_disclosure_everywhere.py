@@ -26,7 +26,7 @@ from typing import Any
 
 import pytest
 
-from actions.booking import ActionBookingGate, ActionSubmitBooking
+from actions.booking import ActionBookingGate
 from actions.promotion import ActionCheckPromoCode
 from actions.safety import ActionHandleContraindication
 from actions.screening import (
