@@ -30,11 +30,13 @@ def said(conversation: Conversation, text: str, rule_id: str, status: MentionSta
          intent: str = "report_contraindication") -> Conversation:
     """A patient message with the safety component's entity for ``rule_id``."""
     mention = SafetyMention(MentionKind.CONTRAINDICATION, rule_id, text, 0, len(text), status)
+    conversation.clock += 3.0
     conversation.events.append(UserUttered(
         text, intent={"name": intent, "confidence": 1.0},
         parse_data={"intent": {"name": intent, "confidence": 1.0},
                     "entities": [mention.to_entity()], "text": text},
-        input_channel=conversation.channel, timestamp=conversation._t()))
+        input_channel=conversation.channel,
+        timestamp=conversation.start + conversation.clock))
     return conversation
 
 
