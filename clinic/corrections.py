@@ -56,6 +56,8 @@ def correction(text: str, answers: Mapping[str, object], last_id: str | None,
         return None
     meant = coerce_answer(meant_answer(text))
     if meant is not None:
+        if meant is coerce_answer(answers.get(last_id)):
+            return None  # "I mean no" to an offer, with "no" already the answer
         new[last_id] = meant.value
         return Correction(CorrectionKind.CHANGED, new, last_id, meant)
     if is_go_back(text):
