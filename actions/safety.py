@@ -12,7 +12,7 @@ from actions.common import kb, latest_text, safety_mentions, screening_answers, 
 from clinic import messages as M
 from clinic.corrections import CorrectionKind, correction
 from clinic.kb import Knowledge, Outcome
-from clinic.safety import MentionKind, MentionStatus, SafetyMention
+from clinic.safety import MentionKind, MentionStatus, SafetyMention, speaks_of_self
 from clinic.screening import ANSWERS_SLOT, Answer, coerce_answer
 
 BOOKING_SLOTS = ("booking_name", "booking_phone", "booking_email", "booking_treatment",
@@ -89,8 +89,9 @@ class ActionUrgentCare(Action):
         return stop_active_form(tracker)
 
 
-def reaction_to_mention(rule_id: str, status: MentionStatus, k: Knowledge) -> str:
-    """What the assistant says about one contraindication mention."""
+def reaction_to_mention(rule_id: str, status: MentionStatus, k: Knowledge,
+                        text: str = "") -> str:
+    """What the assistant says about one contraindication mention in message ``text``."""
     rule = k.screening.by_id(rule_id)
     if status is MentionStatus.AFFIRMED:
         if rule.outcome is Outcome.NOT_SUITABLE_NOW:
@@ -102,6 +103,8 @@ def reaction_to_mention(rule_id: str, status: MentionStatus, k: Knowledge) -> st
                      unsure_reason=k.screening.unsure_reason)
     if status is MentionStatus.THIRD_PARTY:
         return k.say(M.SAFETY_MENTION_THIRD_PARTY)
+    if speaks_of_self(text):
+        return k.say(M.SAFETY_MENTION_GENERAL, explanation=rule.explanation)
     return k.say(M.SAFETY_MENTION_HYPOTHETICAL, explanation=rule.explanation)
 
 
@@ -143,7 +146,8 @@ class ActionHandleContraindication(Action):
                 k.screening.by_id(mention.id)
             except KeyError:
                 continue
-            dispatcher.utter_message(text=reaction_to_mention(mention.id, mention.status, k))
+            dispatcher.utter_message(text=reaction_to_mention(mention.id, mention.status, k,
+                                                                   latest_text(tracker)))
             if mention.is_recorded:
                 record_mention(answers, mention)
                 recorded = True

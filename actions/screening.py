@@ -225,6 +225,7 @@ class ValidateScreeningForm(FormValidationAction):
         is accutane?", "does aspirin count?"): that question is then explained, not answered.
         """
         asked_what = False
+        text = latest_text(tracker)
         for mention in safety_mentions(tracker, MentionKind.CONTRAINDICATION):
             try:
                 k.screening.by_id(mention.id)
@@ -234,13 +235,14 @@ class ValidateScreeningForm(FormValidationAction):
             if mention.is_recorded:
                 if record_mention(answers, mention) and not asked:
                     dispatcher.utter_message(
-                        text=reaction_to_mention(mention.id, mention.status, k))
+                        text=reaction_to_mention(mention.id, mention.status, k, text))
             elif mention.status is MentionStatus.NEGATED:
                 # A clear "no" answers the question being asked, never one not asked yet.
                 if asked and coerce_answer(answers.get(mention.id)) is None:
                     answers[mention.id] = Answer.NO.value
             elif not asked:  # about someone else, or a general question
-                dispatcher.utter_message(text=reaction_to_mention(mention.id, mention.status, k))
+                dispatcher.utter_message(
+                    text=reaction_to_mention(mention.id, mention.status, k, text))
             elif mention.status is MentionStatus.HYPOTHETICAL:
                 asked_what = True
         return asked_what and asking is not None and coerce_answer(

@@ -68,6 +68,7 @@ Nothing here is logged: the text is personal data.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import Enum
@@ -837,6 +838,15 @@ def _status(sentence: _Sentence, start: int, end: int, kind: MentionKind,
         if scar_before or any(word in _SCAR_WORDS for word in after):
             return UNCERTAIN
     return AFFIRMED
+
+
+_SPEAKS_OF_SELF = re.compile(r"\b(?:i'?m|i am|my|i have|i'?ve|i take|i'?m on)\b", re.IGNORECASE)
+
+
+def speaks_of_self(text: str) -> bool:
+    """The message says "I'm", "I am", "my" or "I have": whatever it asks in general, the
+    person is not answered "if this applies to you" (issue 22)."""
+    return bool(_SPEAKS_OF_SELF.search(text.replace("\u2019", "'")))
 
 
 # --------------------------------------------------------------------------- loading

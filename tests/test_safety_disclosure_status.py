@@ -54,3 +54,22 @@ def test_an_answer_with_a_reason_is_recorded(recognizer) -> None:
     mentions = recognizer.mentions("what counts as a blood thinner? i take aspirin sometimes")
     assert [(m.id, m.status) for m in mentions] == [("blood_thinners", HYPOTHETICAL),
                                                     ("blood_thinners", AFFIRMED)]
+
+
+def test_a_general_question_in_a_message_about_oneself_is_no_if_this_applies() -> None:
+    """'I have eczema, is it safe with accutane?': the accutane question is general, but the
+    person said "I have", so the answer never says "if this applies to you"."""
+    from actions.safety import ActionHandleContraindication
+    from clinic.kb import knowledge
+    from clinic.rasa_components import mentions_to_entities, safety_intent
+    from tests.actions_support import make_tracker, run_action, texts
+
+    k = knowledge()
+    text = "I have eczema, is it safe with accutane?"
+    mentions = load_recognizer().mentions(text)
+    assert ("isotretinoin", HYPOTHETICAL) in [(m.id, m.status) for m in mentions]
+    _, dispatcher = run_action(ActionHandleContraindication(), make_tracker(
+        text, safety_intent(mentions), entities=mentions_to_entities(mentions)))
+    said = texts(dispatcher)
+    assert k.screening.by_id("isotretinoin").explanation in said
+    assert "If this applies to you" not in said
