@@ -88,7 +88,9 @@ class ActionReplyToOffer(Action):
         offered = pending_offer(tracker)
         events: list[dict[str, Any]] = [SlotSet(PENDING_OFFER, None)]
         # "wait I meant no", "go back", "start over" after the questions ended (the guard
-        # reads them as resume): the answers change and the screening runs again.
+        # reads "I meant no" as deny, "go back" and "start over" as resume): the answers
+        # change and the screening runs again. After resume or affirm the rules start the
+        # form from booking_next; after deny or unsure the action asks for it.
         corrected = correction_events(tracker, dispatcher, k)
         if corrected is not None:
             if intent in ("resume", "affirm"):
