@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import SlotSet
+from rasa_sdk.events import FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.common import (
@@ -18,11 +18,12 @@ from actions.common import (
     screening_result,
 )
 from actions.faq import FALLBACKS, ActionOutOfScope
+from actions.safety import correction_events
 from clinic import messages as M
 from clinic.answers import parse_answer
 from clinic.kb import OUTCOME_INCOMPLETE
 from clinic.screening import Answer
-from clinic.text_kind import describe_input
+from clinic.text_kind import describe_input, is_restart
 
 OFFER_BOOK = "book"
 OFFER_SCREENING = "screening"
@@ -86,6 +87,20 @@ class ActionReplyToOffer(Action):
         intent, _ = latest_intent(tracker)
         offered = pending_offer(tracker)
         events: list[dict[str, Any]] = [SlotSet(PENDING_OFFER, None)]
+        # "wait I meant no", "go back", "start over" after the questions ended (the guard
+        # reads "I meant no" as deny, "go back" and "start over" as resume): the answers
+        # change and the screening runs again. After resume or affirm the rules start the
+        # form from booking_next; after deny or unsure the action asks for it.
+        corrected = correction_events(tracker, dispatcher, k)
+        if corrected is not None:
+            if intent in ("resume", "affirm"):
+                return events + corrected
+            return events + corrected + [FollowupAction("screening_form")]
+        if intent == "resume" and is_restart(latest_text(tracker)) and \
+                not screening_started(tracker):
+            # "start over" with nothing answered: the greeting's menu, as before.
+            dispatcher.utter_message(response="utter_greet")
+            return events + [SlotSet("booking_next", "none")]
         if intent in ("deny", "unsure"):
             dispatcher.utter_message(response="utter_no_problem")
             return events + [SlotSet("booking_next", "none")]

@@ -23,14 +23,14 @@ from actions.common import (
 from actions.conversation import OFFER_BOOK, OFFER_RESUME, offer
 from actions.faq import other_language_text
 from actions.promotion import extract_code
-from actions.safety import reaction_to_mention, record_mention, stop_active_form
+from actions.safety import LAST_SLOT, reaction_to_mention, record_mention, stop_active_form
 from clinic import messages as M
 from clinic.answers import parse_answer
 from clinic.kb import Contraindication, Knowledge, Outcome
 from clinic.promotion import check_code_before_screening, clinic_today
 from clinic.safety import MentionKind, MentionStatus
 from clinic.screening import ANSWERS_SLOT, Answer, coerce_answer, position, question_to_ask
-from clinic.text_kind import describe_input, is_go_back, meant_answer
+from clinic.text_kind import describe_input, is_go_back, is_restart, meant_answer
 
 INTENT_ANSWERS = {"affirm": Answer.YES, "deny": Answer.NO, "unsure": Answer.UNSURE}
 # How an answer is said back (utter_screening_echo / utter_screening_changed).
@@ -67,7 +67,6 @@ def echo(answer: Answer, k: Knowledge) -> str:
 
 
 QUESTION_SLOT = "screening_question"  # the form's one required slot: the reply to a question
-LAST_SLOT = "screen_last"  # the id of the question answered last, for "go back"
 
 
 def hands_over_to_rules(text: str, intent: str | None, confidence: float) -> bool:
@@ -120,14 +119,25 @@ class ValidateScreeningForm(FormValidationAction):
         before = dict(answers)
         if requested and is_go_back(text):
             return self._go_back(dispatcher, tracker, k, answers, text)
+        if requested and is_restart(text):
+            # "start over" mid-way: every answer dropped, the first question asked again.
+            dispatcher.utter_message(text=k.say(M.SCREENING_RESTARTED))
+            return {QUESTION_SLOT: None, LAST_SLOT: None,
+                    ANSWERS_SLOT: {rule.id: None for rule in k.screening.contraindications}}
         asking = question_to_ask(answers, k.screening) if requested else None
-        self._record_mentions(dispatcher, tracker, k, answers, asking)
+        asked_what = self._record_mentions(dispatcher, tracker, k, answers, asking)
         slots: dict[str, Any] = {QUESTION_SLOT: None}  # asked again, or the next question
         if asking is None:
             self._introduce(dispatcher, answers, k)
         else:
             if coerce_answer(answers.get(asking.id)) is None:
-                self._read_answer(dispatcher, tracker, k, answers, asking, text)
+                if asked_what:
+                    # "what is accutane?" typed at the Accutane question is a question, never
+                    # a yes or no: what the knowledge says about it, then the same question.
+                    dispatcher.utter_message(text=k.say(M.SCREENING_TERM_EXPLAINED,
+                                                        explanation=asking.explanation))
+                else:
+                    self._read_answer(dispatcher, tracker, k, answers, asking, text)
             given = coerce_answer(answers.get(asking.id))
             if given is not None and answers.get(asking.id) != before.get(asking.id):
                 dispatcher.utter_message(response="utter_screening_echo",
@@ -207,8 +217,15 @@ class ValidateScreeningForm(FormValidationAction):
 
     @staticmethod
     def _record_mentions(dispatcher: CollectingDispatcher, tracker: Tracker, k: Knowledge,
-                         answers: dict[str, Any], asking: Contraindication | None) -> None:
-        """Contraindications said in the reply's own words count as answers."""
+                         answers: dict[str, Any], asking: Contraindication | None) -> bool:
+        """Contraindications said in the reply's own words count as answers, whatever the
+        question being asked (issue 22: "no. oh btw I'm expecting" at question 5).
+
+        True when the reply only asks about the words of the question being asked ("what
+        is accutane?", "does aspirin count?"): that question is then explained, not answered.
+        """
+        asked_what = False
+        text = latest_text(tracker)
         for mention in safety_mentions(tracker, MentionKind.CONTRAINDICATION):
             try:
                 k.screening.by_id(mention.id)
@@ -218,13 +235,18 @@ class ValidateScreeningForm(FormValidationAction):
             if mention.is_recorded:
                 if record_mention(answers, mention) and not asked:
                     dispatcher.utter_message(
-                        text=reaction_to_mention(mention.id, mention.status, k))
+                        text=reaction_to_mention(mention.id, mention.status, k, text))
             elif mention.status is MentionStatus.NEGATED:
                 # A clear "no" answers the question being asked, never one not asked yet.
                 if asked and coerce_answer(answers.get(mention.id)) is None:
                     answers[mention.id] = Answer.NO.value
             elif not asked:  # about someone else, or a general question
-                dispatcher.utter_message(text=reaction_to_mention(mention.id, mention.status, k))
+                dispatcher.utter_message(
+                    text=reaction_to_mention(mention.id, mention.status, k, text))
+            elif mention.status is MentionStatus.HYPOTHETICAL:
+                asked_what = True
+        return asked_what and asking is not None and coerce_answer(
+            answers.get(asking.id)) is None
 
 
 class ActionAskScreeningQuestion(Action):

@@ -96,6 +96,10 @@ SCREENING_ECHO_NO = register("screening.echo_no")
 SCREENING_ECHO_UNSURE = register("screening.echo_unsure")
 SCREENING_BACK_TO_QUESTIONS = register("screening.back_to_questions")
 SCREENING_NOT_UNDERSTOOD = register("screening.not_understood")
+SCREENING_TERM_EXPLAINED = register("screening.term_explained", "explanation")
+SCREENING_RESTARTED = register("screening.restarted")
+SCREENING_CORRECTED = register("screening.corrected", "screen_echo")
+SCREENING_REOPENED = register("screening.reopened")
 SCREENING_BOOKING_CANCELLED = register("screening.booking_cancelled")
 
 # ---------------------------------------------------------------- safety
@@ -106,6 +110,7 @@ SAFETY_MENTION_PRACTITIONER_REVIEW = register("safety.mention_practitioner_revie
 SAFETY_MENTION_UNCERTAIN = register("safety.mention_uncertain", "explanation", "unsure_reason")
 SAFETY_MENTION_THIRD_PARTY = register("safety.mention_third_party")
 SAFETY_MENTION_HYPOTHETICAL = register("safety.mention_hypothetical", "explanation")
+SAFETY_MENTION_GENERAL = register("safety.mention_general", "explanation")
 SAFETY_TELL_ME_MORE = register("safety.tell_me_more")
 SAFETY_BOOKING_STOPPED = register("safety.booking_stopped")
 SAFETY_TALK_IT_OVER = register("safety.talk_it_over")

@@ -145,6 +145,8 @@ class SafetyTermsClassifier(GraphComponent):
 
 FALLBACK_INTENT = "nlu_fallback"
 PROMO_CODE_INTENT = "enter_promo_code"
+RESUME_INTENT = "resume"
+MEANT_INTENTS = {"yes": "affirm", "no": "deny", "unsure": "unsure"}
 PROMOTION_INTENT = "ask_promotion"
 _USE_CODE = re.compile(r"\b(use|apply|redeem|enter|have|got|add)\b", re.IGNORECASE)
 PATIENT_QUESTION_INTENT = "ask_patient_question"
@@ -192,6 +194,9 @@ def guard_decision(text: str, intent: str | None, confidence: float,
     from clinic.text_kind import (
         asks_about,
         describe_input,
+        is_go_back,
+        is_restart,
+        meant_answer,
         mostly_markup,
         other_script,
         promo_code_in,
@@ -213,6 +218,14 @@ def guard_decision(text: str, intent: str | None, confidence: float,
                 not _USE_CODE.search(text):
             return PROMOTION_INTENT, None
         return PROMO_CODE_INTENT, None
+    meant = meant_answer(text)
+    if meant is not None:
+        # "wait I meant no": the answer it means (a correction after the questions, applied
+        # by action_reply_to_offer; the screening form reads its own mid-way).
+        return MEANT_INTENTS[meant], None
+    if is_restart(text) or is_go_back(text):
+        # "start over", "go back": a correction too, or the menu when nothing was answered.
+        return RESUME_INTENT, None
     short = short_reply_intent(text) or details_intent(text) or request_intent(text) or \
         shape_intent(text)
     if short is not None:

@@ -68,6 +68,7 @@ Nothing here is logged: the text is personal data.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import Enum
@@ -574,11 +575,35 @@ def _negated(sentence: _Sentence, start: int, clause_start: int,
             return None if _double_negation(sentence, index, clause_start) else index
         if word == "for" and index > clause_start and words[index - 1] == "negative":
             return index - 1
-        if word not in _NEGATION_PATH and index not in sentence.term_positions:
+        if index == clause_start and _continues_a_list(sentence, index, start):
+            # "I haven't had surgery, or fillers": the clause before holds the negation.
+            clause_start = sentence.clause_start[index - 1]
+            index -= 1
+            steps += 1
+            continue
+        # "not had any surgery or botox": another item of the same "or" list is on the path.
+        listed = index + 1 < len(words) and words[index + 1] in ("or", "nor", ",")
+        if word not in _NEGATION_PATH and index not in sentence.term_positions and not listed:
             return None
         index -= 1
         steps += 1
     return None
+
+
+def _continues_a_list(sentence: _Sentence, comma: int, start: int) -> bool:
+    """A clause that starts with a comma and goes on the "or" list of the clause before:
+    ", or fillers", ", botox or fillers". Never after a bare "no" ("no, eczema" is an answer
+    and then a disclosure)."""
+    words = sentence.words
+    if comma == 0 or words[comma] != ",":
+        return False
+    before = words[comma - 1]
+    if before in _NEGATION_CUES or before in _CLAUSE_PUNCT:
+        return False
+    end = sentence.clause_end[comma]
+    return any(word in ("or", "nor") for word in words[comma + 1:end]) and all(
+        word in ("or", "nor", ",") or word in _NEGATION_PATH or index in sentence.term_positions
+        for index, word in enumerate(words[comma + 1:start], start=comma + 1))
 
 
 def _double_negation(sentence: _Sentence, cue: int, clause_start: int) -> bool:
@@ -635,6 +660,8 @@ def _anchor(sentence: _Sentence, start: int, end: int, clause: tuple[int, int]) 
     words = sentence.words
     if _has_phrase(words[end:], _ME_TOO):
         return "first"
+    if any(_person(words, index) == "first" for index in range(start, end)):
+        return "first"  # the term names the person: "I'm expecting", "my due date"
     index = start - 1
     while index >= 0:
         word = words[index]
@@ -670,6 +697,64 @@ def _person(words: list[str], index: int) -> str:
     return ""
 
 
+# The person speaks of themself: "I'm", "I am", "my", "I have", "I take", "I'm on".
+_DISCLOSURE_OPENERS = (
+    ("i", "'m"), ("i", "m"), ("im",), ("i'm",), ("i", "am"), ("my",), ("i", "have"),
+    ("i", "'ve"), ("i", "ve"), ("ive",), ("i've",), ("i", "take"), ("i", "use"),
+    ("we", "'re"), ("we", "are"),
+)
+# Just before a term, these ask what the word means: "what is accutane", "what's a keloid".
+_DEFINITION_BEFORE = (
+    ("what", "is"), ("what", "'s"), ("what", "s"), ("whats",), ("what's",), ("what", "are"),
+    ("what", "were"), ("counts", "as"), ("count", "as"), ("counted", "as"),
+    ("meaning", "of"), ("define",), ("definition", "of"), ("what", "kind", "of"),
+    ("what", "type", "of"), ("what", "sort", "of"), ("examples", "of"), ("example", "of"),
+    ("which", "medicines", "are"), ("which", "drugs", "are"), ("what", "medicines", "are"),
+    ("what", "drugs", "are"), ("what", "does"), ("what", "do"), ("what", "exactly", "is"),
+)
+_DEFINITION_AFTER = frozenset({"mean", "means", "meaning", "stand", "stands"})
+_DETERMINERS = frozenset({"a", "an", "the", "exactly", "actually", "even"})
+
+
+def _asks_what_it_is(words: list[str], lo: int, start: int, end: int, hi: int) -> bool:
+    """"what is accutane", "what counts as a blood thinner", "what does keloid mean";
+    never when the person is named after the term ("what eczema is like for me")."""
+    if any(_person(words, after) == "first" for after in range(end, hi)):
+        return False
+    index = start
+    while index > lo and words[index - 1] in _DETERMINERS:
+        index -= 1
+    before = words[lo:index]
+    # "I'm not sure what accutane is", "what keloids are": "what", the term, then the verb.
+    if before and before[-1] in ("what", "whats") and end < hi and \
+            words[end] in ("is", "are", "means", "mean", "'s"):
+        return True
+    for phrase in _DEFINITION_BEFORE:
+        if len(before) >= len(phrase) and tuple(before[-len(phrase):]) == phrase:
+            if phrase[-1] in ("does", "do"):  # "what does accutane mean", not "... do to"
+                return any(word in _DEFINITION_AFTER for word in words[end:hi])
+            return True
+    return False
+
+
+def _discloses(words: list[str], lo: int, start: int, end: int, hi: int) -> bool:
+    """The person says it of themself: an opener ("I'm", "my", "I have") in the term or in
+    its clause before it, with no other person named in between."""
+    if any(_person(words, index) == "first" for index in range(start, end)):
+        return True
+    if any(words[index] in ("me", "my", "mine", "myself") for index in range(end, hi)):
+        return True  # "is eczema a problem for me?", "what eczema is like for me"
+    index = start - 1
+    while index >= lo:
+        kind = _person(words, index)
+        if kind in ("third", "generic"):
+            return False
+        if kind == "first":
+            return any(tuple(words[index:index + len(p)]) == p for p in _DISCLOSURE_OPENERS)
+        index -= 1
+    return False
+
+
 def _status(sentence: _Sentence, start: int, end: int, kind: MentionKind,
             term_id: str) -> MentionStatus:
     words = sentence.words
@@ -685,6 +770,12 @@ def _status(sentence: _Sentence, start: int, end: int, kind: MentionKind,
             and _hedged(sentence, governing[0], governing[1], governing[1], governing[1]))
     )
 
+    # 0. a question about the term itself ("what is accutane", "what counts as a blood
+    # thinner"), with or without a question mark: it asks what the word means.
+    if kind == KIND_CONTRAINDICATION and _asks_what_it_is(words, lo, start, end, hi):
+        return HYPOTHETICAL
+    disclosed = kind == KIND_CONTRAINDICATION and _discloses(words, lo, start, end, hi)
+
     # 1. hypothetical
     if kind == KIND_URGENT:
         mine = any(word in ("my", "me", "mine") for word in words)
@@ -698,12 +789,14 @@ def _status(sentence: _Sentence, start: int, end: int, kind: MentionKind,
         plain = [word for index, word in enumerate(before) if index not in aside]
         conditional = (any(word in _CONDITIONALS for word in plain)
                        or _has_phrase(plain, _CONDITIONAL_PHRASES))
-        if conditional or anchor == "reported":
+        if anchor == "reported":
             return HYPOTHETICAL
-        if sentence.question and (
-            anchor in ("generic", "") or any(word in _QUESTION_CONTEXT for word in before)
-        ):
-            return HYPOTHETICAL
+        asks = sentence.question and (
+            anchor in ("generic", "") or any(word in _QUESTION_CONTEXT for word in before))
+        if conditional or asks:
+            # "what happens if I'm on eliquis?": said of the person ("I'm", "I am", "my",
+            # "I have"), so it is never answered with "if this applies to you": a maybe.
+            return UNCERTAIN if disclosed else HYPOTHETICAL
 
     cue = _negated(sentence, start, lo, urgent=kind == KIND_URGENT)
     negated = cue is not None or _negated_after(sentence, end, hi)
@@ -745,6 +838,15 @@ def _status(sentence: _Sentence, start: int, end: int, kind: MentionKind,
         if scar_before or any(word in _SCAR_WORDS for word in after):
             return UNCERTAIN
     return AFFIRMED
+
+
+_SPEAKS_OF_SELF = re.compile(r"\b(?:i'?m|i am|my|i have|i'?ve|i take|i'?m on)\b", re.IGNORECASE)
+
+
+def speaks_of_self(text: str) -> bool:
+    """The message says "I'm", "I am", "my" or "I have": whatever it asks in general, the
+    person is not answered "if this applies to you" (issue 22)."""
+    return bool(_SPEAKS_OF_SELF.search(text.replace("\u2019", "'")))
 
 
 # --------------------------------------------------------------------------- loading

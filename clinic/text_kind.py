@@ -7,6 +7,7 @@ Plain functions, used by the NLU guard (:mod:`clinic.rasa_components`) and the a
   "gibberish" (a run of one letter, a keyboard mash, a lone letter) or "unclear";
 * :func:`promo_code_in` - a code-like word ("FACIAL50", "save10") in a short message;
 * :func:`is_go_back` / :func:`meant_answer` - "go back", "no, I meant yes";
+* :func:`is_restart` - "start over", "redo the safety questions";
 * :func:`looks_like_times` - a reply that names a day, a time or a real "any time" answer.
 """
 
@@ -191,6 +192,26 @@ _MEANT = re.compile(
     r"change (?:it|that|my (?:last )?answer) to)\s+(yes|no|not sure|unsure)\b",
     re.IGNORECASE,
 )
+
+
+# "redo the safety questions", "start over", "can I start the questions again".
+_RESTART = re.compile(
+    r"^\s*(?:(?:oh|oops|wait|sorry|ok(?:ay)?|hang on|actually|um+)[\s,!.]*)*"
+    r"(?:please\s+)?(?:can (?:i|we) |could (?:i|we) |let'?s |lets |i (?:want|need|would like) "
+    r"to |i'?d like to )?"
+    r"(?:(?:redo|restart|repeat|retake|do over|start over|start again|begin again|go through "
+    r"again)(?: (?:the|my|all(?: the)?|these|those))?(?: (?:safety|screening))?"
+    r"(?: (?:questions?|screening|questionnaire|check|quiz|test))?(?: (?:again|over|from the "
+    r"(?:start|beginning)))?|start (?:the|my)(?: (?:safety|screening))? (?:questions|screening) "
+    r"(?:again|over)|start (?:over|again)(?: from the (?:start|beginning))?)"
+    r"[\s.!?]*(?:please|pls)?[\s.!?]*$",
+    re.IGNORECASE,
+)
+
+
+def is_restart(text: str) -> bool:
+    """"start over", "redo the safety questions": the person wants the questions again."""
+    return bool(_RESTART.match(text or ""))
 
 
 def is_go_back(text: str) -> bool:

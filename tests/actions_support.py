@@ -62,12 +62,7 @@ def _response_text(message: dict) -> str:
     name = message.get("response")
     if not name:
         return ""
-    import yaml
-
-    from clinic.kb import PROJECT_ROOT
-
-    domain = yaml.safe_load((PROJECT_ROOT / "domain.yml").read_text(encoding="utf-8"))
-    template = domain["responses"][name][0]["text"]
+    template = DOMAIN["responses"][name][0]["text"]
     return template.format_map({k: v for k, v in message.items() if isinstance(v, str)})
 
 

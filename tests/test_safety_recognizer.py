@@ -260,7 +260,8 @@ STATUS_TABLE = [
     ("Are blood thinners a problem?", "blood_thinners", HYPOTHETICAL),
     ("Does accutane matter?", "isotretinoin", HYPOTHETICAL),
     ("what about accutane?", "isotretinoin", HYPOTHETICAL),
-    ("What happens if I'm on eliquis", "blood_thinners", HYPOTHETICAL),
+    # Issue 22: said of the person ("I'm"), so a maybe, never "if this applies to you".
+    ("What happens if I'm on eliquis", "blood_thinners", UNCERTAIN),
     ("I was wondering if you can treat eczema", "skin_conditions", HYPOTHETICAL),
     ("I read that accutane is bad for it", "isotretinoin", HYPOTHETICAL),
     # an aside is not a condition; a statement with a question after it is a statement

@@ -7,6 +7,9 @@ A conversation needs a person when, since staff last handed it back to the assis
   action after each of two consecutive patient messages);
 * the screening ended in practitioner review (slot ``screening_outcome``);
 * an urgent warning sign was reported (``report_urgent_symptoms`` / ``action_urgent_care``);
+* the patient said a contraindication applies to them, or may ("I'm expecting", "I might
+  be on accutane"), and the screening answers did not end with it as "yes" or "not sure"
+  (:func:`unrecorded_disclosures`): the safety net behind the screening (issue 22);
 
 and always while a member of staff has it taken over. :func:`reasons` is the rule, as
 plain Python over the events; the SQL in :func:`list_conversations` only narrows down
@@ -25,13 +28,16 @@ from clinic.console.tracker import EVENTS, Event, engine, has_events_table, load
 from clinic.db import read_scope
 from clinic.kb import knowledge
 from clinic.models import BookingRequest
-from clinic.screening import answers_from_slots, evaluate
+from clinic.screening import Answer, answers_from_slots, coerce_answer, evaluate
 
 ASKED = "asked for a person"
 NOT_UNDERSTOOD = "not understood twice in a row"
 REVIEW = "screening: practitioner review"
 URGENT = "urgent warning sign"
 TAKEN_OVER = "taken over by staff"
+DISCLOSURE = "said a contraindication the screening answers do not show"
+CONTRAINDICATION_ENTITY = "contraindication"
+DISCLOSED_ROLES = ("affirmed", "uncertain")  # clinic.safety.RECORDED_ANSWERS
 
 HANDOFF_INTENTS = ("human_handoff",)
 HANDOFF_ACTIONS = ("action_handoff",)
@@ -117,7 +123,39 @@ def reasons(events: list[Event]) -> list[str]:
             outcome = event.slot_value
     if outcome == "practitioner_review":
         found.append(REVIEW)
+    if unrecorded_disclosures(events):
+        found.append(DISCLOSURE)
     return found
+
+
+def unrecorded_disclosures(events: list[Event]) -> list[str]:
+    """Contraindication ids the patient disclosed (the safety component's entities with
+    the role affirmed or uncertain) that the latest screening answers hold as neither
+    "yes" nor "not sure": what a booking's screening summary would wrongly leave out.
+
+    Over the whole conversation, not since hand-back: a disclosure never expires.
+    """
+    disclosed: list[str] = []
+    slots: dict[str, object] = {}
+    for event in events:
+        if event.type == "slot" and event.name:
+            slots[event.name] = event.slot_value
+        elif event.type == "user":
+            parse = event.data.get("parse_data") or {}
+            for entity in parse.get("entities") or []:
+                if (isinstance(entity, dict)
+                        and entity.get("entity") == CONTRAINDICATION_ENTITY
+                        and entity.get("role") in DISCLOSED_ROLES
+                        and isinstance(entity.get("value"), str)
+                        and entity["value"] not in disclosed):
+                    disclosed.append(entity["value"])
+    if not disclosed:
+        return []
+    k = knowledge()
+    answers = answers_from_slots(slots, k.screening)
+    known = {rule.id for rule in k.screening.contraindications}
+    return [rule_id for rule_id in disclosed if rule_id in known
+            and coerce_answer(answers.get(rule_id)) not in (Answer.YES, Answer.UNSURE)]
 
 
 def channel_of(events: list[Event]) -> str:
@@ -169,6 +207,9 @@ def _candidates_needing_person() -> ColumnElement[bool]:
              EVENTS.c.action_name.in_(HANDOFF_ACTIONS + URGENT_ACTIONS + FALLBACK_ACTIONS)),
         and_(EVENTS.c.type_name == "slot", EVENTS.c.action_name == "screening_outcome",
              EVENTS.c.data.like("%practitioner_review%")),
+        # a disclosure: reasons() keeps the conversation only if the answers left it out
+        and_(EVENTS.c.type_name == "user",
+             EVENTS.c.data.like(f'%"entity": "{CONTRAINDICATION_ENTITY}"%')),
     )
 
 
