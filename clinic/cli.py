@@ -64,6 +64,7 @@ from clinic.models import (
     WebhookDelivery,
     utcnow,
 )
+from clinic.private import private_files
 from clinic.sanitize import SafeStream
 from clinic.settings import settings
 from clinic.webhook import deliver_pending, retry_failed
@@ -420,6 +421,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _main(argv: Sequence[str] | None) -> int:
+    private_files()
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command == "erase" and not (args.phone or args.email):

@@ -24,6 +24,7 @@ import logging
 import os
 import sys
 
+from clinic.private import private_files
 from clinic.secrets import SecretError, require_secret
 
 MAX_BODY_BYTES = 64 * 1024
@@ -57,6 +58,7 @@ def main(argv: list[str] | None = None) -> int:
         print("Do not pass --auth-token or --enable-api: the API token comes from "
               f"{API_TOKEN_ENV}.", file=sys.stderr)
         return 2
+    private_files()
     os.environ["RASA_TELEMETRY_ENABLED"] = "false"
     os.environ["SANIC_REQUEST_MAX_SIZE"] = str(MAX_BODY_BYTES)
     os.environ["SANIC_WEBSOCKET_MAX_SIZE"] = str(MAX_BODY_BYTES)

@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 import yaml
 
 from clinic.kb import PROJECT_ROOT
+from clinic.private import private_folder
 
 SETTINGS_FILE = PROJECT_ROOT / "settings.yml"
 
@@ -82,7 +83,8 @@ def resolve_sqlite_url(url: str) -> str:
     prefix = "sqlite:///"
     if url.startswith(prefix) and not url.startswith(prefix + "/") and ":memory:" not in url:
         path = PROJECT_ROOT / url[len(prefix):]
-        path.parent.mkdir(parents=True, exist_ok=True)
+        # The folder of the patient databases: the service's user only (clinic/private.py).
+        private_folder(path.parent)
         return prefix + str(path)
     return url
 
