@@ -134,13 +134,21 @@ class Servers:
     env: dict[str, str]
     workdir: Path
     processes: list[subprocess.Popen] = field(default_factory=list)
+    # Each REST conversation's X-Conversation-Token, from its first reply.
+    conversation_tokens: dict[str, str] = field(default_factory=dict)
 
     def chat(self, sender: str, message: str) -> list[dict]:
         """Send one message over REST and return the bot's messages."""
         body = json.dumps({"sender": sender, "message": message}).encode()
+        headers = {"Content-Type": "application/json"}
+        if sender in self.conversation_tokens:
+            headers["X-Conversation-Token"] = self.conversation_tokens[sender]
         request = urllib.request.Request(f"{self.rasa_url}/webhooks/rest/webhook", data=body,
-                                         headers={"Content-Type": "application/json"})
+                                         headers=headers)
         with urllib.request.urlopen(request, timeout=60) as response:
+            token = response.headers.get("X-Conversation-Token")
+            if token:
+                self.conversation_tokens[sender] = token
             return json.loads(response.read())
 
     def texts(self, sender: str, message: str) -> str:

@@ -29,6 +29,23 @@ def typed_text(text: str) -> str:
                                 count=1)
 
 
+def guard_hosts(app: Any) -> None:
+    """Every request to the Rasa server (channels, socket.io, HTTP API) whose ``Host`` header
+    is not this machine's or a configured name gets 421 before any route runs: a page on a
+    domain that an attacker points at 127.0.0.1 (DNS rebinding) reaches nothing."""
+    from clinic.hosts import host_allowed
+    from clinic.settings import settings
+
+    allowed = settings().host_names
+
+    async def check_host(request: Request) -> HTTPResponse | None:
+        if host_allowed(request.headers.get("host"), allowed):
+            return None
+        return response.json({"error": "unknown Host: add it to allowed_hosts"}, status=421)
+
+    app.register_middleware(check_host, "request")
+
+
 def channel_blueprint(name: str) -> Blueprint:
     """A channel's blueprint with ``GET /`` answering ``{"status": "ok"}``, as Rasa's do."""
     webhook = Blueprint(name, __name__)
