@@ -31,6 +31,7 @@ TEST_SECRETS = {
     "CLINIC_RASA_API_TOKEN": "test-rasa-api-token-5b7c0f9e2d4a",
     "CLINIC_ACTIONS_TOKEN": "test-actions-token-8e1d6a3c9b2f",
     "CLINIC_SESSION_SECRET": "test-session-secret-4f8a2c7e1b9d",
+    "CLINIC_CONSOLE_JWT_SECRET": "test-console-jwt-secret-7c1e9a4b2d",
     "CLINIC_SECRETS_FILE": "/nonexistent/secrets.env",
 }
 

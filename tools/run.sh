@@ -28,7 +28,8 @@ trap stop INT TERM EXIT
 $VENV/python -m clinic.action_server --port "$ACTIONS_PORT" & pids+=($!)
 $VENV/python -m clinic.web.serve --port "$WEB_PORT" & pids+=($!)
 $VENV/python -m clinic.sms.sender & pids+=($!)
-$VENV/python -m clinic.console & pids+=($!)
+# The console appends events with short JWTs (CLINIC_CONSOLE_JWT_SECRET), never the API token.
+env -u CLINIC_RASA_API_TOKEN $VENV/python -m clinic.console & pids+=($!)
 $VENV/python -m clinic.rasa_server --port "$RASA_PORT" --model models/clinic.tar.gz \
   --credentials credentials.yml --endpoints endpoints.yml \
   --cors "$(.venv/bin/python -c 'from clinic.settings import settings; print(" ".join(settings().origins))')" \
