@@ -57,14 +57,23 @@ class Turn:
     error: str | None = None
 
 
+# The clinic's REST channel gives each conversation a token that later messages send back.
+CONVERSATION_TOKENS: dict[str, str] = {}
+
+
 async def _send(session: aiohttp.ClientSession, url: str, sender: str, text: str,
                 headers: dict[str, str] | None = None) -> Turn:
     started = time.perf_counter()
+    sent = dict(headers or {})
+    if sender in CONVERSATION_TOKENS:
+        sent["X-Conversation-Token"] = CONVERSATION_TOKENS[sender]
     try:
         async with session.post(url, json={"sender": sender, "message": text},
-                                headers=headers) as response:
+                                headers=sent) as response:
             if response.status != 200:
                 return Turn(text, None, [], f"HTTP {response.status}")
+            if "X-Conversation-Token" in response.headers:
+                CONVERSATION_TOKENS[sender] = response.headers["X-Conversation-Token"]
             body = await response.json(content_type=None)
     except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as error:
         return Turn(text, None, [], type(error).__name__)

@@ -156,12 +156,21 @@ class Assistant:
                 process.wait(timeout=10)
 
 
+# The clinic's REST channel gives each conversation a token that later messages send back.
+CONVERSATION_TOKENS: dict[str, str] = {}
+
+
 def post_message(url: str, sender: str, text: str, timeout_s: float = 60) -> list[dict]:
     """Send one message over REST (blocking) and return the bot's messages."""
     body = json.dumps({"sender": sender, "message": text}).encode()
+    headers = {"Content-Type": "application/json"}
+    if sender in CONVERSATION_TOKENS:
+        headers["X-Conversation-Token"] = CONVERSATION_TOKENS[sender]
     request = urllib.request.Request(url, data=body,  # noqa: S310 - a loopback URL
-                                     headers={"Content-Type": "application/json"})
+                                     headers=headers)
     with urllib.request.urlopen(request, timeout=timeout_s) as response:  # noqa: S310
+        if response.headers.get("X-Conversation-Token"):
+            CONVERSATION_TOKENS[sender] = response.headers["X-Conversation-Token"]
         return json.loads(response.read())
 
 

@@ -36,6 +36,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from clinic.logfilter import install_log_scrubbing
+from clinic.private import private_files
 from clinic.secrets import MIN_SECRET_LENGTH, SecretError, require_secret
 from clinic.settings import settings
 
@@ -140,6 +141,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="interface to listen on (default: the bind setting, 127.0.0.1)")
     parser.add_argument("--actions", default="actions", help="package with the actions")
     args = parser.parse_args(argv)
+    private_files()
     install_log_scrubbing()
     logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO"),
                         format="%(asctime)s %(levelname)s %(name)s - %(message)s")

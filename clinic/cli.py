@@ -55,6 +55,7 @@ from clinic.erase import (
     erase_person,
     find_person,
     phone_for_erasure,
+    sms_numbers_of,
 )
 from clinic.models import (
     BOOKING_STATUSES,
@@ -64,6 +65,7 @@ from clinic.models import (
     WebhookDelivery,
     utcnow,
 )
+from clinic.private import private_files
 from clinic.sanitize import SafeStream
 from clinic.settings import settings
 from clinic.webhook import deliver_pending, retry_failed
@@ -293,6 +295,9 @@ def cmd_erase(args: argparse.Namespace) -> int:
     except TrackerStoreMissing as error:
         raise CommandError(f"{error}; nothing was erased (the conversations could not be "
                            "searched)") from None
+    with read_scope() as session:  # SMS conversations found by content count too
+        found = find_person(session, phone=phone, email=email,
+                            extra_phones=sms_numbers_of(found.conversation_ids))
     if found.empty and not conversations:
         raise CommandError(f"nothing stored for {who}")
     if not args.yes:
@@ -420,6 +425,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _main(argv: Sequence[str] | None) -> int:
+    private_files()
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command == "erase" and not (args.phone or args.email):

@@ -14,7 +14,14 @@ A person is identified by the phone number and/or email address staff give. What
   and every conversation whose events mention one of their numbers (in any form the
   project's phone normalisation reads, e.g. "(415) 555-2671") or emails (any case),
   also those that never became a booking; and the staff console's refs and take-overs
-  of those conversations.
+  of those conversations;
+* an SMS conversation found that way (its sender id is a phone number) makes that number
+  theirs too: its texts and opt-out go as well;
+* found by content as well as by phone: every text in the SMS log and every webhook
+  delivery whose body mentions one of their numbers or emails.
+
+The console's audit log keeps who looked at what, by opaque ref only: once the refs are
+gone, its entries lead to nobody (policy: the audit trail stays, the person does not).
 
 Nothing else is touched. The tracker store is cleaned first: if the clinic database
 step then failed, running the command again finds the same bookings and finishes. A
@@ -34,7 +41,19 @@ from pathlib import Path
 from typing import Any
 
 import phonenumbers
-from sqlalchemy import bindparam, column, delete, exc, inspect, or_, select, table, text
+from sqlalchemy import (
+    String,
+    bindparam,
+    cast,
+    column,
+    delete,
+    exc,
+    inspect,
+    or_,
+    select,
+    table,
+    text,
+)
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import Select
@@ -132,9 +151,30 @@ def _ids(session: Session, query: Select) -> list[Any]:
     return sorted(set(session.execute(query).scalars()))
 
 
+def _mentioning(session: Session, id_column: Any, text_column: Any, phones: set[str],
+                emails: set[str]) -> set[Any]:
+    """Ids of rows whose text (or JSON) mentions one of these numbers or emails: the
+    database pre-filters with ``LIKE``, each candidate is confirmed in Python."""
+    as_text = cast(text_column, String)
+    conditions = [as_text.like(f"%{_like_escape(_last_digits(p))}%", escape=_LIKE_ESCAPE)
+                  for p in phones if _last_digits(p)]
+    conditions += [as_text.ilike(f"%{_like_escape(e)}%", escape=_LIKE_ESCAPE) for e in emails]
+    if not conditions:
+        return set()
+    found: set[Any] = set()
+    for row_id, value in session.execute(select(id_column, text_column).where(or_(*conditions))):
+        body = value if isinstance(value, str) else json.dumps(value)
+        if text_mentions(body, phones, emails) or event_mentions(body, phones, emails):
+            found.add(row_id)
+    return found
+
+
 def find_person(session: Session, *, phone: str | None = None,
-                email: str | None = None) -> PersonData:
-    """Collect the ids of everything of the person with this (normalised) phone / email."""
+                email: str | None = None, extra_phones: set[str] | None = None) -> PersonData:
+    """Collect the ids of everything of the person with this (normalised) phone / email.
+
+    ``extra_phones``: numbers known to be theirs from elsewhere (the sender ids of SMS
+    conversations that mention them)."""
     if not phone and not email:
         raise ValueError("give a phone number or an email address")
     data = PersonData()
@@ -165,6 +205,7 @@ def find_person(session: Session, *, phone: str | None = None,
         BookingRequest.phone_e164.in_(sorted(data.phones)), BookingRequest.id.not_in(ids)
     )).scalars())
     data.phones -= shared - ({phone} if phone else set())
+    data.phones |= set(extra_phones or ())
     phones = sorted(data.phones)
     data.conversation_ids.update(phones)
     data.consent_ids = _ids(session, select(SmsConsent.id).where(SmsConsent.booking_id.in_(ids)))
@@ -176,10 +217,13 @@ def find_person(session: Session, *, phone: str | None = None,
     data.redemption_ids = _ids(session, select(PromotionRedemption.id).where(
         or_(*redemption_match)))
     data.followup_ids = _ids(session, select(Followup.id).where(Followup.booking_id.in_(ids)))
-    data.sms_message_ids = _ids(session, select(SmsMessage.id).where(
-        or_(SmsMessage.phone_e164.in_(phones), SmsMessage.followup_id.in_(data.followup_ids))))
-    data.webhook_delivery_ids = _ids(session, select(WebhookDelivery.id).where(
-        WebhookDelivery.booking_id.in_(ids)))
+    data.sms_message_ids = sorted(set(_ids(session, select(SmsMessage.id).where(
+        or_(SmsMessage.phone_e164.in_(phones), SmsMessage.followup_id.in_(data.followup_ids)))))
+        | _mentioning(session, SmsMessage.id, SmsMessage.body, data.phones, data.emails))
+    data.webhook_delivery_ids = sorted(set(_ids(session, select(WebhookDelivery.id).where(
+        WebhookDelivery.booking_id.in_(ids))))
+        | _mentioning(session, WebhookDelivery.id, WebhookDelivery.payload, data.phones,
+                      data.emails))
     data.opt_out_phones = _ids(session, select(SmsOptOut.phone_e164).where(
         SmsOptOut.phone_e164.in_(phones)))
     return data
@@ -291,13 +335,15 @@ def event_mentions(data: str | None, phones: set[str], emails: set[str]) -> bool
         event = json.loads(data)
     except ValueError:
         event = data  # not JSON: search it as text
-    for text_value in _strings(event):
-        if any(_mentions_email(text_value, email) for email in emails):
-            return True
-        if phones and sum(char.isdigit() for char in text_value) >= 7 \
-                and phones & phones_in_text(text_value):
-            return True
-    return False
+    return any(text_mentions(value, phones, emails) for value in _strings(event))
+
+
+def text_mentions(text_value: str, phones: set[str], emails: set[str]) -> bool:
+    """True if this text contains one of these numbers (any usual form) or emails."""
+    if any(_mentions_email(text_value, email) for email in emails):
+        return True
+    return bool(phones and sum(char.isdigit() for char in text_value) >= 7
+                and phones & phones_in_text(text_value))
 
 
 def search_conversations(connection: Connection, phones: set[str],
@@ -362,6 +408,12 @@ def _tracker(tracker_url: str, found: PersonData, *, remove: bool) -> tuple[int,
         engine.dispose()
 
 
+def sms_numbers_of(conversation_ids: set[str]) -> set[str]:
+    """The phone numbers among conversation ids: an SMS conversation that mentions the
+    person is theirs, and so are its number's texts."""
+    return {sender for sender in conversation_ids if phone_for_erasure(sender) == sender}
+
+
 def erase_person(
     *, phone: str | None = None, email: str | None = None, url: str | None = None,
     tracker_url: str | None = None,
@@ -379,9 +431,10 @@ def erase_person(
     report.conversations, report.conversation_events = _tracker(tracker_url, found,
                                                                 remove=True)
     tracker_ids = set(found.conversation_ids)
+    sms_numbers = sms_numbers_of(tracker_ids)
     with session_scope(url) as session:
         # Look again inside the write transaction: a booking saved meanwhile goes too.
-        found = find_person(session, phone=phone, email=email)
+        found = find_person(session, phone=phone, email=email, extra_phones=sms_numbers)
         report.references = list(found.references)
 
         def remove(model: Any, column: Any, ids: Sequence[object]) -> int:

@@ -14,3 +14,23 @@ def is_loopback_host(host: str | None) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def host_name(header: str | None) -> str:
+    """The host of a ``Host`` header or URL authority, lower case, without port or brackets."""
+    value = (header or "").strip().lower()
+    if value.startswith("["):
+        return value[1:].split("]", 1)[0]
+    if value.count(":") == 1:
+        value = value.split(":", 1)[0]
+    return value.rstrip(".")
+
+
+def host_allowed(header: str | None, allowed: frozenset[str]) -> bool:
+    """May a request with this ``Host`` header be answered? Loopback names always; other
+    names only when configured, so a page on another domain that resolves to this machine
+    (DNS rebinding) is refused. No header at all (HTTP/1.0 health checks) is not a browser."""
+    if header is None or not header.strip():
+        return True
+    name = host_name(header)
+    return is_loopback_host(name) or name in allowed

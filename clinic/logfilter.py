@@ -36,10 +36,21 @@ SENSITIVE_KEYS = frozenset({
     "conversation_id", "slots", "value", "metadata", "events", "tracker",
 })
 
+_KEYS = "|".join(sorted(SENSITIVE_KEYS | {"name", "email", "phone", "booking_name",
+                                           "booking_phone", "booking_email", "body", "From",
+                                           "Body", "message_text", "user_uttered"},
+                         key=len, reverse=True))
+
 _PATTERNS: list[tuple[re.Pattern[str], str]] = [
+    # A message inside JSON or a Python dict, escaped or not: "text": "I take warfarin",
+    # 'text': '...', \"text\": \"...\", text=...
+    (re.compile(rf"""(\\?["']?\b(?:{_KEYS})\\?["']?\s*[:=]\s*)(\\?["'])((?:\\.|(?!\2).)*?)\2""",
+                re.IGNORECASE), rf"\1\2{REDACTED}\2"),
+    # Conversation ids in URL paths: /conversations/+14155550132/tracker
+    (re.compile(r"(/conversations/)[^/?#\s'\"]+"), rf"\1{REDACTED}"),
     # "... for sender '+14155550132'", "conversation ID 'abc'", "user message 'hi'"
     (re.compile(r"((?:sender(?:[ _]id)?|conversation(?: id)?|user(?: message)?|message|text)"
-                r"\s*[=:]?\s*)(['\"])(.*?)\2", re.IGNORECASE), rf"\1\2{REDACTED}\2"),
+                r"(?:\s*[=:]\s*|\s+))(['\"])(.*?)\2", re.IGNORECASE), rf"\1\2{REDACTED}\2"),
     (re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}"), REDACTED),
     (re.compile(r"(?<![\w.:/])\+\d[\d ().-]{6,18}\d(?![\w.:/])"), REDACTED),
     (re.compile(r"(?<![\w.:/+-])(?:1[ .-]?)?\(?\d{3}\)?[ .-]?\d{3}[ .-]?\d{4}(?![\w.:/-])"),
@@ -54,6 +65,28 @@ def scrub(text: str) -> str:
     for pattern, replacement in _PATTERNS:
         text = pattern.sub(replacement, text)
     return text
+
+
+def redacted_traceback(exc_info: Any) -> str:
+    """A traceback that names where it failed but not what the exception said (its message
+    may quote a patient's words), scrubbed like any log text."""
+    import traceback
+
+    etype, value, tb = exc_info
+    if value is None:
+        return ""
+    report = traceback.TracebackException(etype, value, tb)
+    seen: set[int] = set()
+    part: traceback.TracebackException | None = report
+    stack = [report]
+    while stack:
+        part = stack.pop()
+        if part is None or id(part) in seen:
+            continue
+        seen.add(id(part))
+        part._str = REDACTED  # noqa: SLF001 - the only way to keep the frames, not the text
+        stack += [part.__cause__, part.__context__]  # type: ignore[list-item]
+    return scrub("".join(report.format()).rstrip("\n"))
 
 
 def structlog_anonymizer(_: Any, __: str, event_dict: dict[str, Any]) -> dict[str, Any]:
@@ -82,6 +115,11 @@ def install_log_scrubbing() -> None:
             return record
         # An empty tuple, not None: some handlers (pip's) assert the args are a tuple.
         record.msg, record.args = scrub(message), ()
+        if record.exc_info and record.exc_info[1] is not None:
+            # Formatters print exc_text when it is set, instead of formatting exc_info.
+            record.exc_text = redacted_traceback(record.exc_info)
+        if record.stack_info:
+            record.stack_info = scrub(record.stack_info)
         return record
 
     logging.setLogRecordFactory(factory)

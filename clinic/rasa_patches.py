@@ -29,6 +29,8 @@ else in Rasa changes.
 6. **Unreachable action server** (``rasa.core.actions.action``, ``rasa.core.processor``):
    the person is asked to try again and nothing of the message is saved, instead of no
    reply and a lost answer (``clinic/resilience.py``).
+7. **Host headers** (``rasa.core.run``): the Rasa server answers only requests whose
+   ``Host`` is this machine or a configured name (``clinic.channels.common.guard_hosts``).
 """
 
 from __future__ import annotations
@@ -129,6 +131,22 @@ def _patch_agent(module: Any) -> None:
     patch_agent(module)
 
 
+def _patch_run(module: Any) -> None:
+    original = module.configure_app
+    if getattr(original, "_clinic_patched", False):
+        return
+
+    def configure_app(*args: Any, **kwargs: Any) -> Any:
+        from clinic.channels.common import guard_hosts
+
+        app = original(*args, **kwargs)
+        guard_hosts(app)
+        return app
+
+    configure_app._clinic_patched = True  # type: ignore[attr-defined]  # noqa: SLF001 - our marker
+    module.configure_app = configure_app
+
+
 PATCHES: dict[str, Callable[[Any], None]] = {
     "rasa.shared.data": _patch_data,
     "rasa.core.actions.action": _patch_actions,
@@ -140,6 +158,8 @@ PATCHES: dict[str, Callable[[Any], None]] = {
     # 6. Unreachable action server: "please try again" and nothing saved, never a silent
     #    turn that loses the person's answer (clinic/resilience.py).
     "rasa.core.processor": _patch_processor,
+    # 7. Unknown Host headers (DNS rebinding) get 421 from every route of the Rasa server.
+    "rasa.core.run": _patch_run,
 }
 
 

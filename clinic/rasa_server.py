@@ -24,10 +24,12 @@ import logging
 import os
 import sys
 
+from clinic.private import private_files
 from clinic.secrets import SecretError, require_secret
 
 MAX_BODY_BYTES = 64 * 1024
 API_TOKEN_ENV = "CLINIC_RASA_API_TOKEN"
+CONSOLE_JWT_ENV = "CLINIC_CONSOLE_JWT_SECRET"
 REQUIRED_SECRETS = (API_TOKEN_ENV, "CLINIC_ACTIONS_TOKEN", "CLINIC_SESSION_SECRET")
 LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
 
@@ -40,6 +42,8 @@ def check_environment(environ: dict[str, str], interface: str) -> str:
     """The API token, after checking every start-up rule; StartupRefused otherwise."""
     try:
         values = {name: require_secret(name, environ) for name in REQUIRED_SECRETS}
+        if environ.get(CONSOLE_JWT_ENV):
+            require_secret(CONSOLE_JWT_ENV, environ)
     except SecretError as problem:
         raise StartupRefused(str(problem)) from None
     if interface not in LOOPBACK and not environ.get("CLINIC_API_TOKEN", "").strip():
@@ -57,6 +61,7 @@ def main(argv: list[str] | None = None) -> int:
         print("Do not pass --auth-token or --enable-api: the API token comes from "
               f"{API_TOKEN_ENV}.", file=sys.stderr)
         return 2
+    private_files()
     os.environ["RASA_TELEMETRY_ENABLED"] = "false"
     os.environ["SANIC_REQUEST_MAX_SIZE"] = str(MAX_BODY_BYTES)
     os.environ["SANIC_WEBSOCKET_MAX_SIZE"] = str(MAX_BODY_BYTES)
@@ -98,6 +103,12 @@ def run_rasa(argv: list[str], auth_token: str) -> int:
     arguments = create_argument_parser().parse_args(argv)
     arguments.enable_api = True
     arguments.auth_token = auth_token
+    # The staff console's narrower credential: short-lived JWTs that may only append events
+    # to one conversation (clinic.channels.common.guard_jwt_scope), never the API token.
+    console_secret = os.environ.get(CONSOLE_JWT_ENV, "")
+    if console_secret:  # checked by check_environment
+        arguments.jwt_secret = console_secret
+        arguments.jwt_method = "HS256"
     log_level = getattr(arguments, "loglevel", None)
     configure_logging_and_warnings(log_level, getattr(arguments, "logging_config_file", None),
                                    warn_only_once=True, filter_repeated_logs=True)

@@ -142,6 +142,8 @@ def patch_tracker_store(module: Any) -> None:
 
     def create_engine_kwargs(url: Any) -> dict[str, Any]:
         kwargs: dict[str, Any] = original_kwargs(url)
+        # A failed save must not log the event JSON (a patient's words) as SQL parameters.
+        kwargs["hide_parameters"] = True
         if not str(getattr(url, "drivername", url)).startswith("sqlite"):
             kwargs.setdefault("pool_pre_ping", True)
         return kwargs

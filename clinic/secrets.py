@@ -26,7 +26,8 @@ from collections.abc import Mapping
 from pathlib import Path
 
 MIN_SECRET_LENGTH = 24
-GENERATED = ("CLINIC_RASA_API_TOKEN", "CLINIC_ACTIONS_TOKEN", "CLINIC_SESSION_SECRET")
+GENERATED = ("CLINIC_RASA_API_TOKEN", "CLINIC_ACTIONS_TOKEN", "CLINIC_SESSION_SECRET",
+             "CLINIC_CONSOLE_JWT_SECRET")
 PLACEHOLDERS = frozenset({"changeme", "change-me", "secret", "password", "token"})
 
 

@@ -15,7 +15,9 @@ from zoneinfo import ZoneInfo
 
 import yaml
 
+from clinic.hosts import host_name
 from clinic.kb import PROJECT_ROOT
+from clinic.private import private_folder
 
 SETTINGS_FILE = PROJECT_ROOT / "settings.yml"
 
@@ -47,6 +49,23 @@ class Settings:
     rasa_url: str = "http://127.0.0.1:5005"
     # Several Rasa replicas: Redis shared by the socket.io channel (empty: one server).
     redis_url: str = ""
+    # Host names the servers answer besides loopback ones and the hosts of the URLs above
+    # (comma-separated, e.g. "assistant.example-clinic.com"); any other Host header is
+    # refused (DNS rebinding).
+    allowed_hosts: str = ""
+
+    @property
+    def host_names(self) -> frozenset[str]:
+        """Every host name a request may carry in its ``Host`` header (besides loopback)."""
+        names = {n.strip().lower() for n in self.allowed_hosts.split(",") if n.strip()}
+        for url in (*self.origins, self.twilio_webhook_public_url, self.console_public_url,
+                    self.rasa_url):
+            if "://" in url:
+                names.add(host_name(url.split("://", 1)[1].split("/", 1)[0]))
+        for interface in (self.bind, self.console_bind):
+            if interface not in ("0.0.0.0", "::", ""):
+                names.add(host_name(interface))
+        return frozenset(names - {""})
 
     @property
     def tz(self) -> ZoneInfo:
@@ -82,7 +101,8 @@ def resolve_sqlite_url(url: str) -> str:
     prefix = "sqlite:///"
     if url.startswith(prefix) and not url.startswith(prefix + "/") and ":memory:" not in url:
         path = PROJECT_ROOT / url[len(prefix):]
-        path.parent.mkdir(parents=True, exist_ok=True)
+        # The folder of the patient databases: the service's user only (clinic/private.py).
+        private_folder(path.parent)
         return prefix + str(path)
     return url
 

@@ -45,6 +45,8 @@ class ClinicSQLTrackerStore(SQLTrackerStore):
                  **_: Any) -> None:
         arguments = store_arguments(settings().tracker_store_url)
         super().__init__(domain=domain, event_broker=event_broker, **arguments)
+        # SQL errors name no parameters: they would be the event JSON, a patient's words.
+        self.engine.hide_parameters = True
         if arguments["dialect"] == "sqlite":
             event.listen(self.engine, "connect", _secure_delete)
 

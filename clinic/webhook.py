@@ -177,6 +177,17 @@ def _host(url: str) -> str:
     return urlsplit(url).hostname or "?"
 
 
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    """A redirect is an answer, never followed: the signed body and its headers go only to
+    the configured URL (a 3xx becomes an ``HTTPError``, i.e. a failed delivery)."""
+
+    def redirect_request(self, *_: Any, **__: Any) -> None:
+        return None
+
+
+_OPENER = urllib.request.build_opener(_NoRedirects())
+
+
 def _post(url: str, body: bytes, delivery_id: int, secret: str) -> None:
     """POST ``body``; raise on anything but a 2xx answer."""
     headers = {"Content-Type": "application/json", "User-Agent": "clinic-assistant",
@@ -187,7 +198,7 @@ def _post(url: str, body: bytes, delivery_id: int, secret: str) -> None:
         headers[SIGNATURE_HEADER] = sign(body, secret, timestamp)
     # The URL is the clinic's webhook setting, refused by refusal() unless http(s).
     request = urllib.request.Request(url, data=body, headers=headers, method="POST")  # noqa: S310
-    with urllib.request.urlopen(request, timeout=REQUEST_TIMEOUT_SECONDS) as response:  # noqa: S310
+    with _OPENER.open(request, timeout=REQUEST_TIMEOUT_SECONDS) as response:
         response.read()
         if not 200 <= response.status < 300:
             raise urllib.error.HTTPError(url, response.status, "not a 2xx answer",

@@ -31,6 +31,7 @@ TEST_SECRETS = {
     "CLINIC_RASA_API_TOKEN": "test-rasa-api-token-5b7c0f9e2d4a",
     "CLINIC_ACTIONS_TOKEN": "test-actions-token-8e1d6a3c9b2f",
     "CLINIC_SESSION_SECRET": "test-session-secret-4f8a2c7e1b9d",
+    "CLINIC_CONSOLE_JWT_SECRET": "test-console-jwt-secret-7c1e9a4b2d",
     "CLINIC_SECRETS_FILE": "/nonexistent/secrets.env",
 }
 
@@ -134,13 +135,21 @@ class Servers:
     env: dict[str, str]
     workdir: Path
     processes: list[subprocess.Popen] = field(default_factory=list)
+    # Each REST conversation's X-Conversation-Token, from its first reply.
+    conversation_tokens: dict[str, str] = field(default_factory=dict)
 
     def chat(self, sender: str, message: str) -> list[dict]:
         """Send one message over REST and return the bot's messages."""
         body = json.dumps({"sender": sender, "message": message}).encode()
+        headers = {"Content-Type": "application/json"}
+        if sender in self.conversation_tokens:
+            headers["X-Conversation-Token"] = self.conversation_tokens[sender]
         request = urllib.request.Request(f"{self.rasa_url}/webhooks/rest/webhook", data=body,
-                                         headers={"Content-Type": "application/json"})
+                                         headers=headers)
         with urllib.request.urlopen(request, timeout=60) as response:
+            token = response.headers.get("X-Conversation-Token")
+            if token:
+                self.conversation_tokens[sender] = token
             return json.loads(response.read())
 
     def texts(self, sender: str, message: str) -> str:

@@ -68,9 +68,15 @@ def test_duplicate_and_invalid_emails_are_refused(console_db) -> None:
 
 
 def test_login_locks_out_after_repeated_failures(console_db, monkeypatch) -> None:
+    # The account-wide lock is the last resort behind the console's throttle: ten times
+    # console_lockout_attempts wrong passwords in a row (here 1 x 10 = 10).
+    from clinic import settings as settings_module
+
+    monkeypatch.setenv("CLINIC_CONSOLE_LOCKOUT_ATTEMPTS", "1")
+    settings_module.settings.cache_clear()
     accounts.add_staff("a@clinic.example", PASSWORD)
     now = utcnow()
-    for _ in range(4):
+    for _ in range(accounts.ACCOUNT_LOCK_FACTOR - 1):
         result = accounts.authenticate("a@clinic.example", "wrong password!!", now)
         assert result.staff is None and not result.locked
     assert accounts.authenticate("a@clinic.example", "wrong password!!", now).locked
@@ -81,7 +87,8 @@ def test_login_locks_out_after_repeated_failures(console_db, monkeypatch) -> Non
     after = now + dt.timedelta(minutes=16)
     assert accounts.authenticate("a@clinic.example", PASSWORD, after).staff is not None
     actions = [e.action for e in security.recent_audit()]
-    assert actions.count("login_failed") == 5 and "locked" in actions and "login" in actions
+    assert actions.count("login_failed") == accounts.ACCOUNT_LOCK_FACTOR
+    assert "locked" in actions and "login" in actions
 
 
 def test_disabled_accounts_cannot_log_in_and_lose_their_sessions(console_db) -> None:

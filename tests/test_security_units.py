@@ -46,10 +46,12 @@ def test_a_strong_secret_is_returned() -> None:
 def test_ensure_creates_missing_secrets_once_with_mode_600(tmp_path: Path) -> None:
     path = tmp_path / "var" / "secrets.env"
     created = clinic_secrets.ensure(path, environ={"CLINIC_SESSION_SECRET": STRONG})
-    assert created == ["CLINIC_RASA_API_TOKEN", "CLINIC_ACTIONS_TOKEN"]
+    assert created == ["CLINIC_RASA_API_TOKEN", "CLINIC_ACTIONS_TOKEN",
+                       "CLINIC_CONSOLE_JWT_SECRET"]
     assert oct(path.stat().st_mode & 0o777) == "0o600"
     values = clinic_secrets.read_env_file(path)
-    assert set(values) == {"CLINIC_RASA_API_TOKEN", "CLINIC_ACTIONS_TOKEN"}
+    assert set(values) == {"CLINIC_RASA_API_TOKEN", "CLINIC_ACTIONS_TOKEN",
+                           "CLINIC_CONSOLE_JWT_SECRET"}
     assert all(clinic_secrets.weakness(v) is None for v in values.values())
     assert clinic_secrets.ensure(path, environ={"CLINIC_SESSION_SECRET": STRONG}) == []
     assert clinic_secrets.read_env_file(path) == values
@@ -310,13 +312,24 @@ def test_rest_refuses_a_conversation_of_another_channel() -> None:
     for sender, channel in (("widgetsession01", "socketio"), ("restsession01", "rest")):
         asyncio.run(store.save(DialogueStateTracker.from_events(
             sender, [UserUttered("hi", input_channel=channel)])))
-    request = SimpleNamespace(app=SimpleNamespace(ctx=SimpleNamespace(
-        agent=SimpleNamespace(tracker_store=store))))
+    def request(headers: dict[str, str]) -> SimpleNamespace:
+        return SimpleNamespace(headers=headers, app=SimpleNamespace(ctx=SimpleNamespace(
+            agent=SimpleNamespace(tracker_store=store))))
+
     ours = rest.ClinicRestInput()
-    asyncio.run(ours.check_sender(request, "restsession01"))
-    asyncio.run(ours.check_sender(request, "brandnew"))
-    with pytest.raises(rest.Refusal):
-        asyncio.run(ours.check_sender(request, "widgetsession01"))
+    # A REST conversation goes on only with the token its first reply carried...
+    token = rest.conversation_token("loopback", "restsession01")
+    asyncio.run(ours.check_sender(request({"x-conversation-token": token}), "restsession01"))
+    with pytest.raises(rest.Refusal, match="another caller"):
+        asyncio.run(ours.check_sender(request({}), "restsession01"))
+    with pytest.raises(rest.Refusal, match="another caller"):
+        asyncio.run(ours.check_sender(request({"x-conversation-token": "guess"}),
+                                      "restsession01"))
+    asyncio.run(ours.check_sender(request({}), "brandnew"))
+    # ...and never in another channel's conversation.
+    with pytest.raises(rest.Refusal, match="another channel"):
+        asyncio.run(ours.check_sender(request({"x-conversation-token": token}),
+                                      "widgetsession01"))
 
 
 # ------------------------------------------------------------------------- Rasa start-up

@@ -4,7 +4,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV=.venv/bin
-mkdir -p var
+# Patient databases, secrets and logs: readable by this user only (folders 0700, files 0600).
+umask 077
+mkdir -p var && chmod 700 var
+# Ports (the defaults are Rasa's and the README's); tests start it on free ones.
+RASA_PORT=${CLINIC_RASA_PORT:-5005}
+ACTIONS_PORT=${CLINIC_ACTIONS_PORT:-5055}
+WEB_PORT=${CLINIC_WEB_PORT:-8000}
 # The servers' shared secrets: created once (mode 600), never printed, never committed.
 $VENV/python -m clinic.secrets ensure var/secrets.env
 set -a; . var/secrets.env; set +a
@@ -19,19 +25,20 @@ stop() {
 }
 trap stop INT TERM EXIT
 
-$VENV/python -m clinic.action_server --port 5055 & pids+=($!)
-$VENV/python -m clinic.web.serve --port 8000 & pids+=($!)
+$VENV/python -m clinic.action_server --port "$ACTIONS_PORT" & pids+=($!)
+$VENV/python -m clinic.web.serve --port "$WEB_PORT" & pids+=($!)
 $VENV/python -m clinic.sms.sender & pids+=($!)
-$VENV/python -m clinic.console & pids+=($!)
-$VENV/python -m clinic.rasa_server --port 5005 --model models/clinic.tar.gz \
+# The console appends events with short JWTs (CLINIC_CONSOLE_JWT_SECRET), never the API token.
+env -u CLINIC_RASA_API_TOKEN $VENV/python -m clinic.console & pids+=($!)
+$VENV/python -m clinic.rasa_server --port "$RASA_PORT" --model models/clinic.tar.gz \
   --credentials credentials.yml --endpoints endpoints.yml \
   --cors "$(.venv/bin/python -c 'from clinic.settings import settings; print(" ".join(settings().origins))')" \
   & pids+=($!)
 
 echo "Waiting for the assistant to start..."
 for _ in $(seq 1 180); do
-  if curl -fsS "http://127.0.0.1:5005/status?token=${CLINIC_RASA_API_TOKEN}" >/dev/null 2>&1 && \
-     curl -fsS http://127.0.0.1:5055/health >/dev/null 2>&1; then break; fi
+  if curl -fsS "http://127.0.0.1:${RASA_PORT}/status?token=${CLINIC_RASA_API_TOKEN}" >/dev/null 2>&1 && \
+     curl -fsS "http://127.0.0.1:${ACTIONS_PORT}/health" >/dev/null 2>&1; then break; fi
   sleep 1
 done
 cat <<'TXT'
@@ -39,7 +46,7 @@ cat <<'TXT'
   The clinic assistant is running (on this machine only: 127.0.0.1).
     Website demo with the chat widget:  http://localhost:8000/
     Chat over REST (from this machine):
-      curl -s localhost:5005/webhooks/rest/webhook \
+      curl -s localhost:5005/webhooks/rest/webhook -H 'Content-Type: application/json' \
         -d '{"sender": "me", "message": "can microneedling help acne scars?"}'
     Chat in a terminal:  .venv/bin/rasa shell -i 127.0.0.1 --port 5006
     Staff tool:                          .venv/bin/clinic bookings list

@@ -29,6 +29,45 @@ def typed_text(text: str) -> str:
                                 count=1)
 
 
+# The one route a console JWT may use: appending events to one conversation.
+_EVENTS_ROUTE = re.compile(r"^/conversations/[^/]+/tracker/events/?$")
+_CHANNEL_PATHS = ("/webhooks/", "/socket.io")
+
+
+def jwt_request_allowed(method: str, path: str, headers: Any, query_token: str | None) -> bool:
+    """A request to Rasa's HTTP API that carries a JWT (the staff console's credential) may
+    only ``POST /conversations/<id>/tracker/events``; Rasa itself then checks that the
+    token's ``username`` is that conversation. The API token (``?token=``) and the
+    channels' own ``Authorization`` headers (REST's bearer token) are not concerned."""
+    if query_token or path.startswith(_CHANNEL_PATHS):
+        return True
+    if not (headers.get("authorization") or "").lower().startswith("bearer "):
+        return True
+    return method == "POST" and _EVENTS_ROUTE.match(path) is not None
+
+
+def guard_hosts(app: Any) -> None:
+    """Every request to the Rasa server (channels, socket.io, HTTP API) whose ``Host`` header
+    is not this machine's or a configured name gets 421 before any route runs: a page on a
+    domain that an attacker points at 127.0.0.1 (DNS rebinding) reaches nothing. A JWT
+    reaches only the route that appends events (:func:`jwt_request_allowed`)."""
+    from clinic.hosts import host_allowed
+    from clinic.settings import settings
+
+    allowed = settings().host_names
+
+    async def check_host(request: Request) -> HTTPResponse | None:
+        if not host_allowed(request.headers.get("host"), allowed):
+            return response.json({"error": "unknown Host: add it to allowed_hosts"},
+                                 status=421)
+        if not jwt_request_allowed(request.method, request.path, request.headers,
+                                   request.args.get("token")):
+            return response.json({"error": "this token may only append events"}, status=403)
+        return None
+
+    app.register_middleware(check_host, "request")
+
+
 def channel_blueprint(name: str) -> Blueprint:
     """A channel's blueprint with ``GET /`` answering ``{"status": "ok"}``, as Rasa's do."""
     webhook = Blueprint(name, __name__)

@@ -10,6 +10,15 @@ channel (same name, same URL, same reply), except that:
 * **a conversation id is not a password**: a sender id that is a phone number (the SMS
   channel's ids) is refused, and so is the id of any conversation whose messages came in
   through another channel (an SMS number, a widget session): 403, nothing processed;
+* **a conversation belongs to whoever started it**: the reply carries an
+  ``X-Conversation-Token`` header (an HMAC of the caller's credential and the sender id with
+  ``CLINIC_SESSION_SECRET``). Every later message of that conversation must send it back;
+  another caller using the same sender id (another local user, another holder of the API
+  token) gets 403 and never the conversation's replies;
+* **browsers are refused**: the body must be ``application/json`` (a page can post forms and
+  plain text to any address without asking, JSON it cannot), and a request from a page
+  (``Origin``) of a site not in ``allowed_origins`` gets 403. Unknown ``Host`` headers are
+  refused for the whole server (``clinic.channels.common.guard_hosts``);
 * **the body is checked**: not JSON, not an object, a missing or non-string ``sender`` or
   ``message`` get 400 with a clear error (Rasa answered 500, or folded a missing sender into
   one shared ``default`` conversation). The client cannot choose the ``input_channel``;
@@ -20,12 +29,15 @@ Rasa imports this module only when ``credentials.yml`` names the channel.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import hmac
 import ipaddress
 import json
 import logging
 import os
 import re
+import secrets
 from asyncio import CancelledError
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -47,6 +59,12 @@ API_TOKEN_ENV = "CLINIC_API_TOKEN"
 SENDER_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,63}$")
 PHONE_LIKE = re.compile(r"^\+?[\d\s().-]{7,20}$")
 MAX_MESSAGE_CHARS = 5000
+TOKEN_HEADER = "X-Conversation-Token"
+SESSION_SECRET_ENV = "CLINIC_SESSION_SECRET"
+NOT_YOURS = ("this conversation was started by another caller: send its X-Conversation-Token "
+             "header (from the first reply), or choose a new sender id")
+# Used only when no session secret is set (e.g. a bare `rasa run`): tokens last one process.
+_FALLBACK_SECRET = secrets.token_bytes(32)
 OTHER_CHANNEL = ("this conversation id belongs to another channel (an SMS number or a widget "
                  "session): choose an id of your own")
 
@@ -89,11 +107,54 @@ def check_caller(request: Request, api_token: str | None = None) -> None:
                            "CLINIC_API_TOKEN is set")
 
 
+def check_browser(request: Request, origins: list[str] | None = None) -> None:
+    """Refusal for what a web page could send to this machine without CORS: a form or
+    plain-text body, or any request from a page of another site."""
+    kind = (request.headers.get("content-type") or "").split(";", 1)[0].strip().lower()
+    if kind != "application/json":
+        raise Refusal(415, "the body must be sent as 'Content-Type: application/json'")
+    origin = request.headers.get("origin")
+    if origin is not None:
+        if origins is None:
+            from clinic.settings import settings
+
+            origins = settings().origins
+        if origin.rstrip("/").lower() not in {o.rstrip("/").lower() for o in origins}:
+            raise Refusal(403, "requests from web pages of other sites are refused")
+
+
+def credential_of(request: Request, api_token: str | None = None) -> str:
+    """Who is calling, as far as REST can tell: the API token's digest, or this machine."""
+    token = os.environ.get(API_TOKEN_ENV, "") if api_token is None else api_token
+    if token:
+        return "bearer:" + hashlib.sha256(token.encode("utf-8")).hexdigest()
+    return "loopback"
+
+
+def conversation_token(credential: str, sender: str, secret: str | None = None) -> str:
+    """The token that proves a caller started ``sender``'s conversation."""
+    key = (secret if secret is not None else os.environ.get(SESSION_SECRET_ENV, "")).encode()
+    digest = hmac.new(key or _FALLBACK_SECRET, f"rest\0{credential}\0{sender}".encode(),
+                      hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest[:24]).decode("ascii")
+
+
+def check_owner(request: Request, sender: str, events: Any) -> None:
+    """Refusal(403) unless the conversation is new or the caller sent its token."""
+    started = events is not None and any(isinstance(e, UserUttered) for e in events)
+    if not started:
+        return
+    expected = conversation_token(credential_of(request), sender)
+    given = request.headers.get(TOKEN_HEADER.lower(), "")
+    if not hmac.compare_digest(given.strip().encode("utf-8"), expected.encode("utf-8")):
+        raise Refusal(403, NOT_YOURS)
+
+
 def parse_body(request: Request) -> tuple[str, str, dict[str, Any] | None]:
     """(sender, message, metadata) of a request; Refusal(400) with the reason otherwise."""
     try:
         body = json.loads(request.body or b"")
-    except (UnicodeDecodeError, ValueError):
+    except (UnicodeDecodeError, ValueError, RecursionError):
         raise Refusal(400, "the body must be JSON: {\"sender\": \"...\", \"message\": \"...\"}"
                       ) from None
     if not isinstance(body, dict):
@@ -134,13 +195,14 @@ class ClinicRestInput(InputChannel):
         return cls()
 
     async def check_sender(self, request: Request, sender: str) -> None:
-        """Refusal if ``sender`` belongs to another channel."""
+        """Refusal if ``sender`` belongs to another channel or another caller."""
         if PHONE_LIKE.match(sender):
             raise Refusal(403, OTHER_CHANNEL)
         events = await stored_events(request, sender)
         owner = channel_of(events) if events is not None else None
         if owner not in (None, self.name()):
             raise Refusal(403, OTHER_CHANNEL)
+        check_owner(request, sender, events)
 
     def blueprint(
         self, on_new_message: Callable[[UserMessage], Awaitable[Any]]
@@ -151,6 +213,7 @@ class ClinicRestInput(InputChannel):
         async def receive(request: Request) -> HTTPResponse:
             try:
                 check_caller(request)
+                check_browser(request)
                 sender, text, metadata = parse_body(request)
                 await self.check_sender(request, sender)
             except Refusal as refusal:
@@ -173,6 +236,7 @@ class ClinicRestInput(InputChannel):
                 logger.error("Handling a REST message timed out.")
             except Exception as error:  # noqa: BLE001 - the caller still gets an answer
                 logger.error("Handling a REST message failed: %s", type(error).__name__)
-            return response.json(collector.messages)
+            return response.json(collector.messages, headers={
+                TOKEN_HEADER: conversation_token(credential_of(request), sender)})
 
         return webhook

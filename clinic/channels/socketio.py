@@ -23,6 +23,7 @@ import hmac
 import inspect
 import logging
 import re
+import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
@@ -45,6 +46,10 @@ SESSION_SECRET_ENV = "CLINIC_SESSION_SECRET"
 # One socket.io message (engine.io packet) at most; the widget sends at most 1,000 characters.
 MAX_PACKET_BYTES = 64 * 1024
 MAX_MESSAGE_CHARS = 2000
+# A session token lets its widget rejoin for a day; every rejoin gets a fresh one, so a
+# conversation in use never expires, a token copied from a device stops working.
+SESSION_TOKEN_SECONDS = 24 * 3600
+REVOKED_KEY = "clinic:widget-revoked:"
 
 
 def normalise_origins(origins: Iterable[str] | str) -> list[str]:
@@ -170,6 +175,7 @@ class ClinicSocketIOInput(SocketIOInput):
                     namespace=self.namespace)
         self.sio.on(self.user_message_evt, handler=self._user_message,
                     namespace=self.namespace)
+        self.sio.on("session_end", handler=self._session_end, namespace=self.namespace)
 
         async def remember_app(app: Any, *_: Any) -> None:
             self._app = app  # its agent's tracker store holds the replies to replay
@@ -198,7 +204,8 @@ class ClinicSocketIOInput(SocketIOInput):
         requested = data.get("session_id") if isinstance(data, dict) else None
         token = data.get("session_token") if isinstance(data, dict) else None
         if (isinstance(requested, str) and SESSION_ID.match(requested)
-                and isinstance(token, str) and session_token_valid(requested, token)):
+                and isinstance(token, str) and session_token_valid(requested, token)
+                and not await REVOCATIONS.revoked(requested)):
             session_id = requested
         else:
             if requested:
@@ -218,6 +225,22 @@ class ClinicSocketIOInput(SocketIOInput):
         sent = data.get("user_messages") if isinstance(data, dict) else None
         if session_id == requested and isinstance(sent, int) and not isinstance(sent, bool):
             await self._replay_last_answer(sid, session_id, sent)
+
+    async def _session_end(self, sid: str, data: Any) -> None:
+        """"Start over" in the widget: the conversation's token stops working at once, on
+        every replica (a copy of it on a shared computer reopens nothing), and the
+        connection leaves the conversation."""
+        assert self.sio is not None
+        session = await self.sio.get_session(sid, namespace=self.namespace)
+        session_id = session.get("session_id") if isinstance(session, dict) else None
+        token = data.get("session_token") if isinstance(data, dict) else None
+        if not session_id or not isinstance(token, str) or not session_token_valid(
+                session_id, token):
+            return
+        await REVOCATIONS.revoke(session_id)
+        await _maybe_await(self.sio.leave_room(sid, session_id, namespace=self.namespace))
+        await self.sio.save_session(sid, {}, namespace=self.namespace)
+        logger.info("A widget conversation was ended by its visitor (Start over).")
 
     async def _replay_last_answer(self, sid: str, session_id: str, sent: int) -> None:
         """Send a rejoining widget the answer to its last message again.
@@ -281,16 +304,74 @@ class ClinicSocketIOInput(SocketIOInput):
         await self._on_new_message(message)
 
 
-def session_token(session_id: str) -> str:
-    """The token that lets a widget rejoin conversation ``session_id``."""
+def _token_mac(session_id: str, expires: int) -> str:
     secret = require_secret(SESSION_SECRET_ENV).encode("utf-8")
-    digest = hmac.new(secret, f"widget-session:{session_id}".encode(), hashlib.sha256)
+    digest = hmac.new(secret, f"widget-session:{session_id}:{expires}".encode(),
+                      hashlib.sha256)
     return base64.urlsafe_b64encode(digest.digest()).decode("ascii").rstrip("=")
 
 
-def session_token_valid(session_id: str, token: str) -> bool:
-    """True if ``token`` is the one this server gave for ``session_id``."""
-    return hmac.compare_digest(session_token(session_id).encode(), token.encode("utf-8"))
+def session_token(session_id: str, now: float | None = None) -> str:
+    """The token that lets a widget rejoin conversation ``session_id`` for the next
+    ``SESSION_TOKEN_SECONDS``: ``<expiry, Unix seconds>.<HMAC of id and expiry>``."""
+    expires = int((time.time() if now is None else now) + SESSION_TOKEN_SECONDS)
+    return f"{expires}.{_token_mac(session_id, expires)}"
+
+
+def session_token_valid(session_id: str, token: str, now: float | None = None) -> bool:
+    """True if ``token`` is one this server gave for ``session_id`` and has not expired
+    (revocation is checked separately: :data:`REVOCATIONS`)."""
+    expires_text, _, mac = token.partition(".")
+    if not expires_text.isdigit() or len(expires_text) > 12:
+        return False
+    expires = int(expires_text)
+    if expires <= (time.time() if now is None else now):
+        return False
+    return hmac.compare_digest(_token_mac(session_id, expires).encode(), mac.encode("utf-8"))
+
+
+class Revocations:
+    """Conversations whose widget tokens were revoked ("Start over"), for as long as any of
+    their tokens could still be valid: in this process, and in Redis (``redis_url``) so
+    every replica knows. Without Redis a restart forgets them (tokens still expire)."""
+
+    def __init__(self) -> None:
+        self._until: dict[str, float] = {}
+        self._redis: Any = None
+
+    def _client(self) -> Any:
+        url = settings().redis_url
+        if url and self._redis is None:
+            import redis.asyncio
+
+            self._redis = redis.asyncio.from_url(url, socket_connect_timeout=2)
+        return self._redis
+
+    async def revoke(self, session_id: str) -> None:
+        now = time.time()
+        self._until = {k: v for k, v in self._until.items() if v > now}
+        self._until[session_id] = now + SESSION_TOKEN_SECONDS
+        client = self._client()
+        if client is not None:
+            try:
+                await client.set(REVOKED_KEY + session_id, "1", ex=SESSION_TOKEN_SECONDS)
+            except Exception as error:  # noqa: BLE001 - this replica still refuses it
+                logger.warning("Could not share a widget revocation: %s", type(error).__name__)
+
+    async def revoked(self, session_id: str) -> bool:
+        if self._until.get(session_id, 0.0) > time.time():
+            return True
+        client = self._client()
+        if client is None:
+            return False
+        try:
+            return bool(await client.exists(REVOKED_KEY + session_id))
+        except Exception as error:  # noqa: BLE001 - Redis down: the token still expires
+            logger.warning("Could not check widget revocations: %s", type(error).__name__)
+            return False
+
+
+REVOCATIONS = Revocations()
 
 
 def _share_across_replicas(sio: Any, redis_url: str | None = None) -> bool:

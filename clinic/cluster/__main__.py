@@ -15,6 +15,7 @@ from types import FrameType
 from clinic.cluster.services import ClusterError
 from clinic.cluster.topology import CLUSTER_ENDPOINTS, Cluster, Ports, cluster_endpoints_text
 from clinic.kb import PROJECT_ROOT
+from clinic.private import private_files
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -26,6 +27,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--write-endpoints", action="store_true",
                         help="regenerate deploy/endpoints.yml from endpoints.yml and exit")
     args = parser.parse_args(argv)
+    private_files()
     if args.write_endpoints:
         CLUSTER_ENDPOINTS.write_text(cluster_endpoints_text(), encoding="utf-8")
         print(f"wrote {CLUSTER_ENDPOINTS.relative_to(PROJECT_ROOT)}")

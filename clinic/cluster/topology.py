@@ -51,6 +51,7 @@ HAPROXY_CONFIG = PROJECT_ROOT / "deploy" / "haproxy.cfg"
 CLUSTER_ENDPOINTS = PROJECT_ROOT / "deploy" / "endpoints.yml"
 # Secrets every part must share; generated once per cluster folder when not in the env.
 SHARED_SECRETS = ("CLINIC_RASA_API_TOKEN", "CLINIC_ACTIONS_TOKEN", "CLINIC_SESSION_SECRET",
+                  "CLINIC_CONSOLE_JWT_SECRET",
                   "CLINIC_API_TOKEN", "CLINIC_POSTGRES_PASSWORD", "CLINIC_REDIS_PASSWORD")
 
 

@@ -14,6 +14,7 @@ from aiohttp import web
 from clinic.console.app import create_app
 from clinic.db import get_engine
 from clinic.logfilter import install_log_scrubbing
+from clinic.private import private_files
 from clinic.settings import settings
 
 
@@ -24,6 +25,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--host", default=config.console_bind)
     parser.add_argument("--port", type=int, default=int(config.console_port))
     args = parser.parse_args(argv)
+    private_files()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     install_log_scrubbing()  # as the other servers: no phone numbers or tokens in the log
     # aiohttp's access log would carry query strings; the console's URLs hold no personal

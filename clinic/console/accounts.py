@@ -3,8 +3,12 @@
 Passwords are hashed with argon2-cffi's ``PasswordHasher`` (Argon2id, its default
 parameters) and never stored or logged. A login is refused for a locked, disabled or
 unknown account with the same message and roughly the same time, so the form does not
-tell which e-mail addresses have accounts. After ``console_lockout_attempts`` wrong
-passwords in a row the account is locked for ``console_lockout_minutes``.
+tell which e-mail addresses have accounts. Guessing is slowed by the console's throttle
+(``clinic.console.throttle``: per address and e-mail, per address, per e-mail); as a last
+resort for a guess spread over many addresses and console restarts, ten times
+``console_lockout_attempts`` wrong passwords in a row lock the account for
+``console_lockout_minutes`` (counted with one atomic UPDATE per failure). A new password
+or a disabled account ends every session of the account.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from dataclasses import dataclass
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from clinic.db import read_scope, session_scope
@@ -26,6 +30,8 @@ from clinic.settings import settings
 log = logging.getLogger(__name__)
 
 MIN_PASSWORD_LENGTH = 12
+# Wrong passwords in a row, as a multiple of console_lockout_attempts, that lock an account.
+ACCOUNT_LOCK_FACTOR = 10
 EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,190}\.[^@\s]{2,}$")
 _hasher = PasswordHasher()
 # Verified against when the e-mail is unknown, so both cases cost one Argon2 check.
@@ -145,6 +151,8 @@ def set_password(email: str, password: str) -> None:
         row.password_hash = password_hash
         row.failed_logins = 0
         row.locked_until = None
+        # Whoever knew the old password (or holds a stolen cookie) is logged out.
+        session.execute(delete(StaffSession).where(StaffSession.staff_id == row.id))
 
 
 @dataclass(frozen=True)
@@ -163,7 +171,7 @@ def authenticate(email: str, password: str, now: dt.datetime | None = None) -> L
     config = settings()
     now = now or utcnow()
     email = normalise_email(email)[:254]
-    attempts = max(int(config.console_lockout_attempts), 1)
+    attempts = max(int(config.console_lockout_attempts), 1) * ACCOUNT_LOCK_FACTOR
     lock_for = dt.timedelta(minutes=config.console_lockout_minutes)
     with read_scope() as session:
         row = session.execute(select(StaffAccount).where(StaffAccount.email == email)
@@ -184,10 +192,16 @@ def authenticate(email: str, password: str, now: dt.datetime | None = None) -> L
             _audit(session, row.id, email, "login_failed", "account disabled", now)
             return LoginResult(None)
         if not matches:
-            row.failed_logins = (row.failed_logins or 0) + 1
-            if row.failed_logins >= attempts:
-                row.locked_until = now + lock_for
-                row.failed_logins = 0
+            # One atomic increment: simultaneous failures are all counted.
+            session.execute(update(StaffAccount).where(StaffAccount.id == row.id).values(
+                failed_logins=func.coalesce(StaffAccount.failed_logins, 0) + 1)
+                .execution_options(synchronize_session=False))
+            failed = session.execute(select(StaffAccount.failed_logins).where(
+                StaffAccount.id == row.id)).scalar_one()
+            if failed >= attempts:
+                session.execute(update(StaffAccount).where(StaffAccount.id == row.id).values(
+                    locked_until=now + lock_for, failed_logins=0)
+                    .execution_options(synchronize_session=False))
                 _audit(session, row.id, email, "locked",
                        f"{attempts} wrong passwords in a row", now)
                 log.warning("A staff account was locked after %d failed logins.", attempts)

@@ -16,8 +16,7 @@ import io
 import logging
 import re
 import secrets
-import time
-from collections import OrderedDict, deque
+from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +27,9 @@ from aiohttp.typedefs import Handler
 from clinic.cli_support import spreadsheet_safe
 from clinic.console import accounts, inbox, insights, security, takeover
 from clinic.console.charts import daily_bars, horizontal_bars
+from clinic.console.throttle import LoginThrottle
 from clinic.console.tracker import load_events
+from clinic.hosts import host_allowed
 from clinic.kb import knowledge
 from clinic.settings import settings
 
@@ -103,6 +104,18 @@ def _same_origin(request: web.Request) -> bool:
 
 
 @web.middleware
+async def guard_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Before anything is read: an unknown ``Host`` (DNS rebinding) gets 421, a compressed
+    body 415 (it would be inflated before the size limit applies)."""
+    if not host_allowed(request.headers.get("Host"), settings().host_names):
+        return web.Response(text="Unknown host.", status=421)
+    encoding = request.headers.get("Content-Encoding", "identity").strip().lower()
+    if encoding not in ("", "identity"):
+        return web.Response(text="Compressed request bodies are not accepted.", status=415)
+    return await handler(request)
+
+
+@web.middleware
 async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     if request.method == "POST" and not _same_origin(request):
         return web.Response(text="Refused: this form was not sent from the console.",
@@ -128,29 +141,6 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
 
 # --------------------------------------------------------------------------- log-in
 
-class _IpThrottle:
-    """Failed log-ins per client address (in memory, per process)."""
-
-    def __init__(self, limit: int, window: float = 900.0) -> None:
-        self.limit, self.window = limit, window
-        self.failures: OrderedDict[str, deque[float]] = OrderedDict()
-
-    def blocked(self, address: str) -> bool:
-        times = self.failures.get(address)
-        now = time.monotonic()
-        while times and now - times[0] > self.window:
-            times.popleft()
-        if not times:
-            return False
-        return len(times) >= self.limit
-
-    def failed(self, address: str) -> None:
-        self.failures.setdefault(address, deque()).append(time.monotonic())
-        self.failures.move_to_end(address)
-        while len(self.failures) > 10_000:
-            self.failures.popitem(last=False)
-
-
 def _cookie(response: web.StreamResponse, name: str, value: str, max_age: int | None) -> None:
     response.set_cookie(name, value, max_age=max_age, path="/", httponly=True,
                         samesite="Strict", secure=security.secure_cookies())
@@ -175,7 +165,8 @@ def _login_form(request: web.Request, message: str = "", status: int = 200,
 
 
 
-THROTTLE = web.AppKey("throttle", _IpThrottle)
+THROTTLE = web.AppKey("throttle", LoginThrottle)
+TOO_MANY = "Too many failed log-ins for this address from here. Try again in {minutes} minutes."
 
 async def login_submit(request: web.Request) -> web.StreamResponse:
     form = await request.post()
@@ -183,20 +174,25 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
                                  str(form.get("csrf_token", ""))):
         return _login_form(request, "The form expired. Please try again.", status=403)
     email = str(form.get("email", ""))[:254]
+    key = accounts.normalise_email(email)
     address = request.remote or ""
-    throttle: _IpThrottle = request.app[THROTTLE]
-    if throttle.blocked(address):
-        return _login_form(request, "Too many failed log-ins from here. Try again later.",
-                           status=429, email=email)
+    throttle: LoginThrottle = request.app[THROTTLE]
+    minutes = int(settings().console_lockout_minutes)
+    # Counted before the password is checked, in one step of the event loop: a burst of
+    # simultaneous attempts cannot slip past the limit (clinic/console/throttle.py).
+    mark = throttle.reserve(address, key)
+    if mark is None:
+        return _login_form(request, TOO_MANY.format(minutes=minutes), status=429, email=email)
     result = await asyncio.to_thread(accounts.authenticate, email,
                                      str(form.get("password", ""))[:1024])
     if result.staff is None:
-        throttle.failed(address)
-
-        message = ("Too many wrong passwords: this account is locked for "
-                   f"{int(settings().console_lockout_minutes)} minutes."
-                   if result.locked else "Wrong e-mail address or password.")
-        return _login_form(request, message, status=401, email=email)
+        # Each failure from here for this address answers a little later (at most 3 s).
+        await asyncio.sleep(min(0.25 * throttle.failures(address, key), 3.0))
+        # A locked account answers exactly like a throttled unknown address.
+        message = (TOO_MANY.format(minutes=minutes) if result.locked
+                   else "Wrong e-mail address or password.")
+        return _login_form(request, message, status=429 if result.locked else 401, email=email)
+    throttle.succeeded(address, key, mark)
     token, _ = await asyncio.to_thread(security.start_session, result.staff)
     response = web.HTTPSeeOther("/")
 
@@ -220,11 +216,17 @@ async def logout(request: web.Request) -> web.StreamResponse:
 async def inbox_page(request: web.Request) -> web.Response:
     view = request.query.get("view", "needs")
     view = view if view in inbox.FILTERS else "needs"
+    logged_in: security.LoggedIn = request["logged_in"]
 
     def load() -> tuple[list[inbox.Summary], dict[str, str], set[str]]:
         held = takeover.taken_over()
         rows = inbox.list_conversations(view, limit=50, taken_over=held)
-        return rows, security.refs_for([r.sender_id for r in rows]), held
+        refs = security.refs_for([r.sender_id for r in rows])
+        # The rows preview patients' messages: which ones this person saw is audited.
+        shown = [refs[r.sender_id] for r in rows if r.sender_id in refs]
+        security.audit(logged_in.staff, "view", None,
+                       f"inbox {view}: {len(shown)} conversations {' '.join(shown)}")
+        return rows, refs, held
 
     rows, refs, _ = await asyncio.to_thread(load)
     return render(request, "inbox.html", rows=rows, refs=refs, view=view,
@@ -274,14 +276,21 @@ async def conversation_events(request: web.Request) -> web.Response:
     except ValueError:
         after = 0
 
+    logged_in: security.LoggedIn = request["logged_in"]
+
     def load() -> dict[str, Any]:
-        _, sender_id = _sender(request)
+        ref, sender_id = _sender(request)
         events = load_events([sender_id], after_id=after)[sender_id]
         current = takeover.holder(sender_id)
+        lines = inbox.transcript(events)
+        if lines:
+            # Polls that bring no new text are not audited (every 2 s while a page is open).
+            security.audit(logged_in.staff, "view", ref,
+                           f"{len(lines)} new lines after event {after}")
         return {
             "lines": [{"id": line.id, "who": line.who, "text": line.text,
                        "staff": line.staff_name, "at": _local(line.at, "%H:%M")}
-                      for line in inbox.transcript(events)],
+                      for line in lines],
             "last_id": events[-1].id if events else after,
             "holder": current.label if current else "",
             "holder_id": current.staff_id if current else 0,
@@ -365,10 +374,14 @@ def _period(request: web.Request) -> insights.DateRange:
 
 async def insights_page(request: web.Request) -> web.Response:
     period = _period(request)
+    logged_in: security.LoggedIn = request["logged_in"]
 
     def load() -> dict[str, Any]:
         days = insights.per_day(period)
         questions = insights.unanswered(period)
+        # The page quotes patients' unanswered questions.
+        security.audit(logged_in.staff, "view", None,
+                       f"insights {period.start}..{period.end}: {min(len(questions), 50)} questions")
         funnel = insights.funnel(period)
         return {"days": days, "questions": questions[:50], "question_total": len(questions),
                 "funnel": funnel, "bookings": insights.bookings(period),
@@ -390,9 +403,16 @@ async def insights_page(request: web.Request) -> web.Response:
 async def question_page(request: web.Request) -> web.Response:
     period = _period(request)
 
+    logged_in: security.LoggedIn = request["logged_in"]
+
     def load() -> tuple[insights.QuestionGroup | None, dict[str, str]]:
         group = insights.conversations_of_group(period, request.match_info["group"])
-        return group, security.refs_for(group.sender_ids if group else [])
+        refs = security.refs_for(group.sender_ids if group else [])
+        if group is not None:
+            security.audit(logged_in.staff, "view", None,
+                           f"question group {request.match_info['group'][:40]} "
+                           f"{period.start}..{period.end}: {len(refs)} conversations")
+        return group, refs
 
     group, refs = await asyncio.to_thread(load)
     if group is None:
@@ -487,9 +507,13 @@ _templates.globals["notice_text"] = notice_text
 
 def create_app() -> web.Application:
     """The console application."""
-    app = web.Application(middlewares=[headers_middleware, auth_middleware],
+    app = web.Application(middlewares=[headers_middleware, guard_middleware, auth_middleware],
                           client_max_size=MAX_BODY)
-    app[THROTTLE] = _IpThrottle(LOGIN_IP_LIMIT)
+    attempts = max(int(settings().console_lockout_attempts), 1)
+    app[THROTTLE] = LoginThrottle(
+        per_address_and_email=attempts, per_address=LOGIN_IP_LIMIT,
+        per_email=attempts * accounts.ACCOUNT_LOCK_FACTOR,
+        window_s=settings().console_lockout_minutes * 60)
     app.router.add_get("/login", login_page)
     app.router.add_post("/login", login_submit)
     app.router.add_post("/logout", logout)

@@ -2,8 +2,11 @@
 
 How the console reaches the patient (chosen for robustness; see README "Staff console"):
 
-* Everything goes through Rasa's own HTTP API, ``POST /conversations/{id}/tracker/events``
-  (with ``?token=$CLINIC_RASA_API_TOKEN`` when set). Taking over appends Rasa's
+* Everything goes through Rasa's own HTTP API, ``POST /conversations/{id}/tracker/events``,
+  authorised by a JWT made for that one conversation and one minute
+  (``CLINIC_CONSOLE_JWT_SECRET``; the Rasa server lets such a token append events and do
+  nothing else). Only without that secret does it fall back to
+  ``?token=$CLINIC_RASA_API_TOKEN``. Taking over appends Rasa's
   ``pause`` event (``ConversationPaused``): Rasa still records the patient's messages but
   predicts nothing, so the assistant stays quiet. Handing back appends ``resume``.
   Rasa holds its lock store's lock for the conversation while appending, so an event never
@@ -30,6 +33,7 @@ import datetime as dt
 import logging
 import os
 import re
+import time
 import urllib.parse
 from dataclasses import dataclass
 from typing import Any
@@ -75,6 +79,21 @@ def rasa_token() -> str:
     return os.environ.get("CLINIC_RASA_API_TOKEN", "")
 
 
+CONSOLE_JWT_ENV = "CLINIC_CONSOLE_JWT_SECRET"
+JWT_SECONDS = 60
+
+
+def conversation_jwt(sender_id: str, secret: str, now: float | None = None) -> str:
+    """A JWT that lets its holder append events to ``sender_id``'s conversation for a
+    minute (Rasa's ``user`` role is limited to the conversation named ``username``)."""
+    import jwt
+
+    issued = int(time.time() if now is None else now)
+    return str(jwt.encode({"user": {"username": sender_id, "role": "user"},
+                           "username": sender_id, "iat": issued,
+                           "exp": issued + JWT_SECONDS}, secret, algorithm="HS256"))
+
+
 def holder(sender_id: str) -> Holder | None:
     """Who holds this conversation now (None: the assistant has it)."""
     with read_scope() as session:
@@ -100,7 +119,11 @@ async def append_events(sender_id: str, events: list[dict[str, Any]], *, deliver
     Rasa also sends the bot events through that channel."""
     base = (rasa_url or settings().rasa_url).rstrip("/")
     query: dict[str, str] = {}
-    if rasa_token():
+    headers: dict[str, str] = {}
+    jwt_secret = os.environ.get(CONSOLE_JWT_ENV, "")
+    if jwt_secret:
+        headers["Authorization"] = "Bearer " + conversation_jwt(sender_id, jwt_secret)
+    elif rasa_token():
         query["token"] = rasa_token()
     if deliver_to:
         query.update(execute_side_effects="true", output_channel=deliver_to)
@@ -113,11 +136,11 @@ async def append_events(sender_id: str, events: list[dict[str, Any]], *, deliver
     timeout = aiohttp.ClientTimeout(total=20)
     try:
         async with aiohttp.ClientSession(timeout=timeout) as client:
-            async with client.post(url, json=events) as response:
+            async with client.post(url, json=events, headers=headers) as response:
                 if response.status != 200:
                     # Rasa's error body may echo the conversation id: not logged.
                     raise TakeoverError(f"the assistant refused the change (HTTP "
-                                        f"{response.status}); check CLINIC_RASA_API_TOKEN")
+                                        f"{response.status}); check CLINIC_CONSOLE_JWT_SECRET")
     except (aiohttp.ClientError, asyncio.TimeoutError) as error:
         raise TakeoverError(f"the assistant cannot be reached ({type(error).__name__}); "
                             "is it running?") from None

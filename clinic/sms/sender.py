@@ -58,6 +58,7 @@ from clinic import outbox, retention
 from clinic.db import DatabaseUnavailable, read_scope, session_scope
 from clinic.models import Followup, utcnow
 from clinic.outbox import Failure, Outcome, RetryPolicy
+from clinic.private import private_files
 from clinic.settings import settings
 from clinic.sms import store
 from clinic.sms.schedule import after_quiet_hours, in_quiet_hours
@@ -347,6 +348,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--poll-seconds", type=float, default=None,
                         help="seconds between passes (default: settings sender_poll_seconds)")
     args = parser.parse_args(argv)
+    private_files()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: "
                         "%(message)s")
     # The twilio package logs every request's URL and headers at INFO.

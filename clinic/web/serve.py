@@ -25,6 +25,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from clinic.kb import PROJECT_ROOT
+from clinic.private import private_files
 from clinic.settings import settings
 
 logger = logging.getLogger(__name__)
@@ -183,6 +184,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rasa-url", default=os.environ.get("CLINIC_RASA_URL", DEFAULT_RASA_URL),
                         help="Rasa server the widget talks to (default %(default)s)")
     args = parser.parse_args(argv)
+    private_files()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
 
     try:

@@ -98,6 +98,17 @@ export class Connection {
     }
   }
 
+  /**
+   * "Start over": ask the server to revoke this conversation's token, so that a copy of it
+   * (a shared computer) cannot reopen the conversation. Best effort: offline, the token
+   * still expires by itself within a day.
+   */
+  endSession() {
+    if (this.socket.connected && this.sessionId && this.sessionToken) {
+      this.socket.emit("session_end", { session_id: this.sessionId, session_token: this.sessionToken });
+    }
+  }
+
   /** Try now instead of waiting for the next automatic attempt. */
   retryNow() {
     this.wanted = true;

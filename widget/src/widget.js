@@ -495,6 +495,7 @@ export class ChatWidget {
   }
 
   startOver() {
+    this.connection.endSession();
     this.store.reset();
     this.pending = null;
     this.awaitingReply = false;
