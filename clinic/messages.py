@@ -205,6 +205,7 @@ FAQ_FALLBACK_UNCLEAR = register("faq.fallback_unclear")
 # Told to the patient when a member of staff takes the conversation over, and hands it back.
 HANDOVER_STAFF_JOINED = register("handover.staff_joined")
 HANDOVER_STAFF_LEFT = register("handover.staff_left")
+HANDOVER_STAFF_NAME = register("handover.staff_name")
 
 # ---------------------------------------------------------------- sms
 # Replies to STOP, START (and YES when opted out), HELP, and a text without words.

@@ -27,12 +27,13 @@ import uuid
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
-from rasa.core.channels.channel import InputChannel, UserMessage
+from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
 from rasa.core.channels.socketio import SocketIOInput, SocketIOOutput
-from rasa.shared.core.events import BotUttered, UserUttered
+from rasa.shared.core.events import BotUttered
 from sanic import Blueprint
 
 from clinic.channels.common import typed_text
+from clinic.delivery import replay, widget_messages
 from clinic.sanitize import clean_json, clean_text
 from clinic.secrets import require_secret
 from clinic.settings import settings
@@ -215,43 +216,54 @@ class ClinicSocketIOInput(SocketIOInput):
                              "session_token": session_token(session_id)},
                             room=sid, namespace=self.namespace)
         logger.debug("A socket joined its conversation.")
-        sent = data.get("user_messages") if isinstance(data, dict) else None
-        if session_id == requested and isinstance(sent, int) and not isinstance(sent, bool):
-            await self._replay_last_answer(sid, session_id, sent)
+        since = data.get("since") if isinstance(data, dict) else None
+        if not isinstance(since, (int, float)) or isinstance(since, bool):
+            since = None
+        await self._catch_up(sid, session_id, since if session_id == requested else None,
+                             rejoined=session_id == requested)
 
-    async def _replay_last_answer(self, sid: str, session_id: str, sent: int) -> None:
-        """Send a rejoining widget the answer to its last message again.
+    async def _catch_up(self, sid: str, session_id: str, since: float | None,
+                        rejoined: bool) -> None:
+        """Tell a joining widget whether a person holds the conversation, and send it every
+        stored bot message from ``since`` on (its latest known timestamp).
 
-        The widget asks (``user_messages``: how many messages it has sent in this
-        conversation) when its last message has no answer on the page: a page reloaded, or
-        a connection that dropped, while the answer was on its way misses it, since
-        Rasa's channel replays nothing. Without this the person saw their "no" unanswered,
-        never saw the next safety question, and a second "no" answered that unseen question.
-        Only when the stored conversation has exactly that many messages, so an answer still
-        being worked out (it reaches the room) is not mistaken for the previous one.
+        Rasa's channel replays nothing: a staff reply written while the patient's tab was
+        closed, or an answer that arrived during a reload, never reached the page. Each
+        message goes with its id (:mod:`clinic.delivery`); the widget drops those it has,
+        so a message is shown once however often it is sent.
         """
-        agent = getattr(getattr(self._app, "ctx", None), "agent", None)
-        store = getattr(agent, "tracker_store", None)
-        if store is None or self.sio is None:
-            return
-        try:
-            tracker = await store.retrieve_full_tracker(session_id)
-        except Exception as error:  # noqa: BLE001 - the widget still works without it
-            logger.warning("Could not read a conversation to replay its last answer: %s",
-                           type(error).__name__)
-            return
+        assert self.sio is not None
+        tracker = await self._stored(session_id) if rejoined else None
+        paused = bool(tracker is not None and tracker.is_paused())
+        await self.sio.emit("session_state", {"paused": paused}, room=sid,
+                            namespace=self.namespace)
         if tracker is None:
             return
-        events = list(tracker.events)
-        users = [i for i, event in enumerate(events) if isinstance(event, UserUttered)]
-        if len(users) != sent or not users:
-            return
-        output = SocketIOOutput(self.sio, self.bot_message_evt)
-        replies = [event for event in events[users[-1] + 1:] if isinstance(event, BotUttered)]
-        for event in replies:
-            await output.send_response(sid, {"text": event.text, **(event.data or {})})
-        if replies:
-            logger.info("Replayed the last answer to a widget that rejoined without it.")
+        stored = [event.message() for event in tracker.events if isinstance(event, BotUttered)]
+        payloads = replay(stored, since)
+        for payload in payloads:
+            await self.sio.emit(self.bot_message_evt, payload, room=sid,
+                                namespace=self.namespace)
+        if payloads:
+            logger.info("Replayed %d message(s) to a widget that rejoined.", len(payloads))
+
+    async def _stored(self, session_id: str) -> Any:
+        """The whole stored conversation (every session of it), or None."""
+        agent = getattr(getattr(self._app, "ctx", None), "agent", None)
+        store = getattr(agent, "tracker_store", None)
+        if store is None:
+            return None
+        try:
+            return await store.retrieve_full_tracker(session_id)
+        except Exception as error:  # noqa: BLE001 - the widget still works without it
+            logger.warning("Could not read a conversation to replay it: %s",
+                           type(error).__name__)
+            return None
+
+    def get_output_channel(self) -> OutputChannel | None:
+        """What Rasa's HTTP API sends staff messages through (``output_channel=socketio``)."""
+        assert self.sio is not None
+        return ClinicSocketIOOutput(self.sio, self.bot_message_evt)
 
     async def _user_message(self, sid: str, data: Any) -> None:
         """A message of the widget, for the conversation bound to this connection only."""
@@ -274,11 +286,21 @@ class ClinicSocketIOInput(SocketIOInput):
         metadata = data.get(self.metadata_key)
 
         message = UserMessage(typed_text(clean_text(text[:MAX_MESSAGE_CHARS])),
-                              SocketIOOutput(self.sio, self.bot_message_evt), session_id,
+                              ClinicSocketIOOutput(self.sio, self.bot_message_evt), session_id,
                               input_channel=self.name(),
                               metadata=clean_json(metadata) if isinstance(metadata, dict)
                               else None)
         await self._on_new_message(message)
+
+
+class ClinicSocketIOOutput(SocketIOOutput):
+    """Rasa's socket.io output, sending each stored bot message with its id and timestamp
+    (:func:`clinic.delivery.widget_messages`), exactly as a replay sends it later."""
+
+    async def send_response(self, recipient_id: str, message: dict[str, Any]) -> None:
+        """Send one bot message (``BotUttered.message()``) to the conversation's room."""
+        for payload in widget_messages(message):
+            await self._send_message(recipient_id, payload)
 
 
 def session_token(session_id: str) -> str:
