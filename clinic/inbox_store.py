@@ -66,9 +66,10 @@ def _label(account: StaffAccount | None) -> str:
     return "" if account is None else (account.display_name or account.email)
 
 
-def callbacks(sender_id: str | None = None, open_only: bool = True,
-              limit: int = 100) -> list[CallbackItem]:
-    """Callback requests, oldest first (the first to call); of one conversation if given."""
+def callbacks(sender_id: str | None = None, open_only: bool = True, limit: int = 100,
+              sender_ids: list[str] | None = None) -> list[CallbackItem]:
+    """Callback requests, oldest first (the first to call); of one conversation, or of
+    some, if given."""
     with read_scope() as session:
         query = select(Callback, StaffAccount).outerjoin(
             StaffAccount, StaffAccount.id == Callback.assigned_staff_id)
@@ -76,6 +77,8 @@ def callbacks(sender_id: str | None = None, open_only: bool = True,
             query = query.where(Callback.handled_at.is_(None))
         if sender_id is not None:
             query = query.where(Callback.sender_id == sender_id)
+        if sender_ids is not None:
+            query = query.where(Callback.sender_id.in_(sender_ids))
         rows = session.execute(query.order_by(Callback.created_at, Callback.id).limit(limit))
         return [CallbackItem(row.id, row.sender_id, row.channel, row.name or "",
                              row.phone_e164 or "", row.email or "", row.created_at,
@@ -88,6 +91,16 @@ def callback_sender(callback_id: int) -> str | None:
     with read_scope() as session:
         found = session.get(Callback, callback_id)
         return None if found is None else str(found.sender_id)
+
+
+def close_callbacks_of(sender_id: str, staff_id: int) -> int:
+    """Close every open callback request of a conversation (it was handled); how many."""
+    with session_scope() as session:
+        done = session.execute(
+            update(Callback).where(Callback.sender_id == sender_id,
+                                   Callback.handled_at.is_(None))
+            .values(handled_at=utcnow(), handled_by=staff_id))
+        return int(done.rowcount or 0)
 
 
 def mark_callback_handled(callback_id: int, staff_id: int) -> bool:

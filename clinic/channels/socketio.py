@@ -17,6 +17,7 @@ at module level is fine here.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
@@ -31,9 +32,11 @@ from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
 from rasa.core.channels.socketio import SocketIOInput, SocketIOOutput
 from rasa.shared.core.events import BotUttered
 from sanic import Blueprint
+from sqlalchemy.exc import SQLAlchemyError
 
 from clinic.channels.common import typed_text
 from clinic.delivery import replay, widget_messages
+from clinic.inbox_store import record_presence, reset_presence
 from clinic.sanitize import clean_json, clean_text
 from clinic.secrets import require_secret
 from clinic.settings import settings
@@ -171,9 +174,12 @@ class ClinicSocketIOInput(SocketIOInput):
                     namespace=self.namespace)
         self.sio.on(self.user_message_evt, handler=self._user_message,
                     namespace=self.namespace)
+        self.sio.on("disconnect", handler=self._disconnect, namespace=self.namespace)
 
         async def remember_app(app: Any, *_: Any) -> None:
             self._app = app  # its agent's tracker store holds the replies to replay
+            if not settings().redis_url:  # one server: no page is connected at its start
+                await _record(reset_presence)
 
         socketio_blueprint.listener("before_server_start")(remember_app)
         logger.info("Chat widget accepted from origins: %s",
@@ -210,7 +216,12 @@ class ClinicSocketIOInput(SocketIOInput):
             if room not in (sid, session_id):
                 await _maybe_await(self.sio.leave_room(sid, room, namespace=self.namespace))
         await _maybe_await(self.sio.enter_room(sid, session_id, namespace=self.namespace))
-        await self.sio.save_session(sid, {"session_id": session_id}, namespace=self.namespace)
+        previous = await self.sio.get_session(sid, namespace=self.namespace)
+        if isinstance(previous, dict) and previous.get("counted"):
+            await _record(record_presence, previous["session_id"], -1)
+        await self.sio.save_session(sid, {"session_id": session_id, "counted": True},
+                                    namespace=self.namespace)
+        await _record(record_presence, session_id, +1)
         await self.sio.emit("session_confirm",
                             {"session_id": session_id,
                              "session_token": session_token(session_id)},
@@ -264,6 +275,16 @@ class ClinicSocketIOInput(SocketIOInput):
         """What Rasa's HTTP API sends staff messages through (``output_channel=socketio``)."""
         assert self.sio is not None
         return ClinicSocketIOOutput(self.sio, self.bot_message_evt)
+
+    async def _disconnect(self, sid: str, *_: Any) -> None:
+        """A page left: the console shows when the patient was last seen."""
+        assert self.sio is not None
+        try:
+            session = await self.sio.get_session(sid, namespace=self.namespace)
+        except KeyError:
+            return
+        if isinstance(session, dict) and session.get("counted"):
+            await _record(record_presence, session["session_id"], -1)
 
     async def _user_message(self, sid: str, data: Any) -> None:
         """A message of the widget, for the conversation bound to this connection only."""
@@ -339,6 +360,16 @@ def _share_across_replicas(sio: Any, redis_url: str | None = None) -> bool:
     sio.manager_initialized = False
     logger.info("socket.io replies are shared with the other Rasa replicas through Redis.")
     return True
+
+
+async def _record(function: Callable[..., None], *args: Any) -> None:
+    """Write presence to the clinic database, off the event loop; a failure costs only the
+    console's "connected now" line."""
+    try:
+        await asyncio.to_thread(function, *args)
+    except SQLAlchemyError as error:
+        logger.warning("Could not record whether a chat is connected: %s",
+                       type(error).__name__)
 
 
 async def _maybe_await(result: Any) -> None:

@@ -41,8 +41,10 @@ from sqlalchemy.exc import IntegrityError
 
 from clinic import messages as M
 from clinic.console.accounts import Staff
+from clinic.console.inbox import HANDLED_KEY
 from clinic.db import read_scope, session_scope
 from clinic.delivery import HANDOVER_KEY, STAFF_KEY, STAFF_PUBLIC_KEY
+from clinic.inbox_store import close_callbacks_of
 from clinic.kb import knowledge
 from clinic.models import SmsMessage, StaffAccount, Takeover, utcnow
 from clinic.settings import settings
@@ -230,6 +232,24 @@ async def hand_back(staff: Staff, sender_id: str) -> None:
         await append_events(sender_id, [resume, _bot(left, staff, "left")],
                             deliver_to=_deliver(current.channel))
     _release(sender_id)
+
+
+async def mark_handled(staff: Staff, sender_id: str) -> None:
+    """Take a conversation off the "needs a person" list without a word to the patient.
+
+    Appends Rasa's ``resume`` event (the inbox counts reasons from the latest one; with no
+    pause before it the assistant's behaviour does not change) marked with who did it, and
+    closes the conversation's open callback requests. Not while someone holds it: handing
+    back is what ends a take-over.
+    """
+    current = holder(sender_id)
+    if current is not None:
+        raise TakeoverError(f"{current.label} has taken this conversation over: hand it "
+                            "back instead")
+    await append_events(sender_id, [{"event": "resume", "timestamp": utcnow().timestamp(),
+                                     "metadata": {HANDLED_KEY: staff.label}}],
+                        deliver_to=None)
+    await asyncio.to_thread(close_callbacks_of, sender_id, staff.id)
 
 
 def _release(sender_id: str) -> None:

@@ -59,6 +59,11 @@
         var follow = atEnd();
         (data.lines || []).forEach(add);
         if (follow) { toEnd(); }
+        var presence = document.getElementById("presence");
+        if (presence && typeof data.presence === "string") {
+          presence.textContent = data.presence;
+          presence.className = "presence" + (data.online ? " online" : "");
+        }
         lastId = data.last_id || lastId;
         if (submitting) { return; }
         if ((data.holder || "") !== holder) { window.location.reload(); return; }
