@@ -75,6 +75,9 @@ export class ChatWidget {
     this.showState(OFFLINE);
     window.addEventListener("storage", (event) => this.onStorage(event));
     if (this.store.open) this.open({ focus: false });
+    // A conversation under way: connect with the panel closed too, so what the clinic sent
+    // meanwhile (a staff reply while the tab was closed) arrives and shows on the launcher.
+    else if (this.store.messages.length) this.connection.open(this.store.sessionId, this.store.sessionToken);
   }
 
   // ---- DOM construction -------------------------------------------------------------
