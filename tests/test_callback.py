@@ -147,3 +147,21 @@ def test_handled_callbacks_leave_the_open_list(clinic_db) -> None:
     assert not mark_callback_handled(first, staff.id)  # once
     assert [c.email for c in callbacks()] == ["jo@example.org"]
     assert [c.handled for c in callbacks(open_only=False)] == [True, False]
+
+
+def test_erasure_and_retention_remove_call_back_requests(tracker_store) -> None:
+    from clinic.callback import Contact
+    from clinic.erase import erase_person
+    from clinic.inbox_store import add_callback, callbacks, presence, record_presence
+    from clinic.retention import purge
+
+    add_callback("s1", "socketio", Contact("Sam", "+14155550123", None), None)
+    add_callback("s2", "socketio", Contact("Jo", None, "jo@example.org"), None)
+    record_presence("s1", +1)
+    erase_person(phone="+14155550123", tracker_url=tracker_store)
+    assert [c.name for c in callbacks(open_only=False)] == ["Jo"]
+    # Past the retention period, the rest goes too.
+    purge(now=dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=400),
+          tracker_url=tracker_store)
+    assert callbacks(open_only=False) == []
+    assert presence(["s1"]) == {}
