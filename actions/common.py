@@ -16,6 +16,7 @@ from clinic import messages as M
 from clinic.callback import (
     ASK_KEY,
     ASKED,
+    RECORDED,
     asked_for_contact,
     asks_for_callback,
     followup_reply,
@@ -133,7 +134,8 @@ def handoff(tracker: Tracker, dispatcher: CollectingDispatcher, k: Knowledge,
             log.error("A callback request could not be recorded: %s", type(error).__name__)
             dispatcher.utter_message(text=contact_text(k))
             return True
-    extra = {ASK_KEY: ASKED} if reply.asks else {}
+    extra = {ASK_KEY: ASKED} if reply.asks else \
+        {ASK_KEY: RECORDED} if reply.callback is not None else {}
     dispatcher.utter_message(text=reply.text, **extra)
     return True
 

@@ -47,8 +47,10 @@ _CALL_ME = re.compile(
     re.IGNORECASE)
 MAX_TEXT = 400
 SMS_CHANNEL = "twilio"
-# Metadata of the assistant's message that offered a call back (a bot event's metadata).
-ASK_KEY, ASKED = "clinic_callback", "ask"
+# Metadata of the assistant's message that offered a call back (ASKED) or confirmed one it
+# recorded (RECORDED): the next message may hold the details; the insights do not count
+# the details as a message the assistant did not understand.
+ASK_KEY, ASKED, RECORDED = "clinic_callback", "ask", "recorded"
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,14 @@ from rasa_sdk import Tracker
 
 from actions.faq import ActionFallback, ActionHandoff, ActionOutOfScope
 from clinic import hours
-from clinic.callback import ASK_KEY, ASKED, asked_for_contact, asks_for_callback, read_contact
+from clinic.callback import (
+    ASK_KEY,
+    ASKED,
+    RECORDED,
+    asked_for_contact,
+    asks_for_callback,
+    read_contact,
+)
 from clinic.kb import knowledge
 from clinic.rasa_components import guard_decision
 from tests.actions_support import make_tracker, run_action, texts
@@ -128,7 +135,7 @@ def test_by_text_message_the_number_is_already_known(monkeypatch, clinic_db) -> 
         "talk to a person", intent="human_handoff", channel="twilio", sender="+14155550142"))
     text = texts(dispatcher)
     assert "call you back on this number from Monday at 9 am" in text
-    assert ASK_KEY not in dispatcher.messages[0]
+    assert dispatcher.messages[0][ASK_KEY] == RECORDED  # not an offer: nothing to wait for
     [item] = _open_callbacks()
     assert (item.phone_e164, item.channel) == ("+14155550142", "twilio")
 
@@ -165,3 +172,42 @@ def test_erasure_and_retention_remove_call_back_requests(tracker_store) -> None:
           tracker_url=tracker_store)
     assert callbacks(open_only=False) == []
     assert presence(["s1"]) == {}
+
+
+def test_insights_count_as_not_understood_only_what_the_assistant_did_not_understand(
+        clinic_db, tmp_path, monkeypatch) -> None:
+    import time
+
+    from rasa.shared.core.events import BotUttered
+
+    from bench.console_seed import Conversation, write
+    from clinic.console import inbox, insights, tracker
+
+    url = f"sqlite:///{tmp_path / 'tracker.db'}"
+    monkeypatch.setenv("CLINIC_TRACKER_STORE_URL", url)
+    from clinic import settings as settings_module
+
+    settings_module.settings.cache_clear()
+    tracker.dispose()
+    start = time.time() - 600
+    # The classifier was unsure, but the screening form took the answer: understood.
+    form = Conversation("form", start=start).user("am I a candidate", "check_eligibility") \
+        .loop("screening_form").user("nah ill be inside", "nlu_fallback") \
+        .action("screening_form").bot("Next question").action("action_listen") \
+        .user("its jess, jessica tran", "nlu_fallback").action("booking_form")
+    # The details of a call back, answered by the fallback action with the confirmation.
+    details = Conversation("call", start=start).user("Sam, 415 555 0123", "inform") \
+        .action("action_fallback")
+    details.events.append(BotUttered("Thank you, Sam.", metadata={ASK_KEY: RECORDED},
+                                     timestamp=start + 100))
+    # Really not understood.
+    lost = Conversation("lost", start=start).turn("do you sell gift vouchers", "nlu_fallback",
+                                                  "action_fallback")
+    write(url, [form, details, lost])
+    today = dt.date.today()
+    period = insights.DateRange(today - dt.timedelta(days=1), today + dt.timedelta(days=1))
+    groups = insights.unanswered(period)
+    assert [g.example for g in groups] == ["do you sell gift vouchers"]
+    events = tracker.load_events(["form"])["form"]
+    assert inbox.NOT_UNDERSTOOD not in inbox.reasons(events)
+    tracker.dispose()

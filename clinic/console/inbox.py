@@ -59,9 +59,9 @@ class Turn:
 
     @property
     def not_understood(self) -> bool:
-        """The assistant fell back on this message."""
-        return (self.user.intent in FALLBACK_INTENTS
-                or any(a in FALLBACK_ACTIONS for a in self.actions))
+        """The assistant fell back on this message (what it did decides: a message the
+        classifier was unsure of but a form took as its answer was understood)."""
+        return any(a in FALLBACK_ACTIONS for a in self.actions)
 
     @property
     def out_of_scope(self) -> bool:
