@@ -188,7 +188,8 @@ def handoff_reply(k: Knowledge, text: str, *, channel: str, sender_id: str,
 
     - They gave a number or an address with the request, or in answer to the offer:
       a callback request, confirmed with when to expect it, whatever the hours.
-    - Open now: staff can answer in the chat (the console's inbox shows the conversation).
+    - Open now: staff can answer in the chat (the console's inbox shows the conversation);
+      a number or address typed next is still taken as a callback request.
     - Closed, by text message: the number is known; a callback request, confirmed.
     - Closed (or hours unreadable) in the widget: the offer of a call back; never a promise
       to "reply here", in a chat the person may have left by then.
@@ -200,7 +201,8 @@ def handoff_reply(k: Knowledge, text: str, *, channel: str, sender_id: str,
                               or channel != SMS_CHANNEL):
         return HandoffReply(confirm(k, contact, state, now, region), contact, call_from)
     if state is not None and state.open_now:
-        return HandoffReply(k.say(M.COMMON_HANDOFF_OPEN))
+        # Staff will answer here; a number typed next is taken as a call back request too.
+        return HandoffReply(k.say(M.COMMON_HANDOFF_OPEN), asks=channel != SMS_CHANNEL)
     if channel == SMS_CHANNEL:
         known = Contact(contact.name, sender_id, None)
         return HandoffReply(k.say(M.HANDOVER_CALLBACK_SMS, when=_when(k, state, now)),

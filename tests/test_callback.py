@@ -211,3 +211,16 @@ def test_insights_count_as_not_understood_only_what_the_assistant_did_not_unders
     events = tracker.load_events(["form"])["form"]
     assert inbox.NOT_UNDERSTOOD not in inbox.reasons(events)
     tracker.dispose()
+
+
+def test_in_opening_hours_staff_answer_here_and_a_number_typed_next_is_still_taken(
+        monkeypatch, clinic_db) -> None:
+    _at(monkeypatch, "2026-12-02T11:00")
+    _, dispatcher = run_action(ActionHandoff(), make_tracker(
+        "can I talk to someone", intent="human_handoff", channel="socketio"))
+    assert "stay in this chat" in texts(dispatcher)
+    assert dispatcher.messages[0][ASK_KEY] == ASKED
+    _, dispatcher = run_action(ActionFallback(), _after({ASK_KEY: ASKED}, "jo@example.org",
+                                                        "inform"))
+    assert "email you at jo@example.org as soon as someone is free today" in texts(dispatcher)
+    assert [c.email for c in _open_callbacks()] == ["jo@example.org"]
