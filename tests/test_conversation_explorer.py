@@ -2,8 +2,8 @@
 
 Against the real servers: for each state a person can be in (a fresh conversation, after an
 answer, in the middle of the screening questions, after pausing them, in the middle of the
-booking questions, after asking for a person), each short message gets one to four replies, Rasa's circuit breaker
-never trips, and a question sent right after is answered.
+booking questions, after asking for a person), each short message gets one to four replies,
+Rasa's circuit breaker never trips, and a question sent right after is answered.
 """
 
 from __future__ import annotations
