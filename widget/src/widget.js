@@ -264,6 +264,10 @@ export class ChatWidget {
   renderMessage(message) {
     const node = this.renderBubble(message.from === "user" ? "user" : "bot", message.text || "",
       message.from === "staff" ? message.staff || "Clinic staff" : null);
+    if (message.from === "bot" && this.store.messages.some((m) => m.from === "staff")) {
+      // Once a person has written, the assistant's messages say who wrote them too.
+      node.insertBefore(this.el("span", { className: "cc-author" }, this.config.assistantName), node.firstChild);
+    }
     node.dataset.id = message.id;
     if (!message.text) node.querySelector(".cc-bubble").remove();
     if (message.link) {
@@ -503,7 +507,9 @@ export class ChatWidget {
     }
     const message = this.store.add({ id: id || messageId(), ts, from: staff !== null ? "staff" : "bot",
       staff: staff || null, text, replies, link, used: false });
-    this.renderIfChanged(message);
+    const firstStaff = staff !== null && this.store.messages.filter((m) => m.from === "staff").length === 1;
+    if (firstStaff) this.renderAll();
+    else this.renderIfChanged(message);
     const spoken = [text, replies.length ? `Options: ${replies.map((r) => r.title).join(", ")}.` : ""]
       .filter(Boolean).join(" ");
     const who = staff || this.config.assistantName;
