@@ -2,15 +2,28 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from typing import Any
 
 from rasa_sdk import Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
+from sqlalchemy.exc import SQLAlchemyError
 
 from clinic import hours
 from clinic import messages as M
+from clinic.callback import (
+    ASK_KEY,
+    ASKED,
+    RECORDED,
+    asked_for_contact,
+    asks_for_callback,
+    followup_reply,
+    handoff_reply,
+    read_contact,
+)
+from clinic.inbox_store import add_callback
 from clinic.kb import OUTCOME_ELIGIBLE, OUTCOME_INCOMPLETE, Knowledge, Topic, knowledge
 from clinic.promotion import clinic_today, overview
 from clinic.questions import match_question, patient_questions, render_answer
@@ -19,6 +32,7 @@ from clinic.screening import ScreeningResult, answers_from_slots, evaluate
 from clinic.settings import settings
 
 # Intents that are a question aside, answered without leaving a form.
+log = logging.getLogger(__name__)
 SIDE_INTENTS = ("ask_contact", "ask_promotion", "human_handoff", "bot_challenge")
 SIDE_CONFIDENCE = 0.6
 QUESTION_START = re.compile(
@@ -95,20 +109,35 @@ def contact_text(k: Knowledge) -> str:
     return k.say(M.COMMON_CONTACT)
 
 
-def handoff_text(k: Knowledge) -> str:
-    """What a person who asks for a person is told (the staff console's inbox picks the
-    conversation up from the hand-off itself).
-
-    During opening hours staff can reply in this chat; outside them the person learns when
-    someone will, and gets the phone number either way.
+def handoff(tracker: Tracker, dispatcher: CollectingDispatcher, k: Knowledge,
+            followup: bool = False) -> bool:
+    """Answer a request for a person (``followup``: a message that may answer the offer of
+    a call back); records a callback request in the console's inbox when the person gave a
+    number or an address. False if ``followup`` and the message is not about a call back.
     """
-    now = hours.now()
-    state = hours.availability(k.clinic.hours, now, settings().tz)
-    if state is not None and state.open_now:
-        return k.say(M.COMMON_HANDOFF_OPEN)
-    if state is not None and state.next_opening is not None:
-        return k.say(M.COMMON_HANDOFF_CLOSED, when=hours.spoken_time(state.next_opening, now))
-    return k.say(M.COMMON_HANDOFF_UNKNOWN)
+    text = latest_text(tracker)
+    now, tz = hours.now(), settings().tz
+    asked = asked_for_contact(tracker.events)
+    if followup:
+        if not asked:
+            return False
+        reply = followup_reply(k, text, now=now, tz=tz)
+    else:
+        reply = handoff_reply(k, text, channel=tracker.get_latest_input_channel() or "",
+                              sender_id=tracker.sender_id, now=now, tz=tz, asked=asked)
+    if reply.callback is not None:
+        try:
+            add_callback(tracker.sender_id, tracker.get_latest_input_channel() or "",
+                         reply.callback, reply.call_from)
+        except SQLAlchemyError as error:
+            # Never confirm a request that was not recorded (no details in the log).
+            log.error("A callback request could not be recorded: %s", type(error).__name__)
+            dispatcher.utter_message(text=contact_text(k))
+            return True
+    extra = {ASK_KEY: ASKED} if reply.asks else \
+        {ASK_KEY: RECORDED} if reply.callback is not None else {}
+    dispatcher.utter_message(text=reply.text, **extra)
+    return True
 
 
 def consultation_contact(k: Knowledge) -> str:
@@ -178,8 +207,9 @@ def answer_side_question(tracker: Tracker, dispatcher: CollectingDispatcher,
         dispatcher.utter_message(text=render_topic(topic, k))
         return True
     if intent == "human_handoff":
-        dispatcher.utter_message(text=handoff_text(k))
-        return True
+        if read_contact(text).reachable and not asks_for_callback(text):
+            return False  # a number or an address the form asked for, not a request
+        return handoff(tracker, dispatcher, k)
     if intent == "ask_contact":
         dispatcher.utter_message(text=contact_text(k))
         return True

@@ -11,7 +11,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions.common import (
     answer_faq,
     contact_text,
-    handoff_text,
+    handoff,
     kb,
     latest_intent,
     latest_text,
@@ -71,7 +71,7 @@ class ActionHandoff(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[dict[str, Any]]:
-        dispatcher.utter_message(text=handoff_text(kb()))
+        handoff(tracker, dispatcher, kb())
         return []
 
 
@@ -85,6 +85,8 @@ class ActionOutOfScope(Action):
                   domain: dict[str, Any]) -> list[dict[str, Any]]:
         k = kb()
         text = latest_text(tracker)
+        if handoff(tracker, dispatcher, k, followup=True):
+            return []  # the answer to the offer of a call back
         if describe_input(text) == "other_language":
             dispatcher.utter_message(text=other_language_text(k), buttons=start_buttons(k))
             return []
@@ -128,6 +130,8 @@ class ActionFallback(Action):
                   domain: dict[str, Any]) -> list[dict[str, Any]]:
         k = kb()
         text = latest_text(tracker)
+        if handoff(tracker, dispatcher, k, followup=True):
+            return []  # the answer to the offer of a call back
         kind = describe_input(text)
         if kind == "gibberish":
             dispatcher.utter_message(response="utter_gibberish", buttons=start_buttons(k))

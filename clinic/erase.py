@@ -62,14 +62,17 @@ from clinic.booking import normalize_phone, phones_in_text
 from clinic.db import external_engine, flush_deleted, get_engine, read_scope, session_scope
 from clinic.models import (
     BookingRequest,
+    Callback,
     ConversationRef,
     Followup,
+    InboxAssignment,
     PromotionRedemption,
     SmsConsent,
     SmsMessage,
     SmsOptOut,
     Takeover,
     WebhookDelivery,
+    WidgetPresence,
 )
 from clinic.settings import settings
 
@@ -459,6 +462,16 @@ def erase_person(
         conversations = sorted(found.conversation_ids | set(tracker_ids))
         remove(ConversationRef, ConversationRef.sender_id, conversations)
         remove(Takeover, Takeover.sender_id, conversations)
+        # The inbox's call back requests (by conversation, and by the number or address
+        # given in them), assignments and the widget's last-seen time.
+        remove(Callback, Callback.sender_id, conversations)
+        given = [column == value for column, value in ((Callback.phone_e164, phone),
+                                                        (Callback.email, email)) if value]
+        if given:
+            session.execute(delete(Callback).where(or_(*given))
+                            .execution_options(synchronize_session=False))
+        remove(InboxAssignment, InboxAssignment.sender_id, conversations)
+        remove(WidgetPresence, WidgetPresence.sender_id, conversations)
 
     flush_deleted(get_engine(url))
     log.info("Erased a person's data: %s bookings, %s conversations",

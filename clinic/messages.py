@@ -210,6 +210,14 @@ FAQ_FALLBACK_UNCLEAR = register("faq.fallback_unclear")
 # Told to the patient when a member of staff takes the conversation over, and hands it back.
 HANDOVER_STAFF_JOINED = register("handover.staff_joined")
 HANDOVER_STAFF_LEFT = register("handover.staff_left")
+HANDOVER_STAFF_NAME = register("handover.staff_name")
+HANDOVER_CALLBACK_PHONE = register("handover.callback_phone", "name", "phone", "when")
+HANDOVER_CALLBACK_EMAIL = register("handover.callback_email", "name", "email", "when")
+HANDOVER_CALLBACK_SMS = register("handover.callback_sms", "when")
+HANDOVER_CALLBACK_NO_CONTACT = register("handover.callback_no_contact")
+HANDOVER_WHEN_LATER = register("handover.when_later", "time")
+HANDOVER_WHEN_OPEN = register("handover.when_open")
+HANDOVER_WHEN_UNKNOWN = register("handover.when_unknown")
 
 # ---------------------------------------------------------------- sms
 # Replies to STOP, START (and YES when opted out), HELP, and a text without words.

@@ -295,7 +295,7 @@ class WebhookDelivery(Base):
 # --------------------------------------------------------------------------- staff console
 
 AUDIT_ACTIONS = ("login", "login_failed", "logout", "view", "take_over", "reply",
-                 "hand_back", "export", "locked")
+                 "hand_back", "export", "locked", "handled", "assign")
 
 
 class StaffAccount(Base):
@@ -381,3 +381,58 @@ class Takeover(Base):
 
     def __repr__(self) -> str:
         return f"<Takeover staff={self.staff_id} {self.channel}>"
+
+
+class Callback(Base):
+    """A person asked the clinic to call (or e-mail) them back; an item of the console's inbox.
+
+    Written by the assistant (:mod:`clinic.inbox_store`), closed by staff ("handled").
+    ``call_from`` is when the clinic opens next, as the person was told (None: open then).
+    """
+
+    __tablename__ = "callbacks"
+
+    id = Column(Integer, primary_key=True)
+    sender_id = Column(String(255), nullable=False, index=True)
+    channel = Column(String(40), nullable=False)
+    name = Column(CleanString(100), nullable=True)
+    phone_e164 = Column(String(20), nullable=True)
+    email = Column(String(254), nullable=True)
+    created_at = Column(UTCDateTime(), nullable=False, default=utcnow, index=True)
+    call_from = Column(UTCDateTime(), nullable=True)
+    assigned_staff_id = Column(Integer, ForeignKey("staff_accounts.id"), nullable=True)
+    handled_at = Column(UTCDateTime(), nullable=True)
+    handled_by = Column(Integer, ForeignKey("staff_accounts.id"), nullable=True)
+
+    def __repr__(self) -> str:
+        return f"<Callback {self.id} {self.channel} handled={self.handled_at is not None}>"
+
+
+class InboxAssignment(Base):
+    """Which member of staff looks after a conversation of the inbox (one at most)."""
+
+    __tablename__ = "inbox_assignments"
+
+    sender_id = Column(String(255), primary_key=True)
+    staff_id = Column(Integer, ForeignKey("staff_accounts.id"), nullable=False)
+    assigned_at = Column(UTCDateTime(), nullable=False, default=utcnow)
+
+    def __repr__(self) -> str:
+        return f"<InboxAssignment staff={self.staff_id}>"
+
+
+class WidgetPresence(Base):
+    """Whether a widget conversation has a page connected now, and when it was last seen.
+
+    Written by the Rasa server's socket.io channel on connect and disconnect: ``connected``
+    counts the open pages (tabs) of that server process.
+    """
+
+    __tablename__ = "widget_presence"
+
+    sender_id = Column(String(255), primary_key=True)
+    connected = Column(Integer, nullable=False, default=0)
+    last_seen = Column(UTCDateTime(), nullable=False, default=utcnow)
+
+    def __repr__(self) -> str:
+        return f"<WidgetPresence connected={self.connected}>"

@@ -39,6 +39,7 @@ from rasa.shared.nlu.constants import (
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
+from clinic.callback import asks_for_callback
 from clinic.kb import PROJECT_ROOT
 from clinic.safety import (
     MentionKind,
@@ -365,6 +366,7 @@ def details_intent(text: str) -> str | None:
     """``inform`` for a message that is only an e-mail address, a phone number, a name given
     as one ("my name is Maria Chen") or days and times ("tuesday afternoons, after 3pm");
     None otherwise."""
+    from clinic.callback import asks_for_callback, gives_contact
     from clinic.text_kind import only_times
 
     if _EMAIL.match(text) or _NAME.match(text) or _TREATMENT_CHOICE.match(text) or \
@@ -374,6 +376,8 @@ def details_intent(text: str) -> str | None:
         return "inform"
     if only_times(text):
         return "inform"
+    if gives_contact(text) and not asks_for_callback(text):
+        return "inform"  # "Sam, 415 555 0123": the details a callback offer asked for
     return None
 
 
@@ -393,10 +397,13 @@ _HANDOFF = re.compile(
 
 def request_intent(text: str) -> str | None:
     """A request the classifier must not be left to guess: a person ("talk to a human") is
-    ``human_handoff``; a study named by its author ("who is Aust et al", "Majid 2014") is
+    ``human_handoff``, and so is a request to be called back with a number or an address;
+    a study named by its author ("who is Aust et al", "Majid 2014") is
     ``ask_references``."""
     if len(text.split()) <= 12 and _HANDOFF.match(text):
         return "human_handoff"
+    if asks_for_callback(text):
+        return "human_handoff"  # "I'm Sam, 415 555 0123, can someone call me tomorrow"
     if _cites_a_study(text):
         return "ask_references"
     return None

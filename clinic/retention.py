@@ -28,11 +28,11 @@ import datetime as dt
 import logging
 from dataclasses import dataclass
 
-from sqlalchemy import bindparam, func, select, text, update
+from sqlalchemy import bindparam, delete, func, select, text, update
 
 from clinic.db import flush_deleted, get_engine, session_scope
 from clinic.erase import TRACKER_EVENTS_TABLE, TrackerStoreMissing, open_tracker_store
-from clinic.models import SmsMessage, WebhookDelivery, utcnow
+from clinic.models import Callback, SmsMessage, WebhookDelivery, WidgetPresence, utcnow
 from clinic.settings import settings
 
 log = logging.getLogger(__name__)
@@ -109,6 +109,9 @@ def purge(now: dt.datetime | None = None, *, days: int | None = None, dry_run: b
                                 .values(payload={})
                                 .execution_options(synchronize_session=False))
             report.webhook_payloads = len(ids)
+            # Call back requests (names and numbers) and last-seen times go with the rest.
+            session.execute(delete(Callback).where(Callback.created_at < cutoff))
+            session.execute(delete(WidgetPresence).where(WidgetPresence.last_seen < cutoff))
     if not dry_run and (report.sms_messages or report.webhook_payloads):
         flush_deleted(get_engine(url))
 

@@ -2,8 +2,8 @@
 
 Against the real servers: for each state a person can be in (a fresh conversation, after an
 answer, in the middle of the screening questions, after pausing them, in the middle of the
-booking questions), each short message gets one to four replies, Rasa's circuit breaker
-never trips, and a question sent right after is answered.
+booking questions, after asking for a person), each short message gets one to four replies,
+Rasa's circuit breaker never trips, and a question sent right after is answered.
 """
 
 from __future__ import annotations
@@ -36,6 +36,8 @@ STATES: dict[str, list[str]] = {
     "after_answer": ["can microneedling help acne scars?"],
     "mid_screening": ["am I a good candidate?", "no"],
     "paused": ["am I a good candidate?", "no", "pause"],
+    # After hours this is the offer of a call back, whose answer is read for details.
+    "after_asking_for_a_person": ["can I talk to someone?"],
     "mid_booking": (["I want to book"] + ["/deny"] * len(K.screening.contraindications)
                     + ["Ana Lee", "(415) 555-0132", "skip", "facial"]),
 }

@@ -17,6 +17,7 @@ at module level is fine here.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
@@ -28,12 +29,15 @@ import uuid
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
-from rasa.core.channels.channel import InputChannel, UserMessage
+from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
 from rasa.core.channels.socketio import SocketIOInput, SocketIOOutput
-from rasa.shared.core.events import BotUttered, UserUttered
+from rasa.shared.core.events import BotUttered
 from sanic import Blueprint
+from sqlalchemy.exc import SQLAlchemyError
 
 from clinic.channels.common import typed_text
+from clinic.delivery import replay, widget_messages
+from clinic.inbox_store import record_presence, reset_presence
 from clinic.sanitize import clean_json, clean_text
 from clinic.secrets import require_secret
 from clinic.settings import settings
@@ -176,9 +180,12 @@ class ClinicSocketIOInput(SocketIOInput):
         self.sio.on(self.user_message_evt, handler=self._user_message,
                     namespace=self.namespace)
         self.sio.on("session_end", handler=self._session_end, namespace=self.namespace)
+        self.sio.on("disconnect", handler=self._disconnect, namespace=self.namespace)
 
         async def remember_app(app: Any, *_: Any) -> None:
             self._app = app  # its agent's tracker store holds the replies to replay
+            if not settings().redis_url:  # one server: no page is connected at its start
+                await _record(reset_presence)
 
         socketio_blueprint.listener("before_server_start")(remember_app)
         logger.info("Chat widget accepted from origins: %s",
@@ -216,15 +223,22 @@ class ClinicSocketIOInput(SocketIOInput):
             if room not in (sid, session_id):
                 await _maybe_await(self.sio.leave_room(sid, room, namespace=self.namespace))
         await _maybe_await(self.sio.enter_room(sid, session_id, namespace=self.namespace))
-        await self.sio.save_session(sid, {"session_id": session_id}, namespace=self.namespace)
+        previous = await self.sio.get_session(sid, namespace=self.namespace)
+        if isinstance(previous, dict) and previous.get("counted"):
+            await _record(record_presence, previous["session_id"], -1)
+        await self.sio.save_session(sid, {"session_id": session_id, "counted": True},
+                                    namespace=self.namespace)
+        await _record(record_presence, session_id, +1)
         await self.sio.emit("session_confirm",
                             {"session_id": session_id,
                              "session_token": session_token(session_id)},
                             room=sid, namespace=self.namespace)
         logger.debug("A socket joined its conversation.")
-        sent = data.get("user_messages") if isinstance(data, dict) else None
-        if session_id == requested and isinstance(sent, int) and not isinstance(sent, bool):
-            await self._replay_last_answer(sid, session_id, sent)
+        since = data.get("since") if isinstance(data, dict) else None
+        if not isinstance(since, (int, float)) or isinstance(since, bool):
+            since = None
+        await self._catch_up(sid, session_id, since if session_id == requested else None,
+                             rejoined=session_id == requested)
 
     async def _session_end(self, sid: str, data: Any) -> None:
         """"Start over" in the widget: the conversation's token stops working at once, on
@@ -242,39 +256,58 @@ class ClinicSocketIOInput(SocketIOInput):
         await self.sio.save_session(sid, {}, namespace=self.namespace)
         logger.info("A widget conversation was ended by its visitor (Start over).")
 
-    async def _replay_last_answer(self, sid: str, session_id: str, sent: int) -> None:
-        """Send a rejoining widget the answer to its last message again.
+    async def _catch_up(self, sid: str, session_id: str, since: float | None,
+                        rejoined: bool) -> None:
+        """Tell a joining widget whether a person holds the conversation, and send it every
+        stored bot message from ``since`` on (its latest known timestamp).
 
-        The widget asks (``user_messages``: how many messages it has sent in this
-        conversation) when its last message has no answer on the page: a page reloaded, or
-        a connection that dropped, while the answer was on its way misses it, since
-        Rasa's channel replays nothing. Without this the person saw their "no" unanswered,
-        never saw the next safety question, and a second "no" answered that unseen question.
-        Only when the stored conversation has exactly that many messages, so an answer still
-        being worked out (it reaches the room) is not mistaken for the previous one.
+        Rasa's channel replays nothing: a staff reply written while the patient's tab was
+        closed, or an answer that arrived during a reload, never reached the page. Each
+        message goes with its id (:mod:`clinic.delivery`); the widget drops those it has,
+        so a message is shown once however often it is sent.
         """
-        agent = getattr(getattr(self._app, "ctx", None), "agent", None)
-        store = getattr(agent, "tracker_store", None)
-        if store is None or self.sio is None:
-            return
-        try:
-            tracker = await store.retrieve_full_tracker(session_id)
-        except Exception as error:  # noqa: BLE001 - the widget still works without it
-            logger.warning("Could not read a conversation to replay its last answer: %s",
-                           type(error).__name__)
-            return
+        assert self.sio is not None
+        tracker = await self._stored(session_id) if rejoined else None
+        paused = bool(tracker is not None and tracker.is_paused())
+        await self.sio.emit("session_state", {"paused": paused}, room=sid,
+                            namespace=self.namespace)
         if tracker is None:
             return
-        events = list(tracker.events)
-        users = [i for i, event in enumerate(events) if isinstance(event, UserUttered)]
-        if len(users) != sent or not users:
+        stored = [event.message() for event in tracker.events if isinstance(event, BotUttered)]
+        payloads = replay(stored, since)
+        for payload in payloads:
+            await self.sio.emit(self.bot_message_evt, payload, room=sid,
+                                namespace=self.namespace)
+        if payloads:
+            logger.info("Replayed %d message(s) to a widget that rejoined.", len(payloads))
+
+    async def _stored(self, session_id: str) -> Any:
+        """The whole stored conversation (every session of it), or None."""
+        agent = getattr(getattr(self._app, "ctx", None), "agent", None)
+        store = getattr(agent, "tracker_store", None)
+        if store is None:
+            return None
+        try:
+            return await store.retrieve_full_tracker(session_id)
+        except Exception as error:  # noqa: BLE001 - the widget still works without it
+            logger.warning("Could not read a conversation to replay it: %s",
+                           type(error).__name__)
+            return None
+
+    def get_output_channel(self) -> OutputChannel | None:
+        """What Rasa's HTTP API sends staff messages through (``output_channel=socketio``)."""
+        assert self.sio is not None
+        return ClinicSocketIOOutput(self.sio, self.bot_message_evt)
+
+    async def _disconnect(self, sid: str, *_: Any) -> None:
+        """A page left: the console shows when the patient was last seen."""
+        assert self.sio is not None
+        try:
+            session = await self.sio.get_session(sid, namespace=self.namespace)
+        except KeyError:
             return
-        output = SocketIOOutput(self.sio, self.bot_message_evt)
-        replies = [event for event in events[users[-1] + 1:] if isinstance(event, BotUttered)]
-        for event in replies:
-            await output.send_response(sid, {"text": event.text, **(event.data or {})})
-        if replies:
-            logger.info("Replayed the last answer to a widget that rejoined without it.")
+        if isinstance(session, dict) and session.get("counted"):
+            await _record(record_presence, session["session_id"], -1)
 
     async def _user_message(self, sid: str, data: Any) -> None:
         """A message of the widget, for the conversation bound to this connection only."""
@@ -297,11 +330,21 @@ class ClinicSocketIOInput(SocketIOInput):
         metadata = data.get(self.metadata_key)
 
         message = UserMessage(typed_text(clean_text(text[:MAX_MESSAGE_CHARS])),
-                              SocketIOOutput(self.sio, self.bot_message_evt), session_id,
+                              ClinicSocketIOOutput(self.sio, self.bot_message_evt), session_id,
                               input_channel=self.name(),
                               metadata=clean_json(metadata) if isinstance(metadata, dict)
                               else None)
         await self._on_new_message(message)
+
+
+class ClinicSocketIOOutput(SocketIOOutput):
+    """Rasa's socket.io output, sending each stored bot message with its id and timestamp
+    (:func:`clinic.delivery.widget_messages`), exactly as a replay sends it later."""
+
+    async def send_response(self, recipient_id: str, message: dict[str, Any]) -> None:
+        """Send one bot message (``BotUttered.message()``) to the conversation's room."""
+        for payload in widget_messages(message):
+            await self._send_message(recipient_id, payload)
 
 
 def _token_mac(session_id: str, expires: int) -> str:
@@ -398,6 +441,16 @@ def _share_across_replicas(sio: Any, redis_url: str | None = None) -> bool:
     sio.manager_initialized = False
     logger.info("socket.io replies are shared with the other Rasa replicas through Redis.")
     return True
+
+
+async def _record(function: Callable[..., None], *args: Any) -> None:
+    """Write presence to the clinic database, off the event loop; a failure costs only the
+    console's "connected now" line."""
+    try:
+        await asyncio.to_thread(function, *args)
+    except SQLAlchemyError as error:
+        logger.warning("Could not record whether a chat is connected: %s",
+                       type(error).__name__)
 
 
 async def _maybe_await(result: Any) -> None:

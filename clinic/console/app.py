@@ -24,6 +24,7 @@ import jinja2
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
+from clinic import inbox_store
 from clinic.cli_support import spreadsheet_safe
 from clinic.console import accounts, inbox, insights, security, takeover
 from clinic.console.charts import daily_bars, horizontal_bars
@@ -218,20 +219,25 @@ async def inbox_page(request: web.Request) -> web.Response:
     view = view if view in inbox.FILTERS else "needs"
     logged_in: security.LoggedIn = request["logged_in"]
 
-    def load() -> tuple[list[inbox.Summary], dict[str, str], set[str]]:
+    def load() -> dict[str, Any]:
         held = takeover.taken_over()
         rows = inbox.list_conversations(view, limit=50, taken_over=held)
-        refs = security.refs_for([r.sender_id for r in rows])
-        # The rows preview patients' messages: which ones this person saw is audited.
+        inbox.annotate(rows)
+        calls = inbox_store.callbacks()
+        refs = security.refs_for([r.sender_id for r in rows] + [c.sender_id for c in calls])
+        # The rows preview patients' messages and call backs their numbers: which ones this
+        # person saw is audited.
         shown = [refs[r.sender_id] for r in rows if r.sender_id in refs]
+        shown += [refs[c.sender_id] for c in calls if c.sender_id in refs]
         security.audit(logged_in.staff, "view", None,
                        f"inbox {view}: {len(shown)} conversations {' '.join(shown)}")
-        return rows, refs, held
+        return {"rows": rows, "refs": refs, "calls": calls, "team": accounts.list_staff()}
 
-    rows, refs, _ = await asyncio.to_thread(load)
-    return render(request, "inbox.html", rows=rows, refs=refs, view=view,
+    data = await asyncio.to_thread(load)
+    return render(request, "inbox.html", view=view, spoken_number=inbox.spoken_number,
+                  channel_label=inbox.channel_label,
                   views=[("needs", "Needs a person"), ("recent", "All recent"),
-                         ("widget", "Widget"), ("sms", "SMS")])
+                         ("widget", "Widget"), ("sms", "SMS")], **data)
 
 
 def _sender(request: web.Request) -> tuple[str, str]:
@@ -249,8 +255,11 @@ async def conversation_page(request: web.Request) -> web.Response:
         ref, sender_id = _sender(request)
         events = load_events([sender_id])[sender_id]
         security.audit(logged_in.staff, "view", ref)
+        summary = inbox.summarise(sender_id, events)
+        inbox.annotate([summary])
         return {
-            "ref": ref, "summary": inbox.summarise(sender_id, events),
+            "ref": ref, "summary": summary, "team": accounts.list_staff(),
+            "calls": inbox_store.callbacks(sender_id),
             "lines": inbox.transcript(events),
             "last_id": events[-1].id if events else 0,
             "screening": inbox.screening_summary(events),
@@ -262,6 +271,8 @@ async def conversation_page(request: web.Request) -> web.Response:
         }
 
     context = await asyncio.to_thread(load)
+    context["presence_text"] = presence_text(context["summary"].presence,
+                                             context["summary"].channel)
     return render(request, "conversation.html", poll_ms=POLL_MS,
                   notice=request.query.get("notice", ""), nonce=secrets.token_hex(8),
                   **context)
@@ -287,7 +298,10 @@ async def conversation_events(request: web.Request) -> web.Response:
             # Polls that bring no new text are not audited (every 2 s while a page is open).
             security.audit(logged_in.staff, "view", ref,
                            f"{len(lines)} new lines after event {after}")
+        seen = inbox_store.presence([sender_id]).get(sender_id)
         return {
+            "presence": presence_text(seen, takeover.WIDGET if seen else ""),
+            "online": bool(seen and seen.connected),
             "lines": [{"id": line.id, "who": line.who, "text": line.text,
                        "staff": line.staff_name, "at": _local(line.at, "%H:%M")}
                       for line in lines],
@@ -297,6 +311,15 @@ async def conversation_events(request: web.Request) -> web.Response:
         }
 
     return web.json_response(await asyncio.to_thread(load))
+
+
+def presence_text(seen: inbox_store.Presence | None, channel: str) -> str:
+    """Whether the patient's chat is open now, and when it was last seen (widget only)."""
+    if seen is not None and seen.connected:
+        return "The patient's chat is open now."
+    if seen is not None:
+        return f"The patient's chat is closed; last seen {_local(seen.last_seen)}."
+    return "The patient's chat is closed." if channel == takeover.WIDGET else ""
 
 
 NONCES: OrderedDict[str, None] = OrderedDict()
@@ -334,6 +357,11 @@ async def _act(request: web.Request, action: str) -> web.StreamResponse:
         elif action == "hand_back":
             await takeover.hand_back(logged_in.staff, sender_id)
             notice = "Handed back to the assistant."
+        elif action == "handled":
+            await takeover.mark_handled(logged_in.staff, sender_id)
+            notice = "Marked handled. Nothing was sent to the patient."
+        elif action == "assign":
+            notice = await _assign(sender_id, str(form.get("staff_id", "")))
         await asyncio.to_thread(security.audit, logged_in.staff, action, ref)
     except takeover.TakeoverError as error:
         notice = f"Not done: {error}."
@@ -354,6 +382,45 @@ def _notice_code(text: str) -> str:
     return code
 
 
+async def _assign(sender_id: str, staff_id: str) -> str:
+    """Give a conversation (and its open callback requests) to a member of staff."""
+    team = {str(member.id): member for member in await asyncio.to_thread(accounts.list_staff)
+            if member.active}
+    if staff_id and staff_id not in team:
+        raise takeover.TakeoverError("no such member of staff")
+    member = team.get(staff_id)
+
+    def store() -> None:
+        inbox_store.assign(sender_id, member.id if member else None)
+        for item in inbox_store.callbacks(sender_id):
+            inbox_store.assign_callback(item.id, member.id if member else None)
+
+    await asyncio.to_thread(store)
+    return f"Assigned to {member.label}." if member else "No longer assigned."
+
+
+async def callback_handled(request: web.Request) -> web.StreamResponse:
+    """A callback request was dealt with (the call made): it leaves the inbox, and so does
+    its conversation unless someone holds it."""
+    logged_in: security.LoggedIn = request["logged_in"]
+    try:
+        callback_id = int(request.match_info["id"])
+    except ValueError:
+        raise web.HTTPNotFound(text="No such callback request.") from None
+    sender_id = await asyncio.to_thread(inbox_store.callback_sender, callback_id)
+    if sender_id is None:
+        raise web.HTTPNotFound(text="No such callback request.")
+    await asyncio.to_thread(inbox_store.mark_callback_handled, callback_id, logged_in.staff.id)
+    ref = (await asyncio.to_thread(security.refs_for, [sender_id]))[sender_id]
+    if await asyncio.to_thread(takeover.holder, sender_id) is None:
+        try:
+            await takeover.mark_handled(logged_in.staff, sender_id)
+        except takeover.TakeoverError as error:
+            log.info("A handled callback's conversation stays in the inbox: %s", error)
+    await asyncio.to_thread(security.audit, logged_in.staff, "handled", ref, "call back")
+    raise web.HTTPSeeOther("/")
+
+
 async def take_over_view(request: web.Request) -> web.StreamResponse:
     return await _act(request, "take_over")
 
@@ -364,6 +431,14 @@ async def reply_view(request: web.Request) -> web.StreamResponse:
 
 async def hand_back_view(request: web.Request) -> web.StreamResponse:
     return await _act(request, "hand_back")
+
+
+async def handled_view(request: web.Request) -> web.StreamResponse:
+    return await _act(request, "handled")
+
+
+async def assign_view(request: web.Request) -> web.StreamResponse:
+    return await _act(request, "assign")
 
 
 # --------------------------------------------------------------------------- insights
@@ -523,6 +598,9 @@ def create_app() -> web.Application:
     app.router.add_post("/c/{ref}/take-over", take_over_view)
     app.router.add_post("/c/{ref}/reply", reply_view)
     app.router.add_post("/c/{ref}/hand-back", hand_back_view)
+    app.router.add_post("/c/{ref}/handled", handled_view)
+    app.router.add_post("/c/{ref}/assign", assign_view)
+    app.router.add_post("/callbacks/{id}/handled", callback_handled)
     app.router.add_get("/insights", insights_page)
     app.router.add_get("/insights/questions/{group}", question_page)
     app.router.add_get("/insights/export/{table}.csv", export_csv)

@@ -21,11 +21,13 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
+import phonenumbers
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.sql.expression import ColumnElement
 
 from clinic.console.tracker import EVENTS, Event, engine, has_events_table, load_events
 from clinic.db import read_scope
+from clinic.inbox_store import Presence, assignments, callbacks, presence
 from clinic.kb import knowledge
 from clinic.models import BookingRequest
 from clinic.screening import Answer, answers_from_slots, coerce_answer, evaluate
@@ -38,6 +40,8 @@ TAKEN_OVER = "taken over by staff"
 DISCLOSURE = "said a contraindication the screening answers do not show"
 CONTRAINDICATION_ENTITY = "contraindication"
 DISCLOSED_ROLES = ("affirmed", "uncertain")  # clinic.safety.RECORDED_ANSWERS
+CALLBACK = "call back requested"
+HANDLED_KEY = "clinic_handled"  # metadata of the resume event "mark handled" appends
 
 HANDOFF_INTENTS = ("human_handoff",)
 HANDOFF_ACTIONS = ("action_handoff",)
@@ -61,9 +65,9 @@ class Turn:
 
     @property
     def not_understood(self) -> bool:
-        """The assistant fell back on this message."""
-        return (self.user.intent in FALLBACK_INTENTS
-                or any(a in FALLBACK_ACTIONS for a in self.actions))
+        """The assistant fell back on this message (what it did decides: a message the
+        classifier was unsure of but a form took as its answer was understood)."""
+        return any(a in FALLBACK_ACTIONS for a in self.actions)
 
     @property
     def out_of_scope(self) -> bool:
@@ -182,6 +186,9 @@ class Summary:
     messages: int
     preview: str
     paused: bool
+    patient: str = ""  # name and number when known
+    assigned: str = ""  # the member of staff looking after it
+    presence: Presence | None = None  # widget conversations: connected now, last seen
 
     @property
     def channel_label(self) -> str:
@@ -301,6 +308,10 @@ def transcript(events: list[Event]) -> list[Line]:
                 lines.append(Line(event.id, "assistant", event.text, at, buttons=buttons))
         elif event.type == "pause":
             lines.append(Line(event.id, "note", "Staff took over: the assistant is paused.", at))
+        elif event.type == "resume" and event.metadata.get(HANDLED_KEY):
+            lines.append(Line(event.id, "note", f"Marked handled by "
+                              f"{event.metadata[HANDLED_KEY]} (nothing was sent to the "
+                              "patient).", at))
         elif event.type == "resume":
             lines.append(Line(event.id, "note", "Handed back to the assistant.", at))
     return lines
@@ -328,3 +339,51 @@ def bookings_of(sender_id: str) -> list[BookingRequest]:
         return list(session.execute(
             select(BookingRequest).where(BookingRequest.conversation_id == sender_id)
             .order_by(BookingRequest.created_at.desc())).scalars())
+
+
+def spoken_number(e164: str) -> str:
+    """A phone number as staff dial it ("+1 415-555-0123"); the text itself if it is none."""
+    try:
+        number = phonenumbers.parse(e164, None)
+    except phonenumbers.NumberParseException:
+        return e164
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+
+
+def patients(rows: list[Summary]) -> dict[str, str]:
+    """Who each conversation is with, as far as it is known: the name and number or address
+    of a callback request or a booking request, else an SMS conversation's number."""
+    ids = [row.sender_id for row in rows]
+    found: dict[str, tuple[str, str]] = {}
+    with read_scope() as session:
+        for booking in session.execute(select(BookingRequest).where(
+                BookingRequest.conversation_id.in_(ids)).order_by(
+                BookingRequest.created_at)).scalars():
+            found[booking.conversation_id] = (booking.name or "", booking.phone_e164 or "")
+    for item in callbacks(open_only=False, sender_ids=ids):
+        name, number = found.get(item.sender_id, ("", ""))
+        found[item.sender_id] = (item.name or name,
+                                 item.phone_e164 or item.email or number)
+    labels: dict[str, str] = {}
+    for row in rows:
+        name, number = found.get(row.sender_id, ("", ""))
+        if not number and row.channel == "twilio":
+            number = row.sender_id
+        if number.startswith("+"):
+            number = spoken_number(number)
+        labels[row.sender_id] = " · ".join(part for part in (name, number) if part)
+    return labels
+
+
+def annotate(rows: list[Summary]) -> None:
+    """Fill in each row's patient, assignment and presence, and the reason "call back
+    requested" where a callback request is open."""
+    ids = [row.sender_id for row in rows]
+    names, assigned, seen = patients(rows), assignments(ids), presence(ids)
+    open_callbacks = {item.sender_id for item in callbacks(sender_ids=ids)}
+    for row in rows:
+        row.patient = names.get(row.sender_id, "")
+        row.assigned = assigned.get(row.sender_id, "")
+        row.presence = seen.get(row.sender_id)
+        if row.sender_id in open_callbacks and CALLBACK not in row.reasons:
+            row.reasons.insert(0, CALLBACK)

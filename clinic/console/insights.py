@@ -15,13 +15,13 @@ import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
-from sqlalchemy import Integer, and_, cast, func, select
+from sqlalchemy import Integer, and_, cast, func, or_, select
 
+from clinic.callback import ASK_KEY as CALLBACK_KEY
+from clinic.callback import RECORDED as CALLBACK_RECORDED
 from clinic.console.inbox import (
     FALLBACK_ACTIONS,
-    FALLBACK_INTENTS,
     OUT_OF_SCOPE_ACTIONS,
-    OUT_OF_SCOPE_INTENTS,
 )
 from clinic.console.tracker import EVENTS, _event, engine, has_events_table
 from clinic.db import read_scope
@@ -163,7 +163,13 @@ def question_key(text: str) -> str:
 def unanswered(period: DateRange, url: str | None = None, limit: int = 500
                ) -> list[QuestionGroup]:
     """The patient messages followed by a fallback or an out-of-scope answer, grouped,
-    most frequent first."""
+    most frequent first.
+
+    What the assistant did decides, not the classifier's guess: a message the classifier
+    was unsure of but a form took as its answer ("nah ill be inside" to a screening
+    question, "its jess, jessica tran" for a name) was understood, and so was one that
+    answered the offer of a call back (its reply is marked ``clinic_callback: recorded``).
+    """
     if not has_events_table(url):
         return []
     start, end = period.epoch_bounds()
@@ -175,24 +181,22 @@ def unanswered(period: DateRange, url: str | None = None, limit: int = 500
         # event by event (ids only), to find the patient message each answer followed.
         fell_back = select(EVENTS.c.sender_id).where(
             EVENTS.c.type_name == "action", EVENTS.c.action_name.in_(answer_actions), in_range)
+        recorded = and_(EVENTS.c.type_name == "bot",
+                        EVENTS.c.data.like(f'%"{CALLBACK_KEY}": "{CALLBACK_RECORDED}"%'))
         walk = (select(EVENTS.c.id, EVENTS.c.sender_id, EVENTS.c.type_name,
                        EVENTS.c.action_name)
                 .where(EVENTS.c.sender_id.in_(fell_back), in_range,
-                       EVENTS.c.type_name.in_(("user", "action")))
+                       or_(EVENTS.c.type_name.in_(("user", "action")), recorded))
                 .order_by(EVENTS.c.sender_id, EVENTS.c.id))
         last_user: dict[str, int] = {}
         for event_id, sender, kind, action in connection.execute(walk):
             if kind == "user":
                 last_user[sender] = int(event_id)
+            elif kind == "bot" and sender in last_user:
+                kinds.pop(last_user[sender], None)  # the details of a call back request
             elif action in answer_actions and sender in last_user:
                 kinds[last_user[sender]].add("out of scope" if action in OUT_OF_SCOPE_ACTIONS
                                              else "not understood")
-        direct = select(EVENTS.c.id, EVENTS.c.intent_name).where(
-            EVENTS.c.type_name == "user", in_range,
-            EVENTS.c.intent_name.in_(FALLBACK_INTENTS + OUT_OF_SCOPE_INTENTS))
-        for event_id, intent in connection.execute(direct):
-            kinds[int(event_id)].add("out of scope" if intent in OUT_OF_SCOPE_INTENTS
-                                     else "not understood")
         rows = []
         ids = sorted(kinds)
         for chunk_start in range(0, len(ids), 500):

@@ -45,7 +45,10 @@ from sqlalchemy.exc import IntegrityError
 
 from clinic import messages as M
 from clinic.console.accounts import Staff
+from clinic.console.inbox import HANDLED_KEY
 from clinic.db import read_scope, session_scope
+from clinic.delivery import HANDOVER_KEY, STAFF_KEY, STAFF_PUBLIC_KEY
+from clinic.inbox_store import close_callbacks_of
 from clinic.kb import knowledge
 from clinic.models import SmsMessage, StaffAccount, Takeover, utcnow
 from clinic.settings import settings
@@ -146,9 +149,19 @@ async def append_events(sender_id: str, events: list[dict[str, Any]], *, deliver
                             "is it running?") from None
 
 
-def _bot(text: str, staff: Staff) -> dict[str, Any]:
+def public_name(staff: Staff) -> str:
+    """How the patient sees a member of staff: the first word of their display name
+    (never their e-mail address), else the team (``handover.staff_name``)."""
+    words = (staff.display_name or "").split()
+    return words[0] if words else _say(M.HANDOVER_STAFF_NAME)
+
+
+def _bot(text: str, staff: Staff, handover: str | None = None) -> dict[str, Any]:
+    metadata: dict[str, Any] = {STAFF_KEY: staff.label, STAFF_PUBLIC_KEY: public_name(staff)}
+    if handover:
+        metadata[HANDOVER_KEY] = handover
     return {"event": "bot", "text": text, "timestamp": utcnow().timestamp(),
-            "metadata": {"clinic_staff": staff.label}}
+            "metadata": metadata}
 
 
 def _say(message: M.Message) -> str:
@@ -182,7 +195,7 @@ async def take_over(staff: Staff, sender_id: str, channel: str) -> None:
             paused = True
             await _send_sms_and_record(staff, sender_id, joined)
         else:
-            await append_events(sender_id, [pause, _bot(joined, staff)],
+            await append_events(sender_id, [pause, _bot(joined, staff, "joined")],
                                 deliver_to=_deliver(channel))
     except BaseException:
         if paused:  # the patient must not be left without the assistant
@@ -239,9 +252,27 @@ async def hand_back(staff: Staff, sender_id: str) -> None:
         except TakeoverError as error:
             log.info("Hand-back text not sent: %s", error)
     else:
-        await append_events(sender_id, [resume, _bot(left, staff)],
+        await append_events(sender_id, [resume, _bot(left, staff, "left")],
                             deliver_to=_deliver(current.channel))
     _release(sender_id)
+
+
+async def mark_handled(staff: Staff, sender_id: str) -> None:
+    """Take a conversation off the "needs a person" list without a word to the patient.
+
+    Appends Rasa's ``resume`` event (the inbox counts reasons from the latest one; with no
+    pause before it the assistant's behaviour does not change) marked with who did it, and
+    closes the conversation's open callback requests. Not while someone holds it: handing
+    back is what ends a take-over.
+    """
+    current = holder(sender_id)
+    if current is not None:
+        raise TakeoverError(f"{current.label} has taken this conversation over: hand it "
+                            "back instead")
+    await append_events(sender_id, [{"event": "resume", "timestamp": utcnow().timestamp(),
+                                     "metadata": {HANDLED_KEY: staff.label}}],
+                        deliver_to=None)
+    await asyncio.to_thread(close_callbacks_of, sender_id, staff.id)
 
 
 def _release(sender_id: str) -> None:

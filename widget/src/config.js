@@ -15,7 +15,7 @@ const DEFAULTS = {
   launcherLabel: "Chat with us",
   footerNote: "",
   // Conversations may hold health details: keep them on the device only for a few hours.
-  historyHours: 4,
+  historyHours: 24 * 7,
   storageKey: "clinic-chat",
 };
 

@@ -15,8 +15,8 @@ export class Connection {
   /**
    * @param {{serverUrl: string, socketPath: string}} config
    * @param {{onState: (state: string) => void, onBotMessage: (message: object) => void,
-   *   awaitingAfter?: () => (number|null)}} handlers awaitingAfter: how many messages this
-   *   device has sent when the last one still waits for its answer, else null
+   *   since?: () => (number|null), onPaused?: (paused: boolean) => void}} handlers since:
+   *   the latest server timestamp this device has seen (the server replays what came after)
    */
   constructor(config, handlers) {
     this.handlers = handlers;
@@ -38,12 +38,12 @@ export class Connection {
     const socket = this.socket;
     socket.on("connect", () => {
       this.setState(CONNECTING);
-      // On every (re)connection: join the conversation's room again. A page whose last
-      // message has no answer yet says how many it has sent, so the server can send again
-      // an answer that arrived while no page was connected (a reload, a dropped link).
+      // On every (re)connection: join the conversation's room again, saying the latest
+      // message this device has, so the server sends again whatever came while no page
+      // was connected (a reload, a closed tab, a dropped link, a staff reply overnight).
       const request = { session_id: this.sessionId, session_token: this.sessionToken };
-      const sent = this.handlers.awaitingAfter ? this.handlers.awaitingAfter() : null;
-      if (Number.isInteger(sent)) request.user_messages = sent;
+      const since = this.handlers.since ? this.handlers.since() : null;
+      if (typeof since === "number" && Number.isFinite(since)) request.since = since;
       socket.emit("session_request", request);
     });
     socket.on("session_confirm", (confirmed) => {
@@ -56,6 +56,11 @@ export class Connection {
         if (this.handlers.onSession) this.handlers.onSession(id, token);
       }
       this.setState(ONLINE);
+    });
+    socket.on("session_state", (state) => {
+      if (state && typeof state === "object" && this.handlers.onPaused) {
+        this.handlers.onPaused(state.paused === true);
+      }
     });
     socket.on("bot_uttered", (message) => {
       if (message && typeof message === "object") this.handlers.onBotMessage(message);

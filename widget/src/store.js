@@ -1,7 +1,8 @@
 // The conversation kept on the visitor's device: session id and visible history in
 // localStorage (shared by every page and tab of the site), the panel's open state in
-// sessionStorage (this tab only). Rasa's socket.io channel replays nothing, so the history
-// shown after a reload or on another page comes from here.
+// sessionStorage (this tab only). The server sends every bot message with an id and its
+// stored timestamp, and replays those after the latest timestamp kept here when a page
+// joins: the ids kept here are what stop a message from being shown twice.
 
 const MAX_MESSAGES = 200;
 
@@ -109,6 +110,37 @@ export class ConversationStore {
 
   get messages() {
     return this.state.messages;
+  }
+
+  /** True if a message with this id is already in the conversation. */
+  has(id) {
+    return Boolean(id) && this.state.messages.some((m) => m.id === id);
+  }
+
+  /**
+   * The latest server timestamp this device has seen (null: none). Histories kept before
+   * messages had timestamps count from their last change.
+   */
+  get cursor() {
+    let latest = null;
+    for (const m of this.state.messages) {
+      if (typeof m.ts === "number" && (latest === null || m.ts > latest)) latest = m.ts;
+    }
+    if (latest === null && this.state.messages.some((m) => m.from !== "user")) {
+      latest = Number(this.state.updatedAt || 0) / 1000;
+    }
+    return latest;
+  }
+
+  /** Whether a member of staff holds the conversation (the assistant is paused). */
+  get paused() {
+    return this.state.paused === true;
+  }
+
+  set paused(value) {
+    if (this.state.paused === Boolean(value)) return;
+    this.state.paused = Boolean(value);
+    this.save();
   }
 
   add(message) {

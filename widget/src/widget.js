@@ -61,22 +61,23 @@ export class ChatWidget {
     this.doc = doc;
     this.theme = theme(config.primaryColor);
     this.store = new ConversationStore(config.storageKey, config.serverUrl, config.historyHours);
-    const last = this.store.messages[this.store.messages.length - 1];
-    // This page records the replies to a question still waiting for its answer.
-    this.awaitingReply = Boolean(last && last.from === "user");
     this.typingTimer = null;
     this.pending = null;
     this.connection = new Connection(config, {
       onState: (state) => this.showState(state),
       onBotMessage: (message) => this.receive(message),
       onSession: (id, token) => this.adoptSession(id, token),
-      awaitingAfter: () => (this.awaitingReply ? this.store.userMessages : null),
+      since: () => this.store.cursor,
+      onPaused: (paused) => this.setPaused(paused),
     });
     this.build();
     this.renderAll();
     this.showState(OFFLINE);
     window.addEventListener("storage", (event) => this.onStorage(event));
     if (this.store.open) this.open({ focus: false });
+    // A conversation under way: connect with the panel closed too, so what the clinic sent
+    // meanwhile (a staff reply while the tab was closed) arrives and shows on the launcher.
+    else if (this.store.messages.length) this.connection.open(this.store.sessionId, this.store.sessionToken);
   }
 
   // ---- DOM construction -------------------------------------------------------------
@@ -233,9 +234,14 @@ export class ChatWidget {
     return node;
   }
 
-  renderBubble(from, text) {
+  renderBubble(from, text, staff = null) {
     const node = this.el("div", { className: `cc-msg cc-msg-${from}`, "data-from": from });
-    const who = from === "user" ? "You" : this.config.assistantName;
+    if (staff) {
+      // A person writes: said above the message, with their name.
+      node.classList.add("cc-msg-staff");
+      node.append(this.el("span", { className: "cc-author" }, staff));
+    }
+    const who = from === "user" ? "You" : staff || this.config.assistantName;
     node.append(this.el("span", { className: "cc-visually-hidden" }, `${who}: `));
     const bubble = this.el("div", { className: "cc-bubble" });
     // The assistant ends answers with a "Source(s): ..." line: shown as a quieter footnote.
@@ -256,7 +262,12 @@ export class ChatWidget {
   }
 
   renderMessage(message) {
-    const node = this.renderBubble(message.from === "user" ? "user" : "bot", message.text || "");
+    const node = this.renderBubble(message.from === "user" ? "user" : "bot", message.text || "",
+      message.from === "staff" ? message.staff || "Clinic staff" : null);
+    if (message.from === "bot" && this.store.messages.some((m) => m.from === "staff")) {
+      // Once a person has written, the assistant's messages say who wrote them too.
+      node.insertBefore(this.el("span", { className: "cc-author" }, this.config.assistantName), node.firstChild);
+    }
     node.dataset.id = message.id;
     if (!message.text) node.querySelector(".cc-bubble").remove();
     if (message.link) {
@@ -295,6 +306,9 @@ export class ChatWidget {
   }
 
   showTyping() {
+    // A person holds the conversation: the assistant will not answer, and no dots
+    // promise that it will.
+    if (this.store.paused) return;
     if (!this.typing) {
       this.typing = this.el("div", { className: "cc-msg cc-msg-bot cc-typing", "data-typing": "" });
       const bubble = this.el("div", { className: "cc-bubble" });
@@ -462,7 +476,6 @@ export class ChatWidget {
     // The greeting's suggestions are only for starting a conversation.
     const suggestions = this.messages.querySelector(".cc-greeting .cc-replies");
     if (suggestions) suggestions.remove();
-    this.awaitingReply = true;
     const message = this.store.add({ id: messageId(), from: "user", text: display });
     this.append(message);
     this.showTyping();
@@ -470,19 +483,64 @@ export class ChatWidget {
   }
 
   receive(raw) {
-    // With several tabs open, each is in the conversation's room; the tab that asked
-    // records the answer and the others follow through the storage event.
-    if (!this.awaitingReply) return;
+    // Every tab of the conversation gets every message, and a page that joins gets again
+    // what it may have missed: the id decides whether it is new. Re-read first, another
+    // tab may just have recorded it.
+    const id = typeof raw.id === "string" ? raw.id.slice(0, 64) : null;
+    this.store.reload();
+    if (id && this.store.has(id)) {
+      this.renderIfChanged();
+      return;
+    }
     const text = typeof raw.text === "string" ? raw.text : "";
     const replies = normaliseReplies(raw);
     const link = attachmentLink(raw);
     if (!text && !replies.length && !link) return;
-    const message = this.store.add({ id: messageId(), from: "bot", text, replies, link, used: false });
-    this.append(message);
+    const staff = typeof raw.staff === "string" ? raw.staff.slice(0, 60) : null;
+    const ts = typeof raw.ts === "number" && Number.isFinite(raw.ts) ? raw.ts : null;
+    if (staff !== null) {
+      // A person has taken over: the assistant's buttons no longer answer anything.
+      this.retireButtons();
+      this.setPaused(raw.handover !== "left");
+    } else {
+      this.setPaused(false);
+    }
+    const message = this.store.add({ id: id || messageId(), ts, from: staff !== null ? "staff" : "bot",
+      staff: staff || null, text, replies, link, used: false });
+    const firstStaff = staff !== null && this.store.messages.filter((m) => m.from === "staff").length === 1;
+    if (firstStaff) this.renderAll();
+    else this.renderIfChanged(message);
     const spoken = [text, replies.length ? `Options: ${replies.map((r) => r.title).join(", ")}.` : ""]
       .filter(Boolean).join(" ");
-    this.announce(`${this.config.assistantName}: ${spoken || link.label}`);
+    const who = staff || this.config.assistantName;
+    this.announce(`${who}: ${spoken || link.label}`);
     if (!this.isOpen) this.setUnread(this.unread + 1);
+  }
+
+  /** Show what the store holds: append the new message, or redraw if this page is behind. */
+  renderIfChanged(message = null) {
+    const shown = this.messages.querySelectorAll(".cc-msg[data-id]").length;
+    if (message && shown === this.store.messages.length - 1) this.append(message);
+    else if (shown !== this.store.messages.length) this.renderAll();
+    if (message) this.hideTyping();
+  }
+
+  /** Disable every suggested reply shown so far (recorded, so a reload keeps them off). */
+  retireButtons() {
+    for (const message of this.store.messages) {
+      if (message.replies && message.replies.length) message.used = true;
+    }
+    this.store.update();
+    this.messages.querySelectorAll(".cc-reply").forEach((b) => { b.disabled = true; });
+    const suggestions = this.messages.querySelector(".cc-greeting .cc-replies");
+    if (suggestions) suggestions.remove();
+  }
+
+  /** A member of staff holds the conversation (true) or the assistant has it again. */
+  setPaused(paused) {
+    this.store.paused = paused;
+    this.panel.dataset.paused = paused ? "true" : "false";
+    if (paused) this.hideTyping();
   }
 
   /** Count of answers that arrived while the panel was closed, shown on the launcher. */
@@ -498,7 +556,7 @@ export class ChatWidget {
     this.connection.endSession();
     this.store.reset();
     this.pending = null;
-    this.awaitingReply = false;
+    this.setPaused(false);
     this.setNotice("");
     this.renderAll();
     this.connection.open(this.store.sessionId, this.store.sessionToken);
@@ -511,7 +569,7 @@ export class ChatWidget {
   adoptSession(id, token) {
     if (this.store.adopt(id, token)) {
       this.pending = null;
-      this.awaitingReply = false;
+      this.setPaused(false);
       this.renderAll();
       this.announce("Started a new conversation.");
     }
@@ -521,10 +579,8 @@ export class ChatWidget {
     if (!this.store.concerns(event)) return;
     const previous = this.store.sessionId;
     this.store.reload();
-    const last = this.store.messages[this.store.messages.length - 1];
-    // Another tab asked the latest question: it records the answer.
-    if (last && last.from === "user") this.awaitingReply = false;
     this.renderAll();
+    this.panel.dataset.paused = this.store.paused ? "true" : "false";
     if (this.store.sessionId !== previous && this.connection.wanted) this.connection.open(this.store.sessionId, this.store.sessionToken);
   }
 }

@@ -20,6 +20,16 @@
   var every = parseInt(list.getAttribute("data-poll-ms") || "2000", 10);
   var labels = { patient: "Patient", assistant: "Assistant", note: "Note" };
 
+  // The transcript opens at its latest message, and follows new ones unless staff have
+  // scrolled up to read something older.
+  function atEnd() {
+    return list.scrollHeight - list.scrollTop - list.clientHeight < 40;
+  }
+  function toEnd() {
+    list.scrollTop = list.scrollHeight;
+  }
+  toEnd();
+
   function add(line) {
     if (list.querySelector('[data-id="' + line.id + '"]')) { return; }
     var item = document.createElement("li");
@@ -46,7 +56,14 @@
         return response.json();
       })
       .then(function (data) {
+        var follow = atEnd();
         (data.lines || []).forEach(add);
+        if (follow) { toEnd(); }
+        var presence = document.getElementById("presence");
+        if (presence && typeof data.presence === "string") {
+          presence.textContent = data.presence;
+          presence.className = "presence" + (data.online ? " online" : "");
+        }
         lastId = data.last_id || lastId;
         if (submitting) { return; }
         if ((data.holder || "") !== holder) { window.location.reload(); return; }
