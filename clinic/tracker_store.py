@@ -9,16 +9,27 @@ so Rasa, the staff tool (``clinic erase``, ``clinic purge``) and the tests all r
 ``tracker_store_url`` (``settings.yml`` or ``CLINIC_TRACKER_STORE_URL``): a SQLite file by
 default, PostgreSQL in production (``postgresql://user:password@host:5432/rasa``). On SQLite,
 deleted rows are overwritten (``PRAGMA secure_delete``).
+
+On SQLite, Rasa's engine opens a new connection for every query (SQLAlchemy 1.4's default
+for files) and commits each save with a full fsync of a rollback journal. This store keeps
+one pooled connection instead, in WAL mode with ``synchronous = NORMAL`` (a commit appends
+to the log; a power cut may lose the last turns, never corrupt the file), as the clinic
+database does (:mod:`clinic.db`). Erasure and purge empty the WAL file after deleting
+(:func:`clinic.db.flush_deleted`), so erased messages do not linger in it.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+import sqlalchemy as sa
 from rasa.core.tracker_store import SQLTrackerStore
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
+from sqlalchemy.orm import sessionmaker
+from sqlalchemy.pool import QueuePool
 
+from clinic.db import SQLITE_BUSY_TIMEOUT_MS, set_wal
 from clinic.settings import settings
 
 
@@ -46,10 +57,31 @@ class ClinicSQLTrackerStore(SQLTrackerStore):
         arguments = store_arguments(settings().tracker_store_url)
         super().__init__(domain=domain, event_broker=event_broker, **arguments)
         if arguments["dialect"] == "sqlite":
-            event.listen(self.engine, "connect", _secure_delete)
+            stock: sa.engine.Engine = getattr(self, "engine")  # noqa: B009 - untyped in Rasa
+            stock.dispose()
+            self.engine = sqlite_engine(stock.url)
+            self.sessionmaker = sessionmaker(bind=self.engine)
 
 
-def _secure_delete(connection: Any, _: Any) -> None:
+def sqlite_engine(url: Any) -> sa.engine.Engine:
+    """A pooled engine for the SQLite tracker store (see the module's documentation).
+
+    Rasa uses the store from its event loop's thread, one session at a time; the pool may
+    still hand a connection to another thread (``check_same_thread`` off), never to two
+    at once.
+    """
+    engine = sa.create_engine(url, poolclass=QueuePool, pool_size=1, max_overflow=4,
+                              connect_args={"check_same_thread": False})
+    event.listen(engine, "connect", configure_connection)
+    return engine
+
+
+def configure_connection(connection: Any, _: Any) -> None:
     cursor = connection.cursor()
-    cursor.execute("PRAGMA secure_delete=ON")
-    cursor.close()
+    try:
+        cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA secure_delete = ON")
+        set_wal(cursor)
+        cursor.execute("PRAGMA synchronous = NORMAL")
+    finally:
+        cursor.close()
