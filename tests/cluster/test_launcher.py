@@ -59,8 +59,13 @@ class Launched:
         status, body = post(f"http://127.0.0.1:{self.port('proxy')}/webhooks/rest/webhook",
                             {"sender": who, "message": text},
                             {"Authorization": f"Bearer {self.secret('CLINIC_API_TOKEN')}"})
-        assert status == 200, (status, body[:300])
+        assert status == 200, (status, body[:300], self.logs())
         return "\n".join(r.get("text", "") for r in json.loads(body))
+
+    def logs(self) -> str:
+        """The ends of the launcher's, the supervisor's and the proxy's logs (for failures)."""
+        return "\n".join(f"--- {path.name}\n{tail(path, 1500)}" for path in (
+            self.log, self.folder / "logs" / "supervisor.log", self.folder / "logs" / "proxy.log"))
 
     def replica_ok(self, index: int) -> bool:
         port = self.state()["ports"]["rasa"][index]
@@ -149,6 +154,9 @@ def test_a_replica_killed_is_routed_around_and_started_again_within_a_minute(lau
     old_pid = launched.state()["pids"]["rasa1"]
     os.kill(old_pid, signal.SIGKILL)
     killed_at = time.monotonic()
+    # Dead, its port closed (a request that reaches a replica while it dies gets a 502: the
+    # proxy never sends a request twice, see deploy/haproxy.cfg).
+    assert wait_for(lambda: not alive(old_pid), 10, step=0.05)
     # The conversation goes on through the proxy, on the other replica.
     for n in range(3, 6):
         assert questions[n] in launched.say(who, "/deny")
@@ -159,7 +167,7 @@ def test_a_replica_killed_is_routed_around_and_started_again_within_a_minute(lau
         return pid not in (None, old_pid) and alive(pid) and launched.replica_ok(0)
 
     assert wait_for(replica_back, 60 - (time.monotonic() - killed_at)), (
-        f"rasa1 not back within a minute:\n{tail(launched.folder / 'logs' / 'supervisor.log')}")
+        f"rasa1 not back within a minute:\n{launched.logs()}")
     supervisor_log = (launched.folder / "logs" / "supervisor.log").read_text()
     assert f"rasa1 (pid {old_pid}) killed by SIGKILL" in supervisor_log
     assert "rasa1 started again" in supervisor_log
