@@ -59,13 +59,20 @@ class Launched:
         status, body = post(f"http://127.0.0.1:{self.port('proxy')}/webhooks/rest/webhook",
                             {"sender": who, "message": text},
                             {"Authorization": f"Bearer {self.secret('CLINIC_API_TOKEN')}"})
-        assert status == 200, (status, body[:300], self.logs())
+        if status != 200:
+            # Shown by pytest under "Captured stdout" (an assertion message is cut short).
+            print(self.logs())
+            listeners = subprocess.run(["ss", "-ltnp"], capture_output=True, text=True)
+            print(listeners.stdout)
+        assert status == 200, (status, body[:300])
         return "\n".join(r.get("text", "") for r in json.loads(body))
 
     def logs(self) -> str:
         """The ends of the launcher's, the supervisor's and the proxy's logs (for failures)."""
-        return "\n".join(f"--- {path.name}\n{tail(path, 1500)}" for path in (
-            self.log, self.folder / "logs" / "supervisor.log", self.folder / "logs" / "proxy.log"))
+        logs = self.folder / "logs"
+        return "\n".join(f"--- {path.name}\n{tail(path, 3000)}" for path in (
+            self.log, logs / "supervisor.log", logs / "proxy.log", logs / "rasa1.log",
+            logs / "rasa2.log"))
 
     def replica_ok(self, index: int) -> bool:
         port = self.state()["ports"]["rasa"][index]
