@@ -114,6 +114,16 @@ def markdown(results: dict[str, Any]) -> str:
     lines.append(f"| CPU share used by other work meanwhile | "
                  f"{_share(_get(ours, 'cpu', 'other'))} | {_share(_get(stock, 'cpu', 'other'))} "
                  "| |")
+    long_results = {name: result["long"] for name, result in assistants.items()
+                    if "long" in result}
+    if long_results:
+        from bench.long import GOAL_GROWTH
+        from bench.long import markdown as long_table
+
+        lines += ["", "One long conversation per assistant (one sender, REST; median latency "
+                  "per block of turns; ours: FAQ questions, SQLite tracker store; goal for "
+                  f"ours: last block at most {GOAL_GROWTH}x the first):", "",
+                  long_table(long_results)]
     if stock is not None and "training_s" in stock:
         lines += ["", f"The stock assistant was trained in this run ({stock['training_s']:.0f} s)."]
     key = str(GOAL_CONCURRENCY)

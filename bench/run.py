@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.load import OUR_SCRIPT, STOCK_SCRIPT, LoadSample, run_conversation, run_load
+from bench.long import measure_long
 from bench.machine import CpuMeter, load_average, machine_info
 from bench.report import compute_ratios, goal, markdown, write
 from bench.servers import (
@@ -66,11 +67,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                              "training one")
     parser.add_argument("--only", choices=["ours", "stock"],
                         help="measure one assistant only (no ratios)")
+    parser.add_argument("--long-turns", type=int, default=300,
+                        help="turns of the long conversation of each assistant, played after "
+                             "the load settings (bench/long.py; default 300, 0 skips it)")
     parser.add_argument("--out", type=Path, default=ROOT / "results",
                         help="folder for bench.md and bench.json (default results/)")
     args = parser.parse_args(argv)
     if (args.messages < 1 or min(args.concurrency) < 1 or args.rounds < 1
-            or args.warmup < 0 or args.think_ms < 0):
+            or args.warmup < 0 or args.think_ms < 0 or args.long_turns < 0):
         parser.error("--messages, --concurrency and --rounds must be at least 1, "
                      "--warmup and --think-ms at least 0")
     if args.rounds > args.messages:
@@ -178,6 +182,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             assistants["ours"], figures["ours"] = start(
                 "ours", prepare_ours(model, ours_dir), work, stack, run_id)
         measure_load(assistants, figures, args, run_id)
+        if args.long_turns:
+            say(f"one conversation of {args.long_turns} turns on each assistant, alternating")
+            for name, long_result in measure_long(assistants, args.long_turns,
+                                                  run_id=run_id).items():
+                figures[name]["long"] = long_result
     results["assistants"] = figures
     results["machine"]["load_average_after"] = load_average()
     results["ratios"] = compute_ratios(results)

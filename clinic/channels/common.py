@@ -5,9 +5,11 @@ through a proxy, and what a typed message may not be."""
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
+from rasa.shared.core.events import UserUttered
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
@@ -91,3 +93,48 @@ async def stored_events(request: Request, sender: str) -> list[Any] | None:
         return None
     tracker = await store.retrieve(sender)
     return None if tracker is None else list(tracker.events)
+
+
+def _sql_store(store: Any) -> Any:
+    """Rasa's SQL tracker store inside the wrappers Rasa puts around it, or None."""
+    from rasa.core.tracker_store import SQLTrackerStore
+
+    for _ in range(4):
+        if isinstance(store, SQLTrackerStore):
+            return store
+        store = getattr(store, "_tracker_store", None)
+    return None
+
+
+def first_channel(events: Any) -> str | None:
+    """The channel the conversation's first message came in through (None: no message yet)."""
+    for event in events:
+        if isinstance(event, UserUttered) and event.input_channel:
+            return str(event.input_channel)
+    return None
+
+
+async def conversation_channel(request: Request, sender: str) -> str | None:
+    """The channel ``sender``'s conversation began on (None: no message yet, or no store).
+
+    On Rasa's SQL store this reads one row, the conversation's first message, not the whole
+    conversation (a second tracker load per message, which grew with the conversation).
+    Whatever the store raises (e.g. it is down) is the caller's to handle.
+    """
+    agent = getattr(request.app.ctx, "agent", None)
+    store = getattr(agent, "tracker_store", None)
+    sql = _sql_store(store)
+    if sql is not None:
+        with sql.session_scope() as session:
+            row = (session.query(sql.SQLEvent.data)
+                   .filter(sql.SQLEvent.sender_id == sender,
+                           sql.SQLEvent.type_name == UserUttered.type_name)
+                   .order_by(sql.SQLEvent.id).limit(1).first())
+        if row is None:
+            return None
+        channel = json.loads(row[0]).get("input_channel")
+        if channel:
+            return str(channel)
+        # A first message without a channel (written by a script): read them all.
+    events = await stored_events(request, sender)
+    return None if events is None else first_channel(events)

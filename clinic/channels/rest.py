@@ -43,12 +43,17 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, UserMessage
-from rasa.shared.core.events import UserUttered
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from clinic.channels.common import PROXY_HEADERS, channel_blueprint, stored_events, typed_text
+from clinic.channels.common import (
+    PROXY_HEADERS,
+    channel_blueprint,
+    conversation_channel,
+    first_channel,
+    typed_text,
+)
 from clinic.resilience import is_connection_problem, unavailable_message
 from clinic.sanitize import clean_json, clean_text
 
@@ -175,12 +180,8 @@ def parse_body(request: Request) -> tuple[str, str, dict[str, Any] | None]:
             clean_json(metadata) if isinstance(metadata, dict) else None)
 
 
-def channel_of(events: Any) -> str | None:
-    """The channel the conversation's first message came in through (None: no message yet)."""
-    for event in events:
-        if isinstance(event, UserUttered) and event.input_channel:
-            return str(event.input_channel)
-    return None
+# The channel a conversation's first message came in through (kept under its old name).
+channel_of = first_channel
 
 
 class ClinicRestInput(InputChannel):
@@ -198,8 +199,7 @@ class ClinicRestInput(InputChannel):
         """Refusal if ``sender`` belongs to another channel or another caller."""
         if PHONE_LIKE.match(sender):
             raise Refusal(403, OTHER_CHANNEL)
-        events = await stored_events(request, sender)
-        owner = channel_of(events) if events is not None else None
+        owner = await conversation_channel(request, sender)
         if owner not in (None, self.name()):
             raise Refusal(403, OTHER_CHANNEL)
         check_owner(request, sender, events)

@@ -8,6 +8,7 @@ writes its output to ``<folder>/logs/<name>.log``.
 
 from __future__ import annotations
 
+import ctypes
 import glob
 import os
 import shutil
@@ -22,6 +23,34 @@ from pathlib import Path
 from typing import Any
 
 POSTGRES_USER = "clinic"
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+
+# Resolved once in the parent: a child between fork and exec should not load libraries.
+try:
+    _PRCTL: Callable[..., int] | None = ctypes.CDLL(None, use_errno=True).prctl
+except (OSError, AttributeError):  # not Linux: children may then outlive a killed launcher
+    _PRCTL = None
+
+
+def die_with_parent(death_signal: int) -> Callable[[], None]:
+    """A ``preexec_fn`` that makes the child receive ``death_signal`` when the launcher dies.
+
+    Linux's ``PR_SET_PDEATHSIG``: the kernel signals the child when the thread that started
+    it exits, however it exits (``kill -9`` included), so no part of the cluster keeps
+    running and holding its port after the launcher is gone. Set after Popen has switched
+    to the service user (a change of user clears the setting). If the launcher died between
+    fork and prctl, the child signals itself.
+    """
+    parent = os.getpid()
+
+    def preexec() -> None:
+        if _PRCTL is None:
+            return
+        _PRCTL(PR_SET_PDEATHSIG, death_signal, 0, 0, 0)
+        if os.getppid() != parent:
+            os.kill(os.getpid(), death_signal)
+
+    return preexec
 
 
 class ClusterError(RuntimeError):
@@ -72,20 +101,32 @@ class Process:
     env: dict[str, str] | None = field(default=None, repr=False)
     cwd: Path | None = None
     user: str | None = None
+    # What the kernel sends this process when the launcher dies (see die_with_parent):
+    # SIGKILL unless the program shuts down cleanly and quickly on another signal.
+    death_signal: int = signal.SIGKILL
     popen: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+    started_at: float = 0.0
 
     def start(self) -> Process:
+        """Start the program (again, after it stopped: same command, environment, log)."""
         self.log.parent.mkdir(parents=True, exist_ok=True)
         extra: dict[str, Any] = {}
         if self.user is not None:
             extra = {"user": self.user, "group": self.user, "extra_groups": []}
         with self.log.open("ab") as out:
-            # A session of its own: Ctrl-C in the terminal reaches the orchestrator only,
-            # which then stops every part in order.
+            # A session (and process group) of its own: Ctrl-C in the terminal reaches the
+            # launcher only, which then stops every part in order. If the launcher itself is
+            # killed, the kernel stops the child (die_with_parent).
             self.popen = subprocess.Popen(self.command, env=self.env, cwd=self.cwd, stdout=out,
                                           stderr=subprocess.STDOUT, start_new_session=True,
+                                          preexec_fn=die_with_parent(self.death_signal),
                                           **extra)
+        self.started_at = time.monotonic()
         return self
+
+    @property
+    def returncode(self) -> int | None:
+        return self.popen.returncode if self.popen else None
 
     @property
     def pid(self) -> int | None:
@@ -194,7 +235,8 @@ class Postgres:
             "-c", "listen_addresses=127.0.0.1", "-p", str(self.port),
             "-c", "unix_socket_directories=", "-c", "max_connections=200",
             "-c", "log_min_messages=warning",
-        ], self.log, user=_service_user()).start()
+        # SIGQUIT is PostgreSQL's immediate shutdown: it stops its backends too.
+        ], self.log, user=_service_user(), death_signal=signal.SIGQUIT).start()
         self.process.wait_until(self._accepts, timeout, "accepting connections")
 
     def _accepts(self) -> bool:
@@ -229,6 +271,14 @@ class Postgres:
     def restart(self) -> None:
         self.stop()
         self.start()
+
+    def respawn(self) -> Process:
+        """Start the server again after it died, without waiting (the supervisor's restart)."""
+        assert self.process is not None
+        stale = self.data_dir / "postmaster.pid"
+        if stale.exists() and not port_open(self.port):
+            stale.unlink(missing_ok=True)
+        return self.process.start()
 
 
 @dataclass

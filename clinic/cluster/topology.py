@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import os
 import secrets
 import shutil
@@ -27,7 +28,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from functools import partial
 from pathlib import Path
 
@@ -317,8 +318,10 @@ class Cluster:
                                env=proxy_env, capture_output=True, text=True, timeout=30)
         if check.returncode != 0:
             raise ClusterError(f"deploy/haproxy.cfg is invalid:\n{check.stdout}{check.stderr}")
+        # SIGTERM when the launcher dies: HAProxy's master then stops its worker too.
         process = Process("proxy", ["haproxy", "-W", "-db", "-f", str(HAPROXY_CONFIG)],
-                          self.logs / "proxy.log", env=proxy_env, cwd=PROJECT_ROOT).start()
+                          self.logs / "proxy.log", env=proxy_env, cwd=PROJECT_ROOT,
+                          death_signal=signal.SIGTERM).start()
         self.processes["proxy"] = process
         process.wait_until(lambda: port_open(ports.proxy), 30, "listening")
 
@@ -357,6 +360,33 @@ class Cluster:
                 return
             time.sleep(0.5)
         raise ClusterError(f"the proxy does not see {servers} {'up' if up else 'down'}: {state}")
+
+    def parts(self) -> dict[str, Process]:
+        """Every process of the cluster by name, the stores included."""
+        found: dict[str, Process] = {}
+        for name, service in (("postgres", self.postgres), ("redis", self.redis)):
+            if service is not None and service.process is not None:
+                found[name] = service.process
+        found.update(self.processes)
+        return found
+
+    def respawn(self, name: str) -> Process:
+        """Start a part that died again, as it was started, without waiting for it to answer
+        (the proxy's health checks take a replica back into rotation once it does)."""
+        if name == "postgres" and self.postgres is not None:
+            return self.postgres.respawn()
+        return self.parts()[name].start()
+
+    def state(self) -> dict[str, object]:
+        """Where each part listens and its current process id (``<folder>/cluster.json``)."""
+        return {"ports": asdict(self.ports), "launcher": os.getpid(),
+                "pids": {name: p.pid for name, p in self.parts().items() if p.running()}}
+
+    def write_state(self) -> None:
+        path = self.folder / "cluster.json"
+        temporary = path.with_suffix(".json.tmp")
+        temporary.write_text(json.dumps(self.state(), indent=2), encoding="utf-8")
+        temporary.replace(path)
 
     def stop(self) -> None:
         """Stop everything, the entry points first, the databases last."""

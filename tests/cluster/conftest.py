@@ -1,6 +1,9 @@
 """The production topology for the cluster tests: PostgreSQL, Redis, two Rasa replicas, two
 action servers and HAProxy, started once for the session on free loopback ports, with
 data in a temporary folder (the real ``clinic.cluster`` code that ``make cluster`` runs).
+
+Module-scoped: only test_cluster.py uses it, and it is stopped before test_launcher.py starts
+its own cluster under the launcher (two clusters at once would share two cores).
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from cluster_http import TWILIO_TOKEN
 from clinic.cluster.topology import MODEL, Cluster, Ports
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def cluster() -> Iterator[Cluster]:
     if not MODEL.exists():
         pytest.fail("No trained model at models/clinic.tar.gz: run `make train` first.")
