@@ -7,6 +7,7 @@ VENV=.venv/bin
 mkdir -p var
 # The servers' shared secrets: created once (mode 600), never printed, never committed.
 $VENV/python -m clinic.secrets ensure var/secrets.env
+$VENV/python -m clinic.calendar_server --ensure-password var/secrets.env
 set -a; . var/secrets.env; set +a
 export RASA_TELEMETRY_ENABLED=false
 
@@ -19,6 +20,10 @@ stop() {
 }
 trap stop INT TERM EXIT
 
+# The local CalDAV server (Radicale, var/radicale-venv), unless settings point at a clinic's own.
+if .venv/bin/python -c 'from clinic.settings import settings; import sys; sys.exit(not settings().caldav_url.startswith("http://127.0.0.1:5232/"))'; then
+  $VENV/python -m clinic.calendar_server --port 5232 & pids+=($!)
+fi
 $VENV/python -m clinic.action_server --port 5055 & pids+=($!)
 $VENV/python -m clinic.web.serve --port 8000 & pids+=($!)
 $VENV/python -m clinic.sms.sender & pids+=($!)
@@ -42,6 +47,8 @@ cat <<'TXT'
       curl -s localhost:5005/webhooks/rest/webhook \
         -d '{"sender": "me", "message": "can microneedling help acne scars?"}'
     Chat in a terminal:  .venv/bin/rasa shell -i 127.0.0.1 --port 5006
+    Clinic calendar (CalDAV, local):     http://127.0.0.1:5232/clinic/practitioner/
+      user "clinic", password CLINIC_CALDAV_PASSWORD in var/secrets.env
     Staff tool:                          .venv/bin/clinic bookings list
     Staff console (log in):              http://127.0.0.1:8001/
       first account:  .venv/bin/clinic staff add --email you@example.com
