@@ -33,13 +33,14 @@ from dataclasses import dataclass, field
 from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
+from clinic import messages as M
 from clinic.appointment_rules import AppointmentRules
 from clinic.availability import Window, free_slots, spread
 from clinic.caldav_calendar import CalDAVCalendar, CalendarUnavailable, HeldEvent, SlotTaken
 from clinic.db import read_scope, session_scope
 from clinic.hours import Hours
 from clinic.kb import OUTCOME_ELIGIBLE
-from clinic.models import ACTIVE_APPOINTMENT_STATES, Appointment, BookingRequest, utcnow
+from clinic.models import ACTIVE_APPOINTMENT_STATES, Appointment, BookingRequest, Followup, utcnow
 from clinic.outbox import RetryPolicy
 
 log = logging.getLogger(__name__)
@@ -249,6 +250,46 @@ def _taken(scheduler: Scheduler, treatment: str, start: dt.datetime, now: dt.dat
     return HoldResult(TAKEN, None, None, tuple(alternatives))
 
 
+# ------------------------------------------------------------------ telling the patient
+
+
+def _queue_text(session: Session, scheduler: Scheduler, booking: BookingRequest,
+                appointment: Appointment, kind: str, message: M.Message, due_at: dt.datetime
+                ) -> bool:
+    """Queue a text in the SMS outbox (the follow-ups table: sent once, STOP and quiet hours
+    honoured by clinic.sms.sender) if the person agreed to texts and has not opted out."""
+    from sqlalchemy.exc import IntegrityError
+
+    from clinic.availability import spoken_slot
+    from clinic.kb import knowledge
+    from clinic.sms import store
+
+    phone = str(booking.phone_e164)
+    if not store.consent_given(session, booking.id, phone) or store.is_opted_out(session, phone):
+        return False
+    body = knowledge().say(message, treatment=_label(scheduler, booking.treatment),
+                           when=spoken_slot(appointment.starts_at.astimezone(scheduler.tz)),
+                           reference=booking.reference)
+    try:
+        with session.begin_nested():
+            session.add(Followup(booking_id=booking.id, phone_e164=phone,
+                                 message_id=f"visit-{appointment.id}-{kind}", body=body,
+                                 due_at=due_at, status="scheduled", attempts=0))
+            session.flush()
+    except IntegrityError:  # queued already: each text exists once
+        return False
+    return True
+
+
+def _cancel_texts(session: Session, appointment: Appointment) -> None:
+    """Texts about a visit that was moved, cancelled or declined are not sent."""
+    for row in session.execute(select(Followup).where(
+            Followup.booking_id == appointment.booking_id,
+            Followup.message_id.like(f"visit-{appointment.id}-%"),
+            Followup.status == "scheduled")).scalars():
+        row.status = "cancelled"
+
+
 # ------------------------------------------------------------------ staff and patients
 
 
@@ -284,6 +325,11 @@ def confirm(scheduler: Scheduler, appointment_id: int, now: dt.datetime | None =
         appointment.hold_expires_at = None
         if booking.status == "requested":
             booking.status, booking.status_changed_at = "confirmed", now
+        _queue_text(session, scheduler, booking, appointment, "confirmed", M.SMS_VISIT_CONFIRMED, now)
+        reminder_at = appointment.starts_at - scheduler.rules.reminder_lead
+        if reminder_at > now:
+            _queue_text(session, scheduler, booking, appointment, "reminder", M.SMS_VISIT_REMINDER,
+                        reminder_at)
 
 
 def release(scheduler: Scheduler, appointment_id: int, state: str,
@@ -298,6 +344,11 @@ def release(scheduler: Scheduler, appointment_id: int, state: str,
         if event is not None:
             scheduler.calendar.release(event)
         appointment.state, appointment.state_changed_at = state, now
+        _cancel_texts(session, appointment)
+        booking = session.get(BookingRequest, appointment.booking_id)
+        if state == "declined" and booking is not None:
+            _queue_text(session, scheduler, booking, appointment, "declined", M.SMS_VISIT_DECLINED,
+                        now)
         if state == "cancelled":
             booking = session.get(BookingRequest, appointment.booking_id)
             if booking is not None and booking.status in ("requested", "confirmed"):
@@ -362,6 +413,7 @@ def reschedule(scheduler: Scheduler, appointment_id: int, new_start: dt.datetime
             assert old is not None
             event = _event(old)
             old.state, old.state_changed_at = "cancelled", now
+            _cancel_texts(session, old)
         if event is not None:
             _release_quietly(scheduler, event)
         return HoldResult(HELD, new_id, begin.astimezone(scheduler.tz))

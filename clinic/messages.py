@@ -217,3 +217,6 @@ SMS_NUMBERED_OPTIONS = register("sms.numbered_options", "options")
 SMS_NUMBERED_OPTION = register("sms.numbered_option", "number", "title")
 # The apology texted back when the assistant failed on an inbound text.
 SMS_ASSISTANT_FAILED = register("sms.assistant_failed")
+SMS_VISIT_CONFIRMED = register("sms.visit_confirmed", "treatment", "when", "reference")
+SMS_VISIT_DECLINED = register("sms.visit_declined", "treatment", "when", "reference")
+SMS_VISIT_REMINDER = register("sms.visit_reminder", "treatment", "when", "reference")

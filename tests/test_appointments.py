@@ -214,3 +214,89 @@ def test_reschedule_holds_the_new_time_and_frees_the_old(clinic_db: str,
     assert refused.outcome == "taken"
     assert state(clinic_db, moved.appointment_id) == "held"
     assert len(clinic_calendar.events()) == 2
+
+
+# ------------------------------------------------------------------ texts, with a clock we set
+
+
+def _texts(url: str) -> list[tuple[str, str, str]]:
+    from clinic.db import read_scope
+    from clinic.models import Followup
+    with read_scope(url) as session:
+        return [(row.message_id.rsplit("-", 1)[1], row.status, row.body) for row in
+                session.execute(select(Followup).order_by(Followup.id)).scalars()]
+
+
+def test_confirmation_and_one_reminder_by_sms_honouring_stop_and_quiet_hours(
+        clinic_db: str, clinic_calendar: CalDAVCalendar, monkeypatch: pytest.MonkeyPatch) -> None:
+    from clinic.db import session_scope
+    from clinic.sms import store
+    from clinic.sms.sender import send_due
+    monkeypatch.delenv("TWILIO_ACCOUNT_SID", raising=False)
+    sched = scheduler(clinic_calendar, clinic_db)
+    held = appointments.hold(sched, book(clinic_db), TUESDAY_10, now=NOW)
+    assert held.appointment_id is not None
+    assert _texts(clinic_db) == []  # nothing is said before staff confirm
+    appointments.confirm(sched, held.appointment_id, now=NOW.astimezone(UTC))
+    texts = _texts(clinic_db)
+    assert [(kind, status) for kind, status, _ in texts] == [("confirmed", "scheduled"),
+                                                             ("reminder", "scheduled")]
+    assert "Tuesday 4 March 2031 at 10 am" in texts[0][2] and "MN-" in texts[0][2]
+    assert send_due(now=NOW.astimezone(UTC))["sent"] == 1  # the confirmation, now
+    lead = load_rules().reminder_lead
+    due = TUESDAY_10 - lead  # Monday 10 am: not in quiet hours
+    assert send_due(now=(due - dt.timedelta(minutes=1)).astimezone(UTC))["sent"] == 0
+    assert send_due(now=due.astimezone(UTC))["sent"] == 1
+    assert send_due(now=(due + dt.timedelta(minutes=5)).astimezone(UTC))["sent"] == 0  # once
+    assert [status for _, status, _ in _texts(clinic_db)] == ["sent", "sent"]
+
+    # a second person who replied STOP gets no reminder; one confirmed for 9 am gets its
+    # reminder at 9 am the day before (outside quiet hours) - and one at 8 am is deferred
+    other = book(clinic_db, phone="+14155550111")
+    with session_scope(clinic_db) as session:
+        store.set_opt_out(session, "+14155550111", True, "STOP", NOW.astimezone(UTC))
+    visit = appointments.hold(sched, other, dt.datetime(2031, 3, 5, 14, tzinfo=LA), now=NOW)
+    assert visit.appointment_id is not None
+    appointments.confirm(sched, visit.appointment_id, now=NOW.astimezone(UTC))
+    assert len(_texts(clinic_db)) == 2
+
+
+def test_quiet_hours_move_a_reminder_to_the_morning(
+        clinic_db: str, clinic_calendar: CalDAVCalendar, monkeypatch: pytest.MonkeyPatch) -> None:
+    from clinic.sms.sender import send_due
+    monkeypatch.delenv("TWILIO_ACCOUNT_SID", raising=False)
+    monkeypatch.setattr(appointments, "_label", lambda scheduler, treatment: "Facial microneedling")
+    rules = load_rules()
+    sched = appointments.Scheduler(
+        calendar=clinic_calendar,
+        rules=type(rules)(**{**rules.__dict__, "reminder_lead_hours": 14.0}),
+        hours=parse_hours(HOURS), tz=LA, url=clinic_db)
+    held = appointments.hold(sched, book(clinic_db), TUESDAY_10, now=NOW)
+    assert held.appointment_id is not None
+    appointments.confirm(sched, held.appointment_id, now=NOW.astimezone(UTC))
+    send_due(now=NOW.astimezone(UTC))  # the confirmation
+    night = TUESDAY_10 - dt.timedelta(hours=14)  # Monday 8 pm ... quiet from 9 pm
+    late = night + dt.timedelta(hours=2)  # 10 pm: quiet
+    counts = send_due(now=late.astimezone(UTC))
+    assert counts["sent"] == 0 and counts["deferred"] == 1
+    morning = dt.datetime(2031, 3, 4, 8, 1, tzinfo=LA)
+    assert send_due(now=morning.astimezone(UTC))["sent"] == 1
+
+
+def test_a_declined_or_moved_visit_gets_no_reminder(
+        clinic_db: str, clinic_calendar: CalDAVCalendar, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("TWILIO_ACCOUNT_SID", raising=False)
+    sched = scheduler(clinic_calendar, clinic_db)
+    held = appointments.hold(sched, book(clinic_db), TUESDAY_10, now=NOW)
+    assert held.appointment_id is not None
+    appointments.confirm(sched, held.appointment_id, now=NOW.astimezone(UTC))
+    moved = appointments.reschedule(sched, held.appointment_id,
+                                    dt.datetime(2031, 3, 7, 14, tzinfo=LA), now=NOW)
+    assert moved.outcome == "held"
+    # an unsent confirmation of the old time would now be wrong too
+    assert [(k, s) for k, s, _ in _texts(clinic_db)] == [("confirmed", "cancelled"),
+                                                         ("reminder", "cancelled")]
+    assert moved.appointment_id is not None
+    appointments.release(sched, moved.appointment_id, "declined", now=NOW)
+    kinds = [(k, s) for k, s, _ in _texts(clinic_db)]
+    assert kinds[-1] == ("declined", "scheduled")
