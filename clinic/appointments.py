@@ -432,3 +432,63 @@ def visits_for_booking(booking_id: int, url: str | None = None) -> list[Appointm
     with read_scope(url) as session:
         return list(session.execute(select(Appointment).where(
             Appointment.booking_id == booking_id).order_by(Appointment.id)).scalars())
+
+
+def default_scheduler(url: str | None = None) -> Scheduler:
+    """The clinic's calendar, rules, opening hours and time zone from settings and knowledge."""
+    from clinic.appointment_rules import rules
+    from clinic.caldav_calendar import from_settings
+    from clinic.hours import parse_hours
+    from clinic.kb import knowledge
+    from clinic.settings import settings
+
+    return Scheduler(calendar=from_settings(), rules=rules(),
+                     hours=parse_hours(knowledge().clinic.hours), tz=settings().tz, url=url)
+
+
+@dataclass(frozen=True)
+class VisitRow:
+    """One visit as staff see it (the console's and the CLI's day and week views)."""
+
+    appointment_id: int
+    starts_at: dt.datetime
+    ends_at: dt.datetime
+    state: str
+    reference: str
+    name: str
+    treatment: str
+    promotion: str
+    screening_summary: str
+    hold_expires_at: dt.datetime | None
+    flagged: str  # why staff must act ("calendar did not answer", ...), else ""
+
+
+def visits(start: dt.datetime, end: dt.datetime, url: str | None = None) -> list[VisitRow]:
+    """Visits starting in [start, end), in time order, with the booking's details beside them."""
+    with read_scope(url) as session:
+        rows = session.execute(
+            select(Appointment, BookingRequest)
+            .join(BookingRequest, BookingRequest.id == Appointment.booking_id)
+            .where(Appointment.starts_at >= start, Appointment.starts_at < end,
+                   Appointment.state.notin_(("failed",)))
+            .order_by(Appointment.starts_at, Appointment.id)).all()
+    result = []
+    for appointment, booking in rows:
+        flagged = ""
+        if appointment.state == "pending_calendar":
+            flagged = "not in the calendar yet: " + (appointment.last_error or "waiting")
+        promotion = (f"{booking.promotion_code} (-${booking.promotion_amount_usd})"
+                     if booking.promotion_code else "")
+        result.append(VisitRow(
+            appointment.id, appointment.starts_at, appointment.ends_at, str(appointment.state),
+            str(booking.reference), str(booking.name), str(appointment.treatment), promotion,
+            str(booking.screening_summary or ""), appointment.hold_expires_at, flagged))
+    return result
+
+
+def work_once(scheduler: Scheduler, now: dt.datetime | None = None) -> dict[str, int]:
+    """One round of the appointments worker: write claims the calendar missed, release
+    holds past their expiry."""
+    counts = retry_pending(scheduler, now)
+    counts["expired"] = expire_holds(scheduler, now)
+    return counts

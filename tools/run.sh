@@ -25,6 +25,8 @@ if .venv/bin/python -c 'from clinic.settings import settings; import sys; sys.ex
   $VENV/python -m clinic.calendar_server --port 5232 & pids+=($!)
 fi
 $VENV/python -m clinic.action_server --port 5055 & pids+=($!)
+# Appointments: writes holds the calendar missed, releases holds staff did not confirm in time.
+$VENV/python -m clinic.cli visits work --loop 60 & pids+=($!)
 $VENV/python -m clinic.web.serve --port 8000 & pids+=($!)
 $VENV/python -m clinic.sms.sender & pids+=($!)
 $VENV/python -m clinic.console & pids+=($!)
