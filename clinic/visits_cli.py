@@ -116,7 +116,7 @@ def cmd_work(args: argparse.Namespace) -> int:
             counts = appointments.work_once(appointments.default_scheduler())
             if any(counts.values()):
                 log.info("Appointments worker: %s", counts)
-        except Exception:  # noqa: BLE001 - the database may be restarting
+        except Exception:  # the database may be restarting: the next round comes
             log.exception("Appointments worker round failed")
         time.sleep(args.loop)
 
