@@ -492,3 +492,12 @@ def work_once(scheduler: Scheduler, now: dt.datetime | None = None) -> dict[str,
     counts = retry_pending(scheduler, now)
     counts["expired"] = expire_holds(scheduler, now)
     return counts
+
+
+def booking_id_for(reference: str, url: str | None = None) -> int | None:
+    """The id of the booking request with this reference, or None."""
+    from clinic.booking import find_booking
+
+    with read_scope(url) as session:
+        booking = find_booking(session, reference)
+        return None if booking is None else int(booking.id)

@@ -151,6 +151,14 @@ BOOKING_SUBMIT_REFUSED = register("booking.submit_refused")
 BOOKING_SAVE_FAILED = register("booking.save_failed")
 BOOKING_SAVED = register("booking.saved", "reference")
 BOOKING_SAVED_NEXT = register("booking.saved_next")
+BOOKING_VISIT_OFFER = register("booking.visit_offer")
+BOOKING_VISIT_NONE_THEN = register("booking.visit_none_then")
+BOOKING_VISIT_NOT_UNDERSTOOD = register("booking.visit_not_understood")
+BOOKING_VISIT_TAKEN = register("booking.visit_taken", "when")
+BOOKING_VISIT_NOTHING_FREE = register("booking.visit_nothing_free")
+BOOKING_VISIT_HELD = register("booking.visit_held", "when", "reference")
+BOOKING_VISIT_PENDING = register("booking.visit_pending", "when")
+BOOKING_VISIT_SKIPPED = register("booking.visit_skipped", "reference")
 
 # ---------------------------------------------------------------- promotion
 # Why a code does (not) apply, one per reason of clinic.promotion.
