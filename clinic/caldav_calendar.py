@@ -86,7 +86,9 @@ class CalDAVCalendar:
                  tz: dt.tzinfo = UTC) -> None:
         self.url = url if url.endswith("/") else url + "/"
         self.tz = tz
+        # Basic log-in sent with the first request (not after a 401: servers slow those down)
         self._client = caldav.DAVClient(url=self.url, username=user, password=password,
+                                        auth=requests.auth.HTTPBasicAuth(user, password),
                                         timeout=int(max(1, timeout)))
         self._calendar = self._client.calendar(url=self.url)
 

@@ -139,9 +139,11 @@ def wait_until_up(port: int, timeout: float = 30.0, process: subprocess.Popen[by
 def ensure_calendar(server: LocalServer, name: str = "Practitioner") -> None:
     """Create the demo calendar if it does not exist yet (MKCALENDAR)."""
     import caldav  # imported here: the assistant's Rasa processes never need it
+    import requests
 
-    with caldav.DAVClient(url=server.base_url, username=server.user,
-                          password=server.password, timeout=10) as client:
+    with caldav.DAVClient(url=server.base_url, username=server.user, password=server.password,
+                          auth=requests.auth.HTTPBasicAuth(server.user, server.password),
+                          timeout=10) as client:
         try:
             client.calendar(url=server.calendar_url).get_display_name()
             return

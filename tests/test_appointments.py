@@ -149,7 +149,7 @@ def _race(url: str, calendar_url: str, booking_id: int, start: str, queue: multi
 def test_patients_racing_from_separate_processes_exactly_one_gets_the_time(
         clinic_db: str, clinic_calendar: CalDAVCalendar) -> None:
     bookings = [book(clinic_db, phone=f"+1415555{n:04d}") for n in range(120, 126)]
-    context = multiprocessing.get_context("spawn")
+    context = multiprocessing.get_context("fork")  # each child drops the inherited engine
     queue: multiprocessing.Queue[str] = context.Queue()
     # two overlapping starts (10:00 and 10:30) as well as the same one: one visit wins
     starts = [TUESDAY_10, TUESDAY_10 + dt.timedelta(minutes=30)] * 3
