@@ -23,6 +23,7 @@ help:
 	@echo "make run       install, build, train if needed, start the assistant (Ctrl-C stops)"
 	@echo "make test      install, validate data, pytest, train, test stories (what CI runs)"
 	@echo "make typecheck mypy: strict on clinic/, checked on actions/ (pyproject.toml)"
+	@echo "make calendar-server  the local CalDAV server's own virtualenv (var/radicale-venv)"
 	@echo "make train     build the spaCy pipeline and train the model if inputs changed"
 	@echo "make domain    write domain.yml's responses from knowledge/messages.yml"
 	@echo "make evaluate  NLU cross-validation report in results/"
@@ -42,6 +43,19 @@ $(STAMP): requirements.lock pyproject.toml tools/clinic_rasa_patches.pth
 
 .PHONY: install
 install: $(STAMP)
+
+# The local CalDAV server (Radicale) lives in its own virtualenv under var/, with its own pins
+# (tools/radicale.lock): a separate program whose dependencies never touch the assistant's.
+RADICALE_VENV  := var/radicale-venv
+RADICALE_STAMP := $(RADICALE_VENV)/.installed
+$(RADICALE_STAMP): tools/radicale.lock
+	@test -n "$(PYTHON310)" || { echo "Python 3.10 is required"; exit 1; }
+	test -x $(RADICALE_VENV)/bin/python || $(PYTHON310) -m venv $(RADICALE_VENV)
+	$(RADICALE_VENV)/bin/python -m pip install --quiet -r tools/radicale.lock
+	touch $@
+
+.PHONY: calendar-server
+calendar-server: $(RADICALE_STAMP)
 
 # ---------------------------------------------------------------- build and train
 WIDGET_BUNDLE := widget/dist/clinic-chat.js
@@ -81,7 +95,7 @@ widget: $(WIDGET_BUNDLE)
 
 # ---------------------------------------------------------------- run
 .PHONY: run
-run: train widget
+run: train widget calendar-server
 	$(PY) -m clinic.db
 	bash tools/run.sh
 
@@ -115,7 +129,7 @@ typecheck: $(STAMP)
 	$(MYPY)
 
 .PHONY: test
-test: $(STAMP) $(SPACY_MODEL)/meta.json widget browser cluster-deps
+test: $(STAMP) $(SPACY_MODEL)/meta.json widget browser cluster-deps calendar-server
 	$(PY) -m clinic.check
 	$(PY) -m clinic.domain_build
 	$(PY) -m tests.support.story_build

@@ -558,12 +558,16 @@ class ActionSubmitBooking(Action):
             dispatcher.utter_message(text=k.say(M.BOOKING_SAVE_FAILED))
             return clear
         deliver_in_background()  # the clinic's booking system, if one is configured
+        from actions.visits import offer_after_booking  # free times from the calendar (issue 20)
+
+        visit = await offer_after_booking(tracker, result.reference)
         lines = [k.say(M.BOOKING_SAVED, reference=result.reference)]
         if result.promotion is not None:
             lines.append(k.say(M.BOOKING_OFFER_APPLIED, offer=offer_text(result.promotion, k)))
         elif result.promo_decision is not None and not result.promo_decision.ok:
             lines.append(result.promo_decision.message)
-        lines.append(k.say(M.BOOKING_SAVED_NEXT))
+        if not visit:  # no free times to offer: the clinic contacts the person, as before
+            lines.append(k.say(M.BOOKING_SAVED_NEXT))
         dispatcher.utter_message(text=" ".join(lines))
         return clear + [SlotSet("booking_reference", result.reference),
-                        SlotSet("promo_code", None)]
+                        SlotSet("promo_code", None)] + visit

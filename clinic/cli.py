@@ -9,6 +9,7 @@
     clinic webhook deliver [--retry-failed]           send pending booking webhooks now
     clinic staff add|list|disable|enable|password      staff console accounts
     clinic audit list|purge                           the staff console's audit log
+    clinic visits list|confirm|decline|propose|cancel  visits in the calendar (clinic.visits_cli)
 
 The SMS follow-up commands (``clinic followups ...``, ``clinic outbox ...``) come from
 ``clinic.sms.cli.register``. Exit codes: 0 done, 1 not found / invalid / unavailable,
@@ -411,6 +412,9 @@ def build_parser() -> argparse.ArgumentParser:
     _register_sms(commands)
 
     register_console(commands)
+    from clinic.visits_cli import register as register_visits
+
+    register_visits(commands)
     return parser
 
 

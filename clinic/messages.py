@@ -156,6 +156,14 @@ BOOKING_SUBMIT_REFUSED = register("booking.submit_refused")
 BOOKING_SAVE_FAILED = register("booking.save_failed")
 BOOKING_SAVED = register("booking.saved", "reference")
 BOOKING_SAVED_NEXT = register("booking.saved_next")
+BOOKING_VISIT_OFFER = register("booking.visit_offer")
+BOOKING_VISIT_NONE_THEN = register("booking.visit_none_then")
+BOOKING_VISIT_NOT_UNDERSTOOD = register("booking.visit_not_understood")
+BOOKING_VISIT_TAKEN = register("booking.visit_taken", "when")
+BOOKING_VISIT_NOTHING_FREE = register("booking.visit_nothing_free")
+BOOKING_VISIT_HELD = register("booking.visit_held", "when", "reference")
+BOOKING_VISIT_PENDING = register("booking.visit_pending", "when")
+BOOKING_VISIT_SKIPPED = register("booking.visit_skipped", "reference")
 
 # ---------------------------------------------------------------- promotion
 # Why a code does (not) apply, one per reason of clinic.promotion.
@@ -230,3 +238,6 @@ SMS_NUMBERED_OPTIONS = register("sms.numbered_options", "options")
 SMS_NUMBERED_OPTION = register("sms.numbered_option", "number", "title")
 # The apology texted back when the assistant failed on an inbound text.
 SMS_ASSISTANT_FAILED = register("sms.assistant_failed")
+SMS_VISIT_CONFIRMED = register("sms.visit_confirmed", "treatment", "when", "reference")
+SMS_VISIT_DECLINED = register("sms.visit_declined", "treatment", "when", "reference")
+SMS_VISIT_REMINDER = register("sms.visit_reminder", "treatment", "when", "reference")

@@ -436,3 +436,48 @@ class WidgetPresence(Base):
 
     def __repr__(self) -> str:
         return f"<WidgetPresence connected={self.connected}>"
+
+
+APPOINTMENT_STATES = ("pending_calendar", "held", "confirmed", "declined", "cancelled",
+                      "expired", "failed", "treated", "no_show")
+# States that keep the time: nobody else may hold an overlapping visit.
+ACTIVE_APPOINTMENT_STATES = ("pending_calendar", "held", "confirmed")
+
+
+class Appointment(Base):
+    """A visit time held in (or waiting for) the clinic's calendar, for one booking request.
+
+    The calendar event carries only the reference and the treatment; everything about the
+    person (and the screening summary) stays on the booking request. A partial unique index
+    lets one active visit per calendar start at a given time; overlaps are refused under
+    the write lock by :func:`clinic.appointments.hold`.
+    """
+
+    __tablename__ = "appointments"
+    __table_args__ = (
+        CheckConstraint(_one_of("state", APPOINTMENT_STATES), name="state"),
+        Index("uq_appointments_active_start", "calendar_url", "starts_at", unique=True,
+              sqlite_where=text("state IN ('pending_calendar', 'held', 'confirmed')"),
+              postgresql_where=text("state IN ('pending_calendar', 'held', 'confirmed')")),
+        Index("ix_appointments_starts_at", "starts_at"),
+    )
+
+    id = Column(Integer, primary_key=True)
+    booking_id = Column(Integer, ForeignKey("booking_requests.id"), nullable=False, index=True)
+    calendar_url = Column(CleanString(500), nullable=False)
+    treatment = Column(CleanString(64), nullable=False)
+    starts_at = Column(UTCDateTime(), nullable=False)
+    ends_at = Column(UTCDateTime(), nullable=False)
+    buffer_minutes = Column(Integer, nullable=False, default=0)
+    state = Column(CleanString(20), nullable=False)
+    created_at = Column(UTCDateTime(), nullable=False, default=utcnow)
+    state_changed_at = Column(UTCDateTime(), nullable=False, default=utcnow)
+    hold_expires_at = Column(UTCDateTime(), nullable=True)
+    event_uid = Column(CleanString(255), nullable=True)
+    event_href = Column(CleanString(1000), nullable=True)
+    calendar_attempts = Column(Integer, nullable=False, default=0)
+    next_attempt_at = Column(UTCDateTime(), nullable=True)
+    last_error = Column(CleanString(200), nullable=True)
+
+    def __repr__(self) -> str:
+        return f"<Appointment {self.id} {self.state}>"

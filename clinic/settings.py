@@ -49,6 +49,10 @@ class Settings:
     rasa_url: str = "http://127.0.0.1:5005"
     # Several Rasa replicas: Redis shared by the socket.io channel (empty: one server).
     redis_url: str = ""
+    # The clinic's CalDAV calendar (docs/appointments.md); password: CLINIC_CALDAV_PASSWORD.
+    caldav_url: str = "http://127.0.0.1:5232/clinic/practitioner/"
+    caldav_user: str = "clinic"
+    caldav_timeout_seconds: float = 5.0
     # Host names the servers answer besides loopback ones and the hosts of the URLs above
     # (comma-separated, e.g. "assistant.example-clinic.com"); any other Host header is
     # refused (DNS rebinding).
@@ -90,6 +94,10 @@ class Settings:
     @property
     def twilio_auth_token(self) -> str:
         return os.environ.get("TWILIO_AUTH_TOKEN", "")
+
+    @property
+    def caldav_password(self) -> str:
+        return os.environ.get("CLINIC_CALDAV_PASSWORD", "")
 
     @property
     def webhook_secret(self) -> str:

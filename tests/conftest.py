@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from clinic.endpoints import write_endpoints
+from tests.calendar_fixture import caldav_server, clinic_calendar  # noqa: F401 (fixtures)
 
 ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = Path(sys.executable).parent

@@ -13,6 +13,7 @@ ACTIONS_PORT=${CLINIC_ACTIONS_PORT:-5055}
 WEB_PORT=${CLINIC_WEB_PORT:-8000}
 # The servers' shared secrets: created once (mode 600), never printed, never committed.
 $VENV/python -m clinic.secrets ensure var/secrets.env
+$VENV/python -m clinic.calendar_server --ensure-password var/secrets.env
 set -a; . var/secrets.env; set +a
 export RASA_TELEMETRY_ENABLED=false
 
@@ -25,7 +26,13 @@ stop() {
 }
 trap stop INT TERM EXIT
 
+# The local CalDAV server (Radicale, var/radicale-venv), unless settings point at a clinic's own.
+if .venv/bin/python -c 'from clinic.settings import settings; import sys; sys.exit(not settings().caldav_url.startswith("http://127.0.0.1:5232/"))'; then
+  $VENV/python -m clinic.calendar_server --port 5232 & pids+=($!)
+fi
 $VENV/python -m clinic.action_server --port "$ACTIONS_PORT" & pids+=($!)
+# Appointments: writes holds the calendar missed, releases holds staff did not confirm in time.
+$VENV/python -m clinic.cli visits work --loop 60 & pids+=($!)
 $VENV/python -m clinic.web.serve --port "$WEB_PORT" & pids+=($!)
 $VENV/python -m clinic.sms.sender & pids+=($!)
 # The console appends events with short JWTs (CLINIC_CONSOLE_JWT_SECRET), never the API token.
@@ -49,6 +56,8 @@ cat <<'TXT'
       curl -s localhost:5005/webhooks/rest/webhook -H 'Content-Type: application/json' \
         -d '{"sender": "me", "message": "can microneedling help acne scars?"}'
     Chat in a terminal:  .venv/bin/rasa shell -i 127.0.0.1 --port 5006
+    Clinic calendar (CalDAV, local):     http://127.0.0.1:5232/clinic/practitioner/
+      user "clinic", password CLINIC_CALDAV_PASSWORD in var/secrets.env
     Staff tool:                          .venv/bin/clinic bookings list
     Staff console (log in):              http://127.0.0.1:8001/
       first account:  .venv/bin/clinic staff add --email you@example.com

@@ -605,6 +605,9 @@ def create_app() -> web.Application:
     app.router.add_get("/insights/questions/{group}", question_page)
     app.router.add_get("/insights/export/{table}.csv", export_csv)
     app.router.add_get("/audit", audit_page)
+    from clinic.console import visits_page  # the calendar's visits (issue 20)
+
+    visits_page.register(app)
     app.router.add_get("/health", health)
     app.router.add_get("/favicon.ico", favicon)
     app.router.add_static("/static/", HERE / "static", show_index=False)
