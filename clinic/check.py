@@ -11,6 +11,7 @@ import sys
 from clinic.kb import KnowledgeError, load_knowledge
 from clinic.medicines import check as check_medicines
 from clinic.medicines import check_screening_ids, load_medicines
+from clinic.overlaps import find_overlaps
 from clinic.questions import load_patient_questions
 
 
@@ -29,6 +30,12 @@ def main() -> int:
         print(f"Knowledge check failed: {problem}", file=sys.stderr)
     if problems:
         return 1
+    # Overlapping vocabularies: reported, not an error (safety always wins).
+    overlaps = find_overlaps(k, questions)
+    if overlaps:
+        print(f"Overlapping vocabularies ({len(overlaps)}; the safety term wins):")
+        for overlap in overlaps:
+            print(f"  {overlap.describe()}")
     print(f"Knowledge OK: {len(k.topics)} topics, {len(questions.questions)} patient questions, "
           f"{len(k.references)} references, "
           f"{len(k.screening.contraindications)} screening questions, "

@@ -98,6 +98,14 @@ class Judge:
             return fixed[kind]
         raise ValueError(f"unknown expected answer {label!r}")
 
+    def says(self, label: str, said: str) -> bool:
+        """True when the normalised reply gives the answer ``label``. The warning signs count
+        as given when the urgent-care message was said instead (it goes further)."""
+        if self.fragment(label) in said:
+            return True
+        return label == "watch_for" and any(
+            _opening(self.k.fill(text)) in said for text in self.k.urgent_messages.values())
+
     def never(self, item: EvalItem) -> dict[str, str]:
         """What no reply to this item may say, by the name reported when it does."""
         k = self.k
@@ -111,7 +119,7 @@ class Judge:
     def judge(self, item: EvalItem, reply: str) -> Verdict:
         said = normalise(reply)
         problems = [f"missing {'|'.join(options)}" for options in item.expect
-                    if not any(self.fragment(option) in said for option in options)]
+                    if not any(self.says(option, said) for option in options)]
         problems += [name for name, text in self.never(item).items() if text in said]
         return Verdict(item, reply, tuple(problems))
 

@@ -42,9 +42,8 @@ _AFTER = re.compile(
 _TREATMENT = re.compile(r"\b(micro ?-?needl\w*|derma ?-?(?:roll|pen|stamp)\w*|treatment|"
                         r"session|procedure|appointment)\b", re.IGNORECASE)
 _CAN_USE = re.compile(
-    r"\b(can|could|should|may|when|how (?:long|soon)|is it (?:ok|okay|safe|fine|alright)|"
-    r"ok to|okay to|safe to|allowed to|wait|put|use|apply|wear|go back|start|restart|"
-    r"resume|get back)\b", re.IGNORECASE)
+    r"\b(can|could|should|may|when|how (?:long|soon)|ok|okay|safe|fine|alright|allowed|"
+    r"wait|put|use|apply|wear|go back|start|restart|resume|get back)\b", re.IGNORECASE)
 _HELP = re.compile(
     r"\b(help|helps|work|works|fix|improve|treat|get rid of|reduce|good for|shrink|fade|"
     r"tighten|even out|reverse|lighten|smooth|firm)\b", re.IGNORECASE)
