@@ -26,7 +26,7 @@ help:
 	@echo "make calendar-server  the local CalDAV server's own virtualenv (var/radicale-venv)"
 	@echo "make train     build the spaCy pipeline and train the model if inputs changed"
 	@echo "make domain    write domain.yml's responses from knowledge/messages.yml"
-	@echo "make evaluate  NLU cross-validation report in results/"
+	@echo "make evaluate  real patient questions (whole assistant) and NLU cross-validation"
 	@echo "make bench     performance benchmark against a stock 'rasa init' assistant"
 	@echo "make bench-console  staff console page load times with 10,000 conversations"
 	@echo "make cluster   PostgreSQL, Redis, 2 Rasa replicas, 2 action servers and HAProxy on :8080"
@@ -145,9 +145,13 @@ test: $(STAMP) $(SPACY_MODEL)/meta.json widget browser cluster-deps calendar-ser
 	$(PY) -m pytest -q -m cluster
 
 # ---------------------------------------------------------------- evaluate
+# Two figures (docs/nlu-evaluation.md): the whole assistant on the real patient questions of
+# tests/eval/real_questions.yml (servers on free loopback ports), then the intent classifier
+# alone on 5-fold cross-validation with seeded, repeatable folds.
 .PHONY: evaluate
 evaluate: train
-	$(RASA) test nlu --cross-validation --folds 5 --out results/cross-validation
+	$(PY) tools/evaluate_real.py
+	$(PY) tools/cross_validate.py --folds 5 --out results/cross-validation
 	$(PY) tools/report_f1.py results/cross-validation
 
 .PHONY: bench

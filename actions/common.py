@@ -25,10 +25,12 @@ from clinic.callback import (
 )
 from clinic.inbox_store import add_callback
 from clinic.kb import OUTCOME_ELIGIBLE, OUTCOME_INCOMPLETE, Knowledge, Topic, knowledge
+from clinic.medicines import add_noted, say_list, things_to_note
+from clinic.nlu.subjects import NOTED_QUESTION, TOPIC_PREFIX
 from clinic.promotion import clinic_today, overview
 from clinic.questions import match_question, patient_questions, render_answer
 from clinic.safety import MentionKind, SafetyMention
-from clinic.screening import ScreeningResult, answers_from_slots, evaluate
+from clinic.screening import ANSWERS_SLOT, ScreeningResult, answers_from_slots, evaluate
 from clinic.settings import settings
 
 # Intents that are a question aside, answered without leaving a form.
@@ -162,28 +164,80 @@ def gate_booking(tracker: Tracker, dispatcher: CollectingDispatcher,
     return [SlotSet("booking_wanted", False), SlotSet("booking_next", "refused")]
 
 
-def patient_question_id(tracker: Tracker) -> str | None:
+def patient_question_ids(tracker: Tracker) -> list[str]:
+    """The answers the latest message asks for: patient question ids and "topic:<id>"."""
+    ids: list[str] = []
     for entity in (tracker.latest_message or {}).get("entities") or []:
         # A typed payload (/ask{"patient_topic": ...}) can give any JSON value: only a
         # string is a question id.
         value = entity.get("value")
-        if entity.get("entity") == "patient_topic" and isinstance(value, str):
-            return value
+        if entity.get("entity") == "patient_topic" and isinstance(value, str) and \
+                value not in ids:
+            ids.append(value)
+    if ids:
+        return ids
     question = match_question((tracker.latest_message or {}).get("text") or "")
-    return question.id if question else None
+    return [question.id] if question else []
+
+
+def patient_question_id(tracker: Tracker) -> str | None:
+    ids = patient_question_ids(tracker)
+    return ids[0] if ids else None
 
 
 def answer_patient_question(tracker: Tracker, dispatcher: CollectingDispatcher) -> bool:
     """Answer the patient question of the latest message; False if there is none."""
-    question_id = patient_question_id(tracker)
-    if not question_id:
-        return False
-    try:
-        question = patient_questions().by_id(question_id)
-    except KeyError:
-        return False
-    dispatcher.utter_message(text=render_answer(question, kb()))
-    return True
+    return answer_patient_questions(tracker, dispatcher) is not None
+
+
+def answer_patient_questions(tracker: Tracker,
+                             dispatcher: CollectingDispatcher) -> list[dict[str, Any]] | None:
+    """Answer every subject of the latest message (issue 18); the events to apply, or None
+    when there was nothing to answer.
+
+    A medicine or condition the clinic has not classified is named back, noted for the
+    practitioner (screening summary, staff console) and the screening offered.
+    """
+    k = kb()
+    events: list[dict[str, Any]] = []
+    answered = False
+    for answer_id in patient_question_ids(tracker):
+        if answer_id.startswith(TOPIC_PREFIX):
+            topic = next((t for t in k.topics if t.id == answer_id[len(TOPIC_PREFIX):]), None)
+            if topic is not None:
+                dispatcher.utter_message(text=render_topic(topic, k))
+                answered = True
+            continue
+        if answer_id == NOTED_QUESTION:
+            noted = note_for_practitioner(tracker, dispatcher, k)
+            if noted is not None:
+                events += noted
+                answered = True
+                continue
+        try:
+            question = patient_questions().by_id(answer_id)
+        except KeyError:
+            continue
+        dispatcher.utter_message(text=render_answer(question, k))
+        answered = True
+    return events if answered else None
+
+
+def note_for_practitioner(tracker: Tracker, dispatcher: CollectingDispatcher,
+                          k: Knowledge) -> list[dict[str, Any]] | None:
+    """Say back and note the medicines and conditions to check; None if none is named."""
+    names = things_to_note(latest_text(tracker))
+    if not names:
+        return None
+    dispatcher.utter_message(text=k.say(M.SAFETY_NOTED_FOR_PRACTITIONER,
+                                        what=say_list(names)))
+    stored = add_noted(tracker.get_slot(ANSWERS_SLOT), names)
+    tracker.slots[ANSWERS_SLOT] = stored
+    events: list[dict[str, Any]] = [SlotSet(ANSWERS_SLOT, stored)]
+    if screening_result(tracker, k).unanswered and not (tracker.active_loop or {}).get("name"):
+        dispatcher.utter_message(**k.utter(M.SAFETY_OFFER_SCREENING))
+        events.append(SlotSet("pending_offer", "screening"))
+    return events
 
 
 def answer_faq(intent: str | None, dispatcher: CollectingDispatcher, k: Knowledge) -> bool:

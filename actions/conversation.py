@@ -9,7 +9,7 @@ from rasa_sdk.events import FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.common import (
-    answer_patient_question,
+    answer_patient_questions,
     gate_booking,
     is_payload,
     kb,
@@ -130,7 +130,8 @@ class ActionAnswerPatientQuestion(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[dict[str, Any]]:
-        if answer_patient_question(tracker, dispatcher):
-            return []
+        events = answer_patient_questions(tracker, dispatcher)
+        if events is not None:
+            return events
         # No pattern matched: honest "not covered" for microneedling, else out of scope.
         return await ActionOutOfScope().run(dispatcher, tracker, domain)

@@ -112,6 +112,8 @@ SAFETY_MENTION_THIRD_PARTY = register("safety.mention_third_party")
 SAFETY_MENTION_HYPOTHETICAL = register("safety.mention_hypothetical", "explanation")
 SAFETY_MENTION_GENERAL = register("safety.mention_general", "explanation")
 SAFETY_TELL_ME_MORE = register("safety.tell_me_more")
+# A medicine or condition the screening has no question for, noted for the practitioner.
+SAFETY_NOTED_FOR_PRACTITIONER = register("safety.noted_for_practitioner", "what")
 SAFETY_BOOKING_STOPPED = register("safety.booking_stopped")
 SAFETY_TALK_IT_OVER = register("safety.talk_it_over")
 SAFETY_OFFER_SCREENING = register("safety.offer_screening")

@@ -232,7 +232,19 @@ def guard_decision(text: str, intent: str | None, confidence: float,
     if short is not None:
         return short, None
     question = match_question(text)
-    if question is None:
+    # What the message is about and how it asks (clinic.nlu.subjects): "can I put vitamin
+    # C on after?" is the aftercare rule for products, "I'm on spironolactone" is noted.
+    answers = subject_answers(text)
+    if question is None and len(answers) == 1 and answers[0].startswith(TOPIC_PREFIX):
+        # One article topic ("does it help with pockmarks?"): its own intent answers it.
+        return topic_intent(answers[0][len(TOPIC_PREFIX):]), None
+    # A question pattern adds its answer unless the subjects already gave a patient
+    # question ("my skin stings after" is the after-treatment answer, not "does it hurt"); a
+    # second subject keeps it ("I'm 19 with acne scars": age and the acne-scar study).
+    if question is not None and question.id not in answers and \
+            all(a.startswith(TOPIC_PREFIX) for a in answers):
+        answers.append(question.id)
+    if not answers:
         # The classifier's catch-all for patient questions, with no pattern and nothing of
         # the clinic's subject in it ("what's the forecast for tomorrow"): out of scope. A
         # question about microneedling keeps it ("the article doesn't cover that").
@@ -242,7 +254,29 @@ def guard_decision(text: str, intent: str | None, confidence: float,
     if intent in KEEP_INTENTS and confidence >= KEEP_WHEN_CONFIDENT and \
             (intent != PROMOTION_INTENT or _PROMOTION_WORDS.search(text)):
         return None, None
-    return PATIENT_QUESTION_INTENT, question.id
+    return PATIENT_QUESTION_INTENT, ANSWER_SEPARATOR.join(answers)
+
+
+# Several answers for one message travel as one entity value, "who_can_have+topic:acne_scars".
+ANSWER_SEPARATOR = "+"
+
+
+TOPIC_PREFIX = "topic:"
+
+
+def topic_intent(topic_id: str) -> str | None:
+    """The intent of an article topic (knowledge/topics.yml)."""
+    from clinic.kb import knowledge
+
+    return next((t.intent for t in knowledge().topics if t.id == topic_id), None)
+
+
+def subject_answers(text: str) -> list[str]:
+    """The answers clinic.nlu.subjects reads from the message's subjects (may be none)."""
+    from clinic.nlu.subjects import read
+
+    reading = read(text)
+    return list(reading.answers) if reading else []
 
 
 # Short replies are read by rule, whatever the classifier guessed: a one- or two-word reply
@@ -483,9 +517,9 @@ class ConversationGuard(GraphComponent):
             _force_intent(message, forced)
             if question_id:
                 entities = list(message.get(ENTITIES) or []) + [{
-                    "entity": PATIENT_TOPIC_ENTITY, "value": question_id, "start": 0,
+                    "entity": PATIENT_TOPIC_ENTITY, "value": value, "start": 0,
                     "end": len(text), "confidence_entity": 1.0, "extractor": GUARD_NAME,
-                }]
+                } for value in question_id.split(ANSWER_SEPARATOR)]
                 message.set(ENTITIES, entities, add_to_output=True)
         return messages
 

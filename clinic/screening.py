@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from enum import Enum
 
 from clinic.kb import Contraindication, Knowledge, Outcome, Screening
+from clinic.medicines import NOTED_KEY
 
 # The conversation keeps every answer in one slot: {contraindication id: "yes" | "no" | "unsure"}.
 ANSWERS_SLOT = "screening_answers"
@@ -130,6 +131,9 @@ class ScreeningResult:
             lines.append(f"Needs attention: {noted}")
         if self.unanswered:
             lines.append(f"Not answered: {', '.join(self.unanswered)}")
+        to_note = answers.get(NOTED_KEY)
+        if isinstance(to_note, list) and to_note:
+            lines.append(f"Noted for the practitioner: {', '.join(str(n) for n in to_note)}")
         return "\n".join(lines)
 
 
@@ -196,4 +200,8 @@ def answers_from_slots(slots: Mapping[str, object], screening: Screening) -> dic
     stored = slots.get(ANSWERS_SLOT)
     if not isinstance(stored, Mapping):
         return {rule.id: None for rule in screening.contraindications}
-    return {rule.id: stored.get(rule.id) for rule in screening.contraindications}
+    answers = {rule.id: stored.get(rule.id) for rule in screening.contraindications}
+    # What was noted for the practitioner (clinic.medicines) travels with the answers.
+    if isinstance(stored.get(NOTED_KEY), list):
+        answers[NOTED_KEY] = stored[NOTED_KEY]
+    return answers

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 
 LONG_MESSAGE = 1000
 
@@ -82,7 +83,9 @@ def describe_input(text: str) -> str:
     non_latin = sum(1 for ch in letters if not _is_latin(ch))
     prose = _LINKS.sub(" ", stripped)
     words = re.findall(r"[^\W\d_]+", prose)
-    if non_latin > len(letters) / 3 or (len(words) >= 4 and not _ENGLISH_HINTS.search(prose)):
+    if non_latin > len(letters) / 3 or (len(words) >= 4 and not _ENGLISH_HINTS.search(prose)
+                                         and not any(w.lower() in english_words()
+                                                     for w in words)):
         return "other_language"
     if is_gibberish(stripped):
         return "gibberish"
@@ -90,6 +93,35 @@ def describe_input(text: str) -> str:
 
 
 _SCRIPTING = re.compile(r"<\s*script|javascript:|\bon[a-z]+\s*=", re.IGNORECASE)
+
+
+@lru_cache(maxsize=1)
+def english_words() -> frozenset[str]:
+    """Words that make a message English (issue 18): spaCy's English stop words (a
+    maintained list: "we", "doing", "next") and the acronyms and short words patients use
+    (knowledge/subjects.yml, acronyms: IVF, PRP, SPF, ok, lol). "we're doing IVF transfer
+    next week" is English, never "I can only chat in English"."""
+    from clinic.kb import _read_yaml, knowledge_dir
+
+    subjects, _ = _read_yaml(knowledge_dir(), "subjects.yml")
+    acronyms = {str(word).lower() for word in subjects.get("acronyms") or []}
+    return frozenset(_spacy_stop_words() | acronyms | _VOWELLESS_WORDS)
+
+
+def _spacy_stop_words() -> set[str]:
+    """spaCy's English stop words, read from its module file: importing spaCy itself would
+    load its whole stack into the action server just for a word list."""
+    import importlib.util
+    from pathlib import Path
+
+    spec = importlib.util.find_spec("spacy")
+    if spec is None or spec.origin is None:
+        return set()
+    path = Path(spec.origin).parent / "lang" / "en" / "stop_words.py"
+    namespace: dict[str, object] = {}
+    exec(compile(path.read_text(encoding="utf-8"), str(path), "exec"), namespace)
+    words = namespace.get("STOP_WORDS")
+    return {str(w).lower() for w in words} if isinstance(words, (set, frozenset)) else set()
 
 
 def mostly_markup(text: str) -> bool:

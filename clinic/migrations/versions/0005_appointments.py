@@ -1,7 +1,7 @@
 """Appointments: visit times held in the clinic's CalDAV calendar (issue 20).
 
-Revision ID: 0004_appointments
-Revises: 0003_staff_console
+Revision ID: 0005_appointments
+Revises: 0004_inbox
 Create Date: 2026-12-04
 """
 
