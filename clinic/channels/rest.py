@@ -144,9 +144,8 @@ def conversation_token(credential: str, sender: str, secret: str | None = None) 
     return base64.urlsafe_b64encode(digest[:24]).decode("ascii")
 
 
-def check_owner(request: Request, sender: str, events: Any) -> None:
+def check_owner(request: Request, sender: str, started: bool) -> None:
     """Refusal(403) unless the conversation is new or the caller sent its token."""
-    started = events is not None and any(isinstance(e, UserUttered) for e in events)
     if not started:
         return
     expected = conversation_token(credential_of(request), sender)
@@ -202,7 +201,8 @@ class ClinicRestInput(InputChannel):
         owner = await conversation_channel(request, sender)
         if owner not in (None, self.name()):
             raise Refusal(403, OTHER_CHANNEL)
-        check_owner(request, sender, events)
+        # The channel is known once the conversation has a first message.
+        check_owner(request, sender, started=owner is not None)
 
     def blueprint(
         self, on_new_message: Callable[[UserMessage], Awaitable[Any]]
