@@ -15,7 +15,11 @@ from rasa_sdk.forms import REQUESTED_SLOT
 from rasa_sdk.types import DomainDict
 from sqlalchemy.exc import SQLAlchemyError
 
-from actions.common import (
+from actions.faq import other_language_text
+from actions.promotion import extract_code, handle_typed_code
+from actions.safety import BOOKING_SLOTS
+from actions.screening import resolve_answer
+from actions.tracker_reading import (
     answer_side_question,
     gate_booking,
     is_payload,
@@ -27,12 +31,13 @@ from actions.common import (
     screening_answers,
     screening_result,
 )
-from actions.faq import other_language_text
-from actions.promotion import extract_code, handle_typed_code
-from actions.safety import BOOKING_SLOTS
-from actions.screening import resolve_answer
-from clinic import messages as M
-from clinic.booking import (
+from clinic.config.settings import settings
+from clinic.knowledge import messages as M
+from clinic.knowledge.kb import OUTCOME_ELIGIBLE, Knowledge, Promotion
+from clinic.nlu.input_kind import describe_input, looks_like_times, promo_code_in
+from clinic.nlu.safety import MentionKind
+from clinic.rules.screening import Answer
+from clinic.services.booking import (
     BookingDraft,
     NotEligible,
     clean_name,
@@ -42,14 +47,9 @@ from clinic.booking import (
     preview_promotion,
     save_booking,
 )
-from clinic.db import DatabaseUnavailable
-from clinic.kb import OUTCOME_ELIGIBLE, Knowledge, Promotion
-from clinic.promotion import clinic_today
-from clinic.safety import MentionKind
-from clinic.screening import Answer
-from clinic.settings import settings
-from clinic.text_kind import describe_input, looks_like_times, promo_code_in
-from clinic.webhook import deliver_in_background
+from clinic.services.promotion import clinic_today
+from clinic.services.webhook import deliver_in_background
+from clinic.store.db import DatabaseUnavailable
 
 logger = logging.getLogger(__name__)
 

@@ -8,7 +8,8 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.common import (
+from actions.faq import FALLBACKS, ActionOutOfScope
+from actions.tracker_reading import (
     answer_patient_question,
     gate_booking,
     is_payload,
@@ -17,12 +18,11 @@ from actions.common import (
     latest_text,
     screening_result,
 )
-from actions.faq import FALLBACKS, ActionOutOfScope
-from clinic import messages as M
-from clinic.answers import parse_answer
-from clinic.kb import OUTCOME_INCOMPLETE
-from clinic.screening import Answer
-from clinic.text_kind import describe_input
+from clinic.knowledge import messages as M
+from clinic.knowledge.kb import OUTCOME_INCOMPLETE
+from clinic.nlu.answers import parse_answer
+from clinic.nlu.input_kind import describe_input
+from clinic.rules.screening import Answer
 
 OFFER_BOOK = "book"
 OFFER_SCREENING = "screening"

@@ -8,11 +8,11 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import ActiveLoop, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.common import kb, safety_mentions, screening_answers, screening_result
-from clinic import messages as M
-from clinic.kb import Knowledge, Outcome
-from clinic.safety import MentionKind, MentionStatus, SafetyMention
-from clinic.screening import ANSWERS_SLOT, Answer, coerce_answer
+from actions.tracker_reading import kb, safety_mentions, screening_answers, screening_result
+from clinic.knowledge import messages as M
+from clinic.knowledge.kb import Knowledge, Outcome
+from clinic.nlu.safety import MentionKind, MentionStatus, SafetyMention
+from clinic.rules.screening import ANSWERS_SLOT, Answer, coerce_answer
 
 BOOKING_SLOTS = ("booking_name", "booking_phone", "booking_email", "booking_treatment",
                  "booking_times", "booking_sms_consent", "booking_sms_consent_at",

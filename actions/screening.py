@@ -10,7 +10,11 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.common import (
+from actions.conversation import OFFER_BOOK, OFFER_RESUME, offer
+from actions.faq import other_language_text
+from actions.promotion import extract_code
+from actions.safety import reaction_to_mention, record_mention, stop_active_form
+from actions.tracker_reading import (
     answer_side_question,
     is_payload,
     kb,
@@ -20,17 +24,13 @@ from actions.common import (
     screening_answers,
     screening_result,
 )
-from actions.conversation import OFFER_BOOK, OFFER_RESUME, offer
-from actions.faq import other_language_text
-from actions.promotion import extract_code
-from actions.safety import reaction_to_mention, record_mention, stop_active_form
-from clinic import messages as M
-from clinic.answers import parse_answer
-from clinic.kb import Contraindication, Knowledge, Outcome
-from clinic.promotion import check_code_before_screening, clinic_today
-from clinic.safety import MentionKind, MentionStatus
-from clinic.screening import ANSWERS_SLOT, Answer, coerce_answer, position, question_to_ask
-from clinic.text_kind import describe_input, is_go_back, meant_answer
+from clinic.knowledge import messages as M
+from clinic.knowledge.kb import Contraindication, Knowledge, Outcome
+from clinic.nlu.answers import parse_answer
+from clinic.nlu.input_kind import describe_input, is_go_back, meant_answer
+from clinic.nlu.safety import MentionKind, MentionStatus
+from clinic.rules.screening import ANSWERS_SLOT, Answer, coerce_answer, position, question_to_ask
+from clinic.services.promotion import check_code_before_screening, clinic_today
 
 INTENT_ANSWERS = {"affirm": Answer.YES, "deny": Answer.NO, "unsure": Answer.UNSURE}
 # How an answer is said back (utter_screening_echo / utter_screening_changed).

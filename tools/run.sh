@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 VENV=.venv/bin
 mkdir -p var
 # The servers' shared secrets: created once (mode 600), never printed, never committed.
-$VENV/python -m clinic.secrets ensure var/secrets.env
+$VENV/python -m clinic.config.secrets ensure var/secrets.env
 set -a; . var/secrets.env; set +a
 export RASA_TELEMETRY_ENABLED=false
 
@@ -19,13 +19,13 @@ stop() {
 }
 trap stop INT TERM EXIT
 
-$VENV/python -m clinic.action_server --port 5055 & pids+=($!)
-$VENV/python -m clinic.web.serve --port 8000 & pids+=($!)
+$VENV/python -m clinic.rasa.action_server --port 5055 & pids+=($!)
+$VENV/python -m dev.web.serve --port 8000 & pids+=($!)
 $VENV/python -m clinic.sms.sender & pids+=($!)
 $VENV/python -m clinic.console & pids+=($!)
-$VENV/python -m clinic.rasa_server --port 5005 --model models/clinic.tar.gz \
+$VENV/python -m clinic.rasa.server --port 5005 --model models/clinic.tar.gz \
   --credentials credentials.yml --endpoints endpoints.yml \
-  --cors "$(.venv/bin/python -c 'from clinic.settings import settings; print(" ".join(settings().origins))')" \
+  --cors "$(.venv/bin/python -c 'from clinic.config.settings import settings; print(" ".join(settings().origins))')" \
   & pids+=($!)
 
 echo "Waiting for the assistant to start..."

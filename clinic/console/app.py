@@ -25,12 +25,12 @@ import jinja2
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from clinic.cli_support import spreadsheet_safe
+from clinic.cli.output import spreadsheet_safe
+from clinic.config.settings import settings
 from clinic.console import accounts, inbox, insights, security, takeover
 from clinic.console.charts import daily_bars, horizontal_bars
-from clinic.console.tracker import load_events
-from clinic.kb import knowledge
-from clinic.settings import settings
+from clinic.knowledge.kb import knowledge
+from clinic.store.rasa_events import load_events
 
 log = logging.getLogger(__name__)
 

@@ -21,11 +21,11 @@ from dataclasses import dataclass, field
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.sql.expression import ColumnElement
 
-from clinic.console.tracker import EVENTS, Event, engine, has_events_table, load_events
-from clinic.db import read_scope
-from clinic.kb import knowledge
-from clinic.models import BookingRequest
-from clinic.screening import answers_from_slots, evaluate
+from clinic.knowledge.kb import knowledge
+from clinic.rules.screening import answers_from_slots, evaluate
+from clinic.store.db import read_scope
+from clinic.store.models import BookingRequest
+from clinic.store.rasa_events import EVENTS, Event, engine, has_events_table, load_events
 
 ASKED = "asked for a person"
 NOT_UNDERSTOOD = "not understood twice in a row"

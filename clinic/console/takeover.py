@@ -39,12 +39,12 @@ import yarl
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
-from clinic import messages as M
+from clinic.config.settings import settings
 from clinic.console.accounts import Staff
-from clinic.db import read_scope, session_scope
-from clinic.kb import knowledge
-from clinic.models import SmsMessage, StaffAccount, Takeover, utcnow
-from clinic.settings import settings
+from clinic.knowledge import messages as M
+from clinic.knowledge.kb import knowledge
+from clinic.store.db import read_scope, session_scope
+from clinic.store.models import SmsMessage, StaffAccount, Takeover, utcnow
 
 log = logging.getLogger(__name__)
 

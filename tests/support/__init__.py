@@ -24,8 +24,8 @@ def sms_database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[st
     Clinic time zone America/Los_Angeles, quiet hours 21:00-08:00, no Twilio credentials
     (the local outbox). Yields the database URL.
     """
-    from clinic.db import dispose_engines, get_engine
-    from clinic.settings import settings
+    from clinic.config.settings import settings
+    from clinic.store.db import dispose_engines, get_engine
 
     url = f"sqlite:///{tmp_path / 'clinic.db'}"
     monkeypatch.setenv("CLINIC_DATABASE_URL", url)
@@ -54,9 +54,9 @@ def add_booking(phone: str, consent: bool | None = True, *, status: str = "reque
     Returns the booking id. Uses the models directly: these tests are about texting, not
     about the booking hand-off.
     """
-    from clinic.db import session_scope
-    from clinic.kb import knowledge
-    from clinic.models import BookingRequest, SmsConsent
+    from clinic.knowledge.kb import knowledge
+    from clinic.store.db import session_scope
+    from clinic.store.models import BookingRequest, SmsConsent
 
     given_at = consent_at or dt.datetime(2025, 6, 1, 16, 0, tzinfo=UTC)
     with session_scope() as session:
@@ -82,9 +82,9 @@ def mark_treated(booking_id: int, treated_at: dt.datetime,
 
     Returns the message ids scheduled by this call.
     """
-    from clinic.db import session_scope
-    from clinic.models import BookingRequest
     from clinic.sms.schedule import schedule_aftercare
+    from clinic.store.db import session_scope
+    from clinic.store.models import BookingRequest
 
     with session_scope() as session:
         booking = session.get(BookingRequest, booking_id)

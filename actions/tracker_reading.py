@@ -1,0 +1,195 @@
+"""Helpers shared by the actions: rendering knowledge, reading the tracker, side questions."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from rasa_sdk import Tracker
+from rasa_sdk.events import SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from clinic.config.settings import settings
+from clinic.knowledge import messages as M
+from clinic.knowledge.kb import OUTCOME_ELIGIBLE, OUTCOME_INCOMPLETE, Knowledge, Topic, knowledge
+from clinic.knowledge.questions import match_question, patient_questions, render_answer
+from clinic.nlu.safety import MentionKind, SafetyMention
+from clinic.rules import hours
+from clinic.rules.screening import ScreeningResult, answers_from_slots, evaluate
+from clinic.services.promotion import clinic_today, overview
+
+# Intents that are a question aside, answered without leaving a form.
+SIDE_INTENTS = ("ask_contact", "ask_promotion", "human_handoff", "bot_challenge")
+SIDE_CONFIDENCE = 0.6
+QUESTION_START = re.compile(
+    r"^\s*(what|how|why|when|where|who|which|can|could|is|are|does|do|will|should|tell me)\b",
+    re.IGNORECASE,
+)
+
+
+def kb() -> Knowledge:
+    """The clinic's knowledge (loaded and checked once per process)."""
+    return knowledge()
+
+
+def citation(sources: tuple[str, ...], k: Knowledge) -> str:
+    """A short, readable citation line, e.g. "Source: Majid, 2014"."""
+    names = [k.references[s].short for s in sources]
+    if not names:
+        return ""
+    return k.say(M.COMMON_SOURCE if len(names) == 1 else M.COMMON_SOURCES,
+                 names="; ".join(names))
+
+
+def render_topic(topic: Topic, k: Knowledge) -> str:
+    """The answer to a topic, with its citation (or the full reference list)."""
+    text = k.fill(topic.answer)
+    if topic.list_references:
+        refs = "\n".join(f"• {ref.citation}" for ref in k.references.values())
+        return f"{text}\n{refs}"
+    return f"{text}\n{citation(topic.sources, k)}"
+
+
+def topic_buttons(topic: Topic, k: Knowledge) -> list[dict[str, str]]:
+    """Follow-up buttons for a topic's related topics."""
+    return [{"title": k.topic(related).title, "payload": f"/{k.topic(related).intent}"}
+            for related in topic.related]
+
+
+def latest_intent(tracker: Tracker) -> tuple[str | None, float]:
+    intent = (tracker.latest_message or {}).get("intent") or {}
+    return intent.get("name"), float(intent.get("confidence") or 0.0)
+
+
+def latest_text(tracker: Tracker) -> str:
+    return (tracker.latest_message or {}).get("text") or ""
+
+
+def is_payload(text: str) -> bool:
+    return text.startswith("/")
+
+
+def looks_like_question(text: str) -> bool:
+    return "?" in text or bool(QUESTION_START.match(text))
+
+
+def safety_mentions(tracker: Tracker, kind: MentionKind) -> list[SafetyMention]:
+    """Mentions the safety component added to the latest message, of one kind."""
+    latest = tracker.latest_message or {}
+    text = latest.get("text") or ""
+    mentions = (SafetyMention.from_entity(e, text) for e in latest.get("entities") or [])
+    return [m for m in mentions if m is not None and m.kind is kind]
+
+
+def screening_answers(tracker: Tracker, k: Knowledge) -> dict[str, Any]:
+    """The answers so far, keyed by contraindication id (None: not answered)."""
+    return answers_from_slots(tracker.slots, k.screening)
+
+
+def screening_result(tracker: Tracker, k: Knowledge) -> ScreeningResult:
+    """The screening outcome derived from the answers (never from a stored outcome)."""
+    return evaluate(screening_answers(tracker, k), k.screening)
+
+
+def contact_text(k: Knowledge) -> str:
+    return k.say(M.COMMON_CONTACT)
+
+
+def handoff_text(k: Knowledge) -> str:
+    """What a person who asks for a person is told (the staff console's inbox picks the
+    conversation up from the hand-off itself).
+
+    During opening hours staff can reply in this chat; outside them the person learns when
+    someone will, and gets the phone number either way.
+    """
+    now = hours.now()
+    state = hours.availability(k.clinic.hours, now, settings().tz)
+    if state is not None and state.open_now:
+        return k.say(M.COMMON_HANDOFF_OPEN)
+    if state is not None and state.next_opening is not None:
+        return k.say(M.COMMON_HANDOFF_CLOSED, when=hours.spoken_time(state.next_opening, now))
+    return k.say(M.COMMON_HANDOFF_UNKNOWN)
+
+
+def consultation_contact(k: Knowledge) -> str:
+    """How to reach the clinic for a practitioner's consultation."""
+    return k.say(M.CONSULTATION_CONTACT)
+
+
+def gate_booking(tracker: Tracker, dispatcher: CollectingDispatcher,
+                 k: Knowledge) -> list[dict[str, Any]]:
+    """Someone wants to book: only with a complete, eligible screening.
+
+    The events that start the booking form, the screening first (said so), or refuse (said
+    why, with how to see a practitioner). ``booking_next`` tells the rules which.
+    """
+    outcome = screening_result(tracker, k).outcome
+    if outcome == OUTCOME_ELIGIBLE:
+        return [SlotSet("booking_wanted", True), SlotSet("booking_next", "booking")]
+    if outcome == OUTCOME_INCOMPLETE:
+        dispatcher.utter_message(text=k.say(M.BOOKING_SCREENING_FIRST))
+        return [SlotSet("booking_wanted", True), SlotSet("booking_next", "screening")]
+    dispatcher.utter_message(text=k.say(M.BOOKING_REFUSED))
+    return [SlotSet("booking_wanted", False), SlotSet("booking_next", "refused")]
+
+
+def patient_question_id(tracker: Tracker) -> str | None:
+    for entity in (tracker.latest_message or {}).get("entities") or []:
+        # A typed payload (/ask{"patient_topic": ...}) can give any JSON value: only a
+        # string is a question id.
+        value = entity.get("value")
+        if entity.get("entity") == "patient_topic" and isinstance(value, str):
+            return value
+    question = match_question((tracker.latest_message or {}).get("text") or "")
+    return question.id if question else None
+
+
+def answer_patient_question(tracker: Tracker, dispatcher: CollectingDispatcher) -> bool:
+    """Answer the patient question of the latest message; False if there is none."""
+    question_id = patient_question_id(tracker)
+    if not question_id:
+        return False
+    try:
+        question = patient_questions().by_id(question_id)
+    except KeyError:
+        return False
+    dispatcher.utter_message(text=render_answer(question, kb()))
+    return True
+
+
+def answer_faq(intent: str | None, dispatcher: CollectingDispatcher, k: Knowledge) -> bool:
+    """Answer the FAQ topic of an intent; False if the intent is not an FAQ topic."""
+    topic = k.topic_for_intent(intent or "")
+    if topic is None:
+        return False
+    dispatcher.utter_message(text=render_topic(topic, k), buttons=topic_buttons(topic, k))
+    return True
+
+
+def answer_side_question(tracker: Tracker, dispatcher: CollectingDispatcher,
+                         k: Knowledge) -> bool:
+    """Inside a form: answer a question asked aside; True if one was answered."""
+    intent, confidence = latest_intent(tracker)
+    text = latest_text(tracker)
+    if confidence < SIDE_CONFIDENCE and not is_payload(text):
+        return False
+    topic = k.topic_for_intent(intent or "")
+    if topic is not None:
+        dispatcher.utter_message(text=render_topic(topic, k))
+        return True
+    if intent == "human_handoff":
+        dispatcher.utter_message(text=handoff_text(k))
+        return True
+    if intent == "ask_contact":
+        dispatcher.utter_message(text=contact_text(k))
+        return True
+    if intent == "bot_challenge":
+        dispatcher.utter_message(response="utter_iamabot")
+        return True
+    if intent == "ask_patient_question":
+        return answer_patient_question(tracker, dispatcher)
+    if intent == "ask_promotion":
+        outcome = screening_result(tracker, k).outcome
+        dispatcher.utter_message(text=overview(outcome, k, clinic_today()))
+        return True
+    return False
