@@ -15,16 +15,8 @@ from functools import lru_cache
 from pathlib import Path
 
 from clinic.knowledge import messages as M
-from clinic.knowledge.kb import (
-    Knowledge,
-    KnowledgeError,
-    _entries,
-    _Entry,
-    _read_yaml,
-    _unique,
-    knowledge,
-    knowledge_dir,
-)
+from clinic.knowledge.kb import Knowledge, KnowledgeError, knowledge, knowledge_dir
+from clinic.knowledge.loaders.reading import Entry, entry_list, read_yaml, unique
 
 FILE = "patient_questions.yml"
 # Words that make a message about microneedling (vocabulary.yml adds its treatment terms).
@@ -68,11 +60,11 @@ def load_patient_questions(directory: Path | str | None = None,
                            k: Knowledge | None = None) -> PatientQuestions:
     directory = knowledge_dir(directory)
     k = k or knowledge()
-    data, label = _read_yaml(directory, FILE)
-    top = _Entry(data, label, "file")
+    data, label = read_yaml(directory, FILE)
+    top = Entry(data, label, "file")
     questions = []
-    for index, raw in enumerate(_entries(data, "questions", label)):
-        item = _Entry(raw, label, f"questions[{index}]")
+    for index, raw in enumerate(entry_list(data, "questions", label)):
+        item = Entry(raw, label, f"questions[{index}]")
         question_id = item.ident()
         item.entry = f"question '{question_id}'"
         patterns = _compile(item, "patterns")
@@ -97,12 +89,12 @@ def load_patient_questions(directory: Path | str | None = None,
             clinic_note=item.text("clinic_note", required=False),
             after_treatment=item.flag("after_treatment"),
         ))
-    _unique([q.id for q in questions], label, "question")
+    unique([q.id for q in questions], label, "question")
     return PatientQuestions(tuple(questions), top.text("how_to_ask"),
                             top.text("not_covered_generic"), top.text("watch_for"))
 
 
-def _compile(item: _Entry, field: str, required: bool = True) -> tuple[re.Pattern[str], ...]:
+def _compile(item: Entry, field: str, required: bool = True) -> tuple[re.Pattern[str], ...]:
     compiled = []
     for pattern in item.text_list(field, required=required):
         try:
