@@ -35,7 +35,7 @@ from clinic.config.settings import settings
 from clinic.knowledge import messages as M
 from clinic.knowledge.kb import OUTCOME_ELIGIBLE, Knowledge, Promotion
 from clinic.nlu.input_kind import describe_input, looks_like_times, promo_code_in
-from clinic.nlu.safety import MentionKind
+from clinic.nlu.safety_mention import MentionKind
 from clinic.rules.screening import Answer
 from clinic.services.booking import (
     BookingDraft,

@@ -11,7 +11,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions.tracker_reading import kb, safety_mentions, screening_answers, screening_result
 from clinic.knowledge import messages as M
 from clinic.knowledge.kb import Knowledge, Outcome
-from clinic.nlu.safety import MentionKind, MentionStatus, SafetyMention
+from clinic.nlu.safety_mention import MentionKind, MentionStatus, SafetyMention
 from clinic.rules.screening import ANSWERS_SLOT, Answer, coerce_answer
 
 BOOKING_SLOTS = ("booking_name", "booking_phone", "booking_email", "booking_treatment",

@@ -28,7 +28,7 @@ from clinic.knowledge import messages as M
 from clinic.knowledge.kb import Contraindication, Knowledge, Outcome
 from clinic.nlu.answers import parse_answer
 from clinic.nlu.input_kind import describe_input, is_go_back, meant_answer
-from clinic.nlu.safety import MentionKind, MentionStatus
+from clinic.nlu.safety_mention import MentionKind, MentionStatus
 from clinic.rules.screening import ANSWERS_SLOT, Answer, coerce_answer, position, question_to_ask
 from clinic.services.promotion import check_code_before_screening, clinic_today
 

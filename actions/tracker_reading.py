@@ -13,7 +13,7 @@ from clinic.config.settings import settings
 from clinic.knowledge import messages as M
 from clinic.knowledge.kb import OUTCOME_ELIGIBLE, OUTCOME_INCOMPLETE, Knowledge, Topic, knowledge
 from clinic.knowledge.questions import match_question, patient_questions, render_answer
-from clinic.nlu.safety import MentionKind, SafetyMention
+from clinic.nlu.safety_mention import MentionKind, SafetyMention
 from clinic.rules import hours
 from clinic.rules.screening import ScreeningResult, answers_from_slots, evaluate
 from clinic.services.promotion import clinic_today, overview

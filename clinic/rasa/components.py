@@ -40,13 +40,8 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from clinic.knowledge.kb import PROJECT_ROOT
-from clinic.nlu.safety import (
-    MentionKind,
-    MentionStatus,
-    SafetyMention,
-    SafetyRecognizer,
-    load_recognizer,
-)
+from clinic.nlu.safety import SafetyRecognizer, load_recognizer
+from clinic.nlu.safety_mention import MentionKind, MentionStatus, SafetyMention
 
 logger = logging.getLogger(__name__)
 
@@ -594,7 +589,7 @@ class OutOfScopeVocabulary(GraphComponent):
         return cls(config, model_storage, resource, frozenset(words))
 
     def train(self, training_data: TrainingData) -> Resource:
-        from clinic.nlu.safety import PERSON_WORDS
+        from clinic.nlu.safety_phrasing import PERSON_WORDS
 
         # People a booking or a question may be for ("can I book for my wife") are words of
         # the clinic's conversations too.

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from clinic.nlu.safety import MentionKind, MentionStatus, SafetyMention
+from clinic.nlu.safety_mention import MentionKind, MentionStatus, SafetyMention
 
 DOMAIN = yaml.safe_load((Path(__file__).resolve().parents[3] / "domain.yml").read_text())
 

@@ -12,8 +12,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from clinic.knowledge.kb import DEFAULT_KNOWLEDGE_DIR, knowledge, load_knowledge
-from clinic.nlu.safety import (
-    _HEDGED_TERM_WORDS,
+from clinic.nlu.safety import SafetyRecognizer, load_recognizer
+from clinic.nlu.safety_mention import (
     AFFIRMED,
     HYPOTHETICAL,
     KIND_CONTRAINDICATION,
@@ -22,9 +22,8 @@ from clinic.nlu.safety import (
     THIRD_PARTY,
     UNCERTAIN,
     Mention,
-    SafetyRecognizer,
-    load_recognizer,
 )
+from clinic.nlu.safety_phrasing import HEDGED_TERM_WORDS
 from clinic.nlu.spacy_build import build_pipeline, write_pipeline
 
 KB = knowledge()
@@ -359,7 +358,7 @@ def test_contraindications_have_no_level_and_never_need_the_urgent_answer(recogn
 def test_every_knowledge_term_alone_is_an_affirmed_mention(recognizer):
     for kind, term_id, term in all_terms():
         # A term that is itself a "may be" ("trying to conceive") is not sure, not affirmed.
-        hedged = bool(set(term.lower().split()) & _HEDGED_TERM_WORDS)
+        hedged = bool(set(term.lower().split()) & HEDGED_TERM_WORDS)
         for text in (term, term.upper(), f"{term[:1].upper()}{term[1:]}."):
             mentions = recognizer.mentions(text)
             assert [(m.kind, m.id, m.status, m.text.lower()) for m in mentions] == [
