@@ -14,7 +14,7 @@ KNOWLEDGE := $(wildcard knowledge/*.yml)
 # The code the spaCy pipeline is built from (the rest of clinic/nlu/ runs at prediction time).
 NLU_BUILD := clinic/nlu/spacy_build.py clinic/nlu/shapes.py
 TRAIN_INPUTS := config.yml domain.yml $(wildcard data/*.yml data/**/*.yml) $(KNOWLEDGE) \
-                $(NLU_BUILD) clinic/rasa/components.py $(SPACY_MODEL)/meta.json
+                $(NLU_BUILD) $(wildcard clinic/rasa/components/*.py) $(SPACY_MODEL)/meta.json
 
 # Python 3.10 (Rasa 3.6 does not install on 3.11): python3.10 on PATH, else pyenv's.
 PYTHON310 := $(shell for p in python3.10 $$(ls -d $${PYENV_ROOT:-$$HOME/.pyenv}/versions/3.10.*/bin/python3.10 2>/dev/null | sort -V | tail -n1); do \

@@ -1,6 +1,6 @@
 """What kind of message a person typed, before any intent is trusted.
 
-Plain functions, used by the NLU guard (:mod:`clinic.rasa.components`) and the actions:
+Plain functions, used by the NLU guard (:mod:`clinic.nlu.guard`) and the actions:
 
 * :func:`describe_input` - "empty", "long", "emoji", "symbols", "markup",
   "other_language" (another script, or four or more words with no English in them),

@@ -15,6 +15,7 @@ from actions.faq import ActionFallback
 from actions.tracker_reading import patient_question_id
 from clinic.knowledge.kb import knowledge
 from clinic.knowledge.questions import match_question, patient_questions, render_answer
+from clinic.nlu.guard import guard_decision
 from clinic.nlu.input_kind import (
     describe_input,
     is_go_back,
@@ -22,7 +23,6 @@ from clinic.nlu.input_kind import (
     meant_answer,
     promo_code_in,
 )
-from clinic.rasa.components import guard_decision
 from tests.support.actions import make_tracker, run_action, slot_events, texts
 
 K = knowledge()

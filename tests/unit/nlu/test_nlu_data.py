@@ -181,7 +181,8 @@ def test_each_question_is_answered_by_its_action() -> None:
 def _forced_intent(text: str, recognizer, codes: tuple[str, ...]) -> str | None:
     """The intent the pipeline's rule layers give a message whatever the classifier says:
     the conversation guard with no classifier guess, then the safety terms."""
-    from clinic.rasa.components import guard_decision, safety_intent
+    from clinic.nlu.guard import guard_decision
+    from clinic.nlu.safety_intent import safety_intent
 
     forced, _ = guard_decision(text, None, 0.0, codes)
     return safety_intent(recognizer.mentions(text)) or forced

@@ -1,6 +1,6 @@
 """The rule layers of the NLU pipeline that need no trained classifier: short replies,
 contact details, the patient-question exclusions, codes in questions, and the learnt
-out-of-scope vocabulary (clinic/rasa/components.py)."""
+out-of-scope vocabulary (clinic/nlu/guard.py, clinic/nlu/out_of_scope.py)."""
 
 from __future__ import annotations
 
@@ -14,14 +14,10 @@ from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from clinic.knowledge.kb import knowledge
 from clinic.knowledge.questions import match_question
+from clinic.nlu.guard import details_intent, guard_decision, short_reply_intent
 from clinic.nlu.input_kind import promo_code_in
-from clinic.rasa.components import (
-    OutOfScopeVocabulary,
-    content_words,
-    details_intent,
-    guard_decision,
-    short_reply_intent,
-)
+from clinic.nlu.out_of_scope import content_words
+from clinic.rasa.components.out_of_scope import OutOfScopeVocabulary
 
 CODES = tuple(p.code for p in knowledge().promotions)
 
@@ -243,13 +239,13 @@ def test_requests_read_by_rule(text: str, intent: str) -> None:
 @pytest.mark.parametrize("text", ["what did dhurat find about hair", "can i talk about my scars",
                                   "i need someone to call me back about prices"])
 def test_other_requests_are_left_to_the_classifier(text: str) -> None:
-    from clinic.rasa.components import request_intent
+    from clinic.nlu.guard import request_intent
 
     assert request_intent(text) is None
 
 
 def test_knowledge_words_cover_the_articles_terms() -> None:
-    from clinic.rasa.components import knowledge_words
+    from clinic.nlu.out_of_scope import knowledge_words
 
     words = knowledge_words()
     assert {"collagen", "elastin", "melasma", "scalp", "monday", "december"} <= words
@@ -329,7 +325,7 @@ def test_praise_is_thanks(text: str) -> None:
 @pytest.mark.parametrize("text", ["connect me with the front desk",
                                   "have someone from the office call me back"])
 def test_more_ways_to_ask_for_a_person(text: str) -> None:
-    from clinic.rasa.components import request_intent
+    from clinic.nlu.guard import request_intent
 
     assert request_intent(text) == "human_handoff"
 
