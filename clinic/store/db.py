@@ -37,7 +37,7 @@ from clinic.config.settings import resolve_sqlite_url, settings
 
 log = logging.getLogger(__name__)
 
-MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 # Any fixed number works: it only has to be the same in every process that migrates.
 _PG_MIGRATION_LOCK_KEY = 7_340_211_905
