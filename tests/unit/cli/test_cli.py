@@ -13,10 +13,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, select
 
-from clinic.cli.main import main as cli
+import clinic.cli.main as cli
 from clinic.config.settings import settings
 from clinic.knowledge.kb import knowledge
-from clinic.services.booking import BookingDraft, save_booking
+from clinic.rules.booking import BookingDraft
+from clinic.services.booking import save_booking
 from clinic.store import db
 from clinic.store.models import BookingRequest, Followup
 
@@ -307,8 +308,12 @@ def test_printed_text_carries_no_control_characters(db_url, capsys):
 
 def test_status_rules_live_in_the_booking_module():
     """clinic.services.booking decides which status may follow which; the CLI only asks."""
-    from clinic.services.booking import MARKABLE_STATUSES, STATUS_TRANSITIONS, status_change_refusal
-    from clinic.store.models import BOOKING_STATUSES
+    from clinic.rules.booking import (
+        BOOKING_STATUSES,
+        MARKABLE_STATUSES,
+        STATUS_TRANSITIONS,
+        status_change_refusal,
+    )
 
     assert set(STATUS_TRANSITIONS) == set(BOOKING_STATUSES)
     assert cli.MARKABLE == MARKABLE_STATUSES == ("confirmed", "treated", "cancelled")
