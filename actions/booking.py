@@ -36,17 +36,16 @@ from clinic.knowledge import messages as M
 from clinic.knowledge.kb import OUTCOME_ELIGIBLE, Knowledge, Promotion
 from clinic.nlu.input_kind import describe_input, looks_like_times, promo_code_in
 from clinic.nlu.safety_mention import MentionKind
-from clinic.rules.screening import Answer
-from clinic.services.booking import (
+from clinic.rules.booking import (
     BookingDraft,
     NotEligible,
     clean_name,
     normalize_email,
     normalize_phone,
     parse_preferred_times,
-    preview_promotion,
-    save_booking,
 )
+from clinic.rules.screening import Answer
+from clinic.services.booking import preview_promotion, save_booking
 from clinic.services.promotion import clinic_today
 from clinic.services.webhook import deliver_in_background
 from clinic.store.db import DatabaseUnavailable

@@ -14,16 +14,15 @@ from actions.tracker_reading import kb, latest_text, screening_result
 from clinic.knowledge import messages as M
 from clinic.knowledge.kb import Knowledge
 from clinic.nlu.input_kind import promo_code_in
-from clinic.services.promotion import (
+from clinic.rules.promotion import (
     NOT_SCREENED,
     Eligibility,
     PromoDecision,
-    check_code,
     check_code_before_screening,
-    clinic_today,
     eligibility,
     overview,
 )
+from clinic.services.promotion import check_code, clinic_today
 
 logger = logging.getLogger(__name__)
 _CODE_TOKEN = re.compile(r"[A-Za-z0-9]{4,20}")

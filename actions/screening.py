@@ -29,8 +29,9 @@ from clinic.knowledge.kb import Contraindication, Knowledge, Outcome
 from clinic.nlu.answers import parse_answer
 from clinic.nlu.input_kind import describe_input, is_go_back, meant_answer
 from clinic.nlu.safety_mention import MentionKind, MentionStatus
+from clinic.rules.promotion import check_code_before_screening
 from clinic.rules.screening import ANSWERS_SLOT, Answer, coerce_answer, position, question_to_ask
-from clinic.services.promotion import check_code_before_screening, clinic_today
+from clinic.services.promotion import clinic_today
 
 INTENT_ANSWERS = {"affirm": Answer.YES, "deny": Answer.NO, "unsure": Answer.UNSURE}
 # How an answer is said back (utter_screening_echo / utter_screening_changed).

@@ -15,8 +15,9 @@ from clinic.knowledge.kb import OUTCOME_ELIGIBLE, OUTCOME_INCOMPLETE, Knowledge,
 from clinic.knowledge.questions import match_question, patient_questions, render_answer
 from clinic.nlu.safety_mention import MentionKind, SafetyMention
 from clinic.rules import hours
+from clinic.rules.promotion import overview
 from clinic.rules.screening import ScreeningResult, answers_from_slots, evaluate
-from clinic.services.promotion import clinic_today, overview
+from clinic.services.promotion import clinic_today
 
 # Intents that are a question aside, answered without leaving a form.
 SIDE_INTENTS = ("ask_contact", "ask_promotion", "human_handoff", "bot_challenge")

@@ -1,6 +1,6 @@
 """What the staff tool's commands share: exit codes, one-line errors, times, tables, CSV cells.
 
-Used by :mod:`clinic.cli.main`, :mod:`clinic.sms.cli`, :mod:`clinic.console.cli` and the console's
+Used by :mod:`clinic.cli.commands`, :mod:`clinic.sms.cli`, :mod:`clinic.console.cli` and the console's
 CSV export. It imports nothing of theirs, so they can all import it.
 """
 

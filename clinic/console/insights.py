@@ -25,8 +25,9 @@ from clinic.console.inbox import (
     OUT_OF_SCOPE_INTENTS,
 )
 from clinic.knowledge.kb import knowledge
+from clinic.rules.booking import BOOKING_STATUSES
 from clinic.store.db import read_scope
-from clinic.store.models import BOOKING_STATUSES, BookingRequest, Followup, PromotionRedemption, SmsOptOut
+from clinic.store.models import BookingRequest, Followup, PromotionRedemption, SmsOptOut
 from clinic.store.rasa_events import EVENTS, _event, engine, has_events_table
 
 DAY = 86_400

@@ -40,7 +40,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql import Select
 
 from clinic.config.settings import settings
-from clinic.services.booking import normalize_phone, phones_in_text
+from clinic.rules.booking import normalize_phone, phones_in_text
 from clinic.store.db import external_engine, flush_deleted, get_engine, read_scope, session_scope
 from clinic.store.models import (
     BookingRequest,

@@ -21,7 +21,8 @@ from sqlalchemy import select
 
 from clinic.cli.output import table
 from clinic.config.settings import settings
-from clinic.services.booking import find_booking, normalize_phone, normalize_reference
+from clinic.rules.booking import normalize_phone, normalize_reference
+from clinic.services.booking import find_booking
 from clinic.sms.schedule import cancel_followups
 from clinic.sms.sender import send_due
 from clinic.store.db import DatabaseUnavailable, read_scope, session_scope

@@ -33,6 +33,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import declarative_base, relationship
 from sqlalchemy.types import TypeDecorator
 
+from clinic.rules.booking import BOOKING_STATUSES
 from clinic.store.sanitize import clean_json, clean_text
 
 # Stable constraint names, so migrations can refer to them on every database.
@@ -53,7 +54,6 @@ if TYPE_CHECKING:  # SQLAlchemy 1.4 has no types: what mypy needs to know of the
 else:
     Base = declarative_base(metadata=MetaData(naming_convention=NAMING))
 
-BOOKING_STATUSES = ("requested", "confirmed", "treated", "cancelled")
 FOLLOWUP_STATUSES = ("scheduled", "sending", "sent", "failed", "cancelled", "skipped")
 WEBHOOK_STATUSES = ("pending", "delivered", "failed")
 SMS_DIRECTIONS = ("outbound", "inbound")

@@ -14,7 +14,7 @@ a name read backwards. :func:`clean_text` removes them:
 
 Single-line text (names, phone numbers, ids) gets TAB, CR and LF replaced by a space.
 :mod:`clinic.store.models` applies this to every string column on the way into the database;
-the staff tool (:mod:`clinic.cli.main`) filters everything it prints with :func:`clean_output`.
+the staff tool (:mod:`clinic.cli.commands`) filters everything it prints with :func:`clean_output`.
 """
 
 from __future__ import annotations

@@ -73,7 +73,7 @@ def run(conversations: int, runs: int) -> dict:
         rows = write(env["CLINIC_TRACKER_STORE_URL"],
                      synthetic(conversations, now - 30 * 86_400, days=30))
         seed_seconds = time.perf_counter() - started
-        add = subprocess.run([sys.executable, "-m", "clinic.cli.main", "staff", "add", "--email",
+        add = subprocess.run([sys.executable, "-m", "clinic.cli.commands", "staff", "add", "--email",
                               "bench@clinic.example", "--password-stdin"], input=PASSWORD + "\n",
                              env=env, cwd=ROOT, capture_output=True, text=True, timeout=120)
         if add.returncode:

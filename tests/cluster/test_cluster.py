@@ -154,7 +154,7 @@ def test_a_screening_answered_half_on_each_replica_keeps_its_state(cluster) -> N
     reference = re.search(r"reference is ([A-Z0-9-]+)", done).group(1)
 
     # The booking is in the cluster's PostgreSQL clinic database.
-    listed = subprocess.run([sys.executable, "-m", "clinic.cli.main", "bookings", "list"],
+    listed = subprocess.run([sys.executable, "-m", "clinic.cli.commands", "bookings", "list"],
                             env=cluster.env, capture_output=True, text=True, timeout=120)
     assert listed.returncode == 0, listed.stderr
     assert reference in listed.stdout

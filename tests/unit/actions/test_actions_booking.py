@@ -268,7 +268,7 @@ def test_unreachable_database_tells_the_person_to_phone(tmp_path, monkeypatch) -
 def test_every_error_saving_can_raise_tells_the_person_to_phone(error, monkeypatch) -> None:
     from sqlalchemy.exc import IntegrityError
 
-    from clinic.services.booking import InvalidBooking, NotEligible
+    from clinic.rules.booking import InvalidBooking, NotEligible
     from clinic.store.db import DatabaseUnavailable
 
     raised = {"DatabaseUnavailable": DatabaseUnavailable("down"),

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, select
 
-import clinic.cli.main as cli
+import clinic.cli.commands as cli
 from clinic.config.settings import settings
 from clinic.knowledge.kb import knowledge
 from clinic.rules.booking import BookingDraft
@@ -252,12 +252,12 @@ def test_installed_command_runs_in_a_fresh_process(db_url):
     book()
     env = {**os.environ, "CLINIC_DATABASE_URL": db_url}
     executable = Path(sys.executable).parent / "clinic"
-    command = [str(executable)] if executable.exists() else [sys.executable, "-m", "clinic.cli.main"]
+    command = [str(executable)] if executable.exists() else [sys.executable, "-m", "clinic.cli.commands"]
     done = subprocess.run([*command, "bookings", "list"], env=env, cwd=ROOT,
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert "Ada Lovelace" in done.stdout and "FACIAL50" in done.stdout
-    module = subprocess.run([sys.executable, "-m", "clinic.cli.main", "bookings", "show", "MN-NONE22"],
+    module = subprocess.run([sys.executable, "-m", "clinic.cli.commands", "bookings", "show", "MN-NONE22"],
                             env=env, cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert module.returncode == 1 and "Traceback" not in module.stderr
 

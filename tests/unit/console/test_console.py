@@ -587,7 +587,7 @@ def test_insights_page_shows_a_chart_and_unanswered_questions(console_db) -> Non
 def test_staff_cli_reads_the_password_from_stdin(console_db, capsys, monkeypatch) -> None:
     import io
 
-    from clinic.cli.main import main
+    from clinic.cli.commands import main
 
     monkeypatch.setattr("sys.stdin", io.StringIO(PASSWORD + "\n"))
     assert main(["staff", "add", "--email", "c@clinic.example", "--name", "Cy",

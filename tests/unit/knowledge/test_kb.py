@@ -51,7 +51,7 @@ def test_promotion_requires_one_outcome_or_a_list(kdir, requires) -> None:
 
 
 def test_the_promotion_amount_is_changed_in_one_place(kdir) -> None:
-    from clinic.services.promotion import APPLIED, decision
+    from clinic.rules.promotion import APPLIED, decision
 
     changed = load_knowledge(kdir).promotion("FACIAL50").amount_usd + 25  # not the current one
     edit(kdir, "promotions.yml", lambda d: d["promotions"][0].update(amount_usd=changed))

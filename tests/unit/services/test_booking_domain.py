@@ -13,8 +13,7 @@ from sqlalchemy import func, select
 
 from clinic.config.settings import settings
 from clinic.knowledge.kb import knowledge
-from clinic.services import booking as booking_module
-from clinic.services.booking import (
+from clinic.rules.booking import (
     REFERENCE_ALPHABET,
     BookingDraft,
     InvalidBooking,
@@ -24,8 +23,9 @@ from clinic.services.booking import (
     normalize_phone,
     normalize_reference,
     parse_preferred_times,
-    save_booking,
 )
+from clinic.services import booking as booking_module
+from clinic.services.booking import save_booking
 from clinic.store import db
 from clinic.store.models import (
     BookingRequest,

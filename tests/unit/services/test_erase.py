@@ -10,7 +10,8 @@ from sqlalchemy import create_engine, func, select
 
 from clinic.config.settings import settings
 from clinic.knowledge.kb import knowledge
-from clinic.services.booking import BookingDraft, save_booking
+from clinic.rules.booking import BookingDraft
+from clinic.services.booking import save_booking
 from clinic.services.erase import TrackerStoreMissing, erase_person
 from clinic.store import db
 from clinic.store.models import (

@@ -15,18 +15,18 @@ from clinic.knowledge.kb import (
     OUTCOME_PRACTITIONER_REVIEW,
     knowledge,
 )
-from clinic.services.booking import BookingDraft, NotEligible, save_booking
-from clinic.services.promotion import (
+from clinic.rules.booking import BookingDraft, NotEligible
+from clinic.rules.promotion import (
     MESSAGES,
     REASONS,
     Eligibility,
     automatic_promotion,
-    check_code,
     check_code_before_screening,
-    clinic_today,
     eligibility,
     overview,
 )
+from clinic.services.booking import save_booking
+from clinic.services.promotion import check_code, clinic_today
 
 TODAY = dt.date(2026, 3, 10)
 FACIAL = "facial_microneedling"

@@ -9,7 +9,7 @@ import threading
 import pytest
 from sqlalchemy import func, select
 
-import clinic.cli.main as cli
+import clinic.cli.commands as cli
 from clinic.config.settings import load_settings, settings
 from clinic.services.retention import purge
 from clinic.store import db

@@ -16,7 +16,8 @@ from sqlalchemy import select
 import clinic.services.webhook
 from clinic.config.settings import settings
 from clinic.knowledge.kb import knowledge
-from clinic.services.booking import BookingDraft, save_booking
+from clinic.rules.booking import BookingDraft
+from clinic.services.booking import save_booking
 from clinic.services.webhook import (
     BASE_DELAY,
     MAX_ATTEMPTS,

@@ -285,7 +285,8 @@ def test_postgresql_concurrent_saves_redeem_once(pg_url):
     import threading
 
     from clinic.knowledge.kb import knowledge
-    from clinic.services.booking import BookingDraft, save_booking
+    from clinic.rules.booking import BookingDraft
+    from clinic.services.booking import save_booking
 
     kb = knowledge()
     db.get_engine(pg_url)

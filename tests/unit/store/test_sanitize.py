@@ -9,7 +9,8 @@ from sqlalchemy import create_engine, select, update
 
 from clinic.config.settings import settings
 from clinic.knowledge.kb import knowledge
-from clinic.services.booking import BookingDraft, save_booking
+from clinic.rules.booking import BookingDraft
+from clinic.services.booking import save_booking
 from clinic.sms import inbound
 from clinic.store import db
 from clinic.store.models import BookingRequest, SmsMessage, WebhookDelivery

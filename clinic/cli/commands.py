@@ -1,4 +1,4 @@
-"""Staff command-line tool: ``clinic ...`` (or ``python -m clinic.cli.main ...``).
+"""Staff command-line tool: ``clinic ...`` (or ``python -m clinic.cli.commands ...``).
 
     clinic bookings list [--status S] [--limit N]      newest first, as a table
     clinic bookings show REF                          every field, screening summary, consent
@@ -42,13 +42,9 @@ from clinic.cli.output import (
 )
 from clinic.config.settings import settings
 from clinic.console.cli import register as register_console
+from clinic.rules.booking import BOOKING_STATUSES, MARKABLE_STATUSES, normalize_email, status_change_refusal
 from clinic.services import retention
-from clinic.services.booking import (
-    MARKABLE_STATUSES,
-    find_booking,
-    normalize_email,
-    status_change_refusal,
-)
+from clinic.services.booking import find_booking
 from clinic.services.erase import (
     TrackerStoreMissing,
     count_conversations,
@@ -58,14 +54,7 @@ from clinic.services.erase import (
 )
 from clinic.services.webhook import deliver_pending, retry_failed
 from clinic.store.db import DatabaseUnavailable, read_scope, session_scope
-from clinic.store.models import (
-    BOOKING_STATUSES,
-    BookingRequest,
-    Followup,
-    SmsConsent,
-    WebhookDelivery,
-    utcnow,
-)
+from clinic.store.models import BookingRequest, Followup, SmsConsent, WebhookDelivery, utcnow
 from clinic.store.sanitize import SafeStream
 
 # Which status may follow which is decided in clinic.services.booking (STATUS_TRANSITIONS).
