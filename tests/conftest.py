@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from clinic.rasa.endpoints import write_endpoints
+from tests.support import sms_database  # noqa: F401 - a fixture, shared by every test
 
 ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = Path(sys.executable).parent
@@ -116,11 +117,7 @@ def clinic_db(tmp_path, monkeypatch):
 def tracker_store(clinic_db):
     """``clinic_db`` plus an empty Rasa tracker store where the settings say it is; its URL."""
     from clinic.config.settings import settings
-
-    try:
-        from tests.support import make_tracker_store
-    except ImportError:  # plain `pytest` puts tests/ (not the project root) on sys.path
-        from support import make_tracker_store
+    from tests.support import make_tracker_store
 
     url = settings().tracker_store_url
     make_tracker_store(url)

@@ -26,6 +26,7 @@ from clinic.knowledge.kb import knowledge
 from clinic.rasa.action_server import TOKEN_HEADER
 from tests.conftest import ROOT, TEST_SECRETS, Servers
 from tests.integration.test_integration_sms import post_sms
+from tests.support import BAD_REST_BODIES
 
 pytestmark = pytest.mark.integration
 K = knowledge()
@@ -181,13 +182,7 @@ def test_rest_cannot_speak_as_an_sms_patient(assistant_servers: Servers) -> None
     assert len(tracker_events(assistant_servers, SMS_PHONE)) == before
 
 
-@pytest.mark.parametrize("raw, reason", [
-    (b"", "must be JSON"), (b"not json", "must be JSON"), (b"[]", "JSON object"),
-    (b'{"message": "hi"}', "'sender' is required"),
-    (b'{"sender": "me-1", "message": null}', "'message' is required"),
-    (b'{"sender": "me-1", "message": 7}', "'message' is required"),
-    (b'{"sender": "me-1"}', "'message' is required"),
-])
+@pytest.mark.parametrize("raw, reason", BAD_REST_BODIES)
 def test_rest_bad_bodies_get_400(assistant_servers: Servers, raw: bytes, reason: str) -> None:
     status, text = rest(assistant_servers, None, raw)
     assert status == 400

@@ -20,16 +20,7 @@ from actions.screening import (
 )
 from clinic.knowledge.kb import DEFAULT_KNOWLEDGE_DIR, Knowledge, Outcome, knowledge, load_knowledge
 from clinic.rules.screening import ANSWERS_SLOT
-from tests.support.actions import (
-    all_no,
-    answers_slots,
-    entity,
-    form_turn,
-    make_tracker,
-    run_action,
-    slot_events,
-    texts,
-)
+from tests.support import actions as support
 from tests.support.knowledge_copy import (
     EXTRA_EXPLANATION,
     EXTRA_ID,
@@ -70,7 +61,7 @@ def test_the_form_asks_every_question_of_the_knowledge(extended: Knowledge) -> N
     requested = None
     said_all = []
     for _ in range(count + 2):
-        events, said, slots = form_turn(ValidateScreeningForm(), ActionAskScreeningQuestion(),
+        events, said, slots = support.form_turn(ValidateScreeningForm(), ActionAskScreeningQuestion(),
                                         "no" if requested else "am I a good candidate",
                                         "deny" if requested else "check_eligibility",
                                         slots, FORM, requested)
@@ -85,33 +76,33 @@ def test_the_form_asks_every_question_of_the_knowledge(extended: Knowledge) -> N
     assert len(asked) == count
     assert slots[ANSWERS_SLOT] == {rule.id: "no" for rule in extended.screening.contraindications}
 
-    events, dispatcher = run_action(ActionScreeningOutcome(), make_tracker(slots=slots))
-    assert slot_events(events)["screening_outcome"] == Outcome.ELIGIBLE
+    events, dispatcher = support.run_action(ActionScreeningOutcome(), support.make_tracker(slots=slots))
+    assert support.slot_events(events)["screening_outcome"] == Outcome.ELIGIBLE
 
 
 def test_a_yes_to_the_new_question_follows_its_outcome(extended: Knowledge) -> None:
     rule = extended.screening.by_id(EXTRA_ID)
     last = {r.id: "no" for r in extended.screening.contraindications if r.id != EXTRA_ID}
-    events, said, slots = form_turn(ValidateScreeningForm(), ActionAskScreeningQuestion(),
-                                    "yes", "affirm", answers_slots(last), FORM,
+    events, said, slots = support.form_turn(ValidateScreeningForm(), ActionAskScreeningQuestion(),
+                                    "yes", "affirm", support.answers_slots(last), FORM,
                                     "screening_question")
     assert slots[ANSWERS_SLOT][EXTRA_ID] == "yes"
     assert slots["requested_slot"] is None  # no question left
-    events, dispatcher = run_action(ActionScreeningOutcome(),
-                                    make_tracker(slots={**slots, "booking_wanted": True}))
-    assert slot_events(events)["screening_outcome"] == rule.outcome
-    assert slot_events(events)["booking_next"] == "refused"
-    assert EXTRA_EXPLANATION in texts(dispatcher)
+    events, dispatcher = support.run_action(ActionScreeningOutcome(),
+                                    support.make_tracker(slots={**slots, "booking_wanted": True}))
+    assert support.slot_events(events)["screening_outcome"] == rule.outcome
+    assert support.slot_events(events)["booking_next"] == "refused"
+    assert EXTRA_EXPLANATION in support.texts(dispatcher)
 
 
 def test_the_new_contraindication_said_in_free_text_is_recorded(extended: Knowledge) -> None:
     """Said while the first question is open: counted, and a "not suitable now" one ends the
     questions early."""
     rule = extended.screening.by_id(EXTRA_ID)
-    events, said, slots = form_turn(
+    events, said, slots = support.form_turn(
         ValidateScreeningForm(), ActionAskScreeningQuestion(), "I have gold threads",
         "report_contraindication", {}, FORM, "screening_question",
-        entities=[entity("contraindication", EXTRA_ID, start=7, end=19)])
+        entities=[support.entity("contraindication", EXTRA_ID, start=7, end=19)])
     assert slots[ANSWERS_SLOT][EXTRA_ID] == "yes"
     assert EXTRA_EXPLANATION in said
     if rule.outcome is Outcome.NOT_SUITABLE_NOW:
@@ -119,6 +110,6 @@ def test_the_new_contraindication_said_in_free_text_is_recorded(extended: Knowle
     else:
         assert slots["requested_slot"] == "screening_question"
         assert f"Question 1 of {ORIGINAL + 1}:" in said
-    outcome = all_no(**{EXTRA_ID: "yes"})
-    events, _ = run_action(ActionScreeningOutcome(), make_tracker(slots=outcome))
-    assert slot_events(events)["screening_outcome"] == rule.outcome
+    outcome = support.all_no(**{EXTRA_ID: "yes"})
+    events, _ = support.run_action(ActionScreeningOutcome(), support.make_tracker(slots=outcome))
+    assert support.slot_events(events)["screening_outcome"] == rule.outcome

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import re
+from collections.abc import Awaitable, Callable
 
 import pytest
 from aiohttp import CookieJar, web
@@ -416,60 +417,64 @@ def test_login_cookie_flags_logout_and_wrong_password(console_db) -> None:
     asyncio.run(scenario())
 
 
-def test_forms_without_csrf_token_or_from_other_sites_are_refused(console_db) -> None:
-    from clinic.console.app import create_app
-
+def _handoff_conversation(url: str) -> str:
+    """One staff account and one conversation ("w1") that asked for a person: its ref."""
     accounts.add_staff("a@clinic.example", PASSWORD)
-    seed(console_db, Conversation("w1", start=utcnow().timestamp()).turn(
+    seed(url, Conversation("w1", start=utcnow().timestamp()).turn(
         "a person", "human_handoff", "action_handoff"))
-    ref = security.refs_for(["w1"])["w1"]
+    return security.refs_for(["w1"])["w1"]
+
+
+def _with_console(steps: Callable[[TestClient], Awaitable[None]]) -> None:
+    """Run ``steps`` against a console app on a test server, closing it afterwards."""
+    from clinic.console.app import create_app
 
     async def scenario() -> None:
         client = await _client(create_app())
         try:
-            no_token = await client.post("/login", data={"email": "a@clinic.example",
-                                                          "password": PASSWORD})
-            assert no_token.status == 403
-            await _login(client)
-            refused = await client.post(f"/c/{ref}/take-over", data={})
-            assert refused.status == 403 and "expired" in await refused.text()
-            forged = await client.post(f"/c/{ref}/take-over", data={"csrf_token": "x" * 43})
-            assert forged.status == 403
-            page = await client.get(f"/c/{ref}")
-            token = hidden(await page.text(), "csrf_token")
-            cross = await client.post(f"/c/{ref}/take-over", data={"csrf_token": token},
-                                      headers={"Origin": "https://evil.example"})
-            assert cross.status == 403
-            assert takeover.holder("w1") is None
+            await steps(client)
         finally:
             await client.close()
 
     asyncio.run(scenario())
+
+
+def test_forms_without_csrf_token_or_from_other_sites_are_refused(console_db) -> None:
+    ref = _handoff_conversation(console_db)
+
+    async def steps(client: TestClient) -> None:
+        no_token = await client.post("/login", data={"email": "a@clinic.example",
+                                                      "password": PASSWORD})
+        assert no_token.status == 403
+        await _login(client)
+        refused = await client.post(f"/c/{ref}/take-over", data={})
+        assert refused.status == 403 and "expired" in await refused.text()
+        forged = await client.post(f"/c/{ref}/take-over", data={"csrf_token": "x" * 43})
+        assert forged.status == 403
+        page = await client.get(f"/c/{ref}")
+        token = hidden(await page.text(), "csrf_token")
+        cross = await client.post(f"/c/{ref}/take-over", data={"csrf_token": token},
+                                  headers={"Origin": "https://evil.example"})
+        assert cross.status == 403
+        assert takeover.holder("w1") is None
+
+    _with_console(steps)
 
 
 def test_odd_query_values_are_no_server_error(console_db) -> None:
-    from clinic.console.app import create_app
+    ref = _handoff_conversation(console_db)
 
-    accounts.add_staff("a@clinic.example", PASSWORD)
-    seed(console_db, Conversation("w1", start=utcnow().timestamp()).turn(
-        "a person", "human_handoff", "action_handoff"))
-    ref = security.refs_for(["w1"])["w1"]
+    async def steps(client: TestClient) -> None:
+        await _login(client)
+        # Each answered 500: OverflowError from SQLite and from the date arithmetic.
+        events = await client.get(f"/c/{ref}/events?after=99999999999999999999")
+        assert events.status == 200
+        for path in ("/insights?from=9999-12-31&to=0001-01-01", "/insights?to=0001-01-01",
+                     "/insights/export/questions.csv?from=9999-12-31"):
+            response = await client.get(path)
+            assert response.status == 200, path
 
-    async def scenario() -> None:
-        client = await _client(create_app())
-        try:
-            await _login(client)
-            # Each answered 500: OverflowError from SQLite and from the date arithmetic.
-            events = await client.get(f"/c/{ref}/events?after=99999999999999999999")
-            assert events.status == 200
-            for path in ("/insights?from=9999-12-31&to=0001-01-01", "/insights?to=0001-01-01",
-                         "/insights/export/questions.csv?from=9999-12-31"):
-                response = await client.get(path)
-                assert response.status == 200, path
-        finally:
-            await client.close()
-
-    asyncio.run(scenario())
+    _with_console(steps)
 
 
 def test_take_over_reply_hand_back_through_rasas_api(console_db, monkeypatch) -> None:

@@ -23,6 +23,7 @@ from clinic.config.log_privacy import REDACTED, scrub, structlog_anonymizer
 from clinic.rasa.action_server import TOKEN_HEADER, BodyTooLarge, inflate
 from clinic.rasa.channels import rest
 from clinic.rasa.server import StartupRefused, check_environment
+from tests.support import BAD_REST_BODIES
 
 STRONG = "a-strong-secret-4f8a2c7e1b9d0e3f"
 
@@ -248,16 +249,7 @@ def test_rest_with_token_needs_it_from_everyone(header: str | None) -> None:
                       api_token=STRONG)
 
 
-@pytest.mark.parametrize("body, reason", [
-    (b"", "must be JSON"), (b"{bad", "must be JSON"), (b"[]", "JSON object"),
-    (b'{"message": "hi"}', "'sender' is required"),
-    (b'{"sender": null, "message": "hi"}', "'sender' is required"),
-    (b'{"sender": 12, "message": "hi"}', "'sender' is required"),
-    (b'{"sender": "a b", "message": "hi"}', "'sender' must be"),
-    (b'{"sender": "me"}', "'message' is required"),
-    (b'{"sender": "me", "message": null}', "'message' is required"),
-    (b'{"sender": "me", "message": 42}', "'message' is required"),
-])
+@pytest.mark.parametrize("body, reason", BAD_REST_BODIES)
 def test_rest_bad_bodies_get_a_clear_400(body: bytes, reason: str) -> None:
     with pytest.raises(rest.Refusal) as refused:
         rest.parse_body(_request(body=body))

@@ -36,11 +36,6 @@ from clinic.rasa.channels.twilio import TwilioVerifiedInput
 from clinic.store.db import read_scope
 from clinic.store.models import SmsMessage, SmsOptOut
 
-try:
-    from tests.support import sms_database
-except ImportError:  # plain `pytest` puts tests/ (not the project root) on sys.path
-    from support import sms_database  # noqa: F401
-
 TOKEN = "test-twilio-auth-token"
 PHONE = "+15105550101"
 PATH = "/webhooks/twilio/webhook"

@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import multiprocessing
 import re
-import threading
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -33,6 +32,7 @@ from clinic.store.models import (
     SmsConsent,
     WebhookDelivery,
 )
+from tests.support import race
 
 LA = ZoneInfo("America/Los_Angeles")
 TODAY = dt.date(2026, 3, 10)  # inside FACIAL50's validity
@@ -318,24 +318,12 @@ def test_concurrent_saves_by_one_person_redeem_exactly_once(db_url):
     kb = knowledge()
     db.get_engine(db_url)  # migrate once up front, like a running server
     workers = 8
-    barrier = threading.Barrier(workers)
-    results, errors = [], []
-
-    def book(index: int) -> None:
-        draft = make_draft(conversation_id=f"conv-{index}",
-                           # half share the phone, the other half share only the email
-                           phone_e164="+14155552671" if index % 2 else f"+1206555010{index}")
-        barrier.wait()
-        try:
-            results.append(save_booking(draft, kb, today=TODAY))
-        except Exception as error:  # noqa: BLE001 - reported below
-            errors.append(error)
-
-    threads = [threading.Thread(target=book, args=(i,)) for i in range(workers)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
+    results, errors = race(
+        workers,
+        lambda index: make_draft(conversation_id=f"conv-{index}",
+                                 # half share the phone, the other half share only the email
+                                 phone_e164="+14155552671" if index % 2 else f"+1206555010{index}"),
+        lambda draft: save_booking(draft, kb, today=TODAY))
     assert errors == []
     assert len(results) == workers
     assert sum(1 for r in results if r.promotion is not None) == 1
@@ -464,10 +452,7 @@ def test_personal_data_never_reaches_logs_at_info(db_url, monkeypatch, caplog):
     save_booking(make_draft(), knowledge(), today=TODAY)
     save_booking(make_draft(conversation_id="conv-2"), knowledge(), today=TODAY)
     deliver_pending()  # fails: nothing listens on port 9
-    try:
-        from tests.support import add_tracker_events, make_tracker_store
-    except ImportError:  # plain `pytest` puts tests/ (not the project root) on sys.path
-        from support import add_tracker_events, make_tracker_store
+    from tests.support import add_tracker_events, make_tracker_store
     tracker = settings().tracker_store_url
     make_tracker_store(tracker)
     add_tracker_events(tracker, "conv-3", [{"event": "user", "text": "I'm Ada, 415 555 2671"}])

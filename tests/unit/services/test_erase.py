@@ -13,28 +13,15 @@ from clinic.knowledge.kb import knowledge
 from clinic.rules.booking import BookingDraft
 from clinic.services.booking import save_booking
 from clinic.services.erase import TrackerStoreMissing, erase_person
-from clinic.store import db
-from clinic.store.models import (
-    BookingRequest,
-    Followup,
-    PromotionRedemption,
-    SmsConsent,
-    SmsMessage,
-    SmsOptOut,
-    WebhookDelivery,
-)
-
-try:
-    from tests.support import add_tracker_events, tracker_senders
-except ImportError:  # plain `pytest` puts tests/ (not the project root) on sys.path
-    from support import add_tracker_events, tracker_senders
+from clinic.store import db, models
+from tests.support import add_tracker_events, tracker_senders
 
 UTC = dt.timezone.utc
 NOW = dt.datetime(2026, 3, 10, 18, 0, tzinfo=UTC)
 ADA = {"name": "Ada Lovelace", "phone": "+14155552671", "email": "ada@example.com"}
 GRACE = {"name": "Grace Hopper", "phone": "+12065550100", "email": "grace@example.com"}
-MODELS = (BookingRequest, SmsConsent, PromotionRedemption, Followup, SmsMessage, SmsOptOut,
-          WebhookDelivery)
+MODELS = (models.BookingRequest, models.SmsConsent, models.PromotionRedemption, models.Followup,
+          models.SmsMessage, models.SmsOptOut, models.WebhookDelivery)
 
 
 @pytest.fixture
@@ -62,17 +49,17 @@ def book(person: dict, conversation: str) -> int:
 def add_sms_data(url: str, booking_id: int, phone: str) -> None:
     """What the SMS module writes for a treated patient: follow-ups, texts, an opt-out."""
     with db.session_scope(url) as session:
-        followup = Followup(booking_id=booking_id, phone_e164=phone, message_id="next_day",
+        followup = models.Followup(booking_id=booking_id, phone_e164=phone, message_id="next_day",
                             body="Aftercare reminder", due_at=NOW, status="sent", attempts=1)
         session.add(followup)
         session.flush()
         session.add_all([
-            SmsMessage(direction="outbound", phone_e164=phone, body="Aftercare reminder",
+            models.SmsMessage(direction="outbound", phone_e164=phone, body="Aftercare reminder",
                        created_at=NOW, transport="local-outbox", status="recorded",
                        followup_id=followup.id),
-            SmsMessage(direction="inbound", phone_e164=phone, body="STOP", created_at=NOW,
+            models.SmsMessage(direction="inbound", phone_e164=phone, body="STOP", created_at=NOW,
                        transport="twilio", status="received"),
-            SmsOptOut(phone_e164=phone, opted_out=True, keyword="STOP", changed_at=NOW),
+            models.SmsOptOut(phone_e164=phone, opted_out=True, keyword="STOP", changed_at=NOW),
         ])
 
 
@@ -86,23 +73,23 @@ def rows_of(url: str, phone: str, email: str) -> dict[str, int]:
     """How many rows of each table still mention this phone or email."""
     with db.read_scope(url) as session:
         return {
-            "bookings": session.execute(select(func.count()).select_from(BookingRequest).where(
-                (BookingRequest.phone_e164 == phone) | (BookingRequest.email == email)
+            "bookings": session.execute(select(func.count()).select_from(models.BookingRequest).where(
+                (models.BookingRequest.phone_e164 == phone) | (models.BookingRequest.email == email)
             )).scalar_one(),
-            "consents": session.execute(select(func.count()).select_from(SmsConsent).where(
-                SmsConsent.phone_e164 == phone)).scalar_one(),
+            "consents": session.execute(select(func.count()).select_from(models.SmsConsent).where(
+                models.SmsConsent.phone_e164 == phone)).scalar_one(),
             "redemptions": session.execute(
-                select(func.count()).select_from(PromotionRedemption).where(
-                    (PromotionRedemption.phone_e164 == phone)
-                    | (PromotionRedemption.email == email))).scalar_one(),
-            "followups": session.execute(select(func.count()).select_from(Followup).where(
-                Followup.phone_e164 == phone)).scalar_one(),
-            "sms": session.execute(select(func.count()).select_from(SmsMessage).where(
-                SmsMessage.phone_e164 == phone)).scalar_one(),
-            "opt_outs": session.execute(select(func.count()).select_from(SmsOptOut).where(
-                SmsOptOut.phone_e164 == phone)).scalar_one(),
+                select(func.count()).select_from(models.PromotionRedemption).where(
+                    (models.PromotionRedemption.phone_e164 == phone)
+                    | (models.PromotionRedemption.email == email))).scalar_one(),
+            "followups": session.execute(select(func.count()).select_from(models.Followup).where(
+                models.Followup.phone_e164 == phone)).scalar_one(),
+            "sms": session.execute(select(func.count()).select_from(models.SmsMessage).where(
+                models.SmsMessage.phone_e164 == phone)).scalar_one(),
+            "opt_outs": session.execute(select(func.count()).select_from(models.SmsOptOut).where(
+                models.SmsOptOut.phone_e164 == phone)).scalar_one(),
             "webhooks": sum(1 for payload in session.execute(
-                select(WebhookDelivery.payload)).scalars()
+                select(models.WebhookDelivery.payload)).scalars()
                 if payload["phone"] == phone or payload["email"] == email),
         }
 
@@ -172,7 +159,7 @@ def test_erase_by_email_keeps_a_phone_shared_with_someone_else(stores):
     assert report.bookings == 1
     assert (report.sms_messages, report.opt_outs) == (0, 0)  # the partner's texts stay
     with db.read_scope(url) as session:
-        remaining = session.execute(select(BookingRequest.email)).scalars().all()
+        remaining = session.execute(select(models.BookingRequest.email)).scalars().all()
     assert remaining == ["charles@example.com"]
     assert shared_phone in tracker_senders(tracker)
 

@@ -13,18 +13,8 @@ import clinic.cli.commands as cli
 from clinic.config.settings import load_settings, settings
 from clinic.services.retention import purge
 from clinic.store import db
-from clinic.store.models import (
-    BookingRequest,
-    SmsConsent,
-    SmsMessage,
-    SmsOptOut,
-    WebhookDelivery,
-)
-
-try:
-    from tests.support import add_booking, add_tracker_events, tracker_senders
-except ImportError:  # plain `pytest` puts tests/ (not the project root) on sys.path
-    from support import add_booking, add_tracker_events, tracker_senders
+from clinic.store.models import BookingRequest, SmsConsent, SmsMessage, SmsOptOut, WebhookDelivery
+from tests.support import add_booking, add_tracker_events, tracker_senders
 
 UTC = dt.timezone.utc
 NOW = dt.datetime(2026, 6, 1, 12, 0, tzinfo=UTC)

@@ -12,11 +12,6 @@ from clinic.sms import inbound, store
 from clinic.store.db import read_scope, session_scope
 from clinic.store.models import SmsMessage
 
-try:
-    from tests.support import sms_database
-except ImportError:  # plain `pytest` puts tests/ (not the project root) on sys.path
-    from support import sms_database  # noqa: F401
-
 PHONE = "+15105550101"
 SID = "SM" + "a" * 32
 

@@ -15,11 +15,7 @@ from clinic.sms import store
 from clinic.sms.schedule import after_quiet_hours, cancel_followups, in_quiet_hours, plan
 from clinic.store.db import read_scope, session_scope
 from clinic.store.models import Followup
-
-try:
-    from tests.support import add_booking, mark_treated, sms_database
-except ImportError:  # plain `pytest` puts tests/ (not the project root) on sys.path
-    from support import add_booking, mark_treated, sms_database  # noqa: F401
+from tests.support import add_booking, mark_treated
 
 LA = ZoneInfo("America/Los_Angeles")
 UTC = dt.timezone.utc

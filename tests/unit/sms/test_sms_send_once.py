@@ -21,13 +21,8 @@ from clinic.sms.sender import send_due
 from clinic.sms.transport import SendError, SendResult, TwilioTransport
 from clinic.store.db import read_scope, session_scope
 from clinic.store.models import Followup
-
-try:
-    from tests.support import add_booking, sms_database
-    from tests.support.fake_twilio import ACCOUNT_SID, AUTH_TOKEN
-except ImportError:  # plain `pytest` puts tests/ (not the project root) on sys.path
-    from support import add_booking, sms_database  # noqa: F401
-    from support.fake_twilio import ACCOUNT_SID, AUTH_TOKEN
+from tests.support import add_booking
+from tests.support.fake_twilio import ACCOUNT_SID, AUTH_TOKEN
 
 LA = ZoneInfo("America/Los_Angeles")
 FROM = "+15550000000"

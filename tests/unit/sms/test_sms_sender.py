@@ -31,13 +31,8 @@ from clinic.sms.sender import SendCounts as _Counts
 from clinic.sms.transport import LocalOutbox, TwilioTransport, get_transport
 from clinic.store.db import DatabaseUnavailable, dispose_engines, read_scope, session_scope
 from clinic.store.models import Followup, SmsConsent, SmsMessage, SmsOptOut
-
-try:
-    from tests.support import add_booking, mark_treated, sms_database
-    from tests.support.fake_twilio import ACCOUNT_SID, AUTH_TOKEN, FakeTwilio
-except ImportError:  # plain `pytest` puts tests/ (not the project root) on sys.path
-    from support import add_booking, mark_treated, sms_database  # noqa: F401
-    from support.fake_twilio import ACCOUNT_SID, AUTH_TOKEN, FakeTwilio
+from tests.support import add_booking, mark_treated
+from tests.support.fake_twilio import ACCOUNT_SID, AUTH_TOKEN, FakeTwilio
 
 ROOT = Path(__file__).resolve().parents[3]
 LA = ZoneInfo("America/Los_Angeles")

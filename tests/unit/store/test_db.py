@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from clinic.config.settings import settings
 from clinic.store import db
 from clinic.store.models import Base, BookingRequest, PromotionRedemption, SmsOptOut
+from tests.support import race
 
 UTC = dt.timezone.utc
 TABLES = {"booking_requests", "sms_consents", "promotion_redemptions", "sms_opt_outs",
@@ -282,8 +283,6 @@ def test_postgresql_migrates_and_enforces_once_per_person(pg_url):
 @needs_postgres
 def test_postgresql_concurrent_saves_redeem_once(pg_url):
     """On PostgreSQL the read-only checks really do race: the constraint decides."""
-    import threading
-
     from clinic.knowledge.kb import knowledge
     from clinic.rules.booking import BookingDraft
     from clinic.services.booking import save_booking
@@ -291,28 +290,17 @@ def test_postgresql_concurrent_saves_redeem_once(pg_url):
     kb = knowledge()
     db.get_engine(pg_url)
     workers = 6
-    barrier = threading.Barrier(workers)
-    reasons, errors = [], []
 
-    def book(index: int) -> None:
-        draft = BookingDraft(
+    def draft(index: int) -> BookingDraft:
+        return BookingDraft(
             name="Ada Lovelace", phone_e164="+14155552671", email="ada@example.com",
             treatment="facial_microneedling", preferred_times_text="", sms_consent=False,
             sms_consent_wording=kb.clinic.sms_consent_wording, conversation_id=f"pg-{index}",
             channel="rest", screening_answers={r.id: "no" for r in kb.screening.contraindications})
-        barrier.wait()
-        try:
-            result = save_booking(draft, kb, today=dt.date(2026, 3, 10))
-            reasons.append(result.promo_decision.reason)
-        except Exception as error:  # noqa: BLE001 - asserted below
-            errors.append(error)
 
-    threads = [threading.Thread(target=book, args=(i,)) for i in range(workers)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
+    results, errors = race(workers, draft, lambda d: save_booking(d, kb, today=dt.date(2026, 3, 10)))
     assert errors == []
+    reasons = [result.promo_decision.reason for result in results]
     assert sorted(reasons) == ["already_used"] * (workers - 1) + ["applied"]
     with db.read_scope(pg_url) as session:
         assert len(session.execute(select(PromotionRedemption)).all()) == 1
