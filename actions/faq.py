@@ -19,13 +19,9 @@ from actions.tracker_reading import (
 )
 from clinic.knowledge import messages as M
 from clinic.knowledge.kb import Knowledge
-from clinic.knowledge.questions import (
-    about_microneedling,
-    asks_about_it,
-    asks_what_it_does,
-    not_covered_text,
-)
+from clinic.knowledge.questions import not_covered_text
 from clinic.nlu.input_kind import describe_input
+from clinic.nlu.questions import about_microneedling, asks_about_it, asks_what_it_does
 
 
 def start_buttons(k: Knowledge) -> list[dict[str, str]]:

@@ -12,7 +12,8 @@ from rasa_sdk.executor import CollectingDispatcher
 from clinic.config.settings import settings
 from clinic.knowledge import messages as M
 from clinic.knowledge.kb import OUTCOME_ELIGIBLE, OUTCOME_INCOMPLETE, Knowledge, Topic, knowledge
-from clinic.knowledge.questions import match_question, patient_questions, render_answer
+from clinic.knowledge.questions import patient_questions, render_answer
+from clinic.nlu.questions import match_question
 from clinic.nlu.safety_mention import MentionKind, SafetyMention
 from clinic.rules import hours
 from clinic.rules.promotion import overview

@@ -44,7 +44,6 @@ def guard_decision(text: str, intent: str | None, confidence: float,
     - a common patient question (knowledge/patient_questions.yml): ``ask_patient_question``
       unless the classifier is confident of an intent that starts something.
     """
-    from clinic.knowledge.questions import match_question
     from clinic.nlu.input_kind import (
         asks_about,
         describe_input,
@@ -52,6 +51,7 @@ def guard_decision(text: str, intent: str | None, confidence: float,
         other_script,
         promo_code_in,
     )
+    from clinic.nlu.questions import match_question
     from clinic.nlu.shapes import shape_intent
 
     if text.startswith("/"):
@@ -158,7 +158,7 @@ _SUBJECT = re.compile(r"\b(skin|face|facial|scars?|acne|needles?|practitioners?|
 def about_the_clinics_subject(text: str) -> bool:
     """Microneedling, the skin, the clinic or an appointment named in the message, or a
     question about what "it" does."""
-    from clinic.knowledge.questions import about_microneedling, asks_what_it_does
+    from clinic.nlu.questions import about_microneedling, asks_what_it_does
 
     return bool(_SUBJECT.search(text or "")) or about_microneedling(text) or \
         asks_what_it_does(text)

@@ -101,8 +101,8 @@ class OutOfScopeVocabulary(GraphComponent):
 
     def is_out_of_scope(self, text: str, min_unknown_share: float | None = None,
                         ignore: frozenset[str] = frozenset()) -> bool:
-        from clinic.knowledge.questions import about_microneedling, asks_what_it_does
         from clinic.nlu.input_kind import describe_input, mostly_gibberish
+        from clinic.nlu.questions import about_microneedling, asks_what_it_does
 
         # Microneedling is never out of scope; letters that are no words, another language
         # or markup get their own answers.

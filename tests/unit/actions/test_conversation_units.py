@@ -14,7 +14,7 @@ from actions.conversation import ActionReplyToOffer, pending_offer
 from actions.faq import ActionFallback
 from actions.tracker_reading import patient_question_id
 from clinic.knowledge.kb import knowledge
-from clinic.knowledge.questions import match_question, patient_questions, render_answer
+from clinic.knowledge.questions import patient_questions, render_answer
 from clinic.nlu.guard import guard_decision
 from clinic.nlu.input_kind import (
     describe_input,
@@ -23,6 +23,7 @@ from clinic.nlu.input_kind import (
     meant_answer,
     promo_code_in,
 )
+from clinic.nlu.questions import match_question
 from tests.support.actions import make_tracker, run_action, slot_events, texts
 
 K = knowledge()

@@ -13,10 +13,10 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from clinic.knowledge.kb import knowledge
-from clinic.knowledge.questions import match_question
 from clinic.nlu.guard import details_intent, guard_decision, short_reply_intent
 from clinic.nlu.input_kind import promo_code_in
 from clinic.nlu.out_of_scope import content_words
+from clinic.nlu.questions import match_question
 from clinic.rasa.components.out_of_scope import OutOfScopeVocabulary
 
 CODES = tuple(p.code for p in knowledge().promotions)
