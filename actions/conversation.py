@@ -12,7 +12,6 @@ from actions.faq import FALLBACKS, ActionOutOfScope
 from actions.tracker_reading import (
     answer_patient_question,
     gate_booking,
-    is_payload,
     kb,
     latest_intent,
     latest_text,
@@ -21,7 +20,7 @@ from actions.tracker_reading import (
 from clinic.knowledge import messages as M
 from clinic.knowledge.kb import OUTCOME_INCOMPLETE
 from clinic.nlu.answers import parse_answer
-from clinic.nlu.input_kind import describe_input
+from clinic.nlu.input_kind import describe_input, is_payload
 from clinic.rules.screening import Answer
 
 OFFER_BOOK = "book"

@@ -16,6 +16,7 @@ from actions.tracker_reading import (
     latest_intent,
     latest_text,
     looks_like_question,
+    other_language_text,
 )
 from clinic.knowledge import messages as M
 from clinic.knowledge.kb import Knowledge
@@ -90,10 +91,6 @@ class ActionOutOfScope(Action):
         dispatcher.utter_message(text=k.say(M.FAQ_OUT_OF_SCOPE, contact=contact_text(k)),
                                  buttons=start_buttons(k))
         return []
-
-
-def other_language_text(k: Knowledge) -> str:
-    return k.say(M.FAQ_OTHER_LANGUAGE)
 
 
 # What the fallback says, by what the message looked like (clinic.nlu.input_kind.describe_input).

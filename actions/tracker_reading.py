@@ -13,6 +13,7 @@ from clinic.config.settings import settings
 from clinic.knowledge import messages as M
 from clinic.knowledge.kb import OUTCOME_ELIGIBLE, OUTCOME_INCOMPLETE, Knowledge, Topic, knowledge
 from clinic.knowledge.questions import patient_questions, render_answer
+from clinic.nlu.input_kind import is_payload
 from clinic.nlu.questions import match_question
 from clinic.nlu.safety_mention import MentionKind, SafetyMention
 from clinic.rules import hours
@@ -65,10 +66,6 @@ def latest_intent(tracker: Tracker) -> tuple[str | None, float]:
 
 def latest_text(tracker: Tracker) -> str:
     return (tracker.latest_message or {}).get("text") or ""
-
-
-def is_payload(text: str) -> bool:
-    return text.startswith("/")
 
 
 def looks_like_question(text: str) -> bool:
@@ -195,3 +192,8 @@ def answer_side_question(tracker: Tracker, dispatcher: CollectingDispatcher,
         dispatcher.utter_message(text=overview(outcome, k, clinic_today()))
         return True
     return False
+
+
+def other_language_text(k: Knowledge) -> str:
+    """Said to a message in another language or script."""
+    return k.say(M.FAQ_OTHER_LANGUAGE)

@@ -25,6 +25,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from clinic.nlu.input_kind import is_payload
 from clinic.rules.screening import Answer
 
 _EMOJI = {
@@ -185,3 +186,29 @@ def _read(text: str) -> tuple[Answer | None, list[str]]:
     if answer is Answer.NO and asked:
         return Answer.UNSURE, leftover
     return answer, leftover
+
+
+# A reply to a yes/no question, as the classifier reads it (buttons send these intents).
+INTENT_ANSWERS = {"affirm": Answer.YES, "deny": Answer.NO, "unsure": Answer.UNSURE}
+ANSWER_CONFIDENCE = 0.5
+
+
+def resolve_answer(text: str, intent: str | None, confidence: float) -> Answer | None:
+    """A reply to a yes/no question: the typed words decide, the intent backs them up.
+
+    Buttons send /affirm, /deny, /unsure. When the words and the classifier disagree on
+    yes versus no, the question is asked again rather than guessed.
+    """
+    from_intent = INTENT_ANSWERS.get(intent or "") if confidence >= ANSWER_CONFIDENCE else None
+    if is_payload(text):
+        return from_intent
+    if not any(ch.isalnum() for ch in text):
+        # An emoji or punctuation alone ("😀😀", "👎", "?!") is no answer, whatever the
+        # classifier guessed: the question is asked again.
+        return None
+    from_words = parse_answer(text)
+    if from_words is None:
+        return from_intent
+    if from_intent is not None and {from_words, from_intent} == {Answer.YES, Answer.NO}:
+        return None
+    return from_words

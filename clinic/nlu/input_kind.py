@@ -246,3 +246,27 @@ def only_times(text: str) -> bool:
         return False
     rest = _TIME_FILLER.sub(" ", _TIME_WORDS.sub(" ", text))
     return not re.sub(r"[\s,.!;:/&+-]", "", rest)
+
+
+def is_payload(text: str) -> bool:
+    """A button's payload ("/affirm"), not typed words."""
+    return text.startswith("/")
+
+
+# Replies that are no name: answers, commands and greetings typed at the name question.
+NOT_NAMES = frozenset("""
+    yes yeah yep yup sure ok okay no nope nah maybe continue next go back stop cancel quit end
+    pause help hi hello hey thanks thank ty what why how who when where idk dunno skip none
+    resume later please test asap facial scalp y n not now restart start over menu bye cya
+    goodbye thx
+""".split())
+
+
+def not_a_name(text: str) -> bool:
+    """"yes", "continue", "go on", "not now", "bye", "aaaaaaa": words that answer something
+    else, or letters that are no words, not a name."""
+    if describe_input(text) == "gibberish":
+        return True
+    words = re.findall(r"[a-z']+", text.lower())
+    return bool(words) and len(words) <= 3 and all(word in NOT_NAMES or word in ("on", "i", "a")
+                                                   for word in words)

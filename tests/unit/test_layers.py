@@ -234,20 +234,14 @@ KNOWN_CROSSINGS: dict[tuple[str, str], str] = {
         "the Twilio channel formats replies as the SMS app does",
     ("clinic.rasa.channels.twilio", "clinic.sms.store"):
         "the Twilio channel checks numbers with the SMS store",
-    ("actions.booking", "actions.faq"):
-        "other_language_text, a reading of text that belongs in nlu",
     ("actions.booking", "actions.promotion"):
         "extract_code and handle_typed_code",
     ("actions.booking", "actions.safety"):
         "BOOKING_SLOTS, the slot names",
-    ("actions.booking", "actions.screening"):
-        "resolve_answer, a decision that belongs in nlu",
     ("actions.conversation", "actions.faq"):
         "FALLBACKS and ActionOutOfScope",
     ("actions.screening", "actions.conversation"):
         "the offers (OFFER_BOOK, OFFER_RESUME, offer)",
-    ("actions.screening", "actions.faq"):
-        "other_language_text, a reading of text that belongs in nlu",
     ("actions.screening", "actions.promotion"):
         "extract_code",
     ("actions.screening", "actions.safety"):
