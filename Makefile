@@ -11,8 +11,10 @@ STAMP   := $(VENV)/.installed
 SPACY_MODEL := build/spacy_clinic
 MODEL_STAMP := models/.trained
 KNOWLEDGE := $(wildcard knowledge/*.yml)
+# The code the spaCy pipeline is built from (the rest of clinic/nlu/ runs at prediction time).
+NLU_BUILD := clinic/nlu/spacy_build.py clinic/nlu/shapes.py
 TRAIN_INPUTS := config.yml domain.yml $(wildcard data/*.yml data/**/*.yml) $(KNOWLEDGE) \
-                $(wildcard clinic/nlu/*.py) clinic/rasa_components.py $(SPACY_MODEL)/meta.json
+                $(NLU_BUILD) $(wildcard clinic/rasa/components/*.py) $(SPACY_MODEL)/meta.json
 
 # Python 3.10 (Rasa 3.6 does not install on 3.11): python3.10 on PATH, else pyenv's.
 PYTHON310 := $(shell for p in python3.10 $$(ls -d $${PYENV_ROOT:-$$HOME/.pyenv}/versions/3.10.*/bin/python3.10 2>/dev/null | sort -V | tail -n1); do \
@@ -62,10 +64,10 @@ WIDGET_BUNDLE := widget/dist/clinic-chat.js
 
 .PHONY: check-knowledge
 check-knowledge: $(STAMP)
-	$(PY) -m clinic.check
+	$(PY) -m clinic.knowledge.check
 
-$(SPACY_MODEL)/meta.json: $(STAMP) $(KNOWLEDGE) $(wildcard clinic/nlu/*.py)
-	$(PY) -m clinic.check
+$(SPACY_MODEL)/meta.json: $(STAMP) $(KNOWLEDGE) $(NLU_BUILD)
+	$(PY) -m clinic.knowledge.check
 	$(PY) -m clinic.nlu.spacy_build --out $(SPACY_MODEL)
 
 # Retrains only when data, config, domain, knowledge or the spaCy pipeline changed.
@@ -79,13 +81,13 @@ $(MODEL_STAMP): $(STAMP) $(TRAIN_INPUTS) | $(SPACY_MODEL)/meta.json
 .PHONY: train
 train: domain.yml $(SPACY_MODEL)/meta.json $(MODEL_STAMP)
 
-# domain.yml's responses are written from knowledge/messages.yml (clinic/domain_build.py).
-domain.yml: knowledge/messages.yml clinic/messages.py clinic/domain_build.py | $(STAMP)
-	$(PY) -m clinic.domain_build
+# domain.yml's responses are written from knowledge/messages.yml (clinic/knowledge/domain_build.py).
+domain.yml: knowledge/messages.yml clinic/knowledge/messages.py clinic/knowledge/domain_build.py | $(STAMP)
+	$(PY) -m clinic.knowledge.domain_build
 
 .PHONY: domain
 domain: $(STAMP)
-	$(PY) -m clinic.domain_build
+	$(PY) -m clinic.knowledge.domain_build
 
 $(WIDGET_BUNDLE): widget/package.json widget/package-lock.json $(wildcard widget/src/*)
 	cd widget && npm ci --no-audit --no-fund --loglevel=error && npm run build
@@ -96,11 +98,11 @@ widget: $(WIDGET_BUNDLE)
 # ---------------------------------------------------------------- run
 .PHONY: run
 run: train widget calendar-server
-	$(PY) -m clinic.db
+	$(PY) -m clinic.store.db
 	bash tools/run.sh
 
 # ---------------------------------------------------------------- cluster
-# The production topology on this machine (clinic/cluster/, deploy/haproxy.cfg). Debian's
+# The production topology on this machine (dev/cluster/, deploy/haproxy.cfg). Debian's
 # PostgreSQL, Redis and HAProxy are installed with apt-get when missing (as root, as on CI);
 # they run as plain processes with their data in var/cluster/, not as system services.
 CLUSTER_PACKAGES := postgresql redis-server haproxy
@@ -114,7 +116,7 @@ cluster-deps:
 
 .PHONY: cluster
 cluster: train widget cluster-deps
-	$(PY) -m clinic.cluster
+	$(PY) -m dev.cluster
 
 # ---------------------------------------------------------------- test
 # Debian's Chromium drives the widget's browser test (Playwright's own download fails here).
@@ -130,10 +132,10 @@ typecheck: $(STAMP)
 
 .PHONY: test
 test: $(STAMP) $(SPACY_MODEL)/meta.json widget browser cluster-deps calendar-server
-	$(PY) -m clinic.check
-	$(PY) -m clinic.domain_build
+	$(PY) -m clinic.knowledge.check
+	$(PY) -m clinic.knowledge.domain_build
 	$(PY) -m tests.support.story_build
-	$(RUFF) check clinic actions tests bench
+	$(RUFF) check clinic actions tests dev
 	$(MAKE) --no-print-directory typecheck
 	$(RASA) data validate --fail-on-warnings
 	$(PY) -m pytest -q -m "not integration and not browser and not cluster"
@@ -156,16 +158,16 @@ evaluate: train
 
 .PHONY: bench
 bench: train
-	$(PY) -m bench.run
+	$(PY) -m dev.bench.run
 
 .PHONY: bench-console
 bench-console: $(STAMP)
-	$(PY) -m bench.console
+	$(PY) -m dev.bench.console
 
 # The cluster (make cluster's topology) against the stock assistant: see README, Deploying.
 .PHONY: bench-cluster
 bench-cluster: train widget cluster-deps
-	$(PY) -m bench.cluster
+	$(PY) -m dev.bench.cluster
 
 .PHONY: clean
 clean:

@@ -4,6 +4,6 @@ Loading the knowledge here makes the action server refuse to start, with a messa
 the file, entry and fix, when a knowledge file is malformed.
 """
 
-from clinic.kb import knowledge
+from clinic.knowledge.kb import knowledge
 
 knowledge()

@@ -15,41 +15,39 @@ from rasa_sdk.forms import REQUESTED_SLOT
 from rasa_sdk.types import DomainDict
 from sqlalchemy.exc import SQLAlchemyError
 
-from actions.common import (
+from actions.promotion import extract_code, handle_typed_code
+from actions.safety import BOOKING_SLOTS
+from actions.tracker_reading import (
     answer_side_question,
     gate_booking,
-    is_payload,
     kb,
     latest_intent,
     latest_text,
     looks_like_question,
+    other_language_text,
     safety_mentions,
     screening_answers,
     screening_result,
 )
-from actions.faq import other_language_text
-from actions.promotion import extract_code, handle_typed_code
-from actions.safety import BOOKING_SLOTS
-from actions.screening import resolve_answer
-from clinic import messages as M
-from clinic.booking import (
+from clinic.config.settings import settings
+from clinic.knowledge import messages as M
+from clinic.knowledge.kb import OUTCOME_ELIGIBLE, Knowledge, Promotion
+from clinic.nlu.answers import resolve_answer
+from clinic.nlu.input_kind import describe_input, is_payload, looks_like_times, not_a_name, promo_code_in
+from clinic.nlu.safety_mention import MentionKind
+from clinic.rules.booking import (
     BookingDraft,
     NotEligible,
     clean_name,
     normalize_email,
     normalize_phone,
     parse_preferred_times,
-    preview_promotion,
-    save_booking,
 )
-from clinic.db import DatabaseUnavailable
-from clinic.kb import OUTCOME_ELIGIBLE, Knowledge, Promotion
-from clinic.promotion import clinic_today
-from clinic.safety import MentionKind
-from clinic.screening import Answer
-from clinic.settings import settings
-from clinic.text_kind import describe_input, looks_like_times, promo_code_in
-from clinic.webhook import deliver_in_background
+from clinic.rules.screening import Answer
+from clinic.services.booking import preview_promotion, save_booking
+from clinic.services.promotion import clinic_today
+from clinic.services.webhook import deliver_in_background
+from clinic.store.db import DatabaseUnavailable
 
 logger = logging.getLogger(__name__)
 
@@ -71,13 +69,6 @@ STOP_WORDS = re.compile(
     r"don'?t want|do not want|leave it|drop it|no more|done|no thanks?|halt|later|"
     r"skip (?:this whole thing|the whole thing|all of it|everything|it all|the booking))\b",
     re.IGNORECASE)
-# Replies that are no name: answers, commands and greetings typed at the name question.
-NOT_NAMES = frozenset("""
-    yes yeah yep yup sure ok okay no nope nah maybe continue next go back stop cancel quit end
-    pause help hi hello hey thanks thank ty what why how who when where idk dunno skip none
-    resume later please test asap facial scalp y n not now restart start over menu bye cya
-    goodbye thx
-""".split())
 
 
 # "my name is Ana Lee", "it's Ana": the name is what follows.
@@ -86,14 +77,6 @@ INTRODUCTION = re.compile(
     r"it's|it is|this is|you can call me|call me)\s+", re.IGNORECASE)
 
 
-def not_a_name(text: str) -> bool:
-    """"yes", "continue", "go on", "not now", "bye", "aaaaaaa": words that answer something
-    else, or letters that are no words, not a name."""
-    if describe_input(text) == "gibberish":
-        return True
-    words = re.findall(r"[a-z']+", text.lower())
-    return bool(words) and len(words) <= 3 and all(word in NOT_NAMES or word in ("on", "i", "a")
-                                                   for word in words)
 STOP_CONFIDENCE = 0.6
 # Over SMS, "What mobile number can the clinic reach you on?" is often answered with the
 # number the person is texting from.

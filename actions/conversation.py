@@ -8,22 +8,21 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.common import (
+from actions.faq import FALLBACKS, ActionOutOfScope
+from actions.safety import correction_events
+from actions.tracker_reading import (
     answer_patient_questions,
     gate_booking,
-    is_payload,
     kb,
     latest_intent,
     latest_text,
     screening_result,
 )
-from actions.faq import FALLBACKS, ActionOutOfScope
-from actions.safety import correction_events
-from clinic import messages as M
-from clinic.answers import parse_answer
-from clinic.kb import OUTCOME_INCOMPLETE
-from clinic.screening import Answer
-from clinic.text_kind import describe_input, is_restart
+from clinic.knowledge import messages as M
+from clinic.knowledge.kb import OUTCOME_INCOMPLETE
+from clinic.nlu.answers import parse_answer
+from clinic.nlu.input_kind import describe_input, is_restart
+from clinic.rules.screening import Answer
 
 OFFER_BOOK = "book"
 OFFER_SCREENING = "screening"

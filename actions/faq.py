@@ -8,7 +8,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import UserUtteranceReverted
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.common import (
+from actions.tracker_reading import (
     answer_faq,
     contact_text,
     handoff,
@@ -16,16 +16,13 @@ from actions.common import (
     latest_intent,
     latest_text,
     looks_like_question,
+    other_language_text,
 )
-from clinic import messages as M
-from clinic.kb import Knowledge
-from clinic.questions import (
-    about_microneedling,
-    asks_about_it,
-    asks_what_it_does,
-    not_covered_text,
-)
-from clinic.text_kind import describe_input
+from clinic.knowledge import messages as M
+from clinic.knowledge.kb import Knowledge
+from clinic.knowledge.questions import not_covered_text
+from clinic.nlu.input_kind import describe_input
+from clinic.nlu.questions import about_microneedling, asks_about_it, asks_what_it_does
 
 
 def start_buttons(k: Knowledge) -> list[dict[str, str]]:
@@ -98,11 +95,7 @@ class ActionOutOfScope(Action):
         return []
 
 
-def other_language_text(k: Knowledge) -> str:
-    return k.say(M.FAQ_OTHER_LANGUAGE)
-
-
-# What the fallback says, by what the message looked like (clinic.text_kind.describe_input).
+# What the fallback says, by what the message looked like (clinic.nlu.input_kind.describe_input).
 FALLBACKS = {
     "empty": M.FAQ_FALLBACK_EMPTY,
     "long": M.FAQ_FALLBACK_LONG,

@@ -10,20 +10,19 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.common import kb, latest_text, screening_result
-from clinic import messages as M
-from clinic.kb import Knowledge
-from clinic.promotion import (
+from actions.tracker_reading import kb, latest_text, screening_result
+from clinic.knowledge import messages as M
+from clinic.knowledge.kb import Knowledge
+from clinic.nlu.input_kind import promo_code_in
+from clinic.rules.promotion import (
     NOT_SCREENED,
     Eligibility,
     PromoDecision,
-    check_code,
     check_code_before_screening,
-    clinic_today,
     eligibility,
     overview,
 )
-from clinic.text_kind import promo_code_in
+from clinic.services.promotion import check_code, clinic_today
 
 logger = logging.getLogger(__name__)
 _CODE_TOKEN = re.compile(r"[A-Za-z0-9]{4,20}")
@@ -108,7 +107,7 @@ def handle_typed_code(dispatcher: CollectingDispatcher, tracker: Tracker,
 def _before_screening(code: str, dispatcher: CollectingDispatcher,
                       k: Knowledge) -> list[dict[str, Any]]:
     """A code typed before the safety questions: an answer about that very code, with a
-    button to start the questions when the code is current (clinic.promotion decides)."""
+    button to start the questions when the code is current (clinic.services.promotion decides)."""
     answer = check_code_before_screening(code, k, today=clinic_today())
     if answer.reason != NOT_SCREENED:
         dispatcher.utter_message(text=answer.message)

@@ -8,12 +8,13 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import ActiveLoop, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.common import kb, latest_text, safety_mentions, screening_answers, screening_result
-from clinic import messages as M
-from clinic.corrections import CorrectionKind, correction
-from clinic.kb import Knowledge, Outcome
-from clinic.safety import MentionKind, MentionStatus, SafetyMention, speaks_of_self
-from clinic.screening import ANSWERS_SLOT, Answer, coerce_answer
+from actions.tracker_reading import kb, latest_text, safety_mentions, screening_answers, screening_result
+from clinic.knowledge import messages as M
+from clinic.knowledge.kb import Knowledge, Outcome
+from clinic.nlu.corrections import CorrectionKind, correction
+from clinic.nlu.safety_mention import MentionKind, MentionStatus, SafetyMention
+from clinic.nlu.safety_phrasing import speaks_of_self
+from clinic.rules.screening import ANSWERS_SLOT, Answer, coerce_answer
 
 BOOKING_SLOTS = ("booking_name", "booking_phone", "booking_email", "booking_treatment",
                  "booking_times", "booking_sms_consent", "booking_sms_consent_at",
@@ -28,7 +29,7 @@ ECHO_KEYS = {Answer.YES: M.SCREENING_ECHO_YES, Answer.NO: M.SCREENING_ECHO_NO,
 def correction_events(tracker: Tracker, dispatcher: CollectingDispatcher,
                       k: Knowledge) -> list[dict[str, Any]] | None:
     """After the questions ended: "wait I meant no", "go back", "start over", or a clear no
-    to the question answered last, change the answers (clinic.corrections) and say so.
+    to the question answered last, change the answers (clinic.nlu.corrections) and say so.
 
     The events set the new answers and ``booking_next: screening``; the caller then runs the
     screening form, which asks what is left and gives the outcome of the new answers. None

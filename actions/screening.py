@@ -10,55 +10,32 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.common import (
+from actions.conversation import OFFER_BOOK, OFFER_RESUME, offer
+from actions.promotion import extract_code
+from actions.safety import LAST_SLOT, reaction_to_mention, record_mention, stop_active_form
+from actions.tracker_reading import (
     answer_side_question,
-    is_payload,
     kb,
     latest_intent,
     latest_text,
+    other_language_text,
     safety_mentions,
     screening_answers,
     screening_result,
 )
-from actions.conversation import OFFER_BOOK, OFFER_RESUME, offer
-from actions.faq import other_language_text
-from actions.promotion import extract_code
-from actions.safety import LAST_SLOT, reaction_to_mention, record_mention, stop_active_form
-from clinic import messages as M
-from clinic.answers import parse_answer
-from clinic.kb import Contraindication, Knowledge, Outcome
-from clinic.promotion import check_code_before_screening, clinic_today
-from clinic.safety import MentionKind, MentionStatus
-from clinic.screening import ANSWERS_SLOT, Answer, coerce_answer, position, question_to_ask
-from clinic.text_kind import describe_input, is_go_back, is_restart, meant_answer
+from clinic.knowledge import messages as M
+from clinic.knowledge.kb import Contraindication, Knowledge, Outcome
+from clinic.nlu.answers import parse_answer
+from clinic.nlu.input_kind import describe_input, is_go_back, is_restart, meant_answer
+from clinic.nlu.safety_mention import MentionKind, MentionStatus
+from clinic.rules.promotion import check_code_before_screening
+from clinic.rules.screening import ANSWERS_SLOT, Answer, coerce_answer, position, question_to_ask
+from clinic.services.promotion import clinic_today
 
-INTENT_ANSWERS = {"affirm": Answer.YES, "deny": Answer.NO, "unsure": Answer.UNSURE}
 # How an answer is said back (utter_screening_echo / utter_screening_changed).
 ECHO = {Answer.YES: M.SCREENING_ECHO_YES, Answer.NO: M.SCREENING_ECHO_NO,
         Answer.UNSURE: M.SCREENING_ECHO_UNSURE}
-ANSWER_CONFIDENCE = 0.5
 STOP_CONFIDENCE = 0.6
-
-
-def resolve_answer(text: str, intent: str | None, confidence: float) -> Answer | None:
-    """A reply to a yes/no question: the typed words decide, the intent backs them up.
-
-    Buttons send /affirm, /deny, /unsure. When the words and the classifier disagree on
-    yes versus no, the question is asked again rather than guessed.
-    """
-    from_intent = INTENT_ANSWERS.get(intent or "") if confidence >= ANSWER_CONFIDENCE else None
-    if is_payload(text):
-        return from_intent
-    if not any(ch.isalnum() for ch in text):
-        # An emoji or punctuation alone ("😀😀", "👎", "?!") is no answer, whatever the
-        # classifier guessed: the question is asked again.
-        return None
-    from_words = parse_answer(text)
-    if from_words is None:
-        return from_intent
-    if from_intent is not None and {from_words, from_intent} == {Answer.YES, Answer.NO}:
-        return None
-    return from_words
 
 
 def echo(answer: Answer, k: Knowledge) -> str:
@@ -314,4 +291,4 @@ class ActionStopForm(Action):
 
 
 __all__ = ["ValidateScreeningForm", "ActionAskScreeningQuestion", "ActionScreeningOutcome",
-           "ActionStopForm", "resolve_answer", "screening_answers"]
+           "ActionStopForm", "screening_answers"]

@@ -1,7 +1,7 @@
 """Choosing a visit time after the booking request is saved (issue 20).
 
-Thin adapters over clinic/appointments.py (calendar and database) and
-clinic/visit_dialogue.py (what a reply means). ``offer_after_booking`` is called by
+Thin adapters over clinic/services/appointments.py (calendar and database) and
+clinic/nlu/visit_dialogue.py (what a reply means). ``offer_after_booking`` is called by
 action_submit_booking: with free times, the ``visit_form`` asks which one (buttons with the
 date spelled out; typed "the second one", "4:30", "friday afternoon" or "none" work too).
 Without the calendar (down, slow, not configured) nothing is offered and the booking request
@@ -22,15 +22,15 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.forms import REQUESTED_SLOT
 from rasa_sdk.types import DomainDict
 
-from actions.common import kb, latest_intent, latest_text, safety_mentions
-from clinic import appointments
-from clinic import messages as M
-from clinic.availability import Window, parse_window, spoken_slot
-from clinic.caldav_calendar import CalendarUnavailable
-from clinic.db import DatabaseUnavailable
-from clinic.models import utcnow
-from clinic.safety import MentionKind
-from clinic.visit_dialogue import CHOSEN, OTHER_WINDOW, SKIP, default_window, read_reply
+from actions.tracker_reading import kb, latest_intent, latest_text, safety_mentions
+from clinic.knowledge import messages as M
+from clinic.nlu.safety_mention import MentionKind
+from clinic.nlu.visit_dialogue import CHOSEN, OTHER_WINDOW, SKIP, default_window, read_reply
+from clinic.rules.availability import Window, parse_window, spoken_slot
+from clinic.services import appointments
+from clinic.store.caldav_calendar import CalendarUnavailable
+from clinic.store.db import DatabaseUnavailable
+from clinic.store.models import utcnow
 
 logger = logging.getLogger(__name__)
 

@@ -20,8 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from clinic.endpoints import write_endpoints
-from tests.calendar_fixture import caldav_server, clinic_calendar  # noqa: F401 (fixtures)
+from clinic.rasa.endpoints import write_endpoints
+from tests.support.calendar import caldav_server, clinic_calendar  # noqa: F401 (fixtures)
 
 ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = Path(sys.executable).parent
@@ -57,12 +57,12 @@ def server_env(work: Path, **extra: str) -> dict[str, str]:
 
 def actions_command(port: int) -> list[str]:
     """The action server as `make run` starts it."""
-    return [str(VENV_BIN / "python"), "-m", "clinic.action_server", "--port", str(port)]
+    return [str(VENV_BIN / "python"), "-m", "clinic.rasa.action_server", "--port", str(port)]
 
 
 def rasa_command(port: int, work: Path) -> list[str]:
     """The Rasa server as `make run` starts it (endpoints and credentials copied to ``work``)."""
-    return [str(VENV_BIN / "python"), "-m", "clinic.rasa_server", "--port", str(port),
+    return [str(VENV_BIN / "python"), "-m", "clinic.rasa.server", "--port", str(port),
             "--model", str(MODEL), "--credentials", str(work / "credentials.yml"),
             "--endpoints", str(work / "endpoints.yml")]
 
@@ -99,8 +99,8 @@ def clinic_db(tmp_path, monkeypatch):
     The conversation store is a file of its own too, the clinic's time zone is fixed and no
     booking webhook is configured; a test that wants one sets it.
     """
-    from clinic import db
-    from clinic import settings as settings_module
+    from clinic.config import settings as settings_module
+    from clinic.store import db
 
     url = f"sqlite:///{tmp_path / 'clinic.db'}"
     monkeypatch.setenv("CLINIC_DATABASE_URL", url)
@@ -117,12 +117,8 @@ def clinic_db(tmp_path, monkeypatch):
 @pytest.fixture()
 def tracker_store(clinic_db):
     """``clinic_db`` plus an empty Rasa tracker store where the settings say it is; its URL."""
-    from clinic.settings import settings
-
-    try:
-        from tests.support import make_tracker_store
-    except ImportError:  # plain `pytest` puts tests/ (not the project root) on sys.path
-        from support import make_tracker_store
+    from clinic.config.settings import settings
+    from tests.support import make_tracker_store
 
     url = settings().tracker_store_url
     make_tracker_store(url)

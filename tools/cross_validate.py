@@ -1,7 +1,7 @@
 """The intent classifier alone, on `rasa test nlu --cross-validation` with repeatable folds
 (`make evaluate`, issue 18).
 
-The clinic's rule layers (clinic.rasa_components: the vocabulary overrule, the guard and its
+The clinic's rule layers (clinic.rasa.components: the vocabulary overrule, the guard and its
 question shapes and subjects, the safety terms) are left out of the pipeline scored here:
 with them, a third of the examples are decided by rules written from those very examples.
 The whole assistant, rules included, is scored on the real questions (tools/evaluate_real.py).

@@ -2,7 +2,7 @@
 
 Starts the action server and the Rasa server as `make run` does (free loopback ports,
 databases in a temporary folder), sends every item of tests/eval/real_questions.yml as the
-first message of its own conversation, and judges the reply with clinic.evaluation.
+first message of its own conversation, and judges the reply with dev.evaluation.
 Writes results/real_questions.json and prints the score by category and every wrong answer.
 """
 
@@ -14,8 +14,8 @@ import tempfile
 import uuid
 from pathlib import Path
 
-from bench.servers import post_message, prepare_ours
-from clinic.evaluation import DEFAULT_SET, Judge, by_category, load_items, report
+from dev.bench.servers import post_message, prepare_ours
+from dev.evaluation import DEFAULT_SET, Judge, by_category, load_items, report
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -12,8 +12,8 @@ RASA_PORT=${CLINIC_RASA_PORT:-5005}
 ACTIONS_PORT=${CLINIC_ACTIONS_PORT:-5055}
 WEB_PORT=${CLINIC_WEB_PORT:-8000}
 # The servers' shared secrets: created once (mode 600), never printed, never committed.
-$VENV/python -m clinic.secrets ensure var/secrets.env
-$VENV/python -m clinic.calendar_server --ensure-password var/secrets.env
+$VENV/python -m clinic.config.secrets ensure var/secrets.env
+$VENV/python -m dev.calendar_server --ensure-password var/secrets.env
 set -a; . var/secrets.env; set +a
 export RASA_TELEMETRY_ENABLED=false
 
@@ -27,19 +27,19 @@ stop() {
 trap stop INT TERM EXIT
 
 # The local CalDAV server (Radicale, var/radicale-venv), unless settings point at a clinic's own.
-if .venv/bin/python -c 'from clinic.settings import settings; import sys; sys.exit(not settings().caldav_url.startswith("http://127.0.0.1:5232/"))'; then
-  $VENV/python -m clinic.calendar_server --port 5232 & pids+=($!)
+if .venv/bin/python -c 'from clinic.config.settings import settings; import sys; sys.exit(not settings().caldav_url.startswith("http://127.0.0.1:5232/"))'; then
+  $VENV/python -m dev.calendar_server --port 5232 & pids+=($!)
 fi
-$VENV/python -m clinic.action_server --port "$ACTIONS_PORT" & pids+=($!)
+$VENV/python -m clinic.rasa.action_server --port "$ACTIONS_PORT" & pids+=($!)
 # Appointments: writes holds the calendar missed, releases holds staff did not confirm in time.
-$VENV/python -m clinic.cli visits work --loop 60 & pids+=($!)
-$VENV/python -m clinic.web.serve --port "$WEB_PORT" & pids+=($!)
+$VENV/python -m clinic.cli.commands visits work --loop 60 & pids+=($!)
+$VENV/python -m dev.web.serve --port "$WEB_PORT" & pids+=($!)
 $VENV/python -m clinic.sms.sender & pids+=($!)
 # The console appends events with short JWTs (CLINIC_CONSOLE_JWT_SECRET), never the API token.
 env -u CLINIC_RASA_API_TOKEN $VENV/python -m clinic.console & pids+=($!)
-$VENV/python -m clinic.rasa_server --port "$RASA_PORT" --model models/clinic.tar.gz \
+$VENV/python -m clinic.rasa.server --port "$RASA_PORT" --model models/clinic.tar.gz \
   --credentials credentials.yml --endpoints endpoints.yml \
-  --cors "$(.venv/bin/python -c 'from clinic.settings import settings; print(" ".join(settings().origins))')" \
+  --cors "$(.venv/bin/python -c 'from clinic.config.settings import settings; print(" ".join(settings().origins))')" \
   & pids+=($!)
 
 echo "Waiting for the assistant to start..."

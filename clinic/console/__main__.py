@@ -11,11 +11,11 @@ import logging
 
 from aiohttp import web
 
+from clinic.config.log_privacy import install_log_scrubbing
+from clinic.config.private_files import private_files
+from clinic.config.settings import settings
 from clinic.console.app import create_app
-from clinic.db import get_engine
-from clinic.logfilter import install_log_scrubbing
-from clinic.private import private_files
-from clinic.settings import settings
+from clinic.store.db import get_engine
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -23,9 +23,9 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
-from clinic.db import read_scope, session_scope
-from clinic.models import AuditEntry, StaffAccount, StaffSession, Takeover, utcnow
-from clinic.settings import settings
+from clinic.config.settings import settings
+from clinic.store.db import read_scope, session_scope
+from clinic.store.models import AuditEntry, StaffAccount, StaffSession, Takeover, utcnow
 
 log = logging.getLogger(__name__)
 

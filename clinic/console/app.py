@@ -24,15 +24,15 @@ import jinja2
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from clinic import inbox_store
-from clinic.cli_support import spreadsheet_safe
+from clinic.cli.output import spreadsheet_safe
+from clinic.config.hosts import host_allowed
+from clinic.config.settings import settings
 from clinic.console import accounts, inbox, insights, security, takeover
 from clinic.console.charts import daily_bars, horizontal_bars
 from clinic.console.throttle import LoginThrottle
-from clinic.console.tracker import load_events
-from clinic.hosts import host_allowed
-from clinic.kb import knowledge
-from clinic.settings import settings
+from clinic.knowledge.kb import knowledge
+from clinic.services import inbox_store
+from clinic.store.rasa_events import load_events
 
 log = logging.getLogger(__name__)
 

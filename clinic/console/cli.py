@@ -20,10 +20,10 @@ import getpass
 import sys
 from typing import Any
 
-from clinic.cli_support import EXIT_OK, CommandError, local_time, table
+from clinic.cli.output import EXIT_OK, CommandError, local_time, table
 from clinic.console.accounts import AccountError, add_staff, list_staff, set_active, set_password
 from clinic.console.security import purge_audit, purge_orphan_refs, recent_audit
-from clinic.models import utcnow
+from clinic.store.models import utcnow
 
 
 def _read_password(args: argparse.Namespace) -> str:

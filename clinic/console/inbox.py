@@ -25,12 +25,12 @@ import phonenumbers
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.sql.expression import ColumnElement
 
-from clinic.console.tracker import EVENTS, Event, engine, has_events_table, load_events
-from clinic.db import read_scope
-from clinic.inbox_store import Presence, assignments, callbacks, presence
-from clinic.kb import knowledge
-from clinic.models import BookingRequest
-from clinic.screening import Answer, answers_from_slots, coerce_answer, evaluate
+from clinic.knowledge.kb import knowledge
+from clinic.rules.screening import Answer, answers_from_slots, coerce_answer, evaluate
+from clinic.services.inbox_store import Presence, assignments, callbacks, presence
+from clinic.store.db import read_scope
+from clinic.store.models import BookingRequest
+from clinic.store.rasa_events import EVENTS, Event, engine, has_events_table, load_events
 
 ASKED = "asked for a person"
 NOT_UNDERSTOOD = "not understood twice in a row"
@@ -39,7 +39,7 @@ URGENT = "urgent warning sign"
 TAKEN_OVER = "taken over by staff"
 DISCLOSURE = "said a contraindication the screening answers do not show"
 CONTRAINDICATION_ENTITY = "contraindication"
-DISCLOSED_ROLES = ("affirmed", "uncertain")  # clinic.safety.RECORDED_ANSWERS
+DISCLOSED_ROLES = ("affirmed", "uncertain")  # clinic.nlu.safety_mention.RECORDED_ANSWERS
 CALLBACK = "call back requested"
 HANDLED_KEY = "clinic_handled"  # metadata of the resume event "mark handled" appends
 

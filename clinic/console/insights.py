@@ -17,17 +17,17 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import Integer, and_, cast, func, or_, select
 
-from clinic.callback import ASK_KEY as CALLBACK_KEY
-from clinic.callback import RECORDED as CALLBACK_RECORDED
 from clinic.console.inbox import (
     FALLBACK_ACTIONS,
     OUT_OF_SCOPE_ACTIONS,
 )
-from clinic.console.tracker import EVENTS, _event, engine, has_events_table
-from clinic.db import read_scope
-from clinic.kb import knowledge
-from clinic.models import BOOKING_STATUSES, BookingRequest, Followup, PromotionRedemption, SmsOptOut
-from clinic.settings import settings
+from clinic.knowledge.kb import knowledge
+from clinic.nlu.callback import ASK_KEY as CALLBACK_KEY
+from clinic.nlu.callback import RECORDED as CALLBACK_RECORDED
+from clinic.rules.booking import BOOKING_STATUSES
+from clinic.store.db import read_scope
+from clinic.store.models import BookingRequest, Followup, PromotionRedemption, SmsOptOut
+from clinic.store.rasa_events import EVENTS, _event, engine, has_events_table
 
 DAY = 86_400
 # Little words that do not make two questions different ("do you do X" ~ "can you do X").

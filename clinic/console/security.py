@@ -22,11 +22,11 @@ from dataclasses import dataclass
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 
+from clinic.config.settings import settings
 from clinic.console.accounts import Staff
-from clinic.console.tracker import EVENTS, engine, has_events_table
-from clinic.db import read_scope, session_scope
-from clinic.models import AuditEntry, ConversationRef, StaffAccount, StaffSession, Takeover, utcnow
-from clinic.settings import settings
+from clinic.store.db import read_scope, session_scope
+from clinic.store.models import AuditEntry, ConversationRef, StaffAccount, StaffSession, Takeover, utcnow
+from clinic.store.rasa_events import EVENTS, engine, has_events_table
 
 SESSION_COOKIE = "clinic_console_session"
 LOGIN_CSRF_COOKIE = "clinic_console_login_csrf"

@@ -43,15 +43,14 @@ import yarl
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
-from clinic import messages as M
+from clinic.config.settings import settings
 from clinic.console.accounts import Staff
 from clinic.console.inbox import HANDLED_KEY
-from clinic.db import read_scope, session_scope
-from clinic.delivery import HANDOVER_KEY, STAFF_KEY, STAFF_PUBLIC_KEY
-from clinic.inbox_store import close_callbacks_of
-from clinic.kb import knowledge
-from clinic.models import SmsMessage, StaffAccount, Takeover, utcnow
-from clinic.settings import settings
+from clinic.knowledge.kb import knowledge
+from clinic.rules.delivery import HANDOVER_KEY, STAFF_KEY, STAFF_PUBLIC_KEY
+from clinic.services.inbox_store import close_callbacks_of
+from clinic.store.db import read_scope, session_scope
+from clinic.store.models import SmsMessage, StaffAccount, Takeover, utcnow
 
 log = logging.getLogger(__name__)
 

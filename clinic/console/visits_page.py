@@ -1,7 +1,7 @@
 """The console's visits page: a day's or a week's visits with their state, the booking's
 promotion and screening summary, and confirm / decline / propose / cancel (issue 20).
 
-Thin over :mod:`clinic.appointments`; the console's middleware checks the log-in, the
+Thin over :mod:`clinic.services.appointments`; the console's middleware checks the log-in, the
 origin and the CSRF token of every form. Viewing the page is written to the audit log.
 """
 
@@ -13,10 +13,10 @@ from typing import Any
 
 from aiohttp import web
 
-from clinic import appointments
-from clinic.caldav_calendar import CalendarUnavailable
+from clinic.config.settings import settings
 from clinic.console import security
-from clinic.settings import settings
+from clinic.services import appointments
+from clinic.store.caldav_calendar import CalendarUnavailable
 
 NOTICES = {
     "confirmed": "Confirmed. The patient gets a text if they agreed to texts.",

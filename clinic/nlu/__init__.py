@@ -1,6 +1,4 @@
-"""The clinic's natural-language pieces built on spaCy.
-
-``clinic.nlu.spacy_build`` builds the project's own spaCy pipeline from the terms in
-``knowledge/`` (``python -m clinic.nlu.spacy_build``). Kept free of imports so that importing
-the package stays cheap: spaCy is loaded only by the modules that need it.
-"""
+"""Every rule that reads what a person typed: the kind of input (a payload, times, a code,
+"go back"), question shapes, yes/no answers, the safety recogniser, SMS keywords, and the
+project's spaCy pipeline (``python -m clinic.nlu.spacy_build``). Pure functions over text and
+knowledge: no Rasa, no database. Kept free of imports so importing the package stays cheap."""

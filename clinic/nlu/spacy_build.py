@@ -39,7 +39,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from clinic.kb import PROJECT_ROOT, Knowledge, KnowledgeError, load_knowledge
+from clinic.knowledge.kb import PROJECT_ROOT, Knowledge, KnowledgeError, load_knowledge
 
 if TYPE_CHECKING:  # spaCy is imported lazily: importing it takes seconds.
     from spacy.language import Language

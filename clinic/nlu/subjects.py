@@ -2,7 +2,7 @@
 
 Subjects come from vocabularies in knowledge/ (subjects.yml: products, activities,
 sensations, lay words for conditions; vocabulary.yml: the article's conditions) and from
-the medicine dictionary (clinic.medicines). Question types are a few shapes of asking:
+the medicine dictionary (clinic.knowledge.medicines). Question types are a few shapes of asking:
 "can I <use/do> X after?", "is X normal after?", "does it help X?", a statement about
 oneself ("I'm on X"). The pair picks the answer:
 
@@ -27,7 +27,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from clinic.kb import _read_yaml, knowledge_dir
+from clinic.knowledge.kb import knowledge_dir
+from clinic.knowledge.loaders.reading import read_yaml as _read_yaml
 
 # The answer of a subject: a patient question id, or "topic:<id>" for an article topic.
 TOPIC_PREFIX = "topic:"
@@ -160,7 +161,7 @@ def read(text: str, vocab: Vocabularies | None = None,
     """The answers for the subjects of a message and how it asks about them, or None.
 
     ``noted``: whether the message names a medicine or condition to note for the
-    practitioner (clinic.medicines); looked up when not given.
+    practitioner (clinic.knowledge.medicines); looked up when not given.
     """
     vocab = vocab or vocabularies()
     lowered = " ".join(text.lower().replace("-", " ").split())
@@ -201,6 +202,6 @@ def _how(text: str, vocab: Vocabularies) -> list[str]:
 def _noted(text: str, noted: bool | None) -> bool:
     if noted is not None:
         return noted
-    from clinic.medicines import find_medicines
+    from clinic.knowledge.medicines import find_medicines
 
     return any(medicine.to_note for medicine in find_medicines(text))

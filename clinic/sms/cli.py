@@ -19,19 +19,20 @@ from typing import Any
 
 from sqlalchemy import select
 
-from clinic.booking import find_booking, normalize_phone, normalize_reference
-from clinic.cli_support import table
-from clinic.db import DatabaseUnavailable, read_scope, session_scope
-from clinic.models import (
+from clinic.cli.output import table
+from clinic.config.settings import settings
+from clinic.rules.booking import normalize_phone, normalize_reference
+from clinic.services.booking import find_booking
+from clinic.sms.schedule import cancel_followups
+from clinic.sms.sender import send_due
+from clinic.store.db import DatabaseUnavailable, read_scope, session_scope
+from clinic.store.models import (
     FOLLOWUP_STATUSES,
     TRANSPORT_LOCAL_OUTBOX,
     BookingRequest,
     Followup,
     SmsMessage,
 )
-from clinic.settings import settings
-from clinic.sms.schedule import cancel_followups
-from clinic.sms.sender import send_due
 
 
 def register(subparsers: Any) -> None:

@@ -12,8 +12,8 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from clinic import messages as M
-from clinic.kb import knowledge
+from clinic.knowledge import messages as M
+from clinic.knowledge.kb import knowledge
 
 _MD_LINK = re.compile(r"\[([^\]]+)\]\((https?://[^)\s]+)\)")
 _MD_EMPHASIS = re.compile(r"(\*\*|__)(.+?)\1")

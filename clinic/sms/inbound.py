@@ -8,7 +8,7 @@ replies are logged here and dropped if the number opted out in the meantime.
 Each inbound Twilio MessageSid is handled once, also by racing replicas: the SMS log has a
 unique index on it, and the request whose insert fails gets an empty reply.
 
-Plain Python over the clinic database: the Rasa channel (:mod:`clinic.sms.channel`) is a
+Plain Python over the clinic database: the Rasa channel (:mod:`clinic.rasa.channels.twilio`) is a
 thin layer over these two functions.
 """
 
@@ -20,10 +20,11 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.exc import IntegrityError
 
-from clinic.db import session_scope
-from clinic.models import TRANSPORT_TWILIO, utcnow
-from clinic.sms import keywords, store
-from clinic.sms.keywords import Keyword
+from clinic.nlu import sms_keywords as keywords
+from clinic.nlu.sms_keywords import Keyword
+from clinic.sms import store
+from clinic.store.db import session_scope
+from clinic.store.models import TRANSPORT_TWILIO, utcnow
 
 log = logging.getLogger(__name__)
 

@@ -19,10 +19,10 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from clinic.kb import AftercareMessage, Knowledge, knowledge
-from clinic.models import BookingRequest, Followup, utcnow
-from clinic.settings import Settings, settings
+from clinic.config.settings import Settings, settings
+from clinic.knowledge.kb import AftercareMessage, Knowledge, knowledge
 from clinic.sms import store
+from clinic.store.models import BookingRequest, Followup, utcnow
 
 log = logging.getLogger(__name__)
 

@@ -54,15 +54,16 @@ from dataclasses import asdict, dataclass
 from sqlalchemy import or_, update
 from sqlalchemy.sql.expression import ColumnElement
 
-from clinic import outbox, retention
-from clinic.db import DatabaseUnavailable, read_scope, session_scope
-from clinic.models import Followup, utcnow
-from clinic.outbox import Failure, Outcome, RetryPolicy
-from clinic.private import private_files
-from clinic.settings import settings
+from clinic.config.private_files import private_files
+from clinic.config.settings import settings
+from clinic.services import retention
 from clinic.sms import store
 from clinic.sms.schedule import after_quiet_hours, in_quiet_hours
 from clinic.sms.transport import UNSUBSCRIBED, SendError, SendResult, Transport, get_transport
+from clinic.store import outbox
+from clinic.store.db import DatabaseUnavailable, read_scope, session_scope
+from clinic.store.models import Followup, utcnow
+from clinic.store.outbox import Failure, Outcome, RetryPolicy
 
 log = logging.getLogger(__name__)
 
@@ -304,7 +305,7 @@ def purge_if_due(due: float, every: float = PURGE_EVERY_SECONDS) -> float:
     try:
         report = retention.purge()
     except DatabaseUnavailable:
-        return now + PURGE_RETRY_SECONDS  # already logged by clinic.db
+        return now + PURGE_RETRY_SECONDS  # already logged by clinic.store.db
     except Exception:  # the purge must not stop the sender
         log.exception("Retention purge failed")
         return now + PURGE_RETRY_SECONDS
@@ -318,7 +319,7 @@ def run_forever(poll_seconds: float | None = None, stop: threading.Event | None 
                 purge_every: float | None = PURGE_EVERY_SECONDS) -> None:
     """Run a pass every ``poll_seconds`` until ``stop`` is set (SIGTERM/SIGINT set it).
 
-    Also runs the retention purge (:func:`clinic.retention.purge`)
+    Also runs the retention purge (:func:`clinic.services.retention.purge`)
     :data:`PURGE_FIRST_DELAY_SECONDS` after start-up (Rasa has created its tracker store
     by then) and then every ``purge_every`` seconds (a day; None: never).
     """
@@ -331,7 +332,7 @@ def run_forever(poll_seconds: float | None = None, stop: threading.Event | None 
         try:
             send_due(transport=transport)
         except DatabaseUnavailable:
-            pass  # already logged by clinic.db; try again next time
+            pass  # already logged by clinic.store.db; try again next time
         except Exception:  # one bad pass must not stop the sender
             log.exception("Sender pass failed")
         if purge_every is not None:

@@ -12,7 +12,7 @@ import re
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from clinic.models import SmsConsent, SmsMessage, SmsOptOut, utcnow
+from clinic.store.models import SmsConsent, SmsMessage, SmsOptOut, utcnow
 
 E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 

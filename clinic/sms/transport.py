@@ -16,7 +16,7 @@ import logging
 from dataclasses import dataclass
 from typing import Protocol
 
-from clinic.settings import Settings, settings
+from clinic.config.settings import Settings, settings
 
 log = logging.getLogger(__name__)
 

@@ -7,7 +7,7 @@ import sys
 
 from rasa.core.run import _create_app_without_api
 
-from clinic.channels.socketio import ClinicSocketIOInput
+from clinic.rasa.channels.socketio import ClinicSocketIOInput
 
 
 async def answer(message) -> None:

@@ -1,7 +1,7 @@
 """Fixtures for the chat widget's browser tests: headless Chromium and the demo clinic site.
 
 The browser is Debian's Chromium (``/usr/bin/chromium``); Playwright's own browser download
-is not used. The demo site is served by the real ``clinic.web.serve`` on a free loopback
+is not used. The demo site is served by the real ``dev.web.serve`` on a free loopback
 port, but the browser sees it at http://localhost:8000 (requests to that origin are
 forwarded to the test server), so pages have the origin the Rasa server accepts by default
 and a running ``make run`` on port 8000 does not get in the way.
@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 from demo_browser import Visit, open_context, serve_demo
 
-from clinic.kb import PROJECT_ROOT
-from clinic.web.serve import DIST_DIR
+from clinic.knowledge.kb import PROJECT_ROOT
+from dev.web.serve import DIST_DIR
 
 CHROMIUM = os.environ.get("CLINIC_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",

@@ -7,7 +7,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from clinic.web.serve import build_server
+from dev.web.serve import build_server
 
 SITE = "http://localhost:8000"
 

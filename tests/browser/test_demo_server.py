@@ -9,8 +9,8 @@ from collections.abc import Iterator
 
 import pytest
 
-import clinic.web.serve as serve
-from clinic.web.serve import build_server, content_security_policy, resolve
+import dev.web.serve as serve
+from dev.web.serve import build_server, content_security_policy, resolve
 
 RASA = "http://127.0.0.1:5999"
 

@@ -23,7 +23,7 @@ from demo_browser import SITE, open_context
 from playwright.sync_api import Page, expect
 from test_widget import BOT, open_widget, say
 
-from bench.console_seed import Conversation, write
+from dev.bench.console_seed import Conversation, write
 from tests.support.console_server import STAFF_PASSWORD, Console, start_console
 
 pytestmark = pytest.mark.browser

@@ -1,6 +1,6 @@
 """The production topology for the cluster tests: PostgreSQL, Redis, two Rasa replicas, two
 action servers and HAProxy, started once for the session on free loopback ports, with
-data in a temporary folder (the real ``clinic.cluster`` code that ``make cluster`` runs).
+data in a temporary folder (the real ``dev.cluster`` code that ``make cluster`` runs).
 
 Module-scoped: only test_cluster.py uses it, and it is stopped before test_launcher.py starts
 its own cluster under the launcher (two clusters at once would share two cores).
@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from cluster_http import TWILIO_TOKEN
 
-from clinic.cluster.topology import MODEL, Cluster, Ports
+from dev.cluster.topology import MODEL, Cluster, Ports
 
 
 @pytest.fixture(scope="module")

@@ -25,7 +25,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from cluster_http import TWILIO_TOKEN, get, post
 
-from clinic.kb import knowledge
+from clinic.knowledge.kb import knowledge
 
 pytestmark = pytest.mark.cluster
 K = knowledge()
@@ -154,7 +154,7 @@ def test_a_screening_answered_half_on_each_replica_keeps_its_state(cluster) -> N
     reference = re.search(r"reference is ([A-Z0-9-]+)", done).group(1)
 
     # The booking is in the cluster's PostgreSQL clinic database.
-    listed = subprocess.run([sys.executable, "-m", "clinic.cli", "bookings", "list"],
+    listed = subprocess.run([sys.executable, "-m", "clinic.cli.commands", "bookings", "list"],
                             env=cluster.env, capture_output=True, text=True, timeout=120)
     assert listed.returncode == 0, listed.stderr
     assert reference in listed.stdout
@@ -222,7 +222,7 @@ def test_the_lock_store_admits_one_holder_at_a_time_across_servers(cluster) -> N
     conversation; inside the lock each does a slow read-modify-write of a Redis counter."""
     import redis
 
-    from clinic.lock_store import AtomicRedisLockStore
+    from clinic.rasa.lock_store import AtomicRedisLockStore
 
     conversation = sender("lock")
     counter_key = f"test:{conversation}:counter"

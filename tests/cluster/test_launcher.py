@@ -1,4 +1,4 @@
-"""The cluster under its real launcher, ``python -m clinic.cluster`` as ``make cluster`` runs it
+"""The cluster under its real launcher, ``python -m dev.cluster`` as ``make cluster`` runs it
 (on free ports): a replica killed with ``kill -9`` is routed around by the proxy and started
 again by the launcher within a minute; a launcher killed with ``kill -9`` leaves no process
 behind and every port free.
@@ -25,9 +25,9 @@ from typing import Any
 import pytest
 from cluster_http import post
 
-from clinic.cluster.services import http_ok, port_open, tail
-from clinic.cluster.topology import MODEL
-from clinic.kb import PROJECT_ROOT, knowledge
+from clinic.knowledge.kb import PROJECT_ROOT, knowledge
+from dev.cluster.services import http_ok, port_open, tail
+from dev.cluster.topology import MODEL
 
 pytestmark = pytest.mark.cluster
 K = knowledge()
@@ -130,7 +130,7 @@ def launched() -> Iterator[Launched]:
     env = {**os.environ, "TWILIO_ACCOUNT_SID": "", "PYTHONUNBUFFERED": "1"}
     with log.open("wb") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "clinic.cluster", "--folder", str(folder), "--free-ports"],
+            [sys.executable, "-m", "dev.cluster", "--folder", str(folder), "--free-ports"],
             cwd=PROJECT_ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
             start_new_session=True)
     running = Launched(process, folder, log)

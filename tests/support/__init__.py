@@ -1,20 +1,60 @@
 """Test helpers shared by unit and integration tests (fakes of outside services, data).
 
-Import as ``tests.support`` (``python -m pytest``, as ``make test`` runs it) or as
-``support`` (plain ``pytest``, which puts ``tests/`` on the path).
+Import as ``tests.support`` (pyproject puts the project root on pytest's path).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import itertools
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 UTC = dt.timezone.utc
 _references = itertools.count(1)
+
+# Request bodies the REST channel refuses with 400, and a part of the reason it gives: checked
+# on the parser (tests/unit/rasa/test_security_units.py) and on a running server (integration).
+BAD_REST_BODIES = [
+    (b"", "must be JSON"), (b"{bad", "must be JSON"), (b"[]", "JSON object"),
+    (b'{"message": "hi"}', "'sender' is required"),
+    (b'{"sender": null, "message": "hi"}', "'sender' is required"),
+    (b'{"sender": 12, "message": "hi"}', "'sender' is required"),
+    (b'{"sender": "a b", "message": "hi"}', "'sender' must be"),
+    (b'{"sender": "me"}', "'message' is required"),
+    (b'{"sender": "me", "message": null}', "'message' is required"),
+    (b'{"sender": "me", "message": 42}', "'message' is required"),
+]
+
+
+def race(workers: int, prepare: Callable[[int], object],
+         attempt: Callable[[object], object]) -> tuple[list[object], list[Exception]]:
+    """Run ``attempt(prepare(i))`` for i in range(workers) in threads released at once.
+
+    ``prepare`` runs before the threads meet at a barrier, ``attempt`` right after it, so the
+    attempts really overlap. Returns (what the attempts returned, what they raised).
+    """
+    barrier = threading.Barrier(workers)
+    results: list[object] = []
+    errors: list[Exception] = []
+
+    def run(index: int) -> None:
+        prepared = prepare(index)
+        barrier.wait()
+        try:
+            results.append(attempt(prepared))
+        except Exception as error:  # noqa: BLE001 - returned to the test, which asserts on it
+            errors.append(error)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(workers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    return results, errors
 
 
 @pytest.fixture
@@ -24,8 +64,8 @@ def sms_database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[st
     Clinic time zone America/Los_Angeles, quiet hours 21:00-08:00, no Twilio credentials
     (the local outbox). Yields the database URL.
     """
-    from clinic.db import dispose_engines, get_engine
-    from clinic.settings import settings
+    from clinic.config.settings import settings
+    from clinic.store.db import dispose_engines, get_engine
 
     url = f"sqlite:///{tmp_path / 'clinic.db'}"
     monkeypatch.setenv("CLINIC_DATABASE_URL", url)
@@ -54,9 +94,9 @@ def add_booking(phone: str, consent: bool | None = True, *, status: str = "reque
     Returns the booking id. Uses the models directly: these tests are about texting, not
     about the booking hand-off.
     """
-    from clinic.db import session_scope
-    from clinic.kb import knowledge
-    from clinic.models import BookingRequest, SmsConsent
+    from clinic.knowledge.kb import knowledge
+    from clinic.store.db import session_scope
+    from clinic.store.models import BookingRequest, SmsConsent
 
     given_at = consent_at or dt.datetime(2025, 6, 1, 16, 0, tzinfo=UTC)
     with session_scope() as session:
@@ -82,9 +122,9 @@ def mark_treated(booking_id: int, treated_at: dt.datetime,
 
     Returns the message ids scheduled by this call.
     """
-    from clinic.db import session_scope
-    from clinic.models import BookingRequest
     from clinic.sms.schedule import schedule_aftercare
+    from clinic.store.db import session_scope
+    from clinic.store.models import BookingRequest
 
     with session_scope() as session:
         booking = session.get(BookingRequest, booking_id)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from clinic.kb import Contraindication, Knowledge, Outcome
+from clinic.knowledge.kb import Contraindication, Knowledge, Outcome
 
 # How a person says it; {term} is one of the contraindication's own terms.
 FORMS: dict[str, tuple[str, ...]] = {

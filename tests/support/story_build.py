@@ -33,7 +33,7 @@ from typing import Any
 
 import yaml
 
-from clinic.kb import OUTCOME_NOT_SUITABLE_NOW, PROJECT_ROOT, Knowledge, load_knowledge
+from clinic.knowledge.kb import OUTCOME_NOT_SUITABLE_NOW, PROJECT_ROOT, Knowledge, load_knowledge
 
 TEMPLATE = PROJECT_ROOT / "tests" / "stories" / "screening_walkthroughs.yml"
 OUTPUT = PROJECT_ROOT / "tests" / "test_screening_walkthroughs.yml"

@@ -1,0 +1,192 @@
+"""Narrow fixes to Rasa 3.6.21, loaded by the project's virtual environment.
+
+The project's venv loads this module at start-up (``tools/clinic_rasa_patches.pth``,
+installed by ``make``). Each fix applies when its Rasa module is first imported; nothing
+else in Rasa changes.
+
+1. **Data discovery** (``rasa.shared.data``): ``rasa test`` with no arguments looks for
+   stories in ``.``, walking the whole project, including ``.venv`` (where it finds Rasa's
+   own ``rasa init`` stories), ``node_modules`` and ``.rasa/cache`` (whose JSON files make it
+   crash). Staff run plain ``rasa test`` from the project root, so the walk skips build and
+   tool folders.
+2. **Action-server replies** (``rasa.core.actions.action``): Rasa checks every custom
+   action's reply against its event schema with ``jsonschema.validate``, which rebuilds and
+   re-checks the (large) schema on every call: about 35 ms per action on this hardware,
+   more than the rest of a turn. The same check is made with a validator built once; an
+   invalid reply still raises the same ``ValidationError`` with the same message.
+3. **Private logs** (``rasa.utils.log_utils``): Rasa's structlog anonymiser step is replaced
+   by one that redacts message texts and conversation ids, and every log record is scrubbed
+   of phone numbers, emails and tokens (``clinic.config.log_privacy``). Telemetry is off by default.
+4. **Secrets for local tools**: ``endpoints.yml`` sends ``${CLINIC_ACTIONS_TOKEN}``; so that
+   plain ``rasa test`` and ``rasa shell`` work from the project root, the secrets `make run`
+   wrote to ``var/secrets.env`` (or ``CLINIC_SECRETS_FILE``) fill in any that the environment
+   does not set, and a still-missing action token is set empty (the action server refuses
+   empty tokens, so this opens nothing).
+5. **Unavailable stores** (``rasa.core.tracker_store``, ``rasa.core.agent``): when the
+   tracker store's database or the Redis lock store cannot be reached, the person is asked
+   to try again instead of Rasa silently starting a new conversation held in one server's
+   memory (``clinic/rasa/resilience.py``).
+6. **Unreachable action server** (``rasa.core.actions.action``, ``rasa.core.processor``):
+   the person is asked to try again and nothing of the message is saved, instead of no
+   reply and a lost answer (``clinic/rasa/resilience.py``).
+"""
+
+from __future__ import annotations
+
+import importlib.abc
+import importlib.machinery
+import os
+import sys
+import types
+from collections.abc import Callable, Sequence
+from functools import lru_cache
+from typing import Any
+
+SKIPPED_DIRECTORIES = frozenset(
+    {".rasa", ".venv", "venv", "node_modules", ".git", "__pycache__", ".pytest_cache",
+     ".hypothesis", ".ruff_cache", "build", "models", "results", "var", "bench", "widget"}
+)
+
+
+def find_data_files_in_directory(
+    directory: str, filter_property: Callable[[str], bool]
+) -> set[str]:
+    """Rasa's ``_find_data_files_in_directory``, minus build and tool folders."""
+    # Imports in this module stay lazy: it is loaded (by a .pth file) into every Python
+    # process of the venv; each patch imports what it needs when its Rasa module loads.
+    from rasa.shared.data import is_valid_filetype
+
+    found: set[str] = set()
+    for root, dirs, files in os.walk(directory, followlinks=True):
+        dirs[:] = sorted(d for d in dirs if d not in SKIPPED_DIRECTORIES)
+        for name in sorted(files):
+            path = os.path.join(root, name)
+            if is_valid_filetype(path) and filter_property(path):
+                found.add(path)
+    return found
+
+
+@lru_cache(maxsize=1)
+def action_result_validator() -> Any:
+    """A jsonschema validator for action-server replies, built and checked once."""
+    from jsonschema.validators import validator_for
+    from rasa.core.actions.action import RemoteAction
+
+    schema = RemoteAction.action_response_format_spec()
+    cls = validator_for(schema)
+    cls.check_schema(schema)
+    return cls(schema)
+
+
+def validate_action_result(self: Any, result: dict[str, Any]) -> bool:
+    """Rasa's ``RemoteAction._validate_action_result`` with a validator built once."""
+    from jsonschema.exceptions import best_match
+    from rasa.shared.constants import DOCS_BASE_URL
+
+    error = best_match(action_result_validator().iter_errors(result))
+    if error is not None:
+        error.message += (
+            ". Failed to validate Action server response from API, make sure your response "
+            "from the Action endpoint is valid. For more information about the format visit "
+            f"{DOCS_BASE_URL}/custom-actions"
+        )
+        raise error
+    return True
+
+
+def _patch_data(module: Any) -> None:
+    module._find_data_files_in_directory = find_data_files_in_directory  # noqa: SLF001 - a patch
+
+
+def _patch_actions(module: Any) -> None:
+    from clinic.rasa.resilience import patch_remote_action
+
+    module.RemoteAction._validate_action_result = validate_action_result  # noqa: SLF001 - a patch
+    patch_remote_action(module)
+
+
+def _patch_processor(module: Any) -> None:
+    from clinic.rasa.resilience import patch_processor
+
+    patch_processor(module)
+
+
+def _patch_log_utils(module: Any) -> None:
+    from clinic.config.log_privacy import patch_rasa_log_utils
+
+    patch_rasa_log_utils(module)
+
+
+def _patch_tracker_store(module: Any) -> None:
+    from clinic.rasa.resilience import patch_tracker_store
+
+    patch_tracker_store(module)
+
+
+def _patch_agent(module: Any) -> None:
+    from clinic.rasa.resilience import patch_agent
+
+    patch_agent(module)
+
+
+PATCHES: dict[str, Callable[[Any], None]] = {
+    "rasa.shared.data": _patch_data,
+    "rasa.core.actions.action": _patch_actions,
+    "rasa.utils.log_utils": _patch_log_utils,
+    # 5. Unavailable tracker or lock store: "please try again", never a silent new
+    #    conversation (clinic/rasa/resilience.py).
+    "rasa.core.tracker_store": _patch_tracker_store,
+    "rasa.core.agent": _patch_agent,
+    # 6. Unreachable action server: "please try again" and nothing saved, never a silent
+    #    turn that loses the person's answer (clinic/rasa/resilience.py).
+    "rasa.core.processor": _patch_processor,
+}
+
+
+def _secret_defaults() -> None:
+    from pathlib import Path
+
+    default = Path(__file__).resolve().parents[2] / "var" / "secrets.env"
+    path = Path(os.environ.get("CLINIC_SECRETS_FILE") or default)
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines() if path.is_file() else []
+    except OSError:
+        lines = []
+    for line in lines:
+        key, sep, value = line.strip().partition("=")
+        if sep and key.startswith("CLINIC_") and not key.startswith("#"):
+            os.environ.setdefault(key.strip(), value.strip())
+    os.environ.setdefault("CLINIC_ACTIONS_TOKEN", "")
+
+
+class _PatchOnImport(importlib.abc.MetaPathFinder):
+    def find_spec(self, fullname: str, path: Sequence[str] | None,
+                  target: types.ModuleType | None = None) -> importlib.machinery.ModuleSpec | None:
+        patch = PATCHES.get(fullname)
+        if patch is None:
+            return None
+        spec = importlib.machinery.PathFinder.find_spec(fullname, path)
+        if spec is None or spec.loader is None:
+            return None
+        original_exec = spec.loader.exec_module
+
+        def exec_module(module: types.ModuleType) -> None:
+            original_exec(module)
+            patch(module)
+
+        spec.loader.exec_module = exec_module  # type: ignore[method-assign]
+        return spec
+
+
+def install() -> None:
+    """Apply each fix now if its module is loaded, else when it is imported."""
+    from clinic.config.log_privacy import install_log_scrubbing
+
+    os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
+    _secret_defaults()
+    install_log_scrubbing()
+    for name, patch in PATCHES.items():
+        if name in sys.modules:
+            patch(sys.modules[name])
+    if not any(isinstance(f, _PatchOnImport) for f in sys.meta_path):
+        sys.meta_path.insert(0, _PatchOnImport())

@@ -1,0 +1,157 @@
+"""A long conversation: does a turn cost more as the conversation grows?
+
+One sender asks ``turns`` questions over REST, one after the other (ours: FAQ questions;
+stock: its own intents), on each assistant in the same run, a turn of one then a turn of the
+other, so load from elsewhere on the machine falls on both alike. Every reply is checked (a
+"please try again" or an empty reply is a failure, not a fast turn). Reported per block of
+``block`` turns: the median latency; and the growth, the median of the last block over the
+first (goal: at most 1.3 for ours).
+
+``python -m bench.long [--turns 300] [--only ours] [--stock-project DIR]`` prints the table;
+``make bench`` runs it as part of the whole benchmark (dev/bench/run.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+import urllib.request
+import uuid
+from contextlib import ExitStack
+from pathlib import Path
+from statistics import median
+from typing import Any
+
+from dev.bench.servers import (
+    ROOT,
+    Assistant,
+    BenchError,
+    prepare_ours,
+    prepare_stock,
+    train_stock,
+)
+
+OUR_QUESTIONS = (
+    "what is microneedling?",
+    "can it help acne scars?",
+    "how long is recovery?",
+    "is it better than laser?",
+    "show me your sources",
+    "does it hurt?",
+)
+STOCK_MESSAGES = ("hi", "I am sad", "yes", "great")
+GOAL_GROWTH = 1.3
+
+
+def post(url: str, sender: str, text: str, timeout_s: float = 120) -> tuple[float, list[str]]:
+    """Send one message; (latency in seconds, reply texts)."""
+    body = json.dumps({"sender": sender, "message": text}).encode()
+    request = urllib.request.Request(url, data=body,  # noqa: S310 - a loopback URL
+                                     headers={"Content-Type": "application/json"})
+    started = time.perf_counter()
+    with urllib.request.urlopen(request, timeout=timeout_s) as response:  # noqa: S310
+        replies = json.loads(response.read())
+    latency = time.perf_counter() - started
+    return latency, [str(r.get("text", "")) for r in replies if isinstance(r, dict)]
+
+
+def reply_ok(replies: list[str]) -> bool:
+    """A real answer: some text, and not the clinic's "please try again"."""
+    from clinic.rasa.resilience import unavailable_message
+
+    text = "\n".join(replies).strip()
+    return bool(text) and unavailable_message() not in text
+
+
+def blocks(latencies_s: list[float], block: int) -> list[float]:
+    """Median latency in ms of each whole block of ``block`` turns."""
+    return [round(median(latencies_s[start:start + block]) * 1000, 1)
+            for start in range(0, len(latencies_s) - block + 1, block)]
+
+
+def growth(block_medians: list[float]) -> float | None:
+    """The last block's median over the first's."""
+    if len(block_medians) < 2 or block_medians[0] <= 0:
+        return None
+    return round(block_medians[-1] / block_medians[0], 2)
+
+
+def measure_long(assistants: dict[str, Assistant], turns: int = 300, block: int = 50,
+                 run_id: str = "") -> dict[str, dict[str, Any]]:
+    """Play one long conversation on each assistant, turn by turn in alternation."""
+    run_id = run_id or uuid.uuid4().hex[:8]
+    scripts = {"ours": OUR_QUESTIONS, "stock": STOCK_MESSAGES}
+    latencies: dict[str, list[float]] = {name: [] for name in assistants}
+    failures: dict[str, int] = {name: 0 for name in assistants}
+    for turn in range(turns):
+        order = list(assistants) if turn % 2 == 0 else list(reversed(assistants))
+        for name in order:
+            script = scripts.get(name, STOCK_MESSAGES)
+            latency, replies = post(assistants[name].webhook, f"bench-{run_id}-long-{name}",
+                                    script[turn % len(script)])
+            latencies[name].append(latency)
+            failures[name] += not reply_ok(replies)
+    results: dict[str, dict[str, Any]] = {}
+    for name, values in latencies.items():
+        medians = blocks(values, block)
+        results[name] = {"turns": turns, "block": block, "block_median_ms": medians,
+                         "growth": growth(medians), "failed_replies": failures[name]}
+    return results
+
+
+def markdown(results: dict[str, dict[str, Any]]) -> str:
+    """The long-conversation table."""
+    any_result = next(iter(results.values()))
+    block, count = any_result["block"], len(any_result["block_median_ms"])
+    head = [f"{i * block}-{(i + 1) * block}" for i in range(count)]
+    lines = ["| assistant | " + " | ".join(head) + " | last/first | failed replies |",
+             "|---|" + "---:|" * (count + 2)]
+    for name, result in results.items():
+        cells = [f"{m:.0f} ms" for m in result["block_median_ms"]]
+        lines.append(f"| {name} | " + " | ".join(cells)
+                     + f" | {result['growth']}x | {result['failed_replies']} |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.long", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--turns", type=int, default=300)
+    parser.add_argument("--block", type=int, default=50)
+    parser.add_argument("--only", choices=["ours", "stock"])
+    parser.add_argument("--model", type=Path, default=ROOT / "models" / "clinic.tar.gz")
+    parser.add_argument("--stock-project", type=Path,
+                        help="an already trained `rasa init` project (skips training)")
+    args = parser.parse_args(argv)
+    from dev.bench.run import start
+
+    run_id = uuid.uuid4().hex[:8]
+    try:
+        with tempfile.TemporaryDirectory(prefix="clinic-bench-long-") as tmp, \
+                ExitStack() as stack:
+            work = Path(tmp)
+            assistants: dict[str, Assistant] = {}
+            if args.only != "ours":
+                project = (args.stock_project.resolve() if args.stock_project
+                           else train_stock(work)[0])
+                assistants["stock"], _ = start("stock", prepare_stock(project), work, stack,
+                                               run_id)
+            if args.only != "stock":
+                (work / "ours").mkdir()
+                assistants["ours"], _ = start("ours", prepare_ours(args.model.resolve(),
+                                                                   work / "ours"),
+                                              work, stack, run_id)
+            results = measure_long(assistants, args.turns, args.block, run_id)
+    except BenchError as error:
+        print(f"bench: {error}", file=sys.stderr)
+        return 1
+    print(markdown(results))
+    print(json.dumps(results))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
