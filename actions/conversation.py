@@ -21,7 +21,7 @@ from actions.tracker_reading import (
 from clinic.knowledge import messages as M
 from clinic.knowledge.kb import OUTCOME_INCOMPLETE
 from clinic.nlu.answers import parse_answer
-from clinic.nlu.input_kind import describe_input, is_restart
+from clinic.nlu.input_kind import describe_input, is_payload, is_restart
 from clinic.rules.screening import Answer
 
 OFFER_BOOK = "book"

@@ -25,7 +25,7 @@ from actions.tracker_reading import (
 )
 from clinic.knowledge import messages as M
 from clinic.knowledge.kb import Contraindication, Knowledge, Outcome
-from clinic.nlu.answers import parse_answer
+from clinic.nlu.answers import parse_answer, resolve_answer
 from clinic.nlu.input_kind import describe_input, is_go_back, is_restart, meant_answer
 from clinic.nlu.safety_mention import MentionKind, MentionStatus
 from clinic.rules.promotion import check_code_before_screening

@@ -26,6 +26,7 @@ from clinic.nlu.callback import (
     handoff_reply,
     read_contact,
 )
+from clinic.nlu.input_kind import is_payload
 from clinic.nlu.questions import match_question
 from clinic.nlu.safety_mention import MentionKind, SafetyMention
 from clinic.nlu.subjects import NOTED_QUESTION, TOPIC_PREFIX

@@ -9,7 +9,7 @@
     clinic webhook deliver [--retry-failed]           send pending booking webhooks now
     clinic staff add|list|disable|enable|password      staff console accounts
     clinic audit list|purge                           the staff console's audit log
-    clinic visits list|confirm|decline|propose|cancel  visits in the calendar (clinic.cli.visits)
+    clinic visits list|confirm|decline|propose|cancel  visits in the calendar (clinic.cli.commands.visits)
 
 The SMS follow-up commands (``clinic followups ...``, ``clinic outbox ...``) come from
 ``clinic.sms.cli.register``. Exit codes: 0 done, 1 not found / invalid / unavailable,
@@ -56,6 +56,7 @@ from clinic.services.erase import (
     sms_numbers_of,
 )
 from clinic.services.webhook import deliver_pending, retry_failed
+from clinic.store.db import DatabaseUnavailable, read_scope, session_scope
 from clinic.store.models import BookingRequest, Followup, SmsConsent, WebhookDelivery, utcnow
 from clinic.store.sanitize import SafeStream
 

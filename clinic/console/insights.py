@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import Integer, and_, cast, func, or_, select
 
+from clinic.config.settings import settings
 from clinic.console.inbox import (
     FALLBACK_ACTIONS,
     OUT_OF_SCOPE_ACTIONS,

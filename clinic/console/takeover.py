@@ -46,6 +46,7 @@ from sqlalchemy.exc import IntegrityError
 from clinic.config.settings import settings
 from clinic.console.accounts import Staff
 from clinic.console.inbox import HANDLED_KEY
+from clinic.knowledge import messages as M
 from clinic.knowledge.kb import knowledge
 from clinic.rules.delivery import HANDOVER_KEY, STAFF_KEY, STAFF_PUBLIC_KEY
 from clinic.services.inbox_store import close_callbacks_of

@@ -130,7 +130,7 @@ class SafetyRecognizer:
             label = {"contraindication": LABEL_CONTRAINDICATION, "urgent": LABEL_URGENT}.get(
                 prefix, prefix.upper())
             found.append(Span(doc, start, end, label=label, kb_id=pattern_id))
-        kept = filter_spans(found)
+        kept = _joined_with_overlaps(found, filter_spans(found))
         # An urgent sign is never hidden by a longer non-urgent term.
         urgent_kept = [s for s in kept if s.label_ == LABEL_URGENT]
         for span in filter_spans([s for s in found if s.label_ == LABEL_URGENT]):
@@ -156,6 +156,23 @@ class SafetyRecognizer:
             if start < len(doc):
                 bounds.append((start, len(doc)))
         return {index: bound for bound in bounds for index in range(*bound)}
+
+
+def _joined_with_overlaps(found: list[Span], kept: list[Span]) -> list[Span]:
+    """Each kept term grown over the overlapping terms of the same rule it beat (issue 18):
+    in "a baby aspirin every day", "aspirin every day" wins but "baby" is still part of a
+    term ("baby aspirin"), so it is no person the term is about."""
+    from spacy.tokens import Span
+
+    joined = []
+    for span in kept:
+        start, end = span.start, span.end
+        for other in found:
+            if other.kb_id_ == span.kb_id_ and other.start < end and start < other.end:
+                start, end = min(start, other.start), max(end, other.end)
+        joined.append(span if (start, end) == (span.start, span.end) else
+                      Span(span.doc, start, end, label=span.label_, kb_id=span.kb_id_))
+    return joined
 
 
 class _OffsetMap:

@@ -29,6 +29,15 @@ else in Rasa changes.
 6. **Unreachable action server** (``rasa.core.actions.action``, ``rasa.core.processor``):
    the person is asked to try again and nothing of the message is saved, instead of no
    reply and a lost answer (``clinic/rasa/resilience.py``).
+7. **Host headers** (``rasa.core.run``): the Rasa server answers only requests whose
+   ``Host`` is this machine or a configured name (``clinic.rasa.channels.blueprint.guard_hosts``).
+8. **What the action server is sent** (``rasa.core.actions.action``): Rasa sends the whole
+   conversation's events with every action call (``EventVerbosity.ALL``), so a call cost
+   more with every turn and a long conversation would pass the action server's body
+   limit. The clinic's actions read the slots, the latest message, the active loop (sent
+   apart from the events) and events of the last two turns only (``pending_offer``,
+   ``slots_to_validate``); the call now carries the events of the last
+   ``ACTION_EVENT_TURNS`` user turns, the rest of the tracker state unchanged.
 """
 
 from __future__ import annotations
@@ -38,7 +47,7 @@ import importlib.machinery
 import os
 import sys
 import types
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from functools import lru_cache
 from typing import Any
 
@@ -94,6 +103,42 @@ def validate_action_result(self: Any, result: dict[str, Any]) -> bool:
     return True
 
 
+# User turns whose events go to the action server (the clinic's actions look back two).
+ACTION_EVENT_TURNS = 4
+
+
+def recent_events(events: Iterable[Any], turns: int = ACTION_EVENT_TURNS) -> list[Any]:
+    """The events from the ``turns``-th latest user message on (all if there are fewer).
+
+    Walks back from the end (Rasa keeps events in a deque: no slicing, slow middle access).
+    """
+    kept: list[Any] = []
+    seen = 0
+    for event in reversed(events):  # type: ignore[call-overload]
+        kept.append(event)
+        if getattr(event, "type_name", None) == "user":
+            seen += 1
+            if seen == turns:
+                break
+    kept.reverse()
+    return kept
+
+
+def action_call_format(self: Any, tracker: Any, domain: Any) -> dict[str, Any]:
+    """Rasa's ``RemoteAction._action_call_format``, with the recent events only."""
+    import rasa
+    from rasa.shared.core.trackers import EventVerbosity
+
+    state: dict[str, Any] = tracker.current_state(EventVerbosity.NONE)
+    state["events"] = [event.as_dict() for event in recent_events(tracker.events)]
+    result: dict[str, Any] = {"next_action": self._name, "sender_id": tracker.sender_id,
+                              "tracker": state, "version": rasa.__version__}
+    if (not self._is_selective_domain_enabled()
+            or domain.does_custom_action_explicitly_need_domain(self.name())):
+        result["domain"] = domain.as_dict()
+    return result
+
+
 def _patch_data(module: Any) -> None:
     module._find_data_files_in_directory = find_data_files_in_directory  # noqa: SLF001 - a patch
 
@@ -102,6 +147,7 @@ def _patch_actions(module: Any) -> None:
     from clinic.rasa.resilience import patch_remote_action
 
     module.RemoteAction._validate_action_result = validate_action_result  # noqa: SLF001 - a patch
+    module.RemoteAction._action_call_format = action_call_format  # noqa: SLF001 - a patch
     patch_remote_action(module)
 
 
@@ -129,6 +175,22 @@ def _patch_agent(module: Any) -> None:
     patch_agent(module)
 
 
+def _patch_run(module: Any) -> None:
+    original = module.configure_app
+    if getattr(original, "_clinic_patched", False):
+        return
+
+    def configure_app(*args: Any, **kwargs: Any) -> Any:
+        from clinic.rasa.channels.blueprint import guard_hosts
+
+        app = original(*args, **kwargs)
+        guard_hosts(app)
+        return app
+
+    configure_app._clinic_patched = True  # type: ignore[attr-defined]  # noqa: SLF001 - our marker
+    module.configure_app = configure_app
+
+
 PATCHES: dict[str, Callable[[Any], None]] = {
     "rasa.shared.data": _patch_data,
     "rasa.core.actions.action": _patch_actions,
@@ -140,6 +202,8 @@ PATCHES: dict[str, Callable[[Any], None]] = {
     # 6. Unreachable action server: "please try again" and nothing saved, never a silent
     #    turn that loses the person's answer (clinic/rasa/resilience.py).
     "rasa.core.processor": _patch_processor,
+    # 7. Unknown Host headers (DNS rebinding) get 421 from every route of the Rasa server.
+    "rasa.core.run": _patch_run,
 }
 
 

@@ -117,13 +117,14 @@ class ClinicSQLTrackerStore(SQLTrackerStore):
                  **_: Any) -> None:
         arguments = store_arguments(settings().tracker_store_url)
         super().__init__(domain=domain, event_broker=event_broker, **arguments)
-        # SQL errors name no parameters: they would be the event JSON, a patient's words.
-        self.engine.hide_parameters = True
+        stock: sa.engine.Engine = getattr(self, "engine")  # noqa: B009 - untyped in Rasa
         if arguments["dialect"] == "sqlite":
-            stock: sa.engine.Engine = getattr(self, "engine")  # noqa: B009 - untyped in Rasa
             stock.dispose()
-            self.engine = sqlite_engine(stock.url)
+            stock = sqlite_engine(stock.url)
+            self.engine = stock
             self.sessionmaker = sessionmaker(bind=self.engine)
+        # SQL errors name no parameters: they would be the event JSON, a patient's words.
+        stock.hide_parameters = True
         self.cache = TrackerCache()
 
     def _mark(self, session: Any, sender_id: str) -> Mark:

@@ -13,8 +13,8 @@ from actions.booking import ActionSubmitBooking
 from actions.visits import ActionAskVisitChoice, ActionVisitChosen, ValidateVisitForm
 from clinic.config import settings as settings_module
 from clinic.store.caldav_calendar import CalDAVCalendar
-from tests.support.calendar import TEST_PASSWORD, free_port
 from tests.support.actions import ALL_NO, form_turn, make_tracker, run_action, slot_events, texts
+from tests.support.calendar import TEST_PASSWORD, free_port
 
 DETAILS = {
     "booking_name": "Ana Test", "booking_phone": "+14155550132", "booking_email": "none",

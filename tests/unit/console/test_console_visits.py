@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from tests.test_appointments import NOW, TUESDAY_10, book, scheduler, state
 
 from clinic.config import settings as settings_module
 from clinic.console import accounts
@@ -13,7 +14,6 @@ from clinic.services import appointments
 from clinic.store import rasa_events as tracker
 from clinic.store.caldav_calendar import CalDAVCalendar
 from tests.support.calendar import TEST_PASSWORD
-from tests.test_appointments import NOW, TUESDAY_10, book, scheduler, state
 from tests.unit.console.test_console import PASSWORD, _client, _login, hidden
 
 
