@@ -2,7 +2,7 @@
 every ruled-out contraindication at every position never ends eligible, booked as eligible
 or with the promotion.
 
-A covering sample of tests/test_safety_disclosure_everywhere.py (which runs every case at
+A covering sample of tests/unit/actions/test_safety_disclosure_everywhere.py (which runs every case at
 the level of the clinic's own code): every contraindication x every position (before the
 screening, at each question, at the booking summary), with the form (statement, question,
 aside after an answer, hedged) rotated along the positions, so every contraindication x

@@ -12,7 +12,7 @@ contraindication is answered "yes" or "not sure", the outcome is not eligible, t
 gate refuses, the booking submission saves nothing and the promotion code is refused.
 
 The same test runs on a knowledge copy with a 12th contraindication added in screening.yml
-alone. tests/test_safety_disclosure_dialogue.py runs a covering sample through the trained
+alone. tests/integration/test_safety_disclosure_dialogue.py runs a covering sample through the trained
 model and the servers.
 """
 

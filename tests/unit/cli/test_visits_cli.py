@@ -7,13 +7,13 @@ import datetime as dt
 from zoneinfo import ZoneInfo
 
 import pytest
-from tests.test_appointments import NOW, TUESDAY_10, book, scheduler, state
 
 from clinic.cli.commands import main
 from clinic.config import settings as settings_module
 from clinic.services import appointments
 from clinic.store.caldav_calendar import CalDAVCalendar
 from tests.support.calendar import TEST_PASSWORD
+from tests.unit.services.test_appointments import NOW, TUESDAY_10, book, scheduler, state
 
 LA = ZoneInfo("America/Los_Angeles")
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from tests.test_appointments import NOW, TUESDAY_10, book, scheduler, state
 
 from clinic.config import settings as settings_module
 from clinic.console import accounts
@@ -15,6 +14,7 @@ from clinic.store import rasa_events as tracker
 from clinic.store.caldav_calendar import CalDAVCalendar
 from tests.support.calendar import TEST_PASSWORD
 from tests.unit.console.test_console import PASSWORD, _client, _login, hidden
+from tests.unit.services.test_appointments import NOW, TUESDAY_10, book, scheduler, state
 
 
 @pytest.fixture

@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import datetime as dt
 
-from tests.test_appointments import NOW, TUESDAY_10, book, scheduler
-
 from clinic.services import appointments
 from clinic.services.visit_lookup import Owner, own_visits, owns
 from clinic.store.caldav_calendar import CalDAVCalendar
+from tests.unit.services.test_appointments import NOW, TUESDAY_10, book, scheduler
 
 ADA, BOB = "+14155552671", "+14155550111"
 
