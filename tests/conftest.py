@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from clinic.rasa.endpoints import write_endpoints
+from tests.support import sms_database  # noqa: F401 - a fixture, shared by every test
 from tests.support.calendar import caldav_server, clinic_calendar  # noqa: F401 (fixtures)
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import csv
-import datetime as dt
 import io
 import logging
 import re
@@ -20,7 +19,6 @@ from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
-import jinja2
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
@@ -29,8 +27,8 @@ from clinic.config.hosts import host_allowed
 from clinic.config.settings import settings
 from clinic.console import accounts, inbox, insights, security, takeover
 from clinic.console.charts import daily_bars, horizontal_bars
+from clinic.console.pages import local, render, templates
 from clinic.console.throttle import LoginThrottle
-from clinic.knowledge.kb import knowledge
 from clinic.services import inbox_store
 from clinic.store.rasa_events import load_events
 
@@ -44,29 +42,6 @@ CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' 
        "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
 PUBLIC_PATHS = ("/login", "/health", "/static/", "/favicon.ico")
 PURGE = web.AppKey("purge", object)
-
-_templates = jinja2.Environment(
-    loader=jinja2.FileSystemLoader(str(HERE / "templates")),
-    autoescape=jinja2.select_autoescape(["html"]), undefined=jinja2.StrictUndefined)
-
-
-def _local(moment: dt.datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
-    return moment.astimezone(settings().tz).strftime(fmt) if moment else ""
-
-
-_templates.filters["local"] = _local
-
-
-def render(request: web.Request, name: str, status: int = 200, **context: Any) -> web.Response:
-    """A page from templates/, with the logged-in staff member and CSRF token."""
-    logged_in: security.LoggedIn | None = request.get("logged_in")
-
-    html = _templates.get_template(name).render(
-        staff=logged_in.staff if logged_in else None,
-        csrf_token=logged_in.csrf_token if logged_in else context.pop("login_csrf", ""),
-        clinic=knowledge().clinic, path=request.path, **context)
-    return web.Response(text=html, content_type="text/html", status=status)
-
 
 # --------------------------------------------------------------------------- middleware
 
@@ -303,7 +278,7 @@ async def conversation_events(request: web.Request) -> web.Response:
             "presence": presence_text(seen, takeover.WIDGET if seen else ""),
             "online": bool(seen and seen.connected),
             "lines": [{"id": line.id, "who": line.who, "text": line.text,
-                       "staff": line.staff_name, "at": _local(line.at, "%H:%M")}
+                       "staff": line.staff_name, "at": local(line.at, "%H:%M")}
                       for line in lines],
             "last_id": events[-1].id if events else after,
             "holder": current.label if current else "",
@@ -318,7 +293,7 @@ def presence_text(seen: inbox_store.Presence | None, channel: str) -> str:
     if seen is not None and seen.connected:
         return "The patient's chat is open now."
     if seen is not None:
-        return f"The patient's chat is closed; last seen {_local(seen.last_seen)}."
+        return f"The patient's chat is closed; last seen {local(seen.last_seen)}."
     return "The patient's chat is closed." if channel == takeover.WIDGET else ""
 
 
@@ -577,7 +552,7 @@ def notice_text(code: str) -> str:
     return _NOTICES.get(code, "")
 
 
-_templates.globals["notice_text"] = notice_text
+templates.globals["notice_text"] = notice_text
 
 
 def create_app() -> web.Application:

@@ -15,6 +15,7 @@ from aiohttp import web
 
 from clinic.config.settings import settings
 from clinic.console import security
+from clinic.console.pages import render
 from clinic.services import appointments
 from clinic.store.caldav_calendar import CalendarUnavailable
 
@@ -42,8 +43,6 @@ def _first_day(request: web.Request) -> tuple[dt.date, int]:
 
 
 async def visits_view(request: web.Request) -> web.Response:
-    from clinic.console.app import render
-
     logged_in: security.LoggedIn = request["logged_in"]
     first, days = _first_day(request)
     tz = settings().tz

@@ -117,8 +117,8 @@ def markdown(results: dict[str, Any]) -> str:
     long_results = {name: result["long"] for name, result in assistants.items()
                     if "long" in result}
     if long_results:
-        from bench.long import GOAL_GROWTH
-        from bench.long import markdown as long_table
+        from dev.bench.long import GOAL_GROWTH
+        from dev.bench.long import markdown as long_table
 
         lines += ["", "One long conversation per assistant (one sender, REST; median latency "
                   "per block of turns; ours: FAQ questions, SQLite tracker store; goal for "

@@ -19,9 +19,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from bench.long import measure_long
-
 from dev.bench.load import OUR_SCRIPT, STOCK_SCRIPT, LoadSample, run_conversation, run_load
+from dev.bench.long import measure_long
 from dev.bench.machine import CpuMeter, load_average, machine_info
 from dev.bench.report import compute_ratios, goal, markdown, write
 from dev.bench.servers import (

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from bench.long import blocks, growth, markdown, reply_ok
-
 from clinic.rasa.resilience import unavailable_message
+from dev.bench.long import blocks, growth, markdown, reply_ok
 
 
 def test_block_medians_and_growth() -> None:

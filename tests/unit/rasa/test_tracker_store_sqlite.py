@@ -77,8 +77,8 @@ def test_an_erased_conversation_leaves_nothing_in_the_file_or_its_log(store) -> 
     assert asyncio.run(store.retrieve("web-keep")) is not None
 
 
-def request_with(store) -> SimpleNamespace:
-    return SimpleNamespace(app=SimpleNamespace(ctx=SimpleNamespace(
+def request_with(store, headers: dict[str, str] | None = None) -> SimpleNamespace:
+    return SimpleNamespace(headers=headers or {}, app=SimpleNamespace(ctx=SimpleNamespace(
         agent=SimpleNamespace(tracker_store=store))))
 
 
@@ -98,7 +98,12 @@ def test_the_owner_of_a_conversation_is_read_from_one_row(store) -> None:
     assert statements and all("LIMIT" in s for s in statements), statements
 
     ours = rest.ClinicRestInput()
-    asyncio.run(ours.check_sender(request, "restsession02"))
+    # A REST conversation under way is its caller's: the caller sends its conversation token.
+    token = rest.conversation_token(rest.credential_of(request), "restsession02")
+    owner = request_with(FailSafeTrackerStore(store), {rest.TOKEN_HEADER.lower(): token})
+    asyncio.run(ours.check_sender(owner, "restsession02"))
+    with pytest.raises(rest.Refusal):
+        asyncio.run(ours.check_sender(request, "restsession02"))
     asyncio.run(ours.check_sender(request, "brandnew02"))
     with pytest.raises(rest.Refusal):
         asyncio.run(ours.check_sender(request, "widgetsession02"))
