@@ -198,6 +198,8 @@ def _write_hold(scheduler: Scheduler, appointment_id: int, reference: str, treat
             appointment.event_uid, appointment.event_href = event.uid, event.href
             appointment.next_attempt_at = None
         elif state == "pending_calendar":
+            if appointment.calendar_attempts >= RETRY.max_attempts:
+                state = "failed"  # staff call the person back from the booking request
             appointment.next_attempt_at = now + RETRY.backoff(appointment.calendar_attempts)
         appointment.state, appointment.state_changed_at = state, now
     return state
@@ -356,11 +358,13 @@ def release(scheduler: Scheduler, appointment_id: int, state: str,
 
 
 def expire_holds(scheduler: Scheduler, now: dt.datetime | None = None) -> int:
-    """Release held visits staff did not confirm in time; how many."""
+    """Release held visits staff did not confirm in time (and claims the calendar never
+    took); how many."""
     now = now or utcnow()
     with read_scope(scheduler.url) as session:
         due = session.execute(select(Appointment.id).where(
-            Appointment.state == "held", Appointment.hold_expires_at <= now)).scalars().all()
+            Appointment.state.in_(("held", "pending_calendar")),
+            Appointment.hold_expires_at <= now)).scalars().all()
     done = 0
     for appointment_id in due:
         try:

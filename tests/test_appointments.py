@@ -177,7 +177,6 @@ def test_calendar_down_keeps_the_request_and_retries_without_double_booking(
     # the claim is for the real calendar's URL, written while that calendar does not answer
     down.url = clinic_calendar.url
     sched_down = scheduler(down, clinic_db)
-    object.__setattr__(sched_down, "calendar", down)
     booking_id = book(clinic_db)
     pending = appointments.hold(sched_down, booking_id, TUESDAY_10, now=NOW)
     assert pending.outcome == "pending" and pending.appointment_id is not None
@@ -193,6 +192,21 @@ def test_calendar_down_keeps_the_request_and_retries_without_double_booking(
     assert state(clinic_db, pending.appointment_id) == "held"
     assert len(clinic_calendar.events()) == 1
     assert appointments.retry_pending(sched, now=later) == {}
+
+
+def test_a_claim_the_calendar_never_takes_is_released_at_expiry(
+        clinic_db: str, clinic_calendar: CalDAVCalendar) -> None:
+    down = CalDAVCalendar(f"http://127.0.0.1:{free_port()}/clinic/x/", "clinic", TEST_PASSWORD,
+                          timeout=1)
+    down.url = clinic_calendar.url
+    sched_down = scheduler(down, clinic_db)
+    pending = appointments.hold(sched_down, book(clinic_db), TUESDAY_10, now=NOW)
+    assert pending.outcome == "pending" and pending.appointment_id is not None
+    assert appointments.expire_holds(sched_down, now=NOW + load_rules().hold_expiry) == 1
+    assert state(clinic_db, pending.appointment_id) == "expired"
+    again = appointments.hold(scheduler(clinic_calendar, clinic_db),
+                              book(clinic_db, phone="+14155550111"), TUESDAY_10, now=NOW)
+    assert again.outcome == "held"
 
 
 def test_reschedule_holds_the_new_time_and_frees_the_old(clinic_db: str,
