@@ -5,6 +5,7 @@
     clinic visits decline ID                        the time is freed, the patient is told
     clinic visits propose ID WHEN                   hold another time instead (e.g. 2031-03-07T14:00)
     clinic visits cancel ID                         the time is freed
+    clinic visits no-show ID                        the person did not come
     clinic visits work [--loop SECONDS]             retry claims the calendar missed, expire holds
 
 Registered by :func:`register` into ``clinic`` (clinic/cli.py).
@@ -86,6 +87,12 @@ def cmd_cancel(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_no_show(args: argparse.Namespace) -> int:
+    _run("mark a no-show", appointments.mark_no_show, args.id)
+    print(f"Visit {args.id} marked as a no-show.")
+    return EXIT_OK
+
+
 def cmd_propose(args: argparse.Namespace) -> int:
     tz = settings().tz
     try:
@@ -132,7 +139,8 @@ def register(subparsers: Any) -> None:
     listing.set_defaults(func=cmd_list)
     for name, func, text in (("confirm", cmd_confirm, "confirm a held visit"),
                              ("decline", cmd_decline, "decline a held visit"),
-                             ("cancel", cmd_cancel, "cancel a visit")):
+                             ("cancel", cmd_cancel, "cancel a visit"),
+                             ("no-show", cmd_no_show, "the person did not come")):
         parser = actions.add_parser(name, help=text)
         parser.add_argument("id", type=int, metavar="ID")
         parser.set_defaults(func=func)

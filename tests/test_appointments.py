@@ -314,3 +314,29 @@ def test_a_declined_or_moved_visit_gets_no_reminder(
     appointments.release(sched, moved.appointment_id, "declined", now=NOW)
     kinds = [(k, s) for k, s, _ in _texts(clinic_db)]
     assert kinds[-1] == ("declined", "scheduled")
+
+
+def test_funnel_and_rates(clinic_db: str, clinic_calendar: CalDAVCalendar) -> None:
+    sched = scheduler(clinic_calendar, clinic_db)
+    day = dt.timedelta(days=1)
+    ids = []
+    for n, start in enumerate([TUESDAY_10, TUESDAY_10 + day, TUESDAY_10 + 2 * day,
+                               TUESDAY_10 + 3 * day]):
+        held = appointments.hold(sched, book(clinic_db, phone=f"+1415555{n + 200:04d}"), start,
+                                 now=NOW)
+        assert held.appointment_id is not None
+        ids.append(held.appointment_id)
+    for visit in ids[:3]:
+        appointments.confirm(sched, visit, now=NOW)
+    with pytest.raises(appointments.NotAllowed):  # not begun yet
+        appointments.mark_no_show(ids[0], now=NOW, url=clinic_db)
+    appointments.mark_no_show(ids[0], now=TUESDAY_10 + dt.timedelta(minutes=20), url=clinic_db)
+    appointments.release(sched, ids[1], "cancelled", now=NOW)
+    moved = appointments.reschedule(sched, ids[2], TUESDAY_10 + 2 * day + dt.timedelta(hours=3),
+                                    now=NOW)
+    assert moved.outcome == "held"
+    rows = dict(appointments.visit_funnel(NOW, NOW + 7 * day, clinic_db))
+    assert rows["Visits held"] == 4  # four people; the moved visit counts once
+    assert rows["… confirmed"] == 1 and rows["… no-show"] == 1
+    assert rows["… cancelled"] == 1
+    assert rows["Cancellation rate"] == "25%" and rows["No-show rate"] == "100%"

@@ -62,6 +62,9 @@ def test_week_view_and_confirm(configured: str, clinic_calendar: CalDAVCalendar)
                                       data={"csrf_token": token, "day": "2031-03-05"},
                                       allow_redirects=False)
             assert "notice=refused" in again.headers["Location"]
+            insights = await (await client.get("/insights?from=2031-03-01&to=2031-03-10")).text()
+            assert "Visits: held, confirmed, treated" in insights
+            assert '<th scope="row">… confirmed</th><td>1</td>' in insights
         finally:
             await client.close()
 

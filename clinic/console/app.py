@@ -363,6 +363,12 @@ def _period(request: web.Request) -> insights.DateRange:
     return insights.DateRange.parse(request.query.get("from"), request.query.get("to"))
 
 
+def _visit_funnel(period: insights.DateRange) -> list[tuple[str, int | str]]:
+    from clinic.appointments import visit_funnel  # the calendar's visits (issue 20)
+
+    return visit_funnel(*period.bounds())
+
+
 async def insights_page(request: web.Request) -> web.Response:
     period = _period(request)
 
@@ -372,7 +378,8 @@ async def insights_page(request: web.Request) -> web.Response:
         funnel = insights.funnel(period)
         return {"days": days, "questions": questions[:50], "question_total": len(questions),
                 "funnel": funnel, "bookings": insights.bookings(period),
-                "sms": insights.sms_followups(period)}
+                "sms": insights.sms_followups(period),
+                "visits": _visit_funnel(period)}
 
     data = await asyncio.to_thread(load)
     labels = [d.day.strftime("%m-%d") for d in data["days"]]

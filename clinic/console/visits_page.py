@@ -27,6 +27,7 @@ NOTICES = {
     "calendar": "Not done: the clinic's calendar did not answer. Nothing was changed.",
     "refused": "Not done: the visit is no longer in a state that allows this.",
     "bad_time": "Not done: write the time like 2031-03-07T14:00.",
+    "no_show": "Marked as a no-show.",
 }
 
 
@@ -85,6 +86,9 @@ def _act(action: str, appointment_id: int, when: str) -> str:
             appointments.release(scheduler, appointment_id,
                                  "declined" if action == "decline" else "cancelled")
             return "declined" if action == "decline" else "cancelled"
+        if action == "no-show":
+            appointments.mark_no_show(appointment_id)
+            return "no_show"
         if action == "propose":
             try:
                 start = dt.datetime.fromisoformat(when)
@@ -102,7 +106,7 @@ def _act(action: str, appointment_id: int, when: str) -> str:
 
 def register(app: web.Application) -> None:
     app.router.add_get("/visits", visits_view)
-    app.router.add_post(r"/visits/{id:\d+}/{action:confirm|decline|cancel|propose}", visit_action)
+    app.router.add_post(r"/visits/{id:\d+}/{action:confirm|decline|cancel|propose|no-show}", visit_action)
 
 
 __all__: list[Any] = ["register"]
