@@ -69,14 +69,28 @@ def _run(action: str, fn: Any, *args: Any) -> Any:
         raise CommandError(f"can't {action}: {error}; nothing was changed, try again") from None
 
 
+def _tell(appointment_id: int, kind: str) -> None:
+    """The widget tab that booked, if still open, hears it too (never fails the command)."""
+    import asyncio
+
+    from clinic.visit_notify import tell_in_widget
+
+    try:
+        asyncio.run(tell_in_widget(appointment_id, kind))
+    except Exception as error:  # noqa: BLE001 - the staff action is done; the SMS text is queued
+        log.info("Visit news not pushed to the widget: %s", type(error).__name__)
+
+
 def cmd_confirm(args: argparse.Namespace) -> int:
     _run("confirm", appointments.confirm, appointments.default_scheduler(), args.id)
+    _tell(args.id, "confirmed")
     print(f"Visit {args.id} confirmed; the patient is told by text if they agreed to texts.")
     return EXIT_OK
 
 
 def cmd_decline(args: argparse.Namespace) -> int:
     _run("decline", appointments.release, appointments.default_scheduler(), args.id, "declined")
+    _tell(args.id, "declined")
     print(f"Visit {args.id} declined; its time is free again.")
     return EXIT_OK
 

@@ -73,6 +73,10 @@ async def visit_action(request: web.Request) -> web.StreamResponse:
     span = "week" if str(form.get("span", "")) == "week" else "day"
     back = f"/visits?day={day}&span={span}"
     notice = await asyncio.to_thread(_act, action, appointment_id, str(form.get("when", "")))
+    if notice in ("confirmed", "declined"):  # an open widget tab hears it at once
+        from clinic.visit_notify import tell_in_widget
+
+        await tell_in_widget(appointment_id, notice)
     raise web.HTTPSeeOther(f"{back}&notice={notice}")
 
 
