@@ -512,7 +512,7 @@ def create_app() -> web.Application:
     app.router.add_get("/audit", audit_page)
     from clinic.console import visits_page  # the calendar's visits (issue 20)
 
-    visits_page.register(app)
+    visits_page.register(app, render)
     app.router.add_get("/health", health)
     app.router.add_get("/favicon.ico", favicon)
     app.router.add_static("/static/", HERE / "static", show_index=False)

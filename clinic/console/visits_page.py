@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from aiohttp import web
@@ -42,9 +44,10 @@ def _first_day(request: web.Request) -> tuple[dt.date, int]:
     return day, 1
 
 
-async def visits_view(request: web.Request) -> web.Response:
-    from clinic.console.app import render
+Render = Callable[..., web.Response]
 
+
+async def visits_view(request: web.Request, render: Render) -> web.Response:
     logged_in: security.LoggedIn = request["logged_in"]
     first, days = _first_day(request)
     tz = settings().tz
@@ -108,8 +111,9 @@ def _act(action: str, appointment_id: int, when: str) -> str:
     raise web.HTTPNotFound()
 
 
-def register(app: web.Application) -> None:
-    app.router.add_get("/visits", visits_view)
+def register(app: web.Application, render: Render) -> None:
+    """Add the page to the console; ``render`` is the console's page renderer."""
+    app.router.add_get("/visits", partial(visits_view, render=render))
     app.router.add_post(r"/visits/{id:\d+}/{action:confirm|decline|cancel|propose|no-show}", visit_action)
 
 
