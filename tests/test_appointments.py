@@ -340,3 +340,50 @@ def test_funnel_and_rates(clinic_db: str, clinic_calendar: CalDAVCalendar) -> No
     assert rows["… confirmed"] == 1 and rows["… no-show"] == 1
     assert rows["… cancelled"] == 1
     assert rows["Cancellation rate"] == "25%" and rows["No-show rate"] == "100%"
+
+
+# ------------------------------------------------------------------ PostgreSQL (the cluster's)
+
+POSTGRES_URL = os.environ.get("CLINIC_TEST_POSTGRES_URL", "")
+
+
+@pytest.mark.skipif(not POSTGRES_URL, reason="set CLINIC_TEST_POSTGRES_URL to a scratch "
+                    "PostgreSQL database to race on PostgreSQL (advisory lock, partial index)")
+def test_racing_on_postgresql_exactly_one_gets_the_time(
+        clinic_calendar: CalDAVCalendar, monkeypatch: pytest.MonkeyPatch) -> None:
+    import uuid
+
+    from sqlalchemy import create_engine
+
+    from clinic import db
+    from clinic import settings as settings_module
+    schema = f"clinic_test_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(POSTGRES_URL)
+    with admin.begin() as connection:
+        connection.exec_driver_sql(f"CREATE SCHEMA {schema}")
+    url = f"{POSTGRES_URL}{'&' if '?' in POSTGRES_URL else '?'}options=-csearch_path%3D{schema}"
+    monkeypatch.setenv("CLINIC_DATABASE_URL", url)
+    monkeypatch.setenv("CLINIC_TIMEZONE", "America/Los_Angeles")
+    settings_module.settings.cache_clear()
+    try:
+        db.migrate(url)
+        bookings = [book(url, phone=f"+1415555{n:04d}") for n in range(300, 306)]
+        db.dispose_engines()
+        context = multiprocessing.get_context("fork")
+        queue: multiprocessing.Queue[str] = context.Queue()
+        starts = [TUESDAY_10, TUESDAY_10 + dt.timedelta(minutes=30)] * 3
+        processes = [context.Process(target=_race, args=(url, clinic_calendar.url, b,
+                                                         s.isoformat(), queue))
+                     for b, s in zip(bookings, starts, strict=True)]
+        for process in processes:
+            process.start()
+        for process in processes:
+            process.join(timeout=120)
+        assert sorted(queue.get(timeout=5) for _ in processes) == ["held"] + ["taken"] * 5
+        assert len(clinic_calendar.events()) == 1
+    finally:
+        db.dispose_engines()
+        settings_module.settings.cache_clear()
+        with admin.begin() as connection:
+            connection.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
+        admin.dispose()
