@@ -71,6 +71,9 @@ async def offer_after_booking(tracker: Tracker, reference: str) -> list[EventTyp
     except (CalendarUnavailable, DatabaseUnavailable, KeyError, OSError) as error:
         logger.warning("no visit times offered: %s", type(error).__name__)
         return []
+    except Exception as error:  # noqa: BLE001 - the request is saved: never fail the person now
+        logger.error("no visit times offered (unexpected %s)", type(error).__name__)
+        return []
     if not offers or booking_id is None:
         return []
     return [SlotSet("visit_offers", offers), SlotSet("visit_note", note),
@@ -161,6 +164,9 @@ class ValidateVisitForm(FormValidationAction):
             result = await asyncio.to_thread(appointments.hold, sched, int(booking_id), reply.start)
         except (appointments.NotAllowed, DatabaseUnavailable, TypeError, ValueError) as error:
             logger.warning("visit not held: %s", type(error).__name__)
+            return {"visit_choice": "skipped"}
+        except Exception as error:  # noqa: BLE001 - the request stands; the clinic calls
+            logger.error("visit not held (unexpected %s)", type(error).__name__)
             return {"visit_choice": "skipped"}
         if result.outcome == appointments.HELD:
             return {"visit_choice": f"held:{reply.start.isoformat()}"}

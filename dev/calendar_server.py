@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -192,10 +193,15 @@ def main(argv: list[str] | None = None) -> int:
     calendar = urlsplit(config.caldav_url).path.strip("/") or "clinic/practitioner"
     process, server = start(args.root, args.port, config.caldav_user, password, calendar)
     print(f"Local CalDAV server: {server.calendar_url} (user {server.user})", file=sys.stderr)
+
+    def stop(signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt  # tools/run.sh stops its parts with SIGTERM
+
+    signal.signal(signal.SIGTERM, stop)
     try:
         return process.wait()
     except KeyboardInterrupt:
-        process.terminate()
+        process.terminate()  # Radicale stops with us, never left holding the port
         return process.wait(timeout=10)
 
 

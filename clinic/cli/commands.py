@@ -9,7 +9,7 @@
     clinic webhook deliver [--retry-failed]           send pending booking webhooks now
     clinic staff add|list|disable|enable|password      staff console accounts
     clinic audit list|purge                           the staff console's audit log
-    clinic visits list|confirm|decline|propose|cancel  visits in the calendar (clinic.cli.commands.visits)
+    clinic visits list|confirm|decline|propose|cancel  visits in the calendar (clinic.cli.visits)
 
 The SMS follow-up commands (``clinic followups ...``, ``clinic outbox ...``) come from
 ``clinic.sms.cli.register``. Exit codes: 0 done, 1 not found / invalid / unavailable,

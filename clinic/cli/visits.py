@@ -5,6 +5,7 @@
     clinic visits decline ID                        the time is freed, the patient is told
     clinic visits propose ID WHEN                   hold another time instead (e.g. 2031-03-07T14:00)
     clinic visits cancel ID                         the time is freed
+    clinic visits no-show ID                        the person did not come
     clinic visits work [--loop SECONDS]             retry claims the calendar missed, expire holds
 
 Registered by :func:`register` into ``clinic`` (clinic/cli/commands.py).
@@ -68,14 +69,28 @@ def _run(action: str, fn: Any, *args: Any) -> Any:
         raise CommandError(f"can't {action}: {error}; nothing was changed, try again") from None
 
 
+def _tell(appointment_id: int, kind: str) -> None:
+    """The widget tab that booked, if still open, hears it too (never fails the command)."""
+    import asyncio
+
+    from clinic.services.visit_notify import tell_in_widget
+
+    try:
+        asyncio.run(tell_in_widget(appointment_id, kind))
+    except Exception as error:  # noqa: BLE001 - the staff action is done; the SMS text is queued
+        log.info("Visit news not pushed to the widget: %s", type(error).__name__)
+
+
 def cmd_confirm(args: argparse.Namespace) -> int:
     _run("confirm", appointments.confirm, appointments.default_scheduler(), args.id)
+    _tell(args.id, "confirmed")
     print(f"Visit {args.id} confirmed; the patient is told by text if they agreed to texts.")
     return EXIT_OK
 
 
 def cmd_decline(args: argparse.Namespace) -> int:
     _run("decline", appointments.release, appointments.default_scheduler(), args.id, "declined")
+    _tell(args.id, "declined")
     print(f"Visit {args.id} declined; its time is free again.")
     return EXIT_OK
 
@@ -83,6 +98,12 @@ def cmd_decline(args: argparse.Namespace) -> int:
 def cmd_cancel(args: argparse.Namespace) -> int:
     _run("cancel", appointments.release, appointments.default_scheduler(), args.id, "cancelled")
     print(f"Visit {args.id} cancelled; its time is free again.")
+    return EXIT_OK
+
+
+def cmd_no_show(args: argparse.Namespace) -> int:
+    _run("mark a no-show", appointments.mark_no_show, args.id)
+    print(f"Visit {args.id} marked as a no-show.")
     return EXIT_OK
 
 
@@ -132,7 +153,8 @@ def register(subparsers: Any) -> None:
     listing.set_defaults(func=cmd_list)
     for name, func, text in (("confirm", cmd_confirm, "confirm a held visit"),
                              ("decline", cmd_decline, "decline a held visit"),
-                             ("cancel", cmd_cancel, "cancel a visit")):
+                             ("cancel", cmd_cancel, "cancel a visit"),
+                             ("no-show", cmd_no_show, "the person did not come")):
         parser = actions.add_parser(name, help=text)
         parser.add_argument("id", type=int, metavar="ID")
         parser.set_defaults(func=func)

@@ -422,6 +422,12 @@ def _period(request: web.Request) -> insights.DateRange:
     return insights.DateRange.parse(request.query.get("from"), request.query.get("to"))
 
 
+def _visit_funnel(period: insights.DateRange) -> list[tuple[str, int | str]]:
+    from clinic.services.appointments import visit_funnel  # the calendar's visits (issue 20)
+
+    return visit_funnel(*period.bounds())
+
+
 async def insights_page(request: web.Request) -> web.Response:
     period = _period(request)
     logged_in: security.LoggedIn = request["logged_in"]
@@ -435,7 +441,8 @@ async def insights_page(request: web.Request) -> web.Response:
         funnel = insights.funnel(period)
         return {"days": days, "questions": questions[:50], "question_total": len(questions),
                 "funnel": funnel, "bookings": insights.bookings(period),
-                "sms": insights.sms_followups(period)}
+                "sms": insights.sms_followups(period),
+                "visits": _visit_funnel(period)}
 
     data = await asyncio.to_thread(load)
     labels = [d.day.strftime("%m-%d") for d in data["days"]]
@@ -582,7 +589,7 @@ def create_app() -> web.Application:
     app.router.add_get("/audit", audit_page)
     from clinic.console import visits_page  # the calendar's visits (issue 20)
 
-    visits_page.register(app)
+    visits_page.register(app, render)
     app.router.add_get("/health", health)
     app.router.add_get("/favicon.ico", favicon)
     app.router.add_static("/static/", HERE / "static", show_index=False)

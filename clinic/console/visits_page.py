@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from aiohttp import web
 
 from clinic.config.settings import settings
 from clinic.console import security
-from clinic.console.pages import render
 from clinic.services import appointments
 from clinic.store.caldav_calendar import CalendarUnavailable
 
@@ -28,6 +29,7 @@ NOTICES = {
     "calendar": "Not done: the clinic's calendar did not answer. Nothing was changed.",
     "refused": "Not done: the visit is no longer in a state that allows this.",
     "bad_time": "Not done: write the time like 2031-03-07T14:00.",
+    "no_show": "Marked as a no-show.",
 }
 
 
@@ -42,7 +44,10 @@ def _first_day(request: web.Request) -> tuple[dt.date, int]:
     return day, 1
 
 
-async def visits_view(request: web.Request) -> web.Response:
+Render = Callable[..., web.Response]
+
+
+async def visits_view(request: web.Request, render: Render) -> web.Response:
     logged_in: security.LoggedIn = request["logged_in"]
     first, days = _first_day(request)
     tz = settings().tz
@@ -71,6 +76,10 @@ async def visit_action(request: web.Request) -> web.StreamResponse:
     span = "week" if str(form.get("span", "")) == "week" else "day"
     back = f"/visits?day={day}&span={span}"
     notice = await asyncio.to_thread(_act, action, appointment_id, str(form.get("when", "")))
+    if notice in ("confirmed", "declined"):  # an open widget tab hears it at once
+        from clinic.services.visit_notify import tell_in_widget
+
+        await tell_in_widget(appointment_id, notice)
     raise web.HTTPSeeOther(f"{back}&notice={notice}")
 
 
@@ -84,6 +93,9 @@ def _act(action: str, appointment_id: int, when: str) -> str:
             appointments.release(scheduler, appointment_id,
                                  "declined" if action == "decline" else "cancelled")
             return "declined" if action == "decline" else "cancelled"
+        if action == "no-show":
+            appointments.mark_no_show(appointment_id)
+            return "no_show"
         if action == "propose":
             try:
                 start = dt.datetime.fromisoformat(when)
@@ -99,9 +111,10 @@ def _act(action: str, appointment_id: int, when: str) -> str:
     raise web.HTTPNotFound()
 
 
-def register(app: web.Application) -> None:
-    app.router.add_get("/visits", visits_view)
-    app.router.add_post(r"/visits/{id:\d+}/{action:confirm|decline|cancel|propose}", visit_action)
+def register(app: web.Application, render: Render) -> None:
+    """Add the page to the console; ``render`` is the console's page renderer."""
+    app.router.add_get("/visits", partial(visits_view, render=render))
+    app.router.add_post(r"/visits/{id:\d+}/{action:confirm|decline|cancel|propose|no-show}", visit_action)
 
 
 __all__: list[Any] = ["register"]

@@ -166,6 +166,10 @@ BOOKING_VISIT_NOTHING_FREE = register("booking.visit_nothing_free")
 BOOKING_VISIT_HELD = register("booking.visit_held", "when", "reference")
 BOOKING_VISIT_PENDING = register("booking.visit_pending", "when")
 BOOKING_VISIT_SKIPPED = register("booking.visit_skipped", "reference")
+BOOKING_VISIT_CONFIRMED_CHAT = register("booking.visit_confirmed_chat", "treatment", "when",
+                                        "reference")
+BOOKING_VISIT_DECLINED_CHAT = register("booking.visit_declined_chat", "treatment", "when",
+                                       "reference")
 
 # ---------------------------------------------------------------- promotion
 # Why a code does (not) apply, one per reason of clinic.services.promotion.

@@ -198,6 +198,8 @@ def _write_hold(scheduler: Scheduler, appointment_id: int, reference: str, treat
             appointment.event_uid, appointment.event_href = event.uid, event.href
             appointment.next_attempt_at = None
         elif state == "pending_calendar":
+            if appointment.calendar_attempts >= RETRY.max_attempts:
+                state = "failed"  # staff call the person back from the booking request
             appointment.next_attempt_at = now + RETRY.backoff(appointment.calendar_attempts)
         appointment.state, appointment.state_changed_at = state, now
     return state
@@ -356,11 +358,13 @@ def release(scheduler: Scheduler, appointment_id: int, state: str,
 
 
 def expire_holds(scheduler: Scheduler, now: dt.datetime | None = None) -> int:
-    """Release held visits staff did not confirm in time; how many."""
+    """Release held visits staff did not confirm in time (and claims the calendar never
+    took); how many."""
     now = now or utcnow()
     with read_scope(scheduler.url) as session:
         due = session.execute(select(Appointment.id).where(
-            Appointment.state == "held", Appointment.hold_expires_at <= now)).scalars().all()
+            Appointment.state.in_(("held", "pending_calendar")),
+            Appointment.hold_expires_at <= now)).scalars().all()
     done = 0
     for appointment_id in due:
         try:
@@ -501,3 +505,54 @@ def booking_id_for(reference: str, url: str | None = None) -> int | None:
     with read_scope(url) as session:
         booking = find_booking(session, reference)
         return None if booking is None else int(booking.id)
+
+
+def mark_no_show(appointment_id: int, now: dt.datetime | None = None,
+                 url: str | None = None) -> None:
+    """Staff: the person did not come to a confirmed visit that has begun."""
+    now = now or utcnow()
+    with session_scope(url) as session:
+        appointment = _appointment(session, appointment_id, ("confirmed",))
+        if appointment.starts_at > now:
+            raise NotAllowed("the visit has not begun yet")
+        appointment.state, appointment.state_changed_at = "no_show", now
+        _cancel_texts(session, appointment)
+
+
+def visit_funnel(start: dt.datetime, end: dt.datetime, url: str | None = None
+                 ) -> list[tuple[str, int | str]]:
+    """Visits whose time falls in [start, end): held, then confirmed, then treated (the
+    booking request marked treated), with the declined, cancelled, expired and no-show ones,
+    and the cancellation and no-show rates. Moves count once (the visit moved to)."""
+    with read_scope(url) as session:
+        rows = session.execute(
+            select(Appointment.state, BookingRequest.status)
+            .join(BookingRequest, BookingRequest.id == Appointment.booking_id)
+            .where(Appointment.starts_at >= start, Appointment.starts_at < end,
+                   Appointment.state != "failed")).all()
+    moved = 0
+    with read_scope(url) as session:
+        # a visit cancelled because it was moved leaves a newer visit of the same booking
+        moved = len(session.execute(
+            select(Appointment.id).where(
+                Appointment.starts_at >= start, Appointment.starts_at < end,
+                Appointment.state == "cancelled",
+                Appointment.booking_id.in_(
+                    select(Appointment.booking_id).where(Appointment.state.in_(
+                        ("held", "confirmed", "no_show", "pending_calendar"))))
+            )).all())
+    states = [state for state, _ in rows]
+    held = len(states) - moved
+    reached_confirmed = sum(1 for s in states if s in ("confirmed", "no_show"))
+    treated = sum(1 for s, status in rows if s == "confirmed" and status == "treated")
+    cancelled = states.count("cancelled") - moved
+    no_show = states.count("no_show")
+
+    def rate(part: int, whole: int) -> str:
+        return f"{100 * part / whole:.0f}%" if whole else "-"
+
+    return [("Visits held", held), ("… confirmed", reached_confirmed), ("… treated", treated),
+            ("… declined by staff", states.count("declined")), ("… cancelled", cancelled),
+            ("… expired unconfirmed", states.count("expired")), ("… no-show", no_show),
+            ("Cancellation rate", rate(cancelled, held)),
+            ("No-show rate", rate(no_show, reached_confirmed))]

@@ -12,7 +12,7 @@ from clinic.cli.commands import main
 from clinic.config import settings as settings_module
 from clinic.services import appointments
 from clinic.store.caldav_calendar import CalDAVCalendar
-from tests.support.calendar import TEST_PASSWORD
+from tests.support.calendar import TEST_PASSWORD, free_port
 from tests.unit.services.test_appointments import NOW, TUESDAY_10, book, scheduler, state
 
 LA = ZoneInfo("America/Los_Angeles")
@@ -25,6 +25,8 @@ def configured(clinic_db: str, clinic_calendar: CalDAVCalendar,
     monkeypatch.setenv("CLINIC_CALDAV_USER", "clinic")
     monkeypatch.setenv("CLINIC_CALDAV_PASSWORD", TEST_PASSWORD)
     monkeypatch.delenv("TWILIO_ACCOUNT_SID", raising=False)
+    # no Rasa here: the widget push finds nobody and the command still succeeds
+    monkeypatch.setenv("CLINIC_RASA_URL", f"http://127.0.0.1:{free_port()}")
     settings_module.settings.cache_clear()
     return clinic_db
 

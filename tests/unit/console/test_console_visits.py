@@ -13,7 +13,7 @@ from clinic.services import appointments
 from clinic.store import rasa_events as tracker
 from clinic.store.caldav_calendar import CalDAVCalendar
 from tests.support.calendar import TEST_PASSWORD
-from tests.unit.console.test_console import PASSWORD, _client, _login, hidden
+from tests.unit.console.test_console import PASSWORD, FakeRasa, _client, _login, hidden
 from tests.unit.services.test_appointments import NOW, TUESDAY_10, book, scheduler, state
 
 
@@ -30,7 +30,10 @@ def configured(clinic_db: str, clinic_calendar: CalDAVCalendar,
     tracker.dispose()
 
 
-def test_week_view_and_confirm(configured: str, clinic_calendar: CalDAVCalendar) -> None:
+def test_week_view_and_confirm(configured: str, clinic_calendar: CalDAVCalendar,
+                               monkeypatch: pytest.MonkeyPatch) -> None:
+    from aiohttp.test_utils import TestServer
+
     from clinic.console.app import create_app
 
     held = appointments.hold(scheduler(clinic_calendar, configured), book(configured),
@@ -39,6 +42,11 @@ def test_week_view_and_confirm(configured: str, clinic_calendar: CalDAVCalendar)
     accounts.add_staff("a@clinic.example", PASSWORD, "Anna")
 
     async def scenario() -> None:
+        fake = FakeRasa()
+        rasa = TestServer(fake.app)
+        await rasa.start_server()
+        monkeypatch.setenv("CLINIC_RASA_URL", str(rasa.make_url("")).rstrip("/"))
+        settings_module.settings.cache_clear()
         client = await _client(create_app())
         try:
             logged_out = await client.get("/visits", allow_redirects=False)
@@ -59,12 +67,21 @@ def test_week_view_and_confirm(configured: str, clinic_calendar: CalDAVCalendar)
                                            "span": "week"}, allow_redirects=False)
             assert done.status == 303 and "notice=confirmed" in done.headers["Location"]
             assert state(configured, held.appointment_id) == "confirmed"
+            # the booking came from the widget: the open tab is told (Rasa's API, widget channel)
+            [(sender, query, events)] = fake.calls
+            assert sender == "conv-+14155552671" and query.get("output_channel") == "socketio"
+            assert "confirmed your Facial microneedling visit on Tuesday 4 March 2031" \
+                in events[0]["text"]
             again = await client.post(f"/visits/{held.appointment_id}/confirm",
                                       data={"csrf_token": token, "day": "2031-03-05"},
                                       allow_redirects=False)
             assert "notice=refused" in again.headers["Location"]
+            insights = await (await client.get("/insights?from=2031-03-01&to=2031-03-10")).text()
+            assert "Visits: held, confirmed, treated" in insights
+            assert '<th scope="row">… confirmed</th><td>1</td>' in insights
         finally:
             await client.close()
+            await rasa.close()
 
     asyncio.run(scenario())
     assert [e["status"] for e in clinic_calendar.events()] == ["CONFIRMED"]

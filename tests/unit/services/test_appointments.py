@@ -178,7 +178,6 @@ def test_calendar_down_keeps_the_request_and_retries_without_double_booking(
     # the claim is for the real calendar's URL, written while that calendar does not answer
     down.url = clinic_calendar.url
     sched_down = scheduler(down, clinic_db)
-    object.__setattr__(sched_down, "calendar", down)
     booking_id = book(clinic_db)
     pending = appointments.hold(sched_down, booking_id, TUESDAY_10, now=NOW)
     assert pending.outcome == "pending" and pending.appointment_id is not None
@@ -194,6 +193,21 @@ def test_calendar_down_keeps_the_request_and_retries_without_double_booking(
     assert state(clinic_db, pending.appointment_id) == "held"
     assert len(clinic_calendar.events()) == 1
     assert appointments.retry_pending(sched, now=later) == {}
+
+
+def test_a_claim_the_calendar_never_takes_is_released_at_expiry(
+        clinic_db: str, clinic_calendar: CalDAVCalendar) -> None:
+    down = CalDAVCalendar(f"http://127.0.0.1:{free_port()}/clinic/x/", "clinic", TEST_PASSWORD,
+                          timeout=1)
+    down.url = clinic_calendar.url
+    sched_down = scheduler(down, clinic_db)
+    pending = appointments.hold(sched_down, book(clinic_db), TUESDAY_10, now=NOW)
+    assert pending.outcome == "pending" and pending.appointment_id is not None
+    assert appointments.expire_holds(sched_down, now=NOW + load_rules().hold_expiry) == 1
+    assert state(clinic_db, pending.appointment_id) == "expired"
+    again = appointments.hold(scheduler(clinic_calendar, clinic_db),
+                              book(clinic_db, phone="+14155550111"), TUESDAY_10, now=NOW)
+    assert again.outcome == "held"
 
 
 def test_reschedule_holds_the_new_time_and_frees_the_old(clinic_db: str,
@@ -301,3 +315,76 @@ def test_a_declined_or_moved_visit_gets_no_reminder(
     appointments.release(sched, moved.appointment_id, "declined", now=NOW)
     kinds = [(k, s) for k, s, _ in _texts(clinic_db)]
     assert kinds[-1] == ("declined", "scheduled")
+
+
+def test_funnel_and_rates(clinic_db: str, clinic_calendar: CalDAVCalendar) -> None:
+    sched = scheduler(clinic_calendar, clinic_db)
+    day = dt.timedelta(days=1)
+    ids = []
+    for n, start in enumerate([TUESDAY_10, TUESDAY_10 + day, TUESDAY_10 + 2 * day,
+                               TUESDAY_10 + 3 * day]):
+        held = appointments.hold(sched, book(clinic_db, phone=f"+1415555{n + 200:04d}"), start,
+                                 now=NOW)
+        assert held.appointment_id is not None
+        ids.append(held.appointment_id)
+    for visit in ids[:3]:
+        appointments.confirm(sched, visit, now=NOW)
+    with pytest.raises(appointments.NotAllowed):  # not begun yet
+        appointments.mark_no_show(ids[0], now=NOW, url=clinic_db)
+    appointments.mark_no_show(ids[0], now=TUESDAY_10 + dt.timedelta(minutes=20), url=clinic_db)
+    appointments.release(sched, ids[1], "cancelled", now=NOW)
+    moved = appointments.reschedule(sched, ids[2], TUESDAY_10 + 2 * day + dt.timedelta(hours=3),
+                                    now=NOW)
+    assert moved.outcome == "held"
+    rows = dict(appointments.visit_funnel(NOW, NOW + 7 * day, clinic_db))
+    assert rows["Visits held"] == 4  # four people; the moved visit counts once
+    assert rows["… confirmed"] == 1 and rows["… no-show"] == 1
+    assert rows["… cancelled"] == 1
+    assert rows["Cancellation rate"] == "25%" and rows["No-show rate"] == "100%"
+
+
+# ------------------------------------------------------------------ PostgreSQL (the cluster's)
+
+POSTGRES_URL = os.environ.get("CLINIC_TEST_POSTGRES_URL", "")
+
+
+@pytest.mark.skipif(not POSTGRES_URL, reason="set CLINIC_TEST_POSTGRES_URL to a scratch "
+                    "PostgreSQL database to race on PostgreSQL (advisory lock, partial index)")
+def test_racing_on_postgresql_exactly_one_gets_the_time(
+        clinic_calendar: CalDAVCalendar, monkeypatch: pytest.MonkeyPatch) -> None:
+    import uuid
+
+    from sqlalchemy import create_engine
+
+    from clinic.config import settings as settings_module
+    from clinic.store import db
+    schema = f"clinic_test_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(POSTGRES_URL)
+    with admin.begin() as connection:
+        connection.exec_driver_sql(f"CREATE SCHEMA {schema}")
+    url = f"{POSTGRES_URL}{'&' if '?' in POSTGRES_URL else '?'}options=-csearch_path%3D{schema}"
+    monkeypatch.setenv("CLINIC_DATABASE_URL", url)
+    monkeypatch.setenv("CLINIC_TIMEZONE", "America/Los_Angeles")
+    settings_module.settings.cache_clear()
+    try:
+        db.migrate(url)
+        bookings = [book(url, phone=f"+1415555{n:04d}") for n in range(300, 306)]
+        db.dispose_engines()
+        context = multiprocessing.get_context("fork")
+        queue: multiprocessing.Queue[str] = context.Queue()
+        starts = [TUESDAY_10, TUESDAY_10 + dt.timedelta(minutes=30)] * 3
+        processes = [context.Process(target=_race, args=(url, clinic_calendar.url, b,
+                                                         s.isoformat(), queue))
+                     for b, s in zip(bookings, starts, strict=True)]
+        for process in processes:
+            process.start()
+        for process in processes:
+            process.join(timeout=120)
+        assert sorted(queue.get(timeout=5) for _ in processes) == ["held"] + ["taken"] * 5
+        assert len(clinic_calendar.events()) == 1
+    finally:
+        db.dispose_engines()
+        settings_module.settings.cache_clear()
+        with admin.begin() as connection:
+            connection.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
+        admin.dispose()
