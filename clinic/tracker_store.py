@@ -19,6 +19,7 @@ from rasa.core.tracker_store import SQLTrackerStore
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
 
+from clinic.private import private_sqlite_files
 from clinic.settings import settings
 
 
@@ -55,3 +56,4 @@ def _secure_delete(connection: Any, _: Any) -> None:
     cursor = connection.cursor()
     cursor.execute("PRAGMA secure_delete=ON")
     cursor.close()
+    private_sqlite_files(connection)  # the conversations: the service's user only
