@@ -90,7 +90,9 @@ def guard_hosts(app: Any) -> None:
     """Every request to the Rasa server (channels, socket.io, HTTP API) whose ``Host`` header
     is not this machine's or a configured name gets 421 before any route runs: a page on a
     domain that an attacker points at 127.0.0.1 (DNS rebinding) reaches nothing. A JWT
-    reaches only the route that appends events (:func:`jwt_request_allowed`)."""
+    reaches only the route that appends events (:func:`jwt_request_allowed`), and an
+    authorised API call with a JSON body its handler would crash on gets 400
+    (:func:`api_body_problem`)."""
     from clinic.hosts import host_allowed
     from clinic.settings import settings
 
