@@ -12,6 +12,8 @@ from clinic.console.throttle import LoginThrottle
 from clinic.hosts import host_allowed
 from clinic.logfilter import redacted_traceback, scrub
 
+PATIENT_WORDS = "I take isotretinoin"
+
 
 class Clock:
     def __init__(self) -> None:
@@ -123,7 +125,7 @@ def test_a_logged_exception_carries_no_patient_words(caplog) -> None:
     install_log_scrubbing()
     with caplog.at_level(logging.ERROR):
         try:
-            raise RuntimeError(json.dumps({"text": " ".join(["I take", "isotretinoin"])}))
+            raise RuntimeError(json.dumps({"text": PATIENT_WORDS}))
         except RuntimeError:
             logging.getLogger("probe").exception("saving failed")
     assert "isotretinoin" not in caplog.text
