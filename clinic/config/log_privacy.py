@@ -84,7 +84,7 @@ def redacted_traceback(exc_info: Any) -> str:
         if part is None or id(part) in seen:
             continue
         seen.add(id(part))
-        part._str = REDACTED  # type: ignore[attr-defined]  # noqa: SLF001 - keeps the frames, not the text
+        part._str = REDACTED  # type: ignore[attr-defined]  # noqa: SLF001 - frames kept, text not
         stack += [part.__cause__, part.__context__]  # type: ignore[list-item]
     return scrub("".join(report.format()).rstrip("\n"))
 

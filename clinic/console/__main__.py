@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 
 from aiohttp import web
 
@@ -26,6 +27,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=int(config.console_port))
     args = parser.parse_args(argv)
     private_files()
+    if os.environ.get("CLINIC_CONSOLE_JWT_SECRET"):
+        # The console reaches Rasa with one-minute JWTs; it does not keep the API token
+        # (which the venv may have read from var/secrets.env).
+        os.environ.pop("CLINIC_RASA_API_TOKEN", None)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     install_log_scrubbing()  # as the other servers: no phone numbers or tokens in the log
     # aiohttp's access log would carry query strings; the console's URLs hold no personal

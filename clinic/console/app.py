@@ -79,6 +79,15 @@ def _same_origin(request: web.Request) -> bool:
     return host == request.host
 
 
+async def _form(request: web.Request) -> Any:
+    """The posted form; 400 for a body that is not a form (invalid UTF-8, broken
+    encoding) instead of a server error."""
+    try:
+        return await request.post()
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        raise web.HTTPBadRequest(text="The form could not be read.") from None
+
+
 @web.middleware
 async def guard_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Before anything is read: an unknown ``Host`` (DNS rebinding) gets 421, a compressed
@@ -106,7 +115,7 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
             return web.json_response({"error": "log in again"}, status=401)
         raise web.HTTPSeeOther("/login")
     if request.method == "POST" and logged_in is not None and request.path != "/login":
-        form = await request.post()
+        form = await _form(request)
         if not security.tokens_match(logged_in.csrf_token, str(form.get("csrf_token", ""))):
             log.warning("Refused a console form without a valid CSRF token.")
             return render(request, "error.html", status=403,
@@ -145,7 +154,7 @@ THROTTLE = web.AppKey("throttle", LoginThrottle)
 TOO_MANY = "Too many failed log-ins for this address from here. Try again in {minutes} minutes."
 
 async def login_submit(request: web.Request) -> web.StreamResponse:
-    form = await request.post()
+    form = await _form(request)
     if not security.tokens_match(request.cookies.get(security.LOGIN_CSRF_COOKIE),
                                  str(form.get("csrf_token", ""))):
         return _login_form(request, "The form expired. Please try again.", status=403)
@@ -315,7 +324,7 @@ def _once(nonce: str) -> bool:
 async def _act(request: web.Request, action: str) -> web.StreamResponse:
     logged_in: security.LoggedIn = request["logged_in"]
     ref, sender_id = await asyncio.to_thread(_sender, request)
-    form = await request.post()
+    form = await _form(request)
     notice = ""
     try:
         if action == "take_over":

@@ -62,6 +62,23 @@ def inflate(body: bytes, limit: int = MAX_INFLATED_BYTES) -> bytes:
     return data
 
 
+def call_shape_problem(call: object) -> str | None:
+    """Why a decoded body is not an action call Rasa would send, or None."""
+    if not isinstance(call, dict):
+        return "the body must be a JSON object"
+    if not isinstance(call.get("next_action"), str):
+        return "'next_action' must be a string"
+    tracker = call.get("tracker", {})
+    if not isinstance(tracker, dict):
+        return "'tracker' must be an object"
+    for key, kind in (("events", list), ("slots", dict), ("latest_message", dict)):
+        if tracker.get(key) is not None and not isinstance(tracker[key], kind):
+            return f"'tracker.{key}' has the wrong type"
+    if call.get("domain") is not None and not isinstance(call["domain"], dict):
+        return "'domain' must be an object"
+    return None
+
+
 def error(status: int, message: str) -> HTTPResponse:
     """A short JSON error that never repeats what was sent."""
     return response.json({"error": message}, status=status)
@@ -106,10 +123,11 @@ def create_app(token: str, actions_package: str = "actions") -> Sanic:
             action_call = json.loads(body) if body else None
         except BodyTooLarge:
             return error(413, "request body too large")
-        except (zlib.error, UnicodeDecodeError, ValueError):
+        except (zlib.error, UnicodeDecodeError, ValueError, RecursionError):
             return error(400, "the body is not valid JSON")
-        if not isinstance(action_call, dict):
-            return error(400, "the body must be a JSON object")
+        problem = call_shape_problem(action_call)
+        if problem or not isinstance(action_call, dict):
+            return error(400, problem or "the body must be a JSON object")
         utils.check_version_compatibility(action_call.get("version"))
         try:
             result = await executor.run(action_call)

@@ -47,6 +47,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import sessionmaker
 from sqlalchemy.pool import QueuePool
 
+from clinic.config.private_files import private_sqlite_files
 from clinic.config.settings import settings
 from clinic.store.db import SQLITE_BUSY_TIMEOUT_MS, set_wal
 
@@ -202,3 +203,4 @@ def configure_connection(connection: Any, _: Any) -> None:
         cursor.execute("PRAGMA synchronous = NORMAL")
     finally:
         cursor.close()
+    private_sqlite_files(connection)  # the conversations: the service's user only

@@ -33,6 +33,7 @@ from sqlalchemy import create_engine, event, exc
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from clinic.config.private_files import private_files, private_sqlite_files
 from clinic.config.settings import resolve_sqlite_url, settings
 
 log = logging.getLogger(__name__)
@@ -81,6 +82,7 @@ def configure_sqlite_connection(dbapi_connection: sqlite3.Connection, _record: o
         cursor.execute("PRAGMA synchronous = NORMAL")
     finally:
         cursor.close()
+    private_sqlite_files(dbapi_connection)
 
 
 def set_wal(cursor: sqlite3.Cursor,
@@ -111,6 +113,7 @@ def _on_other_sqlite_connect(dbapi_connection: sqlite3.Connection, _record: obje
         cursor.execute("PRAGMA secure_delete = ON")
     finally:
         cursor.close()
+    private_sqlite_files(dbapi_connection)
 
 
 def external_engine(url: str) -> Engine:
@@ -293,4 +296,5 @@ def read_scope(url: str | None = None) -> Iterator[Session]:
 
 if __name__ == "__main__":
     # `python -m clinic.store.db` (run by `make run`): create or upgrade the clinic database.
+    private_files()
     migrate()

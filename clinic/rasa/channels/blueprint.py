@@ -5,7 +5,9 @@ through a proxy, and what a typed message may not be."""
 
 from __future__ import annotations
 
+import hmac
 import json
+import os
 import re
 from typing import Any
 
@@ -48,11 +50,50 @@ def jwt_request_allowed(method: str, path: str, headers: Any, query_token: str |
     return method == "POST" and _EVENTS_ROUTE.match(path) is not None
 
 
+_NEEDS: list[tuple[re.Pattern[str], tuple[str, ...]]] = [
+    (re.compile(r"^/model/parse/?$"), ("text",)),
+    (re.compile(r"^/conversations/[^/]+/messages/?$"), ("text", "sender")),
+    (re.compile(r"^/conversations/[^/]+/(execute|trigger_intent)/?$"), ("name",)),
+]
+
+
+def api_body_problem(path: str, body: bytes) -> str | None:
+    """Why a JSON body sent to Rasa's HTTP API would crash its handler (a 500 with Rasa's
+    own message), or None: not JSON, nested too deep, or fields of the wrong type."""
+    try:
+        data = json.loads(body)
+    except (ValueError, RecursionError):
+        return "the body must be valid JSON (UTF-8)"
+    if _EVENTS_ROUTE.match(path):
+        items = data if isinstance(data, list) else [data]
+        if not items or not all(isinstance(i, dict) and isinstance(i.get("event"), str)
+                                for i in items):
+            return "events must be objects with an 'event' name"
+        return None
+    for pattern, fields in _NEEDS:
+        if pattern.match(path):
+            if not isinstance(data, dict) or not all(isinstance(data.get(f), str)
+                                                     for f in fields):
+                return f"the body must be an object with string fields {', '.join(fields)}"
+    return None
+
+
+def _api_call_authorised(request: Request) -> bool:
+    """The caller holds the API token, or a JWT (checked by Rasa afterwards)."""
+    given = request.args.get("token") or ""
+    expected = os.environ.get("CLINIC_RASA_API_TOKEN", "")
+    if expected and hmac.compare_digest(given.encode(), expected.encode()):
+        return True
+    return (request.headers.get("authorization") or "").lower().startswith("bearer ")
+
+
 def guard_hosts(app: Any) -> None:
     """Every request to the Rasa server (channels, socket.io, HTTP API) whose ``Host`` header
     is not this machine's or a configured name gets 421 before any route runs: a page on a
     domain that an attacker points at 127.0.0.1 (DNS rebinding) reaches nothing. A JWT
-    reaches only the route that appends events (:func:`jwt_request_allowed`)."""
+    reaches only the route that appends events (:func:`jwt_request_allowed`), and an
+    authorised API call with a JSON body its handler would crash on gets 400
+    (:func:`api_body_problem`)."""
     from clinic.config.hosts import host_allowed
     from clinic.config.settings import settings
 
@@ -65,6 +106,13 @@ def guard_hosts(app: Any) -> None:
         if not jwt_request_allowed(request.method, request.path, request.headers,
                                    request.args.get("token")):
             return response.json({"error": "this token may only append events"}, status=403)
+        kind = (request.headers.get("content-type") or "application/json").lower()
+        if (request.method in ("POST", "PUT") and request.body and "json" in kind
+                and not request.path.startswith(_CHANNEL_PATHS)
+                and _api_call_authorised(request)):
+            problem = api_body_problem(request.path, request.body)
+            if problem:
+                return response.json({"error": problem}, status=400)
         return None
 
     app.register_middleware(check_host, "request")
