@@ -54,6 +54,7 @@ _HOW: tuple[tuple[re.Pattern[str], str, str], ...] = tuple(
         (r"\b(how (?:often|frequently|far apart|soon can i (?:have|get|do) (?:another|"
          r"the next|my next))|sooner than|(?:how long|time|wait) between|maintenance|"
          r"every \d+ (?:weeks?|months?))\b", "session", "frequency"),
+        (r"\bhow many (?:minutes|mins|hours|hrs)\b", "session", "session_length"),
         (r"\b(how many|number of|one (?:session|treatment)|just one|a series)\b", "session",
          "sessions"),
         (r"\b(last|lasts|lasting|stay|stays|permanent|forever|wear off|long term)\b", "results",
