@@ -75,6 +75,8 @@ def test_the_aftercare_rules_do_not_contradict_each_other() -> None:
     ("will it hurt", ("pain",)),
     ("could it help my crow's feet", ("topic:skin_rejuvenation",)),
     ("does it fade brown patches", ("topic:hyperpigmentation",)),
+    ("do I have to stop my retinol beforehand", ("preparation",)),
+    ("can you do it on my neck too", ("treatment_areas",)),
 ])
 def test_question_type_and_subject_make_the_answer(text, answers) -> None:
     reading = read(text)

@@ -33,6 +33,8 @@ from clinic.kb import _read_yaml, knowledge_dir
 TOPIC_PREFIX = "topic:"
 NOTED_QUESTION = "other_health"
 _OTHER_AFTER = "other_after"
+_PREPARATION = "preparation"
+_AREAS = "treatment_areas"
 
 _AFTER = re.compile(
     r"\b(after|afterwards?|post[- ]?(?:treatment|procedure|care|session|microneedling)|"
@@ -70,6 +72,11 @@ _HOW: tuple[tuple[re.Pattern[str], str, str], ...] = tuple(
          TOPIC_PREFIX + "recovery"),
         (r"\b(how long|how much time|duration|length of)\b", "session", "session_length"),
     ))
+_BEFORE = re.compile(r"\b(before|beforehand|prior to|ahead of|leading up to|the day of)\b",
+                     re.IGNORECASE)
+_AREA_QUESTION = re.compile(
+    r"\b(what|which) (?:areas?|parts?|body parts?)\b|\b(?:done|used|do it|work|works|"
+    r"treat|have it|get it) on (?:my|the|your)\b|\bwhere (?:on|can)\b", re.IGNORECASE)
 _ABOUT_ME = re.compile(r"\b(i have|i've got|i got|i'm|im|i am|my|with)\b", re.IGNORECASE)
 
 
@@ -77,6 +84,7 @@ _ABOUT_ME = re.compile(r"\b(i have|i've got|i got|i'm|im|i am|my|with)\b", re.IG
 class Vocabularies:
     # phrase -> answer id, longest phrases first within each group
     products: tuple[tuple[str, str], ...]
+    areas: tuple[tuple[str, str], ...]
     asked_about: tuple[tuple[str, str], ...]
     activities: tuple[tuple[str, str], ...]
     sensations: tuple[tuple[str, str], ...]
@@ -127,6 +135,8 @@ def load_vocabularies(directory: Path | str | None = None) -> Vocabularies:
                 conditions.setdefault(group, []).extend(terms or [])
     return Vocabularies(
         products=_phrases(subjects.get("products") or {}, _PRODUCT_ANSWER, _PRODUCT_DEFAULT),
+        areas=_phrases({"areas": subjects.get("areas") or []}, {"areas": "treatment_areas"},
+                       None),
         asked_about=_phrases(subjects.get("asked_about") or {}, {}, None),
         activities=_phrases(subjects.get("activities") or {}, _ACTIVITY_ANSWER, None),
         sensations=_phrases(subjects.get("sensations") or {}, {}, None),
@@ -177,6 +187,13 @@ def read(text: str, vocab: Vocabularies | None = None,
     if not answers and (_ABOUT_ME.search(lowered) or _TREATMENT.search(lowered)) and \
             _noted(text, noted):
         answers.append(NOTED_QUESTION)
+    if not answers and not after and _BEFORE.search(lowered) and \
+            (_find(lowered, vocab.products) or _find(lowered, vocab.activities)):
+        # "should I stop retinol before?", "can I get a spray tan beforehand?"
+        answers.append(_PREPARATION)
+    if not answers and not after and _AREA_QUESTION.search(lowered) and \
+            (_find(lowered, vocab.areas) or re.search(r"\b(areas?|parts?)\b", lowered)):
+        answers.append(_AREAS)
     if not answers and not after:
         answers += _how(lowered, vocab)
     conditions = _find(lowered, vocab.conditions)
