@@ -476,6 +476,9 @@ class ConversationGuard(GraphComponent):
         from clinic.kb import knowledge
 
         self._codes = tuple(p.code for p in knowledge().promotions)
+        # The medicine dictionary and the subject vocabularies take seconds to load: when
+        # the model loads, not on the first patient's message.
+        subject_answers("warfarin")
 
     @classmethod
     def create(cls, config: dict[str, Any], model_storage: ModelStorage, resource: Resource,
