@@ -478,7 +478,10 @@ class ConversationGuard(GraphComponent):
         self._codes = tuple(p.code for p in knowledge().promotions)
         # The medicine dictionary and the subject vocabularies take seconds to load: when
         # the model loads, not on the first patient's message.
-        subject_answers("warfarin")
+        from clinic.medicines import find_medicines
+
+        subject_answers("can I use retinol after it")
+        find_medicines("warfarin")
 
     @classmethod
     def create(cls, config: dict[str, Any], model_storage: ModelStorage, resource: Resource,
