@@ -125,6 +125,16 @@ def test_an_unclassified_medicine_is_noted_said_back_and_offered_the_screening()
     assert "Noted for the practitioner: spironolactone" in summary
 
 
+def test_a_health_statement_nobody_listed_is_noted_in_the_persons_words() -> None:
+    text = "I take something for my nerves, is microneedling ok"
+    tracker = make_tracker(text, intent="ask_patient_question", entities=[
+        {"entity": "patient_topic", "value": "other_health"}])
+    events, dispatcher = run_action(ActionAnswerPatientQuestion(), tracker)
+    assert "noted it" in texts(dispatcher)
+    stored = next(e["value"] for e in events if e.get("name") == ANSWERS_SLOT)
+    assert stored[NOTED_KEY] == [f'"{text}"']
+
+
 def test_the_dictionary_check_reports_an_unknown_member(tmp_path: Path) -> None:
     folder = tmp_path / "knowledge"
     shutil.copytree(DEFAULT_KNOWLEDGE_DIR, folder)
