@@ -77,7 +77,8 @@ _BEFORE = re.compile(r"\b(before|beforehand|prior to|ahead of|leading up to|the 
 _AREA_QUESTION = re.compile(
     r"\b(what|which) (?:areas?|parts?|body parts?)\b|\b(?:done|used|do it|work|works|"
     r"treat|have it|get it) on (?:my|the|your)\b|\bwhere (?:on|can)\b", re.IGNORECASE)
-_ABOUT_ME = re.compile(r"\b(i have|i've got|i got|i'm|im|i am|my|with)\b", re.IGNORECASE)
+_ABOUT_ME = re.compile(r"\b(i|i'm|im|i've|ive|my|me|we|we're|with|taking|on)\b",
+                       re.IGNORECASE)
 
 
 @dataclass(frozen=True)
