@@ -77,6 +77,9 @@ def test_the_aftercare_rules_do_not_contradict_each_other() -> None:
     ("does it fade brown patches", ("topic:hyperpigmentation",)),
     ("do I have to stop my retinol beforehand", ("preparation",)),
     ("can you do it on my neck too", ("treatment_areas",)),
+    ("needles make me really nervous, will I feel them", ("pain",)),
+    ("how is the procedure done exactly", ("topic:what_is",)),
+    ("is it safe for everyone", ("topic:contraindications",)),
 ])
 def test_question_type_and_subject_make_the_answer(text, answers) -> None:
     reading = read(text)

@@ -67,6 +67,14 @@ _HOW: tuple[tuple[re.Pattern[str], str, str], ...] = tuple(
          "needle_depth"),
         (r"\b(hurt|hurts|painful|pain|sore during|feel (?:like|them|it|anything)|numbing|"
          r"numb(?:ed)? before|scared of needles|afraid of needles)\b", "session", "pain"),
+        (r"\b(scared|afraid|nervous|anxious|phobia|terrified|fear|feel them)\b", "needles",
+         "pain"),
+        (r"\bhow (?:is|does|do you do) (?:it|this|the treatment|the procedure|a session|"
+         r"microneedling) (?:\w+ )?(?:done|performed|carried out)\b", "session",
+         TOPIC_PREFIX + "what_is"),
+        (r"\b(?:is|are) (?:it|this|microneedling|the treatment) (?:\w+ )?(?:safe|suitable|"
+         r"ok|okay|right) for (?:everyone|everybody|all|anyone|most people)\b|"
+         r"\bsuitable for all\b", "session", TOPIC_PREFIX + "contraindications"),
         (r"\b(how (?:long|fast|quickly|soon)|when)\b.*\b(heal\w*|recover\w*|back to normal)\b|"
          r"\bdowntime\b", "session",
          TOPIC_PREFIX + "recovery"),
