@@ -227,3 +227,28 @@ def check_screening_ids(known: Medicines, contraindication_ids: set[str]) -> Non
                                  f"contraindication '{medicine_class.contraindication}' is not "
                                  "in screening.yml",
                                  "use an id of screening.yml, or leave it out to note it")
+
+
+def class_terms(known: Medicines | None = None) -> dict[str, list[str]]:
+    """Every dictionary name (brand, misspelling, generic) of the medicines in a class that
+    answers a screening question, by that question's id: the safety recogniser's extra
+    terms, so "I take Lixiana" is a blood thinner (edoxaban) though no one listed the brand.
+
+    Names of two words or fewer and four letters or more, no common English word."""
+    from clinic.text_kind import english_words
+
+    known = known or medicines()
+    common = english_words()
+    members = {m: c.contraindication for c in known.classes if c.contraindication
+               for m in c.members}
+    terms: dict[str, list[str]] = {}
+    for variant, generic in _name_index().items():
+        generic = generic.lower()
+        rule = members.get(generic) or next(
+            (r for m, r in members.items() if generic.startswith(m + " ")), None)
+        if rule is None or len(variant) < 4 or len(variant.split()) > 2 or \
+                not re.fullmatch(r"[a-z][a-z -]*[a-z]", variant) or variant in common or \
+                variant in known.not_medicines:
+            continue
+        terms.setdefault(rule, []).append(variant)
+    return {rule: sorted(names) for rule, names in terms.items()}

@@ -180,3 +180,12 @@ def test_an_overlapping_safety_term_is_reported_with_the_conversation_to_update(
     assert found and found[0].other == "patient_questions.yml: rosacea"
     assert "safety term wins" in found[0].describe()
     assert found[0].stories == ("test_x.yml: rosacea question",)
+
+
+def test_a_brand_nobody_listed_is_its_class_for_the_safety_recogniser() -> None:
+    from clinic.safety import load_recognizer
+
+    recognizer = load_recognizer()
+    for text, rule in (("I take Lixiana", "blood_thinners"), ("I'm on Xeljanz",
+                       "autoimmune_or_low_immunity")):
+        assert [m.id for m in recognizer.mentions(text)] == [rule], text
