@@ -225,12 +225,14 @@ def answer_patient_questions(tracker: Tracker,
 def note_for_practitioner(tracker: Tracker, dispatcher: CollectingDispatcher,
                           k: Knowledge) -> list[dict[str, Any]] | None:
     """Say back and note the medicines and conditions to check; None if none is named."""
-    names = things_to_note(latest_text(tracker))
-    if not names:
+    text = latest_text(tracker)
+    names = things_to_note(text)
+    if not names and not text.strip():
         return None
-    dispatcher.utter_message(text=k.say(M.SAFETY_NOTED_FOR_PRACTITIONER,
-                                        what=say_list(names)))
-    stored = add_noted(tracker.get_slot(ANSWERS_SLOT), names)
+    # Nothing named that a vocabulary knows: the practitioner gets the person's own words.
+    said = say_list(names) if names else "that"
+    dispatcher.utter_message(text=k.say(M.SAFETY_NOTED_FOR_PRACTITIONER, what=said))
+    stored = add_noted(tracker.get_slot(ANSWERS_SLOT), names or [f'"{text.strip()[:120]}"'])
     tracker.slots[ANSWERS_SLOT] = stored
     events: list[dict[str, Any]] = [SlotSet(ANSWERS_SLOT, stored)]
     if screening_result(tracker, k).unanswered and not (tracker.active_loop or {}).get("name"):

@@ -60,16 +60,57 @@ class Medicines:
     conditions_to_note: tuple[str, ...] = ()
 
     def class_of(self, generic: str) -> MedicineClass | None:
+        generic = generic.lower()
         for medicine_class in self.classes:
-            if generic.lower() in medicine_class.members:
+            # "isotretinoin capsules" (Roaccutane) is isotretinoin.
+            if any(generic == m or generic.startswith(m + " ") for m in medicine_class.members):
                 return medicine_class
         return None
 
 
-def _dictionary_find(tokens: list[str]) -> list[tuple[dict[str, Any], int, int]]:
-    from drug_named_entity_recognition import find_drugs
+@lru_cache(maxsize=1)
+def _name_index() -> dict[str, str]:
+    """Every name the dictionary knows (generic, brand, misspelling; lower case) -> the
+    generic's name, read from the data file the package ships.
 
-    return list(find_drugs(tokens, is_ignore_case=True))
+    The package's own ``find_drugs`` builds fuzzy-matching indexes on import (about 360 MB
+    and 4 s per process); exact names are all the assistant needs (about 60 MB, 0.5 s)."""
+    import bz2
+    import importlib.util
+    import pickle  # the data file of the pinned PyPI package (requirements.lock)
+
+    spec = importlib.util.find_spec("drug_named_entity_recognition")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("drug-named-entity-recognition is not installed")
+    path = Path(list(spec.submodule_search_locations)[0]) / "drug_ner_dictionary.pkl.bz2"
+    with bz2.open(path, "rb") as handle:
+        data = pickle.load(handle)
+    canonical = data["drug_canonical_to_data"]
+    return {variant: str(canonical.get(sorted(names)[0], {}).get("name") or sorted(names)[0])
+            for variant, names in data["drug_variant_to_canonical"].items() if names}
+
+
+def _dictionary_find(tokens: list[str]) -> list[tuple[dict[str, Any], int, int]]:
+    """Exact dictionary names in the tokens, two words before one, as the package reads
+    them: (``{"name": generic}``, start, end)."""
+    from clinic.nlu.input_kind import english_words
+
+    index, common = _name_index(), english_words()
+    found: list[tuple[dict[str, Any], int, int]] = []
+    taken: set[int] = set()
+    for size in (3, 2, 1):
+        for start in range(len(tokens) - size + 1):
+            span = range(start, start + size)
+            if taken.intersection(span):
+                continue
+            words = tokens[start:start + size]
+            if size == 1 and words[0] in common:
+                continue
+            name = index.get(" ".join(words).lower())
+            if name is not None:
+                found.append(({"name": name}, start, start + size))
+                taken.update(span)
+    return sorted(found, key=lambda hit: hit[1])
 
 
 def load_medicines(directory: Path | str | None = None) -> Medicines:
@@ -189,3 +230,28 @@ def check_screening_ids(known: Medicines, contraindication_ids: set[str]) -> Non
                                  f"contraindication '{medicine_class.contraindication}' is not "
                                  "in screening.yml",
                                  "use an id of screening.yml, or leave it out to note it")
+
+
+def class_terms(known: Medicines | None = None) -> dict[str, list[str]]:
+    """Every dictionary name (brand, misspelling, generic) of the medicines in a class that
+    answers a screening question, by that question's id: the safety recogniser's extra
+    terms, so "I take Lixiana" is a blood thinner (edoxaban) though no one listed the brand.
+
+    Names of two words or fewer and four letters or more, no common English word."""
+    from clinic.nlu.input_kind import english_words
+
+    known = known or medicines()
+    common = english_words()
+    members = {m: c.contraindication for c in known.classes if c.contraindication
+               for m in c.members}
+    terms: dict[str, list[str]] = {}
+    for variant, generic in _name_index().items():
+        generic = generic.lower()
+        rule = members.get(generic) or next(
+            (r for m, r in members.items() if generic.startswith(m + " ")), None)
+        if rule is None or len(variant) < 4 or len(variant.split()) > 2 or \
+                not re.fullmatch(r"[a-z][a-z -]*[a-z]", variant) or variant in common or \
+                variant in known.not_medicines:
+            continue
+        terms.setdefault(rule, []).append(variant)
+    return {rule: sorted(names) for rule, names in terms.items()}

@@ -80,6 +80,25 @@ def _knowledge_terms(kb: Knowledge) -> Iterator[tuple[str, str, str]]:
         for key, terms in kb.vocabulary.get(group, {}).items():
             for term in terms:
                 yield label, f"{ID_PREFIX[label]}:{key}", term
+    yield from _medicine_terms(kb)
+
+
+def _medicine_terms(kb: Knowledge) -> Iterator[tuple[str, str, str]]:
+    """The dictionary's names of the medicines in knowledge/medicines.yml's screening
+    classes (brands and misspellings included), as terms of their contraindication; a
+    name some knowledge term already has is left to that term."""
+    from clinic.knowledge.medicines import class_terms
+
+    written = {term.lower() for rule in kb.screening.contraindications for term in rule.terms}
+    written |= {term.lower() for sign in kb.urgent_signs for term in sign.terms}
+    written |= {term.lower() for group in kb.vocabulary.values()
+                for terms in group.values() for term in terms}
+    ids = {rule.id for rule in kb.screening.contraindications}
+    for rule_id, names in class_terms().items():
+        if rule_id in ids:
+            for name in names:
+                if name not in written:
+                    yield LABEL_CONTRAINDICATION, f"contraindication:{rule_id}", name
 
 
 def _spellings(term: str) -> list[str]:

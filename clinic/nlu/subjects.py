@@ -34,6 +34,8 @@ from clinic.knowledge.loaders.reading import read_yaml as _read_yaml
 TOPIC_PREFIX = "topic:"
 NOTED_QUESTION = "other_health"
 _OTHER_AFTER = "other_after"
+_PREPARATION = "preparation"
+_AREAS = "treatment_areas"
 
 _AFTER = re.compile(
     r"\b(after|afterwards?|post[- ]?(?:treatment|procedure|care|session|microneedling)|"
@@ -55,6 +57,7 @@ _HOW: tuple[tuple[re.Pattern[str], str, str], ...] = tuple(
         (r"\b(how (?:often|frequently|far apart|soon can i (?:have|get|do) (?:another|"
          r"the next|my next))|sooner than|(?:how long|time|wait) between|maintenance|"
          r"every \d+ (?:weeks?|months?))\b", "session", "frequency"),
+        (r"\bhow many (?:minutes|mins|hours|hrs)\b", "session", "session_length"),
         (r"\b(how many|number of|one (?:session|treatment)|just one|a series)\b", "session",
          "sessions"),
         (r"\b(last|lasts|lasting|stay|stays|permanent|forever|wear off|long term)\b", "results",
@@ -65,18 +68,33 @@ _HOW: tuple[tuple[re.Pattern[str], str, str], ...] = tuple(
          "needle_depth"),
         (r"\b(hurt|hurts|painful|pain|sore during|feel (?:like|them|it|anything)|numbing|"
          r"numb(?:ed)? before|scared of needles|afraid of needles)\b", "session", "pain"),
+        (r"\b(scared|afraid|nervous|anxious|phobia|terrified|fear|feel them)\b", "needles",
+         "pain"),
+        (r"\bhow (?:is|does|do you do) (?:it|this|the treatment|the procedure|a session|"
+         r"microneedling) (?:\w+ )?(?:done|performed|carried out)\b", "session",
+         TOPIC_PREFIX + "what_is"),
+        (r"\b(?:is|are) (?:it|this|microneedling|the treatment) (?:\w+ )?(?:safe|suitable|"
+         r"ok|okay|right) for (?:everyone|everybody|all|anyone|most people)\b|"
+         r"\bsuitable for all\b", "session", TOPIC_PREFIX + "contraindications"),
         (r"\b(how (?:long|fast|quickly|soon)|when)\b.*\b(heal\w*|recover\w*|back to normal)\b|"
          r"\bdowntime\b", "session",
          TOPIC_PREFIX + "recovery"),
         (r"\b(how long|how much time|duration|length of)\b", "session", "session_length"),
     ))
-_ABOUT_ME = re.compile(r"\b(i have|i've got|i got|i'm|im|i am|my|with)\b", re.IGNORECASE)
+_BEFORE = re.compile(r"\b(before|beforehand|prior to|ahead of|leading up to|the day of)\b",
+                     re.IGNORECASE)
+_AREA_QUESTION = re.compile(
+    r"\b(what|which) (?:areas?|parts?|body parts?)\b|\b(?:done|used|do it|work|works|"
+    r"treat|have it|get it) on (?:my|the|your)\b|\bwhere (?:on|can)\b", re.IGNORECASE)
+_ABOUT_ME = re.compile(r"\b(i|i'm|im|i've|ive|my|me|we|we're|with|taking|on)\b",
+                       re.IGNORECASE)
 
 
 @dataclass(frozen=True)
 class Vocabularies:
     # phrase -> answer id, longest phrases first within each group
     products: tuple[tuple[str, str], ...]
+    areas: tuple[tuple[str, str], ...]
     asked_about: tuple[tuple[str, str], ...]
     activities: tuple[tuple[str, str], ...]
     sensations: tuple[tuple[str, str], ...]
@@ -127,6 +145,8 @@ def load_vocabularies(directory: Path | str | None = None) -> Vocabularies:
                 conditions.setdefault(group, []).extend(terms or [])
     return Vocabularies(
         products=_phrases(subjects.get("products") or {}, _PRODUCT_ANSWER, _PRODUCT_DEFAULT),
+        areas=_phrases({"areas": subjects.get("areas") or []}, {"areas": "treatment_areas"},
+                       None),
         asked_about=_phrases(subjects.get("asked_about") or {}, {}, None),
         activities=_phrases(subjects.get("activities") or {}, _ACTIVITY_ANSWER, None),
         sensations=_phrases(subjects.get("sensations") or {}, {}, None),
@@ -177,6 +197,13 @@ def read(text: str, vocab: Vocabularies | None = None,
     if not answers and (_ABOUT_ME.search(lowered) or _TREATMENT.search(lowered)) and \
             _noted(text, noted):
         answers.append(NOTED_QUESTION)
+    if not answers and not after and _BEFORE.search(lowered) and \
+            (_find(lowered, vocab.products) or _find(lowered, vocab.activities)):
+        # "should I stop retinol before?", "can I get a spray tan beforehand?"
+        answers.append(_PREPARATION)
+    if not answers and not after and _AREA_QUESTION.search(lowered) and \
+            (_find(lowered, vocab.areas) or re.search(r"\b(areas?|parts?)\b", lowered)):
+        answers.append(_AREAS)
     if not answers and not after:
         answers += _how(lowered, vocab)
     conditions = _find(lowered, vocab.conditions)

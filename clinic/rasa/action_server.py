@@ -152,6 +152,12 @@ def create_app(token: str, actions_package: str = "actions") -> Sanic:
     return app
 
 
+def warm_medicines() -> None:
+    from clinic.knowledge.medicines import find_medicines
+
+    find_medicines("warfarin")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--port", type=int, default=DEFAULT_PORT)
@@ -169,6 +175,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.exit(2, f"{problem}\n")
     host = args.host or settings().bind
     app = create_app(token, args.actions)
+    # The medicine dictionary takes seconds to load: at start, not on a patient's message.
+    warm_medicines()
     logger.info("Action server on http://%s:%s (secret checked, at least %s characters).",
                 host, args.port, MIN_SECRET_LENGTH)
     app.run(host=host, port=args.port, access_log=False, workers=1)

@@ -20,7 +20,7 @@ from rasa.shared.nlu.constants import (
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from clinic.nlu.guard import ANSWER_SEPARATOR, guard_decision
+from clinic.nlu.guard import ANSWER_SEPARATOR, guard_decision, subject_answers
 from clinic.rasa.components.message import force_intent
 
 PATIENT_TOPIC_ENTITY = "patient_topic"
@@ -43,6 +43,12 @@ class ConversationGuard(GraphComponent):
         from clinic.knowledge.kb import knowledge
 
         self._codes = tuple(p.code for p in knowledge().promotions)
+        # The medicine dictionary and the subject vocabularies take seconds to load: when
+        # the model loads, not on the first patient's message.
+        from clinic.knowledge.medicines import find_medicines
+
+        subject_answers("can I use retinol after it")
+        find_medicines("warfarin")
 
     @classmethod
     def create(cls, config: dict[str, Any], model_storage: ModelStorage, resource: Resource,

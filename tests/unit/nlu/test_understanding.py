@@ -75,6 +75,11 @@ def test_the_aftercare_rules_do_not_contradict_each_other() -> None:
     ("will it hurt", ("pain",)),
     ("could it help my crow's feet", ("topic:skin_rejuvenation",)),
     ("does it fade brown patches", ("topic:hyperpigmentation",)),
+    ("do I have to stop my retinol beforehand", ("preparation",)),
+    ("can you do it on my neck too", ("treatment_areas",)),
+    ("needles make me really nervous, will I feel them", ("pain",)),
+    ("how is the procedure done exactly", ("topic:what_is",)),
+    ("is it safe for everyone", ("topic:contraindications",)),
 ])
 def test_question_type_and_subject_make_the_answer(text, answers) -> None:
     reading = read(text)
@@ -123,6 +128,16 @@ def test_an_unclassified_medicine_is_noted_said_back_and_offered_the_screening()
     assert "Noted for the practitioner: spironolactone" in summary
 
 
+def test_a_health_statement_nobody_listed_is_noted_in_the_persons_words() -> None:
+    text = "I take something for my nerves, is microneedling ok"
+    tracker = make_tracker(text, intent="ask_patient_question", entities=[
+        {"entity": "patient_topic", "value": "other_health"}])
+    events, dispatcher = run_action(ActionAnswerPatientQuestion(), tracker)
+    assert "noted it" in texts(dispatcher)
+    stored = next(e["value"] for e in events if e.get("name") == ANSWERS_SLOT)
+    assert stored[NOTED_KEY] == [f'"{text}"']
+
+
 def test_the_dictionary_check_reports_an_unknown_member(tmp_path: Path) -> None:
     folder = tmp_path / "knowledge"
     shutil.copytree(DEFAULT_KNOWLEDGE_DIR, folder)
@@ -165,3 +180,12 @@ def test_an_overlapping_safety_term_is_reported_with_the_conversation_to_update(
     assert found and found[0].other == "patient_questions.yml: rosacea"
     assert "safety term wins" in found[0].describe()
     assert found[0].stories == ("test_x.yml: rosacea question",)
+
+
+def test_a_brand_nobody_listed_is_its_class_for_the_safety_recogniser() -> None:
+    from clinic.nlu.safety import load_recognizer
+
+    recognizer = load_recognizer()
+    for text, rule in (("I take Lixiana", "blood_thinners"), ("I'm on Xeljanz",
+                       "autoimmune_or_low_immunity")):
+        assert [m.id for m in recognizer.mentions(text)] == [rule], text
