@@ -49,6 +49,10 @@ SESSION_SECRET_ENV = "CLINIC_SESSION_SECRET"
 # One socket.io message (engine.io packet) at most; the widget sends at most 1,000 characters.
 MAX_PACKET_BYTES = 64 * 1024
 MAX_MESSAGE_CHARS = 2000
+# A rejoining page gets the stored messages from a little before the latest it has: staff
+# messages are stamped by the console's clock, which may run behind the Rasa server's. The
+# widget drops the ids it already has.
+REPLAY_MARGIN_SECONDS = 600.0
 
 
 def normalise_origins(origins: Iterable[str] | str) -> list[str]:
@@ -251,7 +255,7 @@ class ClinicSocketIOInput(SocketIOInput):
         if tracker is None:
             return
         stored = [event.message() for event in tracker.events if isinstance(event, BotUttered)]
-        payloads = replay(stored, since)
+        payloads = replay(stored, None if since is None else since - REPLAY_MARGIN_SECONDS)
         for payload in payloads:
             await self.sio.emit(self.bot_message_evt, payload, room=sid,
                                 namespace=self.namespace)
