@@ -127,7 +127,9 @@ export class ConversationStore {
       if (typeof m.ts === "number" && (latest === null || m.ts > latest)) latest = m.ts;
     }
     if (latest === null && this.state.messages.some((m) => m.from !== "user")) {
-      latest = Number(this.state.updatedAt || 0) / 1000;
+      // The server replays from ten minutes before the cursor (clocks may differ); those
+      // messages have no ids here to recognise them by.
+      latest = Number(this.state.updatedAt || 0) / 1000 + 600;
     }
     return latest;
   }

@@ -50,10 +50,16 @@ SESSION_SECRET_ENV = "CLINIC_SESSION_SECRET"
 # One socket.io message (engine.io packet) at most; the widget sends at most 1,000 characters.
 MAX_PACKET_BYTES = 64 * 1024
 MAX_MESSAGE_CHARS = 2000
-# A session token lets its widget rejoin for a day; every rejoin gets a fresh one, so a
-# conversation in use never expires, a token copied from a device stops working.
-SESSION_TOKEN_SECONDS = 24 * 3600
+# A session token lets its widget rejoin for a week, as long as the widget keeps a quiet
+# conversation (historyHours, widget/src/config.js), so a staff reply is still there the
+# next days; every rejoin gets a fresh one, so a conversation in use never expires, and a
+# token copied from a device stops working after it.
+SESSION_TOKEN_SECONDS = 7 * 24 * 3600
 REVOKED_KEY = "clinic:widget-revoked:"
+# A rejoining page gets the stored messages from a little before the latest it has: staff
+# messages are stamped by the console's clock, which may run behind the Rasa server's. The
+# widget drops the ids it already has.
+REPLAY_MARGIN_SECONDS = 600.0
 
 
 def normalise_origins(origins: Iterable[str] | str) -> list[str]:
@@ -274,7 +280,7 @@ class ClinicSocketIOInput(SocketIOInput):
         if tracker is None:
             return
         stored = [event.message() for event in tracker.events if isinstance(event, BotUttered)]
-        payloads = replay(stored, since)
+        payloads = replay(stored, None if since is None else since - REPLAY_MARGIN_SECONDS)
         for payload in payloads:
             await self.sio.emit(self.bot_message_evt, payload, room=sid,
                                 namespace=self.namespace)
