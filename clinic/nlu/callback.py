@@ -41,8 +41,12 @@ you someone somebody anyone hi hello hey thanks thank yes no sure can could woul
 tomorrow today tonight morning afternoon evening on in from and or
 """.split())
 # A request for a call or a message back: with contact details it is a callback request.
+# A request to be called: "call me back", "can someone ring me", "give me a call". Not a way
+# to be reached given as an answer ("you can text me at ...", "email me at ...": the booking
+# form asks for those, and they are read as its answer).
 _CALL_ME = re.compile(
-    r"\b(?:call|ring|phone|text|e-?mail|contact|reach|get back to)\s+(?:me|us)\b|"
+    r"(?<!you can )(?<!you could )(?<!you may )"
+    r"\b(?:call|ring|phone|contact|get back to)\s+(?:me|us)\b|"
     r"\bcall\s*back\b|\bcallback\b|\bgive me a (?:call|ring)\b",
     re.IGNORECASE)
 MAX_TEXT = 400
