@@ -7,6 +7,11 @@ doubles with each quick failure (1 s, 2 s, 4 s ... at most a minute) and is forg
 the part has run for a minute, so a part that cannot start does not spin the machine. Each
 exit and restart is logged with the time, the exit status and the part's log file.
 
+A part behind the proxy's health checks (a replica, an action server, the website) is
+started again only once the proxy has seen it down (``Cluster.restart_floor``): a replica
+listens seconds before its model is loaded, and a proxy that still counted it up would send
+it messages it cannot answer.
+
 Meanwhile the proxy's health checks (deploy/haproxy.cfg) route around a dead replica or
 action server: the conversation goes on on the other one. Only Ctrl-C (or SIGTERM) stops
 the whole cluster.
@@ -29,6 +34,8 @@ class Supervised(Protocol):
     def parts(self) -> dict[str, Process]: ...
 
     def respawn(self, name: str) -> Process: ...
+
+    def restart_floor(self, name: str) -> float: ...
 
 
 @dataclass(frozen=True)
@@ -86,7 +93,8 @@ class Supervisor:
                 continue
             if state.restart_at is None:
                 state.failures += 1
-                delay = self.backoff.delay(state.failures)
+                delay = max(self.backoff.delay(state.failures),
+                            self.cluster.restart_floor(name))
                 state.restart_at = now + delay
                 self.log(f"{name} (pid {process.pid}) {describe_exit(process.returncode)}; "
                          f"restarting in {delay:.0f} s (log: {process.log})")

@@ -50,6 +50,10 @@ VENV_BIN = Path(sys.executable).parent
 MODEL = PROJECT_ROOT / "models" / "clinic.tar.gz"
 HAPROXY_CONFIG = PROJECT_ROOT / "deploy" / "haproxy.cfg"
 CLUSTER_ENDPOINTS = PROJECT_ROOT / "deploy" / "endpoints.yml"
+# deploy/haproxy.cfg checks every 2 s and takes a server out after 2 failed checks: a dead
+# server is out within 4 s (plus a check's own time). A dead part behind the proxy starts
+# again after this many seconds, once the proxy no longer sends it anything.
+PROXY_SEES_DOWN_S = 6.0
 # Secrets every part must share; generated once per cluster folder when not in the env.
 SHARED_SECRETS = ("CLINIC_RASA_API_TOKEN", "CLINIC_ACTIONS_TOKEN", "CLINIC_SESSION_SECRET",
                   "CLINIC_CONSOLE_JWT_SECRET",
@@ -369,6 +373,12 @@ class Cluster:
                 found[name] = service.process
         found.update(self.processes)
         return found
+
+    def restart_floor(self, name: str) -> float:
+        """Seconds before a dead part may start again: a part behind the proxy's health
+        checks waits until the proxy has taken it out (see clinic/cluster/supervise.py)."""
+        behind_proxy = name.startswith(("rasa", "actions")) or name == "web"
+        return PROXY_SEES_DOWN_S if behind_proxy else 0.0
 
     def respawn(self, name: str) -> Process:
         """Start a part that died again, as it was started, without waiting for it to answer

@@ -161,9 +161,11 @@ def test_a_replica_killed_is_routed_around_and_started_again_within_a_minute(lau
     old_pid = launched.state()["pids"]["rasa1"]
     os.kill(old_pid, signal.SIGKILL)
     killed_at = time.monotonic()
-    # Dead, its port closed (a request that reaches a replica while it dies gets a 502: the
-    # proxy never sends a request twice, see deploy/haproxy.cfg).
-    assert wait_for(lambda: not alive(old_pid), 10, step=0.05)
+    # Dead: its port closed. The process shows as a zombie before its last thread has let go
+    # of the port; a request that reaches it meanwhile gets a 502 (the proxy never sends a
+    # request twice, see deploy/haproxy.cfg).
+    port = launched.state()["ports"]["rasa"][0]
+    assert wait_for(lambda: not port_open(port), 30, step=0.05)
     # The conversation goes on through the proxy, on the other replica.
     for n in range(3, 6):
         assert questions[n] in launched.say(who, "/deny")

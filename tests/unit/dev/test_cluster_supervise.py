@@ -46,8 +46,13 @@ class Parts:
                           for name in ("rasa1", "actions1")}
         self.respawned: list[str] = []
 
+        self.floors: dict[str, float] = {}
+
     def parts(self) -> dict[str, Process]:
         return self.processes
+
+    def restart_floor(self, name: str) -> float:
+        return self.floors.get(name, 0.0)
 
     def respawn(self, name: str) -> Process:
         self.respawned.append(name)
@@ -132,6 +137,37 @@ def test_a_part_that_cannot_start_is_retried_later(parts, tmp_path) -> None:
     assert "could not be started again" in lines[-1]
     supervisor.check()
     assert "restarting in 2 s" in lines[-1]
+
+
+def test_a_part_behind_the_proxy_waits_until_the_proxy_has_seen_it_down(parts) -> None:
+    now = [0.0]
+    lines: list[str] = []
+    parts.floors["rasa1"] = 6.0
+    supervisor = Supervisor(parts, lines.append, Backoff(first=1), clock=lambda: now[0])
+    parts.processes["rasa1"].kill()
+    supervisor.check()
+    assert "restarting in 6 s" in lines[-1]
+    now[0] += 5.9
+    supervisor.check()
+    assert parts.respawned == []
+    now[0] += 0.1
+    supervisor.check()
+    assert parts.respawned == ["rasa1"]
+
+
+def test_the_cluster_holds_back_the_parts_behind_the_proxy(tmp_path) -> None:
+    import re
+
+    from clinic.cluster.topology import HAPROXY_CONFIG, PROXY_SEES_DOWN_S, Cluster
+
+    checks = re.search(r"default-server inter (\d+)s fall (\d+)", HAPROXY_CONFIG.read_text())
+    assert checks is not None
+    assert PROXY_SEES_DOWN_S > int(checks[1]) * int(checks[2])  # the proxy has taken it out
+    cluster = Cluster(tmp_path)
+    for name in ("rasa1", "rasa2", "actions1", "web"):
+        assert cluster.restart_floor(name) == PROXY_SEES_DOWN_S
+    for name in ("sender", "postgres", "redis", "proxy"):
+        assert cluster.restart_floor(name) == 0.0
 
 
 def test_exit_descriptions() -> None:
