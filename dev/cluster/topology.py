@@ -376,7 +376,7 @@ class Cluster:
 
     def restart_floor(self, name: str) -> float:
         """Seconds before a dead part may start again: a part behind the proxy's health
-        checks waits until the proxy has taken it out (see clinic/cluster/supervise.py)."""
+        checks waits until the proxy has taken it out (see dev/cluster/supervise.py)."""
         behind_proxy = name.startswith(("rasa", "actions")) or name == "web"
         return PROXY_SEES_DOWN_S if behind_proxy else 0.0
 

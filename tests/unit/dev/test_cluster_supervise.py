@@ -158,7 +158,7 @@ def test_a_part_behind_the_proxy_waits_until_the_proxy_has_seen_it_down(parts) -
 def test_the_cluster_holds_back_the_parts_behind_the_proxy(tmp_path) -> None:
     import re
 
-    from clinic.cluster.topology import HAPROXY_CONFIG, PROXY_SEES_DOWN_S, Cluster
+    from dev.cluster.topology import HAPROXY_CONFIG, PROXY_SEES_DOWN_S, Cluster
 
     checks = re.search(r"default-server inter (\d+)s fall (\d+)", HAPROXY_CONFIG.read_text())
     assert checks is not None
