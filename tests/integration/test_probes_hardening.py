@@ -115,8 +115,8 @@ def console(servers: Servers) -> Iterator[Console]:
 def test_databases_and_their_journals_are_the_users_only(servers: Servers) -> None:
     servers.chat(f"modes-{uuid.uuid4().hex[:8]}", "hello")
     files = [p for p in servers.workdir.iterdir()
-             if p.name.startswith(("clinic.store.db", "tracker.db"))]
-    assert {"clinic.store.db", "tracker.db"} <= {p.name for p in files}
+             if p.name.startswith(("clinic.db", "tracker.db"))]
+    assert {"clinic.db", "tracker.db"} <= {p.name for p in files}
     for path in files:
         assert path.stat().st_mode & 0o077 == 0, f"{path.name} is {oct(path.stat().st_mode)}"
 

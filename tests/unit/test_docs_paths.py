@@ -23,7 +23,7 @@ TOP_FILES = {"config.yml", "domain.yml", "credentials.yml", "endpoints.yml", "se
 # Paths that exist only after a build or a run, named on purpose.
 BUILT = ("widget/dist/", "tests/test_screening_walkthroughs.yml")
 
-# `clinic.target` is a systemd unit, `clinic.store.db` a file: names with these endings are not modules.
+# `clinic.target` is a systemd unit, `clinic.db` a file: names with these endings are not modules.
 FILE_SUFFIXES = {"target", "service", "db", "yml", "yaml", "py", "md", "json", "env", "cfg", "log"}
 LINK = re.compile(r"\]\(([^)\s]+)\)")
 CODE = re.compile(r"`([^`\n]+)`")

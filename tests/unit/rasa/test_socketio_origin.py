@@ -226,7 +226,7 @@ def test_a_widget_rejoining_gets_what_it_missed_once_with_the_same_ids(channel_u
     # The reply goes out before the conversation is stored, as in Rasa: wait for the store.
     for _ in range(50):
         _, everything = asyncio.run(_converse(channel_url, ALLOWED, session, token=token,
-                                              listen=0.3))
+                                              listen=1.0))
         if len(everything) == 2:
             break
         time.sleep(0.1)
