@@ -88,6 +88,8 @@ class StaffClient:
     def conversation_links(self, view: str = "needs") -> list[tuple[str, str]]:
         """(link, row text) of the inbox rows, newest first."""
         html = self.get(f"/?view={view}")
+        # The conversations' table, not the call backs listed above it.
+        html = html.split("<h2>Conversations</h2>", 1)[-1]
         return [(m.group(1), re.sub(r"<[^>]+>", " ", m.group(2)))
                 for m in re.finditer(r'<a href="(/c/[0-9a-f]+)">(.*?)</tr>', html, re.S)]
 

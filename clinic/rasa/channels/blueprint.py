@@ -66,8 +66,8 @@ def api_body_problem(path: str, body: bytes) -> str | None:
         return "the body must be valid JSON (UTF-8)"
     if _EVENTS_ROUTE.match(path):
         items = data if isinstance(data, list) else [data]
-        if not items or not all(isinstance(i, dict) and isinstance(i.get("event"), str)
-                                for i in items):
+        # An empty list is no event at all (a conversation emptied on purpose), not a crash.
+        if not all(isinstance(i, dict) and isinstance(i.get("event"), str) for i in items):
             return "events must be objects with an 'event' name"
         return None
     for pattern, fields in _NEEDS:
