@@ -24,6 +24,7 @@ import pytest
 
 from clinic.knowledge import messages as M
 from clinic.knowledge.kb import Outcome, knowledge
+from clinic.rasa.channels.rest import conversation_token
 from clinic.rules.screening import ANSWERS_SLOT, Answer, coerce_answer, evaluate
 from tests.conftest import TEST_SECRETS
 from tests.support.disclosures import (
@@ -65,6 +66,10 @@ class Api:
     def copy(self, events: list[dict]) -> str:
         who = f"dd-{uuid.uuid4().hex[:10]}"
         self._call("PUT", f"/conversations/{who}/tracker/events", events)
+        # A REST conversation under way is its caller's: the copy's caller is this test, which
+        # holds the token REST would have given it (rest.conversation_token).
+        self.s.conversation_tokens[who] = conversation_token(
+            "loopback", who, TEST_SECRETS["CLINIC_SESSION_SECRET"])
         return who
 
 

@@ -264,8 +264,6 @@ KNOWN_CROSSINGS: dict[tuple[str, str], str] = {
 def room_of(module: str) -> str:
     """clinic.rules.screening -> rules; actions.tracker_reading -> actions.tracker_reading."""
     parts = module.split(".")
-    if module == "clinic.rasa_patches":  # the old path, a re-export for the .pth (house-rewrite: keep)
-        return "rasa"
     if parts[0] == "clinic":
         return parts[1] if len(parts) > 1 else "clinic"
     if module == "actions.tracker_reading":
