@@ -18,10 +18,7 @@ model and the servers.
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -52,7 +49,7 @@ from tests.support.disclosures import (
     ruled_out_by,
     terms_for,
 )
-from tests.support.knowledge_copy import EXTRA_ID, with_extra_contraindication
+from tests.support.knowledge_copy import EXTRA_ID
 
 FORM = "screening_form"
 BOOKING_DETAILS = {
@@ -230,22 +227,6 @@ def test_a_general_question_is_still_only_explained(recognizer) -> None:
 
 # --------------------------------------------------------------------------- 12th one
 
-
-@pytest.fixture(params=["practitioner_review", "not_suitable_now"])
-def extended(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Knowledge]:
-    """The actions' knowledge is a copy with a 12th contraindication in screening.yml only."""
-    folder = with_extra_contraindication(tmp_path, outcome=request.param)
-    before = os.environ.get("CLINIC_KNOWLEDGE_DIR")
-    os.environ["CLINIC_KNOWLEDGE_DIR"] = str(folder)
-    knowledge.cache_clear()
-    try:
-        yield knowledge()
-    finally:
-        if before is None:
-            os.environ.pop("CLINIC_KNOWLEDGE_DIR", None)
-        else:
-            os.environ["CLINIC_KNOWLEDGE_DIR"] = before
-        knowledge.cache_clear()
 
 
 def test_a_12th_contraindication_is_covered_everywhere(extended: Knowledge,

@@ -7,46 +7,23 @@ domain names no contraindication).
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
-
 from actions.screening import (
     ActionAskScreeningQuestion,
     ActionScreeningOutcome,
     ValidateScreeningForm,
 )
-from clinic.knowledge.kb import DEFAULT_KNOWLEDGE_DIR, Knowledge, Outcome, knowledge, load_knowledge
+from clinic.knowledge.kb import DEFAULT_KNOWLEDGE_DIR, Knowledge, Outcome, load_knowledge
 from clinic.rules.screening import ANSWERS_SLOT
 from tests.support import actions as support
 from tests.support.knowledge_copy import (
     EXTRA_EXPLANATION,
     EXTRA_ID,
     EXTRA_QUESTION,
-    with_extra_contraindication,
 )
 
 FORM = "screening_form"
 ORIGINAL = len(load_knowledge(DEFAULT_KNOWLEDGE_DIR).screening.contraindications)
 
-
-@pytest.fixture(params=["practitioner_review", "not_suitable_now"])
-def extended(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Knowledge]:
-    """The actions' knowledge is the copy with one more contraindication."""
-    folder = with_extra_contraindication(tmp_path, outcome=request.param)
-    before = os.environ.get("CLINIC_KNOWLEDGE_DIR")
-    os.environ["CLINIC_KNOWLEDGE_DIR"] = str(folder)
-    knowledge.cache_clear()
-    try:
-        yield knowledge()
-    finally:
-        if before is None:
-            os.environ.pop("CLINIC_KNOWLEDGE_DIR", None)
-        else:
-            os.environ["CLINIC_KNOWLEDGE_DIR"] = before
-        knowledge.cache_clear()
 
 
 def test_the_copy_has_one_more_question_last(extended: Knowledge) -> None:
