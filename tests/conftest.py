@@ -15,6 +15,8 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -158,13 +160,11 @@ class Servers:
                               capture_output=True, text=True, timeout=120)
 
 
-@pytest.fixture(scope="session")
-def assistant_servers(tmp_path_factory) -> Servers:
-    if not MODEL.exists():
-        pytest.fail("No trained model at models/clinic.tar.gz: run `make train` first.")
-    work = tmp_path_factory.mktemp("servers")
+@contextmanager
+def running_servers(work: Path, env: dict[str, str]) -> Iterator[Servers]:
+    """The action server and the Rasa server as `make run` starts them, on free loopback
+    ports with ``env`` (see :func:`server_env`), stopped when the block ends."""
     rasa_port, actions_port = free_port(), free_port()
-    env = server_env(work)
     write_endpoints(work / "endpoints.yml", f"http://127.0.0.1:{actions_port}/webhook")
     shutil.copy(ROOT / "credentials.yml", work / "credentials.yml")
     servers = Servers(f"http://127.0.0.1:{rasa_port}", f"http://127.0.0.1:{actions_port}",
@@ -190,3 +190,12 @@ def assistant_servers(tmp_path_factory) -> Servers:
                 process.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 process.kill()
+
+
+@pytest.fixture(scope="session")
+def assistant_servers(tmp_path_factory) -> Iterator[Servers]:
+    if not MODEL.exists():
+        pytest.fail("No trained model at models/clinic.tar.gz: run `make train` first.")
+    work = tmp_path_factory.mktemp("servers")
+    with running_servers(work, server_env(work)) as servers:
+        yield servers

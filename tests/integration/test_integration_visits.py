@@ -3,27 +3,19 @@ calendar, through the real Rasa and action servers (issue 20). Needs the trained
 
 from __future__ import annotations
 
-import shutil
 import sqlite3
-import subprocess
 import uuid
 from collections.abc import Iterator
 
 import pytest
 
-from clinic.rasa.endpoints import write_endpoints
 from clinic.store.caldav_calendar import CalDAVCalendar
 from dev import calendar_server
 from tests.conftest import (
     MODEL,
-    ROOT,
     Servers,
-    actions_command,
-    free_port,
-    rasa_command,
+    running_servers,
     server_env,
-    status_url,
-    wait_for,
 )
 from tests.integration.test_integration_typed import screen_all_no
 
@@ -41,32 +33,10 @@ def visit_servers(tmp_path_factory: pytest.TempPathFactory,
                                          caldav_server.password, name)
     calendar_server.ensure_calendar(server)
     work = tmp_path_factory.mktemp("visit-servers")
-    rasa_port, actions_port = free_port(), free_port()
     env = server_env(work, CLINIC_CALDAV_URL=server.calendar_url,
                      CLINIC_CALDAV_USER=server.user, CLINIC_CALDAV_PASSWORD=server.password)
-    write_endpoints(work / "endpoints.yml", f"http://127.0.0.1:{actions_port}/webhook")
-    shutil.copy(ROOT / "credentials.yml", work / "credentials.yml")
-    servers = Servers(f"http://127.0.0.1:{rasa_port}", f"http://127.0.0.1:{actions_port}",
-                      env, work)
-    actions_log, rasa_log = work / "actions.log", work / "rasa.log"
-    with actions_log.open("w") as out:
-        servers.processes.append(subprocess.Popen(actions_command(actions_port), cwd=ROOT,
-                                                  env=env, stdout=out, stderr=subprocess.STDOUT))
-    with rasa_log.open("w") as out:
-        servers.processes.append(subprocess.Popen(rasa_command(rasa_port, work), cwd=ROOT,
-                                                  env=env, stdout=out, stderr=subprocess.STDOUT))
-    try:
-        wait_for(f"{servers.actions_url}/health", 120, servers.processes[0], actions_log)
-        wait_for(status_url(servers.rasa_url), 480, servers.processes[1], rasa_log)
+    with running_servers(work, env) as servers:
         yield servers, CalDAVCalendar(server.calendar_url, server.user, server.password)
-    finally:
-        for process in servers.processes:
-            process.terminate()
-        for process in servers.processes:
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
 
 
 def test_typed_booking_picks_a_real_free_time_and_staff_confirm_it(
