@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
-from functools import lru_cache
 from typing import Any
 
 from rasa_sdk import Action, FormValidationAction, Tracker
@@ -38,9 +37,8 @@ VISIT_SLOTS = ("visit_choice", "visit_offers", "visit_note", "visit_booking_id",
 CLEAR = [SlotSet(slot, None) for slot in VISIT_SLOTS]
 
 
-@lru_cache(maxsize=1)
-def scheduler() -> appointments.Scheduler:
-    return appointments.default_scheduler()
+# The clinic's scheduler, made once per process (shared with actions/manage_visit.py).
+scheduler = appointments.shared_scheduler
 
 
 def _offer(treatment: str, window: Window, now: dt.datetime) -> list[dt.datetime]:

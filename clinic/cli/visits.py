@@ -69,6 +69,17 @@ def _run(action: str, fn: Any, *args: Any) -> Any:
         raise CommandError(f"can't {action}: {error}; nothing was changed, try again") from None
 
 
+def _audit(action: str, appointment_id: int, outcome: str) -> None:
+    """The audit log names the command line and the system user, as the console names staff."""
+    import getpass
+
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = "unknown"
+    appointments.audit_staff_action(action, appointment_id, None, f"cli:{user}"[:254], outcome)
+
+
 def _tell(appointment_id: int, kind: str) -> None:
     """The widget tab that booked, if still open, hears it too (never fails the command)."""
     import asyncio
@@ -83,6 +94,7 @@ def _tell(appointment_id: int, kind: str) -> None:
 
 def cmd_confirm(args: argparse.Namespace) -> int:
     _run("confirm", appointments.confirm, appointments.default_scheduler(), args.id)
+    _audit("confirm", args.id, "confirmed")
     _tell(args.id, "confirmed")
     print(f"Visit {args.id} confirmed; the patient is told by text if they agreed to texts.")
     return EXIT_OK
@@ -90,6 +102,7 @@ def cmd_confirm(args: argparse.Namespace) -> int:
 
 def cmd_decline(args: argparse.Namespace) -> int:
     _run("decline", appointments.release, appointments.default_scheduler(), args.id, "declined")
+    _audit("decline", args.id, "declined")
     _tell(args.id, "declined")
     print(f"Visit {args.id} declined; its time is free again.")
     return EXIT_OK
@@ -97,13 +110,22 @@ def cmd_decline(args: argparse.Namespace) -> int:
 
 def cmd_cancel(args: argparse.Namespace) -> int:
     _run("cancel", appointments.release, appointments.default_scheduler(), args.id, "cancelled")
+    _audit("cancel", args.id, "cancelled")
     print(f"Visit {args.id} cancelled; its time is free again.")
     return EXIT_OK
 
 
 def cmd_no_show(args: argparse.Namespace) -> int:
     _run("mark a no-show", appointments.mark_no_show, args.id)
+    _audit("no_show", args.id, "no_show")
     print(f"Visit {args.id} marked as a no-show.")
+    return EXIT_OK
+
+
+def cmd_treated(args: argparse.Namespace) -> int:
+    _run("mark treated", appointments.mark_treated, args.id)
+    _audit("treated", args.id, "treated")
+    print(f"Visit {args.id} marked as treated.")
     return EXIT_OK
 
 
@@ -116,6 +138,7 @@ def cmd_propose(args: argparse.Namespace) -> int:
     when = when.replace(tzinfo=tz) if when.tzinfo is None else when
     result = _run("propose", appointments.reschedule, appointments.default_scheduler(), args.id,
                   when)
+    _audit("propose", args.id, result.outcome)
     if result.outcome == appointments.HELD:
         print(f"Visit moved to {spoken_slot(result.start)} and held; confirm it when the patient "
               f"agrees (visit {result.appointment_id}).")
@@ -154,7 +177,8 @@ def register(subparsers: Any) -> None:
     for name, func, text in (("confirm", cmd_confirm, "confirm a held visit"),
                              ("decline", cmd_decline, "decline a held visit"),
                              ("cancel", cmd_cancel, "cancel a visit"),
-                             ("no-show", cmd_no_show, "the person did not come")):
+                             ("no-show", cmd_no_show, "the person did not come"),
+                             ("treated", cmd_treated, "the person came and was treated")):
         parser = actions.add_parser(name, help=text)
         parser.add_argument("id", type=int, metavar="ID")
         parser.set_defaults(func=func)

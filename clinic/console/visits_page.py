@@ -30,7 +30,11 @@ NOTICES = {
     "refused": "Not done: the visit is no longer in a state that allows this.",
     "bad_time": "Not done: write the time like 2031-03-07T14:00.",
     "no_show": "Marked as a no-show.",
+    "treated": "Marked as treated.",
 }
+# How a patient's own change reads beside the visit.
+PATIENT_NOTES = {"cancelled": "patient cancelled", "moved": "patient moved it",
+                 "running_late": "patient running late", "patient_confirmed": "patient confirmed"}
 
 
 def _first_day(request: web.Request) -> tuple[dt.date, int]:
@@ -59,7 +63,8 @@ async def visits_view(request: web.Request, render: Render) -> web.Response:
     return render(request, "visits.html", rows=rows, first=first, days=days,
                   span="week" if days == 7 else "day",
                   previous=first - dt.timedelta(days=days), following=first + dt.timedelta(days=days),
-                  notice=NOTICES.get(request.query.get("notice", ""), ""))
+                  notice=NOTICES.get(request.query.get("notice", ""), ""),
+                  patient_notes=PATIENT_NOTES)
 
 
 async def visit_action(request: web.Request) -> web.StreamResponse:
@@ -76,6 +81,9 @@ async def visit_action(request: web.Request) -> web.StreamResponse:
     span = "week" if str(form.get("span", "")) == "week" else "day"
     back = f"/visits?day={day}&span={span}"
     notice = await asyncio.to_thread(_act, action, appointment_id, str(form.get("when", "")))
+    logged_in: security.LoggedIn = request["logged_in"]
+    await asyncio.to_thread(appointments.audit_staff_action, action, appointment_id,
+                            logged_in.staff.id, logged_in.staff.email, notice)
     if notice in ("confirmed", "declined"):  # an open widget tab hears it at once
         from clinic.services.visit_notify import tell_in_widget
 
@@ -96,6 +104,9 @@ def _act(action: str, appointment_id: int, when: str) -> str:
         if action == "no-show":
             appointments.mark_no_show(appointment_id)
             return "no_show"
+        if action == "treated":
+            appointments.mark_treated(appointment_id)
+            return "treated"
         if action == "propose":
             try:
                 start = dt.datetime.fromisoformat(when)
@@ -114,7 +125,8 @@ def _act(action: str, appointment_id: int, when: str) -> str:
 def register(app: web.Application, render: Render) -> None:
     """Add the page to the console; ``render`` is the console's page renderer."""
     app.router.add_get("/visits", partial(visits_view, render=render))
-    app.router.add_post(r"/visits/{id:\d+}/{action:confirm|decline|cancel|propose|no-show}", visit_action)
+    app.router.add_post(
+        r"/visits/{id:\d+}/{action:confirm|decline|cancel|propose|no-show|treated}", visit_action)
 
 
 __all__: list[Any] = ["register"]

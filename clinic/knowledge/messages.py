@@ -170,6 +170,42 @@ BOOKING_VISIT_CONFIRMED_CHAT = register("booking.visit_confirmed_chat", "treatme
                                         "reference")
 BOOKING_VISIT_DECLINED_CHAT = register("booking.visit_declined_chat", "treatment", "when",
                                        "reference")
+# Self-service: a patient's own visit (actions/manage_visit.py).
+MANAGE_WHEN_HELD = register("booking.manage_when_held", "treatment", "when", "reference")
+MANAGE_WHEN_CONFIRMED = register("booking.manage_when_confirmed", "treatment", "when",
+                                 "reference")
+MANAGE_WHEN_PENDING = register("booking.manage_when_pending", "treatment", "when", "reference")
+MANAGE_MORE_VISITS = register("booking.manage_more_visits", "count")
+MANAGE_NEXT_HELD = register("booking.manage_next_held", "treatment", "when", "reference")
+MANAGE_NEXT_CONFIRMED = register("booking.manage_next_confirmed", "treatment", "when",
+                                 "reference")
+MANAGE_NEXT_NOTHING_BOOKED = register("booking.manage_next_nothing_booked")
+MANAGE_VERIFY = register("booking.manage_verify")
+MANAGE_VERIFY_HELP = register("booking.manage_verify_help")
+MANAGE_VERIFY_BOTH = register("booking.manage_verify_both")
+MANAGE_VERIFY_WRONG = register("booking.manage_verify_wrong")
+MANAGE_VERIFY_LOCKED = register("booking.manage_verify_locked")
+MANAGE_VERIFY_STOPPED = register("booking.manage_verify_stopped")
+MANAGE_NOT_FOUND_SMS = register("booking.manage_not_found_sms")
+MANAGE_CANCEL_ASK = register("booking.manage_cancel_ask", "treatment", "when", "reference")
+MANAGE_CANCEL_NOT_UNDERSTOOD = register("booking.manage_cancel_not_understood")
+MANAGE_CANCELLED = register("booking.manage_cancelled", "treatment", "when", "reference")
+MANAGE_KEPT = register("booking.manage_kept", "treatment", "when", "reference")
+MANAGE_MOVE_WHEN = register("booking.manage_move_when", "treatment", "when", "reference")
+MANAGE_MOVE_NOT_UNDERSTOOD = register("booking.manage_move_not_understood")
+MANAGE_MOVE_OFFER = register("booking.manage_move_offer", "treatment", "when", "reference")
+MANAGE_MOVED = register("booking.manage_moved", "treatment", "when", "reference")
+MANAGE_MOVE_NOTHING_FREE = register("booking.manage_move_nothing_free", "treatment", "when",
+                                    "reference")
+MANAGE_CALENDAR_DOWN = register("booking.manage_calendar_down", "treatment", "when",
+                                "reference")
+MANAGE_LATE = register("booking.manage_late", "treatment", "when", "reference")
+MANAGE_LATE_UNKNOWN = register("booking.manage_late_unknown")
+MANAGE_PATIENT_CONFIRMED = register("booking.manage_patient_confirmed", "treatment", "when",
+                                    "reference")
+MANAGE_PATIENT_CONFIRMED_HELD = register("booking.manage_patient_confirmed_held", "treatment",
+                                         "when", "reference")
+MANAGE_FAILED = register("booking.manage_failed")
 
 # ---------------------------------------------------------------- promotion
 # Why a code does (not) apply, one per reason of clinic.services.promotion.

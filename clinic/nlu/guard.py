@@ -10,6 +10,8 @@ from functools import lru_cache
 
 from clinic.nlu.callback import asks_for_callback, gives_contact
 from clinic.nlu.out_of_scope import OUT_OF_SCOPE_INTENT, knowledge_words
+from clinic.nlu.visit_request import INTENT as VISIT_INTENT
+from clinic.nlu.visit_request import about_own_visit
 
 FALLBACK_INTENT = "nlu_fallback"
 PROMO_CODE_INTENT = "enter_promo_code"
@@ -84,6 +86,11 @@ def guard_decision(text: str, intent: str | None, confidence: float,
     if is_restart(text) or is_go_back(text):
         # "start over", "go back": a correction too, or the menu when nothing was answered.
         return RESUME_INTENT, None
+    # The person's own visit ("how do I cancel my appointment", "can I change my time to
+    # friday", "what happens next?", "running late"): self-service, never the screening or a
+    # definition (clinic.nlu.visit_request).
+    if about_own_visit(text):
+        return VISIT_INTENT, None
     short = short_reply_intent(text) or details_intent(text) or request_intent(text) or \
         shape_intent(text)
     if short is not None:

@@ -29,6 +29,7 @@ import logging
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
@@ -40,7 +41,15 @@ from clinic.rules.availability import Window, free_slots, spread
 from clinic.rules.hours import Hours
 from clinic.store.caldav_calendar import CalDAVCalendar, CalendarUnavailable, HeldEvent, SlotTaken
 from clinic.store.db import read_scope, session_scope
-from clinic.store.models import ACTIVE_APPOINTMENT_STATES, Appointment, BookingRequest, Followup, utcnow
+from clinic.store.models import (
+    ACTIVE_APPOINTMENT_STATES,
+    Appointment,
+    AuditEntry,
+    BookingRequest,
+    Followup,
+    VisitEvent,
+    utcnow,
+)
 from clinic.store.outbox import RetryPolicy
 
 log = logging.getLogger(__name__)
@@ -152,6 +161,15 @@ def _claim(session: Session, scheduler: Scheduler, booking: BookingRequest, star
     return appointment
 
 
+def record(session: Session, appointment_id: int, kind: str, actor: str, now: dt.datetime,
+           seen_by_staff: bool | None = None) -> None:
+    """One row of the visit's history (visit_events): the funnel counts from it. What a
+    patient did is unseen by staff until the Visits page shows it."""
+    session.add(VisitEvent(appointment_id=appointment_id, at=now, kind=kind, actor=actor,
+                           seen_by_staff=actor != "patient" if seen_by_staff is None
+                           else seen_by_staff))
+
+
 def _eligible_booking(session: Session, booking_id: int) -> BookingRequest:
     booking: BookingRequest | None = session.get(BookingRequest, booking_id)
     if booking is None:
@@ -201,6 +219,8 @@ def _write_hold(scheduler: Scheduler, appointment_id: int, reference: str, treat
             if appointment.calendar_attempts >= RETRY.max_attempts:
                 state = "failed"  # staff call the person back from the booking request
             appointment.next_attempt_at = now + RETRY.backoff(appointment.calendar_attempts)
+        if state != appointment.state or state == "held":
+            record(session, appointment_id, state, "system", now)
         appointment.state, appointment.state_changed_at = state, now
     return state
 
@@ -325,6 +345,7 @@ def confirm(scheduler: Scheduler, appointment_id: int, now: dt.datetime | None =
                                       appointment.starts_at, appointment.ends_at, "CONFIRMED")
         appointment.state, appointment.state_changed_at = "confirmed", now
         appointment.hold_expires_at = None
+        record(session, appointment_id, "confirmed", "staff", now)
         if booking.status == "requested":
             booking.status, booking.status_changed_at = "confirmed", now
         _queue_text(session, scheduler, booking, appointment, "confirmed", M.SMS_VISIT_CONFIRMED, now)
@@ -335,8 +356,9 @@ def confirm(scheduler: Scheduler, appointment_id: int, now: dt.datetime | None =
 
 
 def release(scheduler: Scheduler, appointment_id: int, state: str,
-            now: dt.datetime | None = None) -> None:
-    """Decline (staff), cancel (patient or staff) or expire a visit: the time is free again."""
+            now: dt.datetime | None = None, actor: str = "staff") -> None:
+    """Decline (staff), cancel (patient or staff) or expire a visit: the time is free again.
+    ``actor`` (patient, staff, system) goes into the visit's history."""
     if state not in ("declined", "cancelled", "expired"):
         raise ValueError(state)
     now = now or utcnow()
@@ -346,6 +368,7 @@ def release(scheduler: Scheduler, appointment_id: int, state: str,
         if event is not None:
             scheduler.calendar.release(event)
         appointment.state, appointment.state_changed_at = state, now
+        record(session, appointment_id, state, actor, now)
         _cancel_texts(session, appointment)
         booking = session.get(BookingRequest, appointment.booking_id)
         if state == "declined" and booking is not None:
@@ -368,7 +391,7 @@ def expire_holds(scheduler: Scheduler, now: dt.datetime | None = None) -> int:
     done = 0
     for appointment_id in due:
         try:
-            release(scheduler, appointment_id, "expired", now)
+            release(scheduler, appointment_id, "expired", now, actor="system")
             done += 1
         except (NotAllowed, CalendarUnavailable):
             continue
@@ -394,7 +417,7 @@ def retry_pending(scheduler: Scheduler, now: dt.datetime | None = None) -> dict[
 
 
 def reschedule(scheduler: Scheduler, appointment_id: int, new_start: dt.datetime,
-               now: dt.datetime | None = None) -> HoldResult:
+               now: dt.datetime | None = None, actor: str = "staff") -> HoldResult:
     """Move a visit: the new time is held and the old one freed, or nothing changes."""
     now = now or utcnow()
     with session_scope(scheduler.url) as session:
@@ -417,6 +440,7 @@ def reschedule(scheduler: Scheduler, appointment_id: int, new_start: dt.datetime
             assert old is not None
             event = _event(old)
             old.state, old.state_changed_at = "cancelled", now
+            record(session, appointment_id, "moved", actor, now)
             _cancel_texts(session, old)
         if event is not None:
             _release_quietly(scheduler, event)
@@ -450,6 +474,12 @@ def default_scheduler(url: str | None = None) -> Scheduler:
                      hours=parse_hours(knowledge().clinic.hours), tz=settings().tz, url=url)
 
 
+@lru_cache(maxsize=1)
+def shared_scheduler() -> Scheduler:
+    """The clinic's scheduler, made once per process (the actions share it)."""
+    return default_scheduler()
+
+
 @dataclass(frozen=True)
 class VisitRow:
     """One visit as staff see it (the console's and the CLI's day and week views)."""
@@ -465,6 +495,9 @@ class VisitRow:
     screening_summary: str
     hold_expires_at: dt.datetime | None
     flagged: str  # why staff must act ("calendar did not answer", ...), else ""
+    # what the patient did themselves (cancelled, moved, running_late, patient_confirmed),
+    # newest first, with when
+    patient_notes: tuple[tuple[dt.datetime, str], ...] = ()
 
 
 def visits(start: dt.datetime, end: dt.datetime, url: str | None = None) -> list[VisitRow]:
@@ -476,6 +509,7 @@ def visits(start: dt.datetime, end: dt.datetime, url: str | None = None) -> list
             .where(Appointment.starts_at >= start, Appointment.starts_at < end,
                    Appointment.state.notin_(("failed",)))
             .order_by(Appointment.starts_at, Appointment.id)).all()
+    notes = patient_notes([appointment.id for appointment, _ in rows], url)
     result = []
     for appointment, booking in rows:
         flagged = ""
@@ -486,7 +520,8 @@ def visits(start: dt.datetime, end: dt.datetime, url: str | None = None) -> list
         result.append(VisitRow(
             appointment.id, appointment.starts_at, appointment.ends_at, str(appointment.state),
             str(booking.reference), str(booking.name), str(appointment.treatment), promotion,
-            str(booking.screening_summary or ""), appointment.hold_expires_at, flagged))
+            str(booking.screening_summary or ""), appointment.hold_expires_at, flagged,
+            tuple(notes.get(int(appointment.id), ()))))
     return result
 
 
@@ -516,43 +551,83 @@ def mark_no_show(appointment_id: int, now: dt.datetime | None = None,
         if appointment.starts_at > now:
             raise NotAllowed("the visit has not begun yet")
         appointment.state, appointment.state_changed_at = "no_show", now
+        record(session, appointment_id, "no_show", "staff", now)
         _cancel_texts(session, appointment)
+
+
+def mark_treated(appointment_id: int, now: dt.datetime | None = None,
+                 url: str | None = None) -> None:
+    """Staff: the person came and was treated (a confirmed visit that has begun); the booking
+    request becomes ``treated``."""
+    now = now or utcnow()
+    with session_scope(url) as session:
+        appointment = _appointment(session, appointment_id, ("confirmed",))
+        if appointment.starts_at > now:
+            raise NotAllowed("the visit has not begun yet")
+        appointment.state, appointment.state_changed_at = "treated", now
+        record(session, appointment_id, "treated", "staff", now)
+        _cancel_texts(session, appointment)
+        booking = session.get(BookingRequest, appointment.booking_id)
+        if booking is not None and booking.status in ("requested", "confirmed"):
+            booking.status, booking.status_changed_at = "treated", now
+
+
+def audit_staff_action(action: str, appointment_id: int, staff_id: int | None,
+                       staff_email: str, detail: str = "", now: dt.datetime | None = None) -> None:
+    """An audit entry for a staff action on a visit (console or CLI): who, which visit, what
+    came of it. No patient details."""
+    with session_scope() as session:
+        session.add(AuditEntry(at=now or utcnow(), staff_id=staff_id, staff_email=staff_email,
+                               action=f"visit_{action.replace('-', '_')}",
+                               conversation_ref=None,
+                               detail=f"visit {appointment_id}: {detail}"[:500]))
+
+
+def patient_notes(appointment_ids: Sequence[int], url: str | None = None
+                  ) -> dict[int, list[tuple[dt.datetime, str]]]:
+    """What patients did to these visits themselves (cancelled, moved, running late,
+    confirmed by reply), newest first: the Visits page shows it beside the visit."""
+    if not appointment_ids:
+        return {}
+    with read_scope(url) as session:
+        rows = session.execute(select(VisitEvent.appointment_id, VisitEvent.at, VisitEvent.kind)
+                               .where(VisitEvent.appointment_id.in_(list(appointment_ids)),
+                                      VisitEvent.actor == "patient")
+                               .order_by(VisitEvent.at.desc(), VisitEvent.id.desc())).all()
+    notes: dict[int, list[tuple[dt.datetime, str]]] = {}
+    for appointment_id, at, kind in rows:
+        notes.setdefault(int(appointment_id), []).append((at, str(kind)))
+    return notes
 
 
 def visit_funnel(start: dt.datetime, end: dt.datetime, url: str | None = None
                  ) -> list[tuple[str, int | str]]:
-    """Visits whose time falls in [start, end): held, then confirmed, then treated (the
-    booking request marked treated), with the declined, cancelled, expired and no-show ones,
-    and the cancellation and no-show rates. Moves count once (the visit moved to)."""
+    """Visits whose time falls in [start, end), counted from their history (visit_events):
+    held, then confirmed, then treated, with the declined, cancelled, expired and no-show
+    ones, and the cancellation and no-show rates. A visit confirmed and later cancelled
+    counts as confirmed *and* cancelled. A move counts once: the visit moved away from is
+    left out (its booking continues in the visit moved to)."""
     with read_scope(url) as session:
         rows = session.execute(
-            select(Appointment.state, BookingRequest.status)
-            .join(BookingRequest, BookingRequest.id == Appointment.booking_id)
-            .where(Appointment.starts_at >= start, Appointment.starts_at < end,
-                   Appointment.state != "failed")).all()
-    moved = 0
-    with read_scope(url) as session:
-        # a visit cancelled because it was moved leaves a newer visit of the same booking
-        moved = len(session.execute(
-            select(Appointment.id).where(
-                Appointment.starts_at >= start, Appointment.starts_at < end,
-                Appointment.state == "cancelled",
-                Appointment.booking_id.in_(
-                    select(Appointment.booking_id).where(Appointment.state.in_(
-                        ("held", "confirmed", "no_show", "pending_calendar"))))
-            )).all())
-    states = [state for state, _ in rows]
-    held = len(states) - moved
-    reached_confirmed = sum(1 for s in states if s in ("confirmed", "no_show"))
-    treated = sum(1 for s, status in rows if s == "confirmed" and status == "treated")
-    cancelled = states.count("cancelled") - moved
-    no_show = states.count("no_show")
+            select(VisitEvent.appointment_id, VisitEvent.kind)
+            .join(Appointment, Appointment.id == VisitEvent.appointment_id)
+            .where(Appointment.starts_at >= start, Appointment.starts_at < end)).all()
+    kinds: dict[int, set[str]] = {}
+    for appointment_id, kind in rows:
+        kinds.setdefault(int(appointment_id), set()).add(str(kind))
+    visits_held = [k for k in kinds.values() if "held" in k and "moved" not in k]
+
+    def count(kind: str) -> int:
+        return sum(1 for k in visits_held if kind in k)
+
+    held, confirmed, cancelled, no_show = (len(visits_held), count("confirmed"),
+                                           count("cancelled"), count("no_show"))
 
     def rate(part: int, whole: int) -> str:
         return f"{100 * part / whole:.0f}%" if whole else "-"
 
-    return [("Visits held", held), ("… confirmed", reached_confirmed), ("… treated", treated),
-            ("… declined by staff", states.count("declined")), ("… cancelled", cancelled),
-            ("… expired unconfirmed", states.count("expired")), ("… no-show", no_show),
+    return [("Visits held", held), ("… confirmed", confirmed), ("… treated", count("treated")),
+            ("… declined by staff", count("declined")), ("… cancelled", cancelled),
+            ("… expired unconfirmed", count("expired")), ("… no-show", no_show),
             ("Cancellation rate", rate(cancelled, held)),
-            ("No-show rate", rate(no_show, reached_confirmed))]
+            ("No-show rate", rate(no_show, confirmed))]

@@ -18,13 +18,16 @@ import datetime as dt
 import logging
 from dataclasses import dataclass, field
 
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from clinic.nlu import sms_keywords as keywords
 from clinic.nlu.sms_keywords import Keyword
+from clinic.nlu.visit_request import reminder_reply
 from clinic.sms import store
 from clinic.store.db import session_scope
-from clinic.store.models import TRANSPORT_TWILIO, utcnow
+from clinic.store.models import TRANSPORT_TWILIO, Followup, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +43,10 @@ class InboundDecision:
     keyword: Keyword
     replies: list[str] = field(default_factory=list)  # keyword replies, already logged
     to_assistant: bool = False
+    # A reply to the visit reminder ("C", "R", "X"): confirm, move or cancel
+    # (clinic.nlu.visit_request.reminder_reply); the channel hands it on as the
+    # manage_visit intent with this request.
+    visit_request: str | None = None
 
 
 def receive(phone: str, text: str, message_sid: str = "",
@@ -82,12 +89,25 @@ def receive(phone: str, text: str, message_sid: str = "",
             decision.replies.append(keywords.media_only_reply())
         else:
             decision.to_assistant = True
+            decision.visit_request = reminder_reply(text, reminded_recently(session, phone, now))
         for reply in decision.replies:
             store.record_message(session, direction="outbound", phone=phone, body=reply,
                                  transport=TRANSPORT_TWILIO, status=REPLIED, created_at=now)
     log.info("Inbound SMS handled: %s%s", kind.value,
              " (to the assistant)" if decision.to_assistant else "")
     return decision
+
+
+# A reminder counts as the text being answered for this long after it was sent.
+REMINDER_REPLY_WINDOW = dt.timedelta(hours=48)
+
+
+def reminded_recently(session: Session, phone: str, now: dt.datetime) -> bool:
+    """Whether a visit reminder went to ``phone`` within REMINDER_REPLY_WINDOW."""
+    return session.execute(select(Followup.id).where(
+        Followup.phone_e164 == phone, Followup.message_id.like("visit-%-reminder"),
+        Followup.status == "sent", Followup.sent_at >= now - REMINDER_REPLY_WINDOW)
+        .limit(1)).first() is not None
 
 
 def deliverable_replies(phone: str, bodies: list[str],

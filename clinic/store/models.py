@@ -295,7 +295,10 @@ class WebhookDelivery(Base):
 # --------------------------------------------------------------------------- staff console
 
 AUDIT_ACTIONS = ("login", "login_failed", "logout", "view", "take_over", "reply",
-                 "hand_back", "export", "locked", "handled", "assign")
+                 "hand_back", "export", "locked", "handled", "assign",
+                 # staff acting on a visit (migration 0006)
+                 "visit_confirm", "visit_decline", "visit_propose", "visit_cancel",
+                 "visit_treated", "visit_no_show")
 
 
 class StaffAccount(Base):
@@ -481,3 +484,34 @@ class Appointment(Base):
 
     def __repr__(self) -> str:
         return f"<Appointment {self.id} {self.state}>"
+
+
+# What happened to a visit, one row per change (migration 0006): the insights funnel counts
+# from this history, not from the current state alone (a visit confirmed and then cancelled
+# was confirmed). ``running_late`` and ``patient_confirmed`` change no state.
+VISIT_EVENT_KINDS = ("held", "pending_calendar", "confirmed", "declined", "cancelled",
+                     "expired", "failed", "moved", "treated", "no_show", "running_late",
+                     "patient_confirmed")
+VISIT_EVENT_ACTORS = ("patient", "staff", "system")
+
+
+class VisitEvent(Base):
+    """One change of a visit: who (patient, staff, system), what, when. No health details."""
+
+    __tablename__ = "visit_events"
+    __table_args__ = (
+        CheckConstraint(_one_of("kind", VISIT_EVENT_KINDS), name="kind"),
+        CheckConstraint(_one_of("actor", VISIT_EVENT_ACTORS), name="actor"),
+        Index("ix_visit_events_appointment_id", "appointment_id"),
+        Index("ix_visit_events_at", "at"),
+    )
+
+    id = Column(Integer, primary_key=True)
+    appointment_id = Column(Integer, ForeignKey("appointments.id"), nullable=False)
+    at = Column(UTCDateTime(), nullable=False, default=utcnow)
+    kind = Column(CleanString(20), nullable=False)
+    actor = Column(CleanString(10), nullable=False)
+    seen_by_staff = Column(Boolean, nullable=False, default=False)
+
+    def __repr__(self) -> str:
+        return f"<VisitEvent {self.appointment_id} {self.kind}>"

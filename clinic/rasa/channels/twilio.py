@@ -248,7 +248,8 @@ class TwilioVerifiedInput(InputChannel):
         if not decision.to_assistant:
             return twiml(decision.replies)
 
-        payload = await self._button_payload(request, phone, text)
+        payload = visit_payload(decision.visit_request) if decision.visit_request else \
+            await self._button_payload(request, phone, text)
         collector = CollectingOutputChannel()
         try:
             await on_new_message(UserMessage(payload or typed_text(text), collector, phone,
@@ -277,6 +278,13 @@ class TwilioVerifiedInput(InputChannel):
         if events is None:
             return None
         return button_for_reply(text, last_turn_buttons(events))
+
+
+def visit_payload(request: str) -> str:
+    """A reply to the visit reminder as the manage_visit intent with what it asks."""
+    from clinic.nlu.visit_request import INTENT
+
+    return f'/{INTENT}{{"visit_request": "{request}"}}'
 
 
 def last_turn_buttons(events: Any) -> list[dict[str, Any]]:

@@ -338,9 +338,26 @@ def test_funnel_and_rates(clinic_db: str, clinic_calendar: CalDAVCalendar) -> No
     assert moved.outcome == "held"
     rows = dict(appointments.visit_funnel(NOW, NOW + 7 * day, clinic_db))
     assert rows["Visits held"] == 4  # four people; the moved visit counts once
-    assert rows["… confirmed"] == 1 and rows["… no-show"] == 1
-    assert rows["… cancelled"] == 1
-    assert rows["Cancellation rate"] == "25%" and rows["No-show rate"] == "100%"
+    # counted from the history: the visit confirmed and then cancelled was confirmed too
+    assert rows["… confirmed"] == 2 and rows["… no-show"] == 1
+    assert rows["… cancelled"] == 1 and rows["… treated"] == 0
+    assert rows["Cancellation rate"] == "25%" and rows["No-show rate"] == "50%"
+    # staff confirm the moved visit and mark it treated once it has begun
+    assert moved.appointment_id is not None
+    appointments.confirm(sched, moved.appointment_id, now=NOW)
+    with pytest.raises(appointments.NotAllowed):
+        appointments.mark_treated(moved.appointment_id, now=NOW, url=clinic_db)
+    appointments.mark_treated(moved.appointment_id, now=TUESDAY_10 + 3 * day, url=clinic_db)
+    rows = dict(appointments.visit_funnel(NOW, NOW + 7 * day, clinic_db))
+    assert rows["… confirmed"] == 3 and rows["… treated"] == 1
+    assert state(clinic_db, moved.appointment_id) == "treated"
+    from clinic.store.db import read_scope
+    from clinic.store.models import VisitEvent
+    with read_scope(clinic_db) as session:
+        history = [(e.kind, e.actor) for e in session.execute(
+            select(VisitEvent).where(VisitEvent.appointment_id == ids[1])
+            .order_by(VisitEvent.id)).scalars()]
+    assert history == [("held", "system"), ("confirmed", "staff"), ("cancelled", "staff")]
 
 
 # ------------------------------------------------------------------ PostgreSQL (the cluster's)
