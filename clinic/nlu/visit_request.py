@@ -42,11 +42,11 @@ _LATE = re.compile(
 _CANCEL = re.compile(r"\b(?:cancel\w*|call (?:it )?off|drop (?:my|the) (?:appointment|visit))\b",
                      re.I)
 _CANT_COME = re.compile(r"\b(?:can'?t|cannot|can not|won'?t|will not|unable to|not able to)"
-                        r"\s+(?:make(?: it)?|come|attend|go|be there)\b", re.I)
+                        r"\s+(?:be able to\s+)?(?:make(?: it)?|come|attend|go|be there)\b", re.I)
 _MOVE = re.compile(
     r"\b(?:move|moving|reschedul\w*|re-?book|re-schedul\w*|change|changing|switch|push(?:ed)? "
     r"(?:it |back)|postpone|bring (?:it )?forward|another (?:day|time|date)|different "
-    r"(?:day|time|date)|earlier|later (?:time|day|date))\b", re.I)
+    r"(?:day|time|date)|earlier|later (?:time|day|date)|instead)\b", re.I)
 _NEXT = re.compile(
     r"^\s*(?:(?:ok(?:ay)?|so|and|great|thanks?|thank you|cool)[\s,!.]*)*"
     r"(?:what (?:happens|comes|do i do|should i do|now)(?: next| now)?|what'?s next|whats next|"

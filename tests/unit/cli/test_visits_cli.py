@@ -53,3 +53,8 @@ def test_list_confirm_propose_decline(configured: str, clinic_calendar: CalDAVCa
     assert clinic_calendar.events() == []
     assert main(["visits", "list", "--day", "2031-03-07"]) == 0
     assert "declined" in capsys.readouterr().out
+    from clinic.console.security import recent_audit
+    entries = [(e.action, e.staff_email.startswith("cli:")) for e in reversed(recent_audit())
+               if e.action.startswith("visit_")]
+    assert entries == [("visit_confirm", True), ("visit_propose", True),
+                       ("visit_decline", True)]

@@ -72,6 +72,13 @@ def test_week_view_and_confirm(configured: str, clinic_calendar: CalDAVCalendar,
             assert sender == "conv-+14155552671" and query.get("output_channel") == "socketio"
             assert "confirmed your Facial microneedling visit on Tuesday 4 March 2031" \
                 in events[0]["text"]
+            # the patient says they are running late: staff see it beside the visit
+            from clinic.services import visit_self_service
+            from clinic.services.visit_lookup import Owner
+            visit_self_service.note(Owner(sms_phone="+14155552671"), held.appointment_id,
+                                    "running_late", NOW, configured)
+            page = await (await client.get("/visits?day=2031-03-05&span=week")).text()
+            assert "patient running late" in page and "Treated" in page
             again = await client.post(f"/visits/{held.appointment_id}/confirm",
                                       data={"csrf_token": token, "day": "2031-03-05"},
                                       allow_redirects=False)
@@ -85,3 +92,10 @@ def test_week_view_and_confirm(configured: str, clinic_calendar: CalDAVCalendar,
 
     asyncio.run(scenario())
     assert [e["status"] for e in clinic_calendar.events()] == ["CONFIRMED"]
+    # staff visit actions are in the audit log, with who did them; the refused one too
+    from clinic.console.security import recent_audit
+    entries = [(e.action, e.staff_email, e.detail) for e in recent_audit()
+               if e.action.startswith("visit_")]
+    assert entries == [
+        ("visit_confirm", "a@clinic.example", f"visit {held.appointment_id}: refused"),
+        ("visit_confirm", "a@clinic.example", f"visit {held.appointment_id}: confirmed")]

@@ -474,3 +474,53 @@ def test_without_a_public_url_a_proxied_request_is_refused_with_a_clear_error(
         urllib.request.urlopen(request, timeout=30)
     assert refused.value.code == 403 and server.assistant.received == []
     assert any("twilio_webhook_public_url" in r.getMessage() for r in caplog.records)
+
+
+# --------------------------------------------------------------------------- reminder replies
+
+
+def _reminded(url: str, hours_ago: float) -> None:
+    """A visit reminder sent to PHONE ``hours_ago`` hours ago (with its booking request)."""
+    import datetime as dt
+
+    from clinic.rules.booking import BookingDraft
+    from clinic.services.booking import save_booking
+    from clinic.store.db import session_scope
+    from clinic.store.models import Followup, utcnow
+
+    kb = knowledge()
+    draft = BookingDraft(
+        name="Ada Test", phone_e164=PHONE, treatment="facial_microneedling",
+        preferred_times_text="friday", sms_consent=True,
+        sms_consent_wording=kb.clinic.sms_consent_wording, conversation_id="conv-r",
+        channel="socketio",
+        screening_answers={rule.id: "no" for rule in kb.screening.contraindications})
+    booking_id = save_booking(draft, kb, today=utcnow().date(), url=url).booking_id
+    sent = utcnow() - dt.timedelta(hours=hours_ago)
+    with session_scope() as session:
+        session.add(Followup(booking_id=booking_id, phone_e164=PHONE, body="reminder",
+                             message_id="visit-1-reminder", due_at=sent, status="sent",
+                             attempts=1, sent_at=sent))
+
+
+def test_replies_to_the_visit_reminder_reach_the_assistant_as_what_they_ask(
+        server: WebhookServer, sms_database: str) -> None:
+    _reminded(sms_database, hours_ago=2)
+    server.text("C")
+    server.text("yes")  # the reminder was the last text: "yes" confirms
+    server.text("R")
+    server.text("x")
+    assert server.assistant.texts() == [
+        '/manage_visit{"visit_request": "confirm"}', '/manage_visit{"visit_request": "confirm"}',
+        '/manage_visit{"visit_request": "move"}', '/manage_visit{"visit_request": "cancel"}']
+    # bare CANCEL keeps its carrier meaning: an opt-out, never seen by the assistant
+    server.text("CANCEL")
+    assert opted_out() is True and len(server.assistant.received) == 4
+
+
+def test_yes_long_after_a_reminder_is_an_ordinary_yes(server: WebhookServer,
+                                                      sms_database: str) -> None:
+    _reminded(sms_database, hours_ago=72)
+    server.text("yes")
+    server.text("C")  # a bare letter of the reminder still means it
+    assert server.assistant.texts() == ["yes", '/manage_visit{"visit_request": "confirm"}']
