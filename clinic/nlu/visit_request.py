@@ -213,6 +213,11 @@ def read_step_reply(step: str, text: str, offered: Sequence[dt.datetime], now: d
     button = _BUTTON_MEANING.get(text.split("{")[0].lower())
     if button is not None:
         return StepReply(button)
+    if text.startswith(f"/{INTENT}"):
+        # a reminder reply arriving at a prompt: "C"/"yes" agrees, "X" at the cancel
+        # question agrees too; anything else asks again
+        agrees = f'"{CONFIRM}"' in text or (step == CONFIRM_CANCEL and f'"{CANCEL}"' in text)
+        return StepReply(YES if agrees and step == CONFIRM_CANCEL else UNCLEAR)
     if step == MOVE_PICK:
         picked = choose(text, offered)
         if picked is not None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import datetime as dt
 import io
 import json
 import re
@@ -258,6 +259,50 @@ def test_the_lock_store_admits_one_holder_at_a_time_across_servers(cluster) -> N
     assert most_inside[0] == 1
     assert order == sorted(order) and len(set(order)) == 200  # tickets served in order
     assert not red.keys(f"clinic:lock:{conversation}*")  # nothing left behind
+
+
+# ---- appointments across replicas -------------------------------------------------------------
+
+def _book_until_offered(cluster, who: str, replica: int) -> list[dict]:
+    """A booking through one replica, up to the offered visit times (the buttons)."""
+    def say(text: str) -> list[dict]:
+        return via_replica(cluster, replica, who, text)
+
+    say("I want to book")
+    for _ in K.screening.contraindications:
+        say("/deny")
+    for text in ("Ana Lopez", f"(415) 555-{uuid.uuid4().int % 10000:04d}", "skip",
+                 '/inform{"treatment": "facial_microneedling"}', "next week mornings", "/affirm"):
+        say(text)
+    return [b for m in say("/affirm") for b in m.get("buttons", [])]
+
+
+def test_two_patients_picking_the_same_time_on_two_replicas_one_gets_it(
+        cluster, cluster_calendar) -> None:
+    """Issue 20: the same free time chosen at the same moment through replica 1 and replica
+    2; exactly one holds it (one event in the calendar), the other is offered the next ones."""
+    who = [sender("race1"), sender("race2")]
+    offers = [_book_until_offered(cluster, who[i], i) for i in (0, 1)]
+    assert offers[0] and offers[0][0]["payload"] == offers[1][0]["payload"], offers
+    wanted = offers[0][0]["payload"]
+    barrier = threading.Barrier(2)
+    results: list[list[dict]] = [[], []]
+
+    def pick(index: int) -> None:
+        barrier.wait()
+        results[index] = via_replica(cluster, index, who[index], wanted)
+
+    with ThreadPoolExecutor(2) as pool:
+        list(pool.map(pick, (0, 1)))
+    said = [texts(r) for r in results]
+    held = [i for i in (0, 1) if "I've reserved" in said[i]]
+    assert len(held) == 1, said
+    loser = 1 - held[0]
+    assert "was just taken" in said[loser], said[loser]
+    again = [b["payload"] for m in results[loser] for b in m.get("buttons", [])]
+    assert again and wanted not in again
+    starts = [dt.datetime.fromisoformat(e["start"]) for e in cluster_calendar.events()]
+    assert starts == [dt.datetime.fromisoformat(wanted)], starts
 
 
 # ---- socket.io across replicas --------------------------------------------------------------------

@@ -3,6 +3,7 @@ calendar, through the real Rasa and action servers (issue 20). Needs the trained
 
 from __future__ import annotations
 
+import datetime as dt
 import sqlite3
 import uuid
 from collections.abc import Iterator
@@ -69,3 +70,63 @@ def test_typed_booking_picks_a_real_free_time_and_staff_confirm_it(
     with sqlite3.connect(s.workdir / "clinic.db") as db:
         texts = db.execute("SELECT message_id, body FROM followups").fetchall()
     assert any(mid.endswith("-confirmed") and "confirmed for" in body for mid, body in texts)
+
+
+# ------------------------------------------------------------------ self-service (one's own visit)
+
+
+def _book_and_hold(s: Servers, who: str, phone: str) -> str:
+    """A typed booking through the REST channel with the first offered time held; its
+    reference."""
+    screen_all_no(s, who, "I want to book")
+    for text in ("Kim Ito", phone, "skip", "the facial one", "next week mornings", "yes"):
+        s.texts(who, text)
+    said = s.texts(who, "yes")
+    reference = said.split("Your reference is ")[1].split()[0].rstrip(".")
+    assert "I've reserved" in s.texts(who, "1")
+    return reference
+
+
+def _starts(calendar: CalDAVCalendar, reference: str) -> list[str]:
+    return [e["start"] for e in calendar.events() if reference in e["summary"]]
+
+
+def test_move_to_friday_and_cancel_by_sms_and_in_the_widget(
+        visit_servers: tuple[Servers, CalDAVCalendar]) -> None:
+    from tests.integration.test_integration_sms import post_sms
+
+    s, calendar = visit_servers
+    # booking A: moved by SMS (from the number on the booking), cancelled in the widget
+    who_a, phone_a = f"va-{uuid.uuid4().hex[:8]}", f"+1628555{uuid.uuid4().int % 10000:04d}"
+    ref_a = _book_and_hold(s, who_a, phone_a)
+    [before] = _starts(calendar, ref_a)
+    status, replies = post_sms(s, phone_a, "can I move my appointment to friday?")
+    assert status == 200 and "Reply 1 for Friday" in " ".join(replies), replies
+    status, replies = post_sms(s, phone_a, "1")
+    assert "moved to Friday" in " ".join(replies), replies
+    [after] = _starts(calendar, ref_a)
+    assert after != before and dt.datetime.fromisoformat(after).weekday() == 4
+    # another number gets nothing about it
+    _, replies = post_sms(s, f"+1628555{uuid.uuid4().int % 10000:04d}", "cancel my appointment")
+    assert ref_a not in " ".join(replies) and len(_starts(calendar, ref_a)) == 1
+    asked = s.texts(who_a, "cancel my appointment")
+    assert "Cancel your" in asked and ref_a in asked
+    assert "is cancelled" in s.texts(who_a, "yes")
+    assert _starts(calendar, ref_a) == []
+
+    # booking B: moved in the widget, cancelled by SMS with the reminder's X
+    who_b, phone_b = f"vb-{uuid.uuid4().hex[:8]}", f"+1628555{uuid.uuid4().int % 10000:04d}"
+    ref_b = _book_and_hold(s, who_b, phone_b)
+    [before] = _starts(calendar, ref_b)
+    offered = s.chat(who_b, "can I change my time to friday?")
+    buttons = [b for m in offered for b in m.get("buttons", [])]
+    assert buttons and all(b["title"].startswith("Friday") for b in buttons)
+    assert "moved to" in s.texts(who_b, buttons[0]["payload"])
+    [after] = _starts(calendar, ref_b)
+    assert after != before and dt.datetime.fromisoformat(after) == \
+        dt.datetime.fromisoformat(buttons[0]["payload"])
+    _, replies = post_sms(s, phone_b, "X")
+    assert "Cancel your" in " ".join(replies), replies
+    _, replies = post_sms(s, phone_b, "yes")
+    assert "is cancelled" in " ".join(replies), replies
+    assert _starts(calendar, ref_b) == []

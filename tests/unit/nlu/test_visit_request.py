@@ -98,6 +98,10 @@ def test_replies_at_each_step() -> None:
     assert V.read_step_reply(V.MOVE_WHEN, "blue", [], NOW, LA).meaning == V.UNCLEAR
     assert V.read_step_reply(V.CONFIRM_CANCEL, "yes cancel it", [], NOW, LA).meaning == V.YES
     assert V.read_step_reply(V.CONFIRM_CANCEL, "don't cancel", [], NOW, LA).meaning != V.YES
+    # a "yes" turned into the reminder's confirm payload still answers the cancel question
+    payload = '/manage_visit{"visit_request": "confirm"}'
+    assert V.read_step_reply(V.CONFIRM_CANCEL, payload, [], NOW, LA).meaning == V.YES
+    assert V.read_step_reply(V.MOVE_WHEN, payload, [], NOW, LA).meaning == V.UNCLEAR
     verify = V.read_step_reply(V.VERIFY, "MN-7K3Q9P 415 555 2671", [], NOW, LA)
     assert verify.meaning == V.IDENTITY
     assert V.read_step_reply(V.VERIFY, "MN-7K3Q9P", [], NOW, LA).meaning == V.PARTIAL_IDENTITY
