@@ -262,6 +262,10 @@ class ValidateManageVisitForm(FormValidationAction):
 
     async def validate_manage_reply(self, value: Any, dispatcher: CollectingDispatcher,
                                     tracker: Tracker, domain: DomainDict) -> dict[str, Any]:
+        if value is None or tracker.get_slot(REQUESTED_SLOT) != "manage_reply":
+            # the form's activation validates the slots action_manage_visit just cleared:
+            # nothing has been answered yet
+            return {"manage_reply": None}
         sched = scheduler()
         now = utcnow()
         step = tracker.get_slot("manage_step") or ""

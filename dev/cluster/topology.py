@@ -57,7 +57,8 @@ PROXY_SEES_DOWN_S = 6.0
 # Secrets every part must share; generated once per cluster folder when not in the env.
 SHARED_SECRETS = ("CLINIC_RASA_API_TOKEN", "CLINIC_ACTIONS_TOKEN", "CLINIC_SESSION_SECRET",
                   "CLINIC_CONSOLE_JWT_SECRET",
-                  "CLINIC_API_TOKEN", "CLINIC_POSTGRES_PASSWORD", "CLINIC_REDIS_PASSWORD")
+                  "CLINIC_API_TOKEN", "CLINIC_POSTGRES_PASSWORD", "CLINIC_REDIS_PASSWORD",
+                  "CLINIC_CALDAV_PASSWORD")
 
 
 @dataclass
@@ -73,6 +74,8 @@ class Ports:
     actions_listener: int = 6054
     actions: tuple[int, ...] = (6055, 6056)
     web: int = 6080
+    # The local CalDAV server (Radicale), when no clinic calendar is configured.
+    calendar: int = 6232
 
     @classmethod
     def free(cls, replicas: int = 2) -> Ports:
@@ -80,7 +83,8 @@ class Ports:
         return cls(proxy=free_port(), proxy_stats=free_port(), postgres=free_port(),
                    redis=free_port(), rasa=tuple(free_port() for _ in range(replicas)),
                    actions_listener=free_port(),
-                   actions=tuple(free_port() for _ in range(2)), web=free_port())
+                   actions=tuple(free_port() for _ in range(2)), web=free_port(),
+                   calendar=free_port())
 
 
 def load_secrets(path: Path) -> dict[str, str]:
@@ -214,11 +218,32 @@ class Cluster:
             raise
         return self
 
+    def _start_calendar(self, report: Callable[[str], object]) -> None:
+        """Both replicas need the clinic's calendar (issue 20): without a CLINIC_CALDAV_URL in
+        the environment, the local CalDAV server (Radicale, `make calendar-server`) runs with
+        its data in the cluster folder, as `make run` does in var/."""
+        if self.env.get("CLINIC_CALDAV_URL") or self.extra_env.get("CLINIC_CALDAV_URL"):
+            return
+        from dev import calendar_server
+
+        if not (calendar_server.RADICALE_VENV / "bin" / "python").exists():
+            report("No clinic calendar: `make calendar-server` installs the local one "
+                   "(booking requests are saved without times until then).")
+            return
+        report("Starting the local CalDAV calendar ...")
+        user, password = "clinic", self.secrets["CLINIC_CALDAV_PASSWORD"]
+        process, server = calendar_server.start(self.folder / "radicale", self.ports.calendar,
+                                                user, password, "clinic/practitioner")
+        self._calendar_process = process
+        self.env.update({"CLINIC_CALDAV_URL": server.calendar_url, "CLINIC_CALDAV_USER": user,
+                         "CLINIC_CALDAV_PASSWORD": password})
+
     def _check_ports_free(self) -> None:
         p = self.ports
         named = [("proxy", p.proxy), ("proxy status page", p.proxy_stats),
                  ("PostgreSQL", p.postgres), ("Redis", p.redis),
-                 ("actions listener", p.actions_listener), ("demo website", p.web)]
+                 ("actions listener", p.actions_listener), ("demo website", p.web),
+                 ("local calendar", p.calendar)]
         named += [(f"Rasa replica {i + 1}", port) for i, port in enumerate(p.rasa)]
         named += [(f"action server {i + 1}", port) for i, port in enumerate(p.actions)]
         busy = [f"{port} ({name})" for name, port in named if port_open(port)]
@@ -262,6 +287,7 @@ class Cluster:
         self.env.setdefault("CLINIC_TWILIO_WEBHOOK_PUBLIC_URL",
                             f"{self.url}/webhooks/twilio/webhook")
         self.env.update(self.extra_env)
+        self._start_calendar(report)
 
         report("Applying the clinic database's migrations ...")
         migrate = subprocess.run([str(VENV_BIN / "python"), "-c",
@@ -406,6 +432,13 @@ class Cluster:
             process = self.processes.get(name)
             if process:
                 process.stop(signal.SIGTERM, timeout=20)
+        calendar = getattr(self, "_calendar_process", None)
+        if calendar is not None and calendar.poll() is None:
+            calendar.terminate()
+            try:
+                calendar.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                calendar.kill()
         if self.redis:
             self.redis.stop()
         if self.postgres:

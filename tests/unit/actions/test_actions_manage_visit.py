@@ -206,3 +206,15 @@ def test_reminder_replies_confirm_and_cancel_over_sms(booked: dict[str, Any],
     assert "Cancel your" in said
     said, _ = reply("/affirm", SMS, slots)
     assert "is cancelled" in said and states(clinic_db) == ["cancelled"]
+
+
+def test_the_forms_activation_answers_nothing(booked: dict[str, Any], clinic_db: str) -> None:
+    """Rasa validates the slots action_manage_visit set when the form starts (the reply
+    cleared to None): that is no answer, and nothing is said or changed."""
+    _, slots = ask("can I move it to tuesday?", WIDGET)
+    tracker = make_tracker("can I move it to tuesday?", "manage_visit",
+                           slots={**slots, "requested_slot": None}, **WIDGET)
+    tracker.events.append({"event": "slot", "name": "manage_reply", "value": None})
+    events, dispatcher = run_action(ValidateManageVisitForm(), tracker)
+    assert texts(dispatcher) == "" and states(clinic_db) == ["held"]
+    assert slot_events(events).get("manage_reply") is None
