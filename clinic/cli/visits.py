@@ -37,6 +37,13 @@ def _day(text: str | None) -> dt.date:
         raise CommandError(f"not a date: {text!r} (write it like 2031-03-04)") from None
 
 
+def _note(row: appointments.VisitRow) -> str:
+    """Why staff must act, and what the patient did themselves (newest first)."""
+    told = [f"{appointments.PATIENT_NOTES.get(kind, kind)} {local_time(at)}"
+            for at, kind in row.patient_notes]
+    return "; ".join(part for part in (row.flagged, *told) if part)
+
+
 def cmd_list(args: argparse.Namespace) -> int:
     tz = settings().tz
     if args.week:
@@ -54,7 +61,8 @@ def cmd_list(args: argparse.Namespace) -> int:
     print(table(("id", "when", "state", "reference", "name", "treatment", "promotion", "screening",
                  "note"),
                 [(r.appointment_id, local_time(r.starts_at), r.state, r.reference, r.name,
-                  r.treatment, r.promotion, clip(r.screening_summary, 40), r.flagged) for r in rows],
+                  r.treatment, r.promotion, clip(r.screening_summary, 40), _note(r))
+                 for r in rows],
                 max_widths={4: 24, 8: 40}))
     print(f"\n{len(rows)} visit(s).")
     return EXIT_OK

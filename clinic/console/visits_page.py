@@ -32,9 +32,7 @@ NOTICES = {
     "no_show": "Marked as a no-show.",
     "treated": "Marked as treated.",
 }
-# How a patient's own change reads beside the visit.
-PATIENT_NOTES = {"cancelled": "patient cancelled", "moved": "patient moved it",
-                 "running_late": "patient running late", "patient_confirmed": "patient confirmed"}
+PATIENT_NOTES = appointments.PATIENT_NOTES
 
 
 def _first_day(request: web.Request) -> tuple[dt.date, int]:

@@ -583,6 +583,11 @@ def audit_staff_action(action: str, appointment_id: int, staff_id: int | None,
                                detail=f"visit {appointment_id}: {detail}"[:500]))
 
 
+# How a patient's own change reads beside the visit (console Visits page, `clinic visits list`).
+PATIENT_NOTES = {"cancelled": "patient cancelled", "moved": "patient moved it",
+                 "running_late": "patient running late", "patient_confirmed": "patient confirmed"}
+
+
 def patient_notes(appointment_ids: Sequence[int], url: str | None = None
                   ) -> dict[int, list[tuple[dt.datetime, str]]]:
     """What patients did to these visits themselves (cancelled, moved, running late,
