@@ -305,3 +305,52 @@ def test_postgresql_concurrent_saves_redeem_once(pg_url):
     with db.read_scope(pg_url) as session:
         assert len(session.execute(select(PromotionRedemption)).all()) == 1
         assert len(session.execute(select(BookingRequest)).all()) == workers
+
+
+def test_visit_history_migration_writes_the_known_history_and_allows_visit_audits(tmp_path):
+    """0006_visit_events on a database with visits: each gets its hold and current state as
+    history; the audit log accepts the staff's visit actions; and it downgrades cleanly."""
+    from alembic import command
+    from alembic.config import Config
+
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    engine = create_engine(url)
+
+    def to(revision: str, down: bool = False) -> None:
+        config = Config()
+        config.set_main_option("script_location", str(db.MIGRATIONS_DIR))
+        with engine.connect() as connection, connection.begin():
+            config.attributes["connection"] = connection
+            (command.downgrade if down else command.upgrade)(config, revision)
+
+    to("0005_appointments")
+    from sqlalchemy.orm import Session
+
+    from clinic.store.models import Appointment
+
+    now = "2031-03-03 16:00:00"
+    when = dt.datetime(2031, 3, 3, 16, tzinfo=UTC)
+    with Session(engine) as session, session.begin():  # the tables 0005 made, unchanged since
+        session.add(booking("MN-OLD222", id=1))
+        for visit_id, state in ((1, "confirmed"), (2, "held"), (3, "failed")):
+            session.add(Appointment(id=visit_id, booking_id=1, calendar_url=f"cal{visit_id}",
+                                    treatment="facial_microneedling", starts_at=when,
+                                    ends_at=when, buffer_minutes=15, state=state,
+                                    created_at=when, state_changed_at=when,
+                                    calendar_attempts=0))
+    to("head")
+    with engine.begin() as connection:
+        history = connection.execute(text(
+            "SELECT appointment_id, kind FROM visit_events ORDER BY appointment_id, id")).all()
+        connection.execute(text(
+            "INSERT INTO audit_log (at, staff_email, action, detail) "
+            "VALUES (:now, 'a@clinic.example', 'visit_confirm', 'visit 1: confirmed')"),
+            {"now": now})
+    assert [tuple(row) for row in history] == [(1, "held"), (1, "confirmed"), (2, "held"),
+                                              (3, "failed")]
+    to("0005_appointments", down=True)
+    assert "visit_events" not in inspect(engine).get_table_names()
+    with engine.begin() as connection, pytest.raises(IntegrityError):
+        connection.execute(text(
+            "INSERT INTO audit_log (at, staff_email, action, detail) "
+            "VALUES (:now, '', 'visit_confirm', '')"), {"now": now})
