@@ -113,7 +113,9 @@ _VISIT_VERB = re.compile(rf"\b{_MY}\s+(?:\w+\s+)?{_VISIT}\s+(?:\w+\s+){{0,3}}?"
 _ASKS_WHEN = re.compile(
     rf"\b(?:when|what (?:time|day|date)|which (?:day|time|date))(?:'s| is| was| are)\s+"
     rf"(?:{_MY}\s+)(?:\w+\s+)?{_VISIT}|\b(?:do|did) i (?:still )?(?:have|get) (?:an? )?"
-    r"(?:appointment|visit|booking)\b|\bre-?schedul\w*\b", re.I)
+    r"(?:appointment|visit|booking)\b|\bre-?schedul\w*\b|"
+    r"\b(?:when|what time|what day) (?:am i|was i|i'?m) (?:booked|booked in|coming in|due|"
+    r"scheduled|seeing you)\b", re.I)
 
 
 def about_own_visit(text: str) -> bool:

@@ -42,6 +42,7 @@ def test_the_change_wanted(text: str, wanted: str) -> None:
     "when is my appointment", "do I have an appointment with you", "I'm running late",
     "my appointment needs to be cancelled", "is my visit still on?", "I need to reschedule",
     "I can't make my appointment", "please move my facial booking to monday",
+    "when am I booked for", "what time am I coming in",
 ])
 def test_about_ones_own_visit(text: str) -> None:
     assert V.about_own_visit(text)
