@@ -28,7 +28,7 @@ from clinic.nlu import visit_request as V
 from clinic.nlu.visit_dialogue import default_window
 from clinic.rules.availability import Window, parse_window, spoken_slot
 from clinic.services import appointments, visit_self_service
-from clinic.services.visit_lookup import Owner, OwnVisit
+from clinic.services.visit_lookup import Owner, OwnVisit, find_by_reference
 from clinic.store.caldav_calendar import CalendarUnavailable
 from clinic.store.db import DatabaseUnavailable
 from clinic.store.models import utcnow
@@ -309,10 +309,16 @@ class ValidateManageVisitForm(FormValidationAction):
             return {"manage_reply": DONE}
         if reply.meaning == V.PARTIAL_IDENTITY:
             return {"manage_reply": None, "manage_note": "verify_both"}
-        if reply.meaning != V.IDENTITY or reply.identity is None:
+        identity = reply.identity
+        if reply.meaning != V.IDENTITY or identity is None or not identity.reference \
+                or not identity.phone:
             return {"manage_reply": None, "manage_note": "verify_help"}
-        owner = Owner(reference=reply.identity.reference, reference_phone=reply.identity.phone)
-        _, visits = await asyncio.to_thread(visit_self_service.find, [owner], utcnow())
+        owner = Owner(reference=identity.reference, reference_phone=identity.phone)
+        visits = await asyncio.to_thread(find_by_reference, identity.reference, identity.phone,
+                                         utcnow())
+        if visits is None:  # this reference failed too often, from any conversation
+            dispatcher.utter_message(text=k.say(M.MANAGE_VERIFY_LOCKED))
+            return {"manage_reply": DONE, "manage_attempts": MAX_ATTEMPTS}
         if not visits:
             attempts = int(tracker.get_slot("manage_attempts") or 0) + 1
             if attempts >= MAX_ATTEMPTS:
@@ -320,7 +326,7 @@ class ValidateManageVisitForm(FormValidationAction):
                 return {"manage_reply": DONE, "manage_attempts": attempts}
             return {"manage_reply": None, "manage_note": "verify_wrong",
                     "manage_attempts": attempts}
-        found = {"manage_ref": reply.identity.reference, "manage_phone": reply.identity.phone}
+        found = {"manage_ref": identity.reference, "manage_phone": identity.phone}
         request = tracker.get_slot("manage_request") or V.WHEN
         values = await act(request, tracker.get_slot("manage_text") or "", owner, visits,
                            dispatcher)

@@ -18,11 +18,22 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, func, select
 
 from clinic.rules.booking import normalize_phone, normalize_reference
-from clinic.store.db import read_scope
-from clinic.store.models import ACTIVE_APPOINTMENT_STATES, Appointment, BookingRequest
+from clinic.store.db import read_scope, session_scope
+from clinic.store.models import (
+    ACTIVE_APPOINTMENT_STATES,
+    Appointment,
+    BookingRequest,
+    LookupFailure,
+)
+
+# A reference typed with numbers that match nothing this many times within the window, from
+# any conversation, is not looked up again until the window has passed (the person is
+# given the clinic's phone number). Per conversation, actions/manage_visit.py allows fewer.
+REFERENCE_FAILURES = 5
+FAILURE_WINDOW = dt.timedelta(hours=1)
 
 
 @dataclass(frozen=True)
@@ -77,3 +88,34 @@ def own_visits(owner: Owner, now: dt.datetime, url: str | None = None) -> list[O
 def owns(owner: Owner, appointment_id: int, now: dt.datetime, url: str | None = None) -> bool:
     """Whether ``appointment_id`` is one of the person's own upcoming visits."""
     return any(v.appointment_id == appointment_id for v in own_visits(owner, now, url))
+
+
+def _key(reference: str) -> str:
+    import hashlib
+
+    return hashlib.sha256(normalize_reference(reference).encode()).hexdigest()
+
+
+def reference_locked(reference: str, now: dt.datetime, url: str | None = None) -> bool:
+    """Whether ``reference`` failed REFERENCE_FAILURES times within FAILURE_WINDOW."""
+    with read_scope(url) as session:
+        count = session.execute(select(func.count(LookupFailure.id)).where(
+            LookupFailure.key == _key(reference),
+            LookupFailure.at > now - FAILURE_WINDOW)).scalar_one()
+    return int(count) >= REFERENCE_FAILURES
+
+
+def find_by_reference(reference: str, phone: str, now: dt.datetime, url: str | None = None
+                      ) -> list[OwnVisit] | None:
+    """The visits of a reference typed with its mobile number; [] when the pair matches
+    nothing (counted); None when the reference is locked after too many failures (then even
+    the right pair is not looked up)."""
+    if reference_locked(reference, now, url):
+        return None
+    found = own_visits(Owner(reference=reference, reference_phone=phone), now, url)
+    if not found:
+        with session_scope(url) as session:
+            # only the window counts: older failures are deleted as new ones come
+            session.execute(delete(LookupFailure).where(LookupFailure.at <= now - FAILURE_WINDOW))
+            session.add(LookupFailure(key=_key(reference), at=now))
+    return found

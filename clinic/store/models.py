@@ -515,3 +515,16 @@ class VisitEvent(Base):
 
     def __repr__(self) -> str:
         return f"<VisitEvent {self.appointment_id} {self.kind}>"
+
+
+class LookupFailure(Base):
+    """A reference and mobile number typed together that matched no visit (migration 0006):
+    too many for one reference, from any conversation, and the assistant stops looking it up
+    for a while. The reference is kept only as a hash."""
+
+    __tablename__ = "visit_lookup_failures"
+    __table_args__ = (Index("ix_visit_lookup_failures_key_at", "key", "at"),)
+
+    id = Column(Integer, primary_key=True)
+    key = Column(CleanString(64), nullable=False)
+    at = Column(UTCDateTime(), nullable=False, default=utcnow)

@@ -218,3 +218,21 @@ def test_the_forms_activation_answers_nothing(booked: dict[str, Any], clinic_db:
     events, dispatcher = run_action(ValidateManageVisitForm(), tracker)
     assert texts(dispatcher) == "" and states(clinic_db) == ["held"]
     assert slot_events(events).get("manage_reply") is None
+
+
+def test_guessing_one_reference_from_many_conversations_is_limited(booked: dict[str, Any],
+                                                                    clinic_db: str) -> None:
+    """A new conversation per guess does not get round the limit: after five pairs with the
+    reference that matched nothing, even the right pair is not looked up for a while."""
+    for guess in range(5):
+        who = {"channel": "socketio", "sender": f"guesser-{guess}"}
+        _, slots = ask("when is my appointment?", who)
+        said, _ = reply(f"{booked['reference']} 415 555 01{guess:02d}", who, slots)
+        assert "couldn't find an upcoming visit" in said
+    who = {"channel": "socketio", "sender": "guesser-right"}
+    _, slots = ask("when is my appointment?", who)
+    said, _ = reply(f"{booked['reference']} 415 555 0132", who, slots)
+    assert "stop looking" in said and booked["reference"] not in said
+    # the conversation that booked is not affected
+    said, _ = ask("when is my appointment?", WIDGET)
+    assert booked["reference"] in said

@@ -1,10 +1,12 @@
-"""Visit history and staff visit actions in the audit log (issue 20).
+"""Visit history, staff visit actions in the audit log, failed visit look-ups (issue 20).
 
 The ``visit_events`` table keeps one row per change of a visit (held, confirmed, moved,
 cancelled, treated, no-show, running late ...), so the insights funnel counts what happened,
 not only the current state. The audit log gains the staff's visit actions.
 
 Existing visits get their history as far as it is known: the hold, and the state they are in.
+``visit_lookup_failures`` counts reference + number pairs that matched nothing (as a hash of
+the reference), so guessing is limited across conversations.
 
 Revision ID: 0006_visit_events
 Revises: 0005_appointments
@@ -60,6 +62,14 @@ def upgrade() -> None:
     )
     op.create_index("ix_visit_events_appointment_id", "visit_events", ["appointment_id"])
     op.create_index("ix_visit_events_at", "visit_events", ["at"])
+    op.create_table(
+        "visit_lookup_failures",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("key", sa.String(length=64), nullable=False),
+        sa.Column("at", sa.DateTime(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name="pk_visit_lookup_failures"),
+    )
+    op.create_index("ix_visit_lookup_failures_key_at", "visit_lookup_failures", ["key", "at"])
     op.execute(sa.text(
         "INSERT INTO visit_events (appointment_id, at, kind, actor, seen_by_staff) "
         "SELECT id, created_at, 'held', 'system', TRUE FROM appointments "
@@ -76,4 +86,5 @@ def downgrade() -> None:
     op.execute(sa.text("DELETE FROM audit_log WHERE action IN ("
                        + ", ".join(repr(a) for a in VISIT_ACTIONS) + ")"))
     _audit_actions(AUDIT_ACTIONS_BEFORE)
+    op.drop_table("visit_lookup_failures")
     op.drop_table("visit_events")
