@@ -62,6 +62,7 @@ from clinic.config.settings import settings
 from clinic.rules.booking import normalize_phone, phones_in_text
 from clinic.store.db import external_engine, flush_deleted, get_engine, read_scope, session_scope
 from clinic.store.models import (
+    Appointment,
     BookingRequest,
     Callback,
     ConversationRef,
@@ -72,6 +73,7 @@ from clinic.store.models import (
     SmsMessage,
     SmsOptOut,
     Takeover,
+    VisitEvent,
     WebhookDelivery,
     WidgetPresence,
 )
@@ -115,6 +117,7 @@ class ErasureReport:
     sms_messages: int = 0
     webhook_deliveries: int = 0
     opt_outs: int = 0
+    visits: int = 0
     conversations: int = 0
     conversation_events: int = 0
     references: list[str] = field(default_factory=list)
@@ -130,6 +133,7 @@ class ErasureReport:
             f"SMS messages:          {self.sms_messages}",
             f"webhook deliveries:    {self.webhook_deliveries}",
             f"SMS opt-out entries:   {self.opt_outs}",
+            f"visits:                {self.visits}",
             f"conversations:         {self.conversations} "
             f"({self.conversation_events} tracker events)",
         ]
@@ -456,6 +460,12 @@ def erase_person(
         report.webhook_deliveries = remove(WebhookDelivery, WebhookDelivery.id,
                                            found.webhook_delivery_ids)
         report.opt_outs = remove(SmsOptOut, SmsOptOut.phone_e164, found.opt_out_phones)
+        # Their visits and the visits' history (the calendar event carries only the
+        # reference and the treatment; staff delete it there if it is still upcoming).
+        visits = _ids(session, select(Appointment.id).where(
+            Appointment.booking_id.in_(found.booking_ids)))
+        remove(VisitEvent, VisitEvent.appointment_id, visits)
+        report.visits = remove(Appointment, Appointment.id, visits)
         report.bookings = remove(BookingRequest, BookingRequest.id, found.booking_ids)
         # The staff console's handles on these conversations (its audit log keeps only
         # opaque refs, which then lead nowhere).

@@ -329,3 +329,28 @@ def test_conversations_saved_by_rasa_itself_are_found(clinic_db):
     report = erase_person(phone=ADA["phone"], email=ADA["email"])
     assert report.conversations == 2
     assert set(tracker_senders(settings().tracker_store_url)) == {"web-other"}
+
+
+
+def test_a_person_with_visits_is_erased_with_them(stores, clinic_calendar):
+    """Visits (and their history) go with the booking request; nobody else's stay."""
+    from clinic.knowledge.appointments import load_rules
+    from clinic.rules.hours import parse_hours
+    from clinic.services import appointments
+    from clinic.store.db import read_scope
+
+    url, _ = stores
+    sched = appointments.Scheduler(calendar=clinic_calendar, rules=load_rules(),
+                                   hours=parse_hours("Monday to Friday 9 am to 6 pm"),
+                                   tz=dt.timezone.utc, url=url)
+    ada, grace = book(ADA, "web-ada-v"), book(GRACE, "web-grace-v")
+    start = dt.datetime(2026, 3, 12, 10, tzinfo=UTC)
+    for booking_id, when in ((ada, start), (grace, start + dt.timedelta(hours=3))):
+        held = appointments.hold(sched, booking_id, when, now=NOW)
+        assert held.outcome == "held"
+    report = erase_person(phone=ADA["phone"])
+    assert report.visits == 1 and report.bookings == 1
+    with read_scope(url) as session:
+        left = session.execute(select(models.Appointment.booking_id)).scalars().all()
+        history = session.execute(select(models.VisitEvent.appointment_id)).scalars().all()
+    assert left == [grace] and len(history) == 1
