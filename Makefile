@@ -40,7 +40,7 @@ $(STAMP): requirements.lock pyproject.toml tools/clinic_rasa_patches.pth
 	$(PY) -m pip --version | grep -q '^pip 24\.0 ' || $(PY) -m pip install --quiet "pip==24.0"
 	# Byte-compiled on both cores (compileall -j 0) rather than file by file by pip: 16,000
 	# files, 40 s of CPU. Never left to the first import: with PYTHONDONTWRITEBYTECODE set (as
-	# on CI here) every process would compile TensorFlow and Rasa again.
+	# in this machine's environment) every process would compile TensorFlow and Rasa again.
 	$(PY) -m pip install --quiet --no-compile -r requirements.lock
 	$(PY) -m compileall -q -j 0 $$($(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])') >/dev/null
 	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
