@@ -37,8 +37,12 @@ help:
 $(STAMP): requirements.lock pyproject.toml tools/clinic_rasa_patches.pth
 	@test -n "$(PYTHON310)" || { echo "Python 3.10 is required (Rasa 3.6.21 does not install on 3.11)"; exit 1; }
 	test -x $(PY) || $(PYTHON310) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade "pip==24.0"
-	$(PY) -m pip install --quiet -r requirements.lock
+	$(PY) -m pip --version | grep -q '^pip 24\.0 ' || $(PY) -m pip install --quiet "pip==24.0"
+	# Byte-compiled on both cores (compileall -j 0) rather than file by file by pip: 16,000
+	# files, 40 s of CPU. Never left to the first import: with PYTHONDONTWRITEBYTECODE set (as
+	# in this machine's environment) every process would compile TensorFlow and Rasa again.
+	$(PY) -m pip install --quiet --no-compile -r requirements.lock
+	$(PY) -m compileall -q -j 0 $$($(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])') >/dev/null
 	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
 	cp tools/clinic_rasa_patches.pth $$($(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/
 	touch $(STAMP)
@@ -130,21 +134,33 @@ browser:
 typecheck: $(STAMP)
 	$(MYPY)
 
+# What CI runs (.ci/run). The checks that take seconds come first (fail fast); then two jobs
+# at once on the two cores: the unit tests beside [mypy, data validation, training, the test
+# conversations] and the widget's build; then one pytest session for everything that starts
+# servers (the integration, browser and cluster tests share its servers, Radicale and cluster).
+# Timings: docs/testing.md.
 .PHONY: test
-test: $(STAMP) $(SPACY_MODEL)/meta.json widget browser cluster-deps calendar-server
+test: $(STAMP) browser cluster-deps calendar-server
 	$(PY) -m clinic.knowledge.check
 	$(PY) -m clinic.knowledge.domain_build
 	$(PY) -m tests.support.story_build
 	$(RUFF) check clinic actions tests dev
-	$(MAKE) --no-print-directory typecheck
-	$(RASA) data validate --fail-on-warnings
+	@# -o: the venv was made above; the sub-makes do not look at it again.
+	$(MAKE) --no-print-directory -o $(STAMP) -j2 --output-sync=target test-unit test-model widget
+	$(PY) -m pytest -q -m "integration or browser or cluster"
+
+.PHONY: test-unit
+test-unit: $(STAMP)
 	$(PY) -m pytest -q -m "not integration and not browser and not cluster"
-	$(MAKE) --no-print-directory train
-	# The test conversations (tests/test_*.yml), intents included. Plain `rasa test` also scores
-	# the training data against itself, which says little and took a minute and a half.
+
+# The test conversations (tests/test_*.yml), intents included. Plain `rasa test` also scores
+# the training data against itself, which says little and took a minute and a half.
+.PHONY: test-model
+test-model: $(STAMP)
+	$(MYPY)
+	$(RASA) data validate --fail-on-warnings
+	$(MAKE) --no-print-directory -o $(STAMP) train
 	$(RASA) test core --e2e --stories tests --fail-on-prediction-errors --no-plot
-	$(PY) -m pytest -q -m "integration or browser"
-	$(PY) -m pytest -q -m cluster
 
 # ---------------------------------------------------------------- evaluate
 # Two figures (docs/nlu-evaluation.md): the whole assistant on the real patient questions of

@@ -199,3 +199,18 @@ def assistant_servers(tmp_path_factory) -> Iterator[Servers]:
     work = tmp_path_factory.mktemp("servers")
     with running_servers(work, server_env(work)) as servers:
         yield servers
+
+
+@pytest.fixture(scope="session")
+def staff_console(assistant_servers):
+    """The staff console (``python -m clinic.console``) beside ``assistant_servers``, as
+    `make run` starts it, one for the session. Tests add the staff accounts they need
+    (``staff_console.add_staff``); a test that needs a console configured otherwise starts
+    its own with ``tests.support.console_server.start_console``."""
+    from tests.support.console_server import start_console
+
+    running = start_console(assistant_servers)
+    try:
+        yield running
+    finally:
+        running.stop()

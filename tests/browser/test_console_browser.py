@@ -19,20 +19,17 @@ from playwright.sync_api import Page, expect
 from test_widget import BOT, open_widget, say, session_id
 
 from dev.bench.console_seed import Conversation, write
-from tests.support.console_server import STAFF_PASSWORD, Console, start_console
+from tests.support.console_server import STAFF_PASSWORD, Console
 
 pytestmark = pytest.mark.browser
 STAFF_EMAIL = "anna@clinic.example"
 
 
 @pytest.fixture(scope="module")
-def console(assistant_servers) -> Iterator[Console]:
-    running = start_console(assistant_servers)
-    running.add_staff(STAFF_EMAIL, "Anna")
-    try:
-        yield running
-    finally:
-        running.stop()
+def console(staff_console) -> Console:
+    """The session's console (tests/conftest.py) with this module's member of staff."""
+    staff_console.add_staff(STAFF_EMAIL, "Anna")
+    return staff_console
 
 
 @pytest.fixture

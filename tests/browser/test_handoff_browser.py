@@ -24,7 +24,7 @@ from playwright.sync_api import Page, expect
 from test_widget import BOT, open_widget, say
 
 from dev.bench.console_seed import Conversation, write
-from tests.support.console_server import STAFF_PASSWORD, Console, start_console
+from tests.support.console_server import STAFF_PASSWORD, Console
 
 pytestmark = pytest.mark.browser
 STAFF_EMAIL = "mia@clinic.example"
@@ -34,13 +34,10 @@ WAIT = 20_000
 
 
 @pytest.fixture(scope="module")
-def console(assistant_servers) -> Iterator[Console]:
-    running = start_console(assistant_servers)
-    running.add_staff(STAFF_EMAIL, STAFF_NAME)
-    try:
-        yield running
-    finally:
-        running.stop()
+def console(staff_console) -> Console:
+    """The session's console (tests/conftest.py) with this module's member of staff."""
+    staff_console.add_staff(STAFF_EMAIL, STAFF_NAME)
+    return staff_console
 
 
 @pytest.fixture

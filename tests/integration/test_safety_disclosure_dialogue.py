@@ -13,20 +13,17 @@ conversation over Rasa's tracker API, so a case costs its own messages only.
 
 from __future__ import annotations
 
-import json
 import re
 import time
-import urllib.request
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
 
 from clinic.knowledge import messages as M
 from clinic.knowledge.kb import Outcome, knowledge
-from clinic.rasa.channels.rest import conversation_token
 from clinic.rules.screening import ANSWERS_SLOT, Answer, coerce_answer, evaluate
-from tests.conftest import TEST_SECRETS
 from tests.support.disclosures import (
     BEFORE,
     FORM_NAMES,
@@ -36,6 +33,7 @@ from tests.support.disclosures import (
     positions,
     ruled_out_by,
 )
+from tests.support.tracker_copy import TrackerApi
 
 pytestmark = pytest.mark.integration
 K = knowledge()
@@ -43,51 +41,10 @@ K = knowledge()
 SUITABLE = K.screening.outcomes[Outcome.ELIGIBLE].split(".")[1].strip()
 IF_IT_APPLIES = K.say(M.SAFETY_MENTION_HYPOTHETICAL, explanation="").strip().split(";")[0]
 QUESTION = re.compile(r"Question (\d+) of (\d+):")
+# Conversations checked at once (tests: the session's servers, two cores).
+CONCURRENT = 4
 BOOKING_STEPS = ("Ana Lopez", "(415) 555-0132", "skip",
                  '/inform{"treatment": "facial_microneedling"}', "tuesday afternoons", "/affirm")
-
-
-class Api:
-    def __init__(self, servers: Any) -> None:
-        self.s = servers
-        self.token = TEST_SECRETS["CLINIC_RASA_API_TOKEN"]
-
-    def _call(self, method: str, path: str, body: Any = None) -> Any:
-        data = json.dumps(body).encode() if body is not None else None
-        request = urllib.request.Request(
-            f"{self.s.rasa_url}{path}{'&' if '?' in path else '?'}token={self.token}",
-            data=data, method=method, headers={"Content-Type": "application/json"})
-        with urllib.request.urlopen(request, timeout=60) as response:
-            return json.loads(response.read() or b"null")
-
-    def tracker(self, who: str) -> dict:
-        return self._call("GET", f"/conversations/{who}/tracker?include_events=ALL")
-
-    def copy(self, events: list[dict]) -> str:
-        who = f"dd-{uuid.uuid4().hex[:10]}"
-        self._call("PUT", f"/conversations/{who}/tracker/events", events)
-        # A REST conversation under way is its caller's: the copy's caller is this test, which
-        # holds the token REST would have given it (rest.conversation_token).
-        self.s.conversation_tokens[who] = conversation_token(
-            "loopback", who, TEST_SECRETS["CLINIC_SESSION_SECRET"])
-        return who
-
-
-def slim(events: list[dict]) -> list[dict]:
-    """The events without what the dialogue does not read (intent rankings, buttons), so a
-    copy fits the server's 64 KB request limit."""
-    kept = []
-    for event in events:
-        event = dict(event)
-        if event.get("event") == "user":
-            parse = event.get("parse_data") or {}
-            event["parse_data"] = {"text": parse.get("text"), "intent": parse.get("intent"),
-                                   "entities": parse.get("entities") or []}
-        elif event.get("event") == "bot":
-            event["data"] = {}
-            event["metadata"] = {}
-        kept.append(event)
-    return kept
 
 
 def answer_no_until_done(s: Any, who: str, last: str) -> str:
@@ -103,20 +60,20 @@ def answer_no_until_done(s: Any, who: str, last: str) -> str:
 def prefixes(assistant_servers) -> dict[str, list[dict]]:
     """The recorded events before each position: "am I a good candidate?" and "no" to the
     questions before it; the booking summary after all "no" and the booking details."""
-    s, api = assistant_servers, Api(assistant_servers)
+    s, api = assistant_servers, TrackerApi(assistant_servers)
     recorded: dict[str, list[dict]] = {BEFORE: []}
     who = f"dd-prefix-{uuid.uuid4().hex[:8]}"
     text = s.texts(who, "am I a good candidate?")
     for number in range(1, len(K.screening.contraindications) + 1):
         assert f"Question {number} of" in text, text
-        recorded[str(number)] = slim(api.tracker(who)["events"])
+        recorded[str(number)] = api.record(who)
         text = s.texts(who, "no")
     assert "looks suitable" in text
     text = s.texts(who, "yes")
     for step in BOOKING_STEPS:
         text = s.texts(who, step)
     assert "Ana Lopez" in text and K.promotions[0].code in text, text  # the summary
-    recorded[SUMMARY] = slim(api.tracker(who)["events"])
+    recorded[SUMMARY] = api.record(who)
     return recorded
 
 
@@ -140,12 +97,14 @@ def test_the_sample_covers_every_contraindication_position_and_form() -> None:
 
 def test_a_disclosure_anywhere_never_ends_eligible_through_the_model(assistant_servers,
                                                                      prefixes) -> None:
-    s, api = assistant_servers, Api(assistant_servers)
-    failures = []
+    s, api = assistant_servers, TrackerApi(assistant_servers)
     started = time.monotonic()
     sample = cases()
-    for disclosure, where in sample:
-        who = api.copy(prefixes[where])
+
+    def check(case: tuple[Disclosure, str]) -> str | None:
+        """The conversation of one case; what went wrong, or None."""
+        disclosure, where = case
+        who = api.copy(prefixes[where], "dd")
         said = s.texts(who, disclosure.text)
         if where == BEFORE:
             said += "\n" + answer_no_until_done(s, who, s.texts(who, "am I a good candidate?"))
@@ -169,8 +128,12 @@ def test_a_disclosure_anywhere_never_ends_eligible_through_the_model(assistant_s
             problems.append("'if this applies to you' said")
         if SUITABLE in said:
             problems.append("told suitable after the disclosure")
-        if problems:
-            failures.append(f"{disclosure} at {where}: {problems}\n{said}")
+        return f"{disclosure} at {where}: {problems}\n{said}" if problems else None
+
+    # Independent conversations (each its own sender), a few at a time: while the Rasa server
+    # waits for the action server, another conversation's message is understood.
+    with ThreadPoolExecutor(max_workers=CONCURRENT) as pool:
+        failures = [f for f in pool.map(check, sample) if f]
     elapsed = time.monotonic() - started
     assert not failures, "\n\n".join(failures[:5]) + f"\n({len(failures)} of {len(sample)})"
     print(f"{len(sample)} conversations in {elapsed:.0f} s")

@@ -156,11 +156,14 @@ def test_websocket_upgrade_is_checked_too(channel_url: str) -> None:
 async def _converse(base: str, origin: str, session_id: object, text: str | None = None,
                     token: object = None, claimed: object = "confirmed",
                     request: dict | None = None, listen: float = 0.0,
+                    reply_wait: float = 1.5, until: str | None = None,
                     ) -> tuple[dict, list[dict]]:
     """Connect like the widget: ask for a session, optionally say something.
 
     Returns the confirmation (session id and token) and the bot messages received within
-    a second. ``claimed`` is the session id the message names (default: the confirmed one).
+    ``reply_wait`` seconds of saying it (it returns at the first one, or at the one whose
+    text is ``until``). ``claimed`` is the
+    session id the message names (default: the confirmed one).
     """
     import socketio
 
@@ -179,8 +182,8 @@ async def _converse(base: str, origin: str, session_id: object, text: str | None
         if text is not None:
             names = confirmation["session_id"] if claimed == "confirmed" else claimed
             await client.emit("user_uttered", {"message": text, "session_id": names})
-            for _ in range(15):
-                if replies:
+            for _ in range(round(reply_wait * 10)):
+                if replies and (until is None or until in texts(replies)):
                     break
                 await asyncio.sleep(0.1)
         return confirmation, replies
@@ -222,7 +225,11 @@ def test_a_widget_rejoining_gets_what_it_missed_once_with_the_same_ids(channel_u
     assert texts(live) == ["heard: no"]
     assert live[0]["id"] and isinstance(live[0]["ts"], float)
     session, token = first["session_id"], first["session_token"]
-    asyncio.run(_converse(channel_url, ALLOWED, session, "later", token=token))
+    # Stays until the reply (a loaded machine may take more than a second and a half; leaving
+    # earlier, the message could be lost with the connection, and the test would prove nothing).
+    _, later = asyncio.run(_converse(channel_url, ALLOWED, session, "later", token=token,
+                                     reply_wait=30, until="heard: later"))
+    assert "heard: later" in texts(later)
     # The reply goes out before the conversation is stored, as in Rasa: wait for the store.
     for _ in range(50):
         _, everything = asyncio.run(_converse(channel_url, ALLOWED, session, token=token,
