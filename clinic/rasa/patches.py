@@ -38,6 +38,13 @@ else in Rasa changes.
    apart from the events) and events of the last two turns only (``pending_offer``,
    ``slots_to_validate``); the call now carries the events of the last
    ``ACTION_EVENT_TURNS`` user turns, the rest of the tracker state unchanged.
+9. **Past dialogue states** (``rasa.shared.core.domain``): the policies ask for the states
+   of the whole session about seven times per message, and Rasa replays every event of the
+   session for each. The replay now resumes from the start of the conversation's latest
+   user turn when the history before it is unchanged (the same event objects); otherwise it
+   replays from the start as Rasa does. Likewise the tracker's applied events (a fold over
+   every event, about nine times per message) resume after the events of the last call
+   (``clinic/rasa/past_states.py``).
 """
 
 from __future__ import annotations
@@ -175,6 +182,18 @@ def _patch_agent(module: Any) -> None:
     patch_agent(module)
 
 
+def _patch_domain(module: Any) -> None:
+    from clinic.rasa.past_states import patch_domain
+
+    patch_domain(module)
+
+
+def _patch_trackers(module: Any) -> None:
+    from clinic.rasa.past_states import patch_trackers
+
+    patch_trackers(module)
+
+
 def _patch_run(module: Any) -> None:
     original = module.configure_app
     if getattr(original, "_clinic_patched", False):
@@ -204,6 +223,9 @@ PATCHES: dict[str, Callable[[Any], None]] = {
     "rasa.core.processor": _patch_processor,
     # 7. Unknown Host headers (DNS rebinding) get 421 from every route of the Rasa server.
     "rasa.core.run": _patch_run,
+    # 9. Past dialogue states resumed from the latest user turn (clinic/rasa/past_states.py).
+    "rasa.shared.core.domain": _patch_domain,
+    "rasa.shared.core.trackers": _patch_trackers,
 }
 
 
