@@ -45,6 +45,10 @@ else in Rasa changes.
    replays from the start as Rasa does. Likewise the tracker's applied events (a fold over
    every event, about nine times per message) resume after the events of the last call
    (``clinic/rasa/past_states.py``).
+10. **One kept-alive session per endpoint** (``rasa.utils.endpoints``): Rasa opened a new
+   HTTP session, and a new connection, for every call to the action server; the calls now
+   share one session per endpoint whose connections stay open between calls
+   (``clinic/rasa/http_session.py``).
 """
 
 from __future__ import annotations
@@ -194,6 +198,12 @@ def _patch_trackers(module: Any) -> None:
     patch_trackers(module)
 
 
+def _patch_endpoints(module: Any) -> None:
+    from clinic.rasa.http_session import patch_endpoints
+
+    patch_endpoints(module)
+
+
 def _patch_run(module: Any) -> None:
     original = module.configure_app
     if getattr(original, "_clinic_patched", False):
@@ -201,9 +211,15 @@ def _patch_run(module: Any) -> None:
 
     def configure_app(*args: Any, **kwargs: Any) -> Any:
         from clinic.rasa.channels.blueprint import guard_hosts
+        from clinic.rasa.http_session import close_sessions
 
         app = original(*args, **kwargs)
         guard_hosts(app)
+
+        async def close_http_sessions(*_: Any) -> None:
+            await close_sessions()
+
+        app.register_listener(close_http_sessions, "after_server_stop")
         return app
 
     configure_app._clinic_patched = True  # type: ignore[attr-defined]  # noqa: SLF001 - our marker
@@ -226,6 +242,8 @@ PATCHES: dict[str, Callable[[Any], None]] = {
     # 9. Past dialogue states resumed from the latest user turn (clinic/rasa/past_states.py).
     "rasa.shared.core.domain": _patch_domain,
     "rasa.shared.core.trackers": _patch_trackers,
+    # 10. One kept-alive HTTP session per endpoint (clinic/rasa/http_session.py).
+    "rasa.utils.endpoints": _patch_endpoints,
 }
 
 
