@@ -44,7 +44,8 @@ else in Rasa changes.
    user turn when the history before it is unchanged (the same event objects); otherwise it
    replays from the start as Rasa does. Likewise the tracker's applied events (a fold over
    every event, about nine times per message) resume after the events of the last call
-   (``clinic/rasa/past_states.py``).
+   (``clinic/rasa/past_states.py``). And a tracker's copy (before every action) is made from
+   its state instead of a replay of the session (``clinic/rasa/tracker_copy.py``).
 10. **One kept-alive session per endpoint** (``rasa.utils.endpoints``): Rasa opened a new
    HTTP session, and a new connection, for every call to the action server; the calls now
    share one session per endpoint whose connections stay open between calls
@@ -193,9 +194,11 @@ def _patch_domain(module: Any) -> None:
 
 
 def _patch_trackers(module: Any) -> None:
+    from clinic.rasa import tracker_copy
     from clinic.rasa.past_states import patch_trackers
 
     patch_trackers(module)
+    tracker_copy.patch_trackers(module)
 
 
 def _patch_endpoints(module: Any) -> None:
