@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import secrets
@@ -32,6 +33,7 @@ import tempfile
 import time
 import urllib.request
 from collections import defaultdict
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -108,7 +110,16 @@ def _instrument_stores(timings: Timings, agent: Any) -> None:
 
     wrap(agent.tracker_store, "retrieve", "tracker store: load")
     wrap(agent.tracker_store, "save", "tracker store: save")
-    wrap(agent.lock_store, "lock", "lock store")
+    lock = agent.lock_store.lock
+
+    @contextlib.asynccontextmanager
+    async def timed_lock(*args: Any, **kwargs: Any) -> AsyncIterator[Any]:
+        started = time.perf_counter()
+        async with lock(*args, **kwargs) as held:
+            timings.add("lock store: acquire", time.perf_counter() - started)
+            yield held
+
+    agent.lock_store.lock = timed_lock
 
 
 def _process_cpu_ms(pid: int) -> float:

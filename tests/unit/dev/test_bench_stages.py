@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 from typing import Any
 
 from dev.bench.report import STAGE_ROWS, stages_table
@@ -17,8 +19,9 @@ class Store:
     async def save(self, tracker: Any) -> None:
         return None
 
-    async def lock(self, sender: str) -> None:
-        return None
+    @contextlib.asynccontextmanager
+    async def lock(self, sender: str) -> AsyncIterator[str]:
+        yield sender
 
 
 class Agent:
@@ -34,6 +37,13 @@ def test_the_stores_are_timed_only_while_measuring() -> None:
     timings.on = True
     asyncio.run(agent.tracker_store.retrieve("b"))
     asyncio.run(agent.tracker_store.save(None))
+
+    async def locked() -> str:
+        async with agent.lock_store.lock("c") as held:
+            return str(held)
+
+    assert asyncio.run(locked()) == "c"
+    assert timings.calls["lock store: acquire"] == 1
     assert timings.calls["tracker store: load"] == 1 and timings.calls["tracker store: save"] == 1
     assert timings.ms["tracker store: load"] >= 9
 
