@@ -37,7 +37,10 @@ else in Rasa changes.
    limit. The clinic's actions read the slots, the latest message, the active loop (sent
    apart from the events) and events of the last two turns only (``pending_offer``,
    ``slots_to_validate``); the call now carries the events of the last
-   ``ACTION_EVENT_TURNS`` user turns, the rest of the tracker state unchanged.
+   ``ACTION_EVENT_TURNS`` user turns, the rest of the tracker state unchanged. Rasa also
+   sends the whole domain (responses included, most of a call's bytes) to every form
+   validation action (``validate_*``) whatever ``enable_selective_domain`` says; they get the
+   parts Rasa SDK's form validation reads (``VALIDATION_DOMAIN_KEYS``: the slots and forms).
 9. **Past dialogue states** (``rasa.shared.core.domain``): the policies ask for the states
    of the whole session about seven times per message, and Rasa replays every event of the
    session for each. The replay now resumes from the start of the conversation's latest
@@ -136,8 +139,39 @@ def recent_events(events: Iterable[Any], turns: int = ACTION_EVENT_TURNS) -> lis
     return kept
 
 
+# What Rasa SDK's form validation reads of the domain (``FormValidationAction``: the form's
+# required slots and ignored intents, the slots' mappings).
+VALIDATION_DOMAIN_KEYS = ("version", "slots", "forms")
+
+
+# id(domain) -> (the domain, it as a dict, the parts a form validation reads, the actions
+# declared with ``send_domain: true``). Keyed by identity: Rasa's Domain hashes by a
+# fingerprint of its whole content. A model's domain does not change once loaded.
+_DOMAIN_PARTS: dict[int, tuple[Any, dict[str, Any], dict[str, Any], frozenset[str]]] = {}
+
+
+def _domain_parts(domain: Any) -> tuple[dict[str, Any], dict[str, Any], frozenset[str]]:
+    """The domain as a dict, whole and as a form validation reads it, and the actions that
+    ask for it in domain.yml (built once per domain)."""
+    from rasa.shared.core.constants import ACTION_SHOULD_SEND_DOMAIN
+
+    kept = _DOMAIN_PARTS.get(id(domain))
+    if kept is None or kept[0] is not domain:
+        whole: dict[str, Any] = domain.as_dict()
+        asked = frozenset(
+            name for action in whole.get("actions", []) if isinstance(action, dict)
+            for name, config in action.items() if (config or {}).get(ACTION_SHOULD_SEND_DOMAIN))
+        kept = (domain, whole, {key: whole[key] for key in VALIDATION_DOMAIN_KEYS if key in whole},
+                asked)
+        if len(_DOMAIN_PARTS) >= 8:
+            _DOMAIN_PARTS.clear()
+        _DOMAIN_PARTS[id(domain)] = kept
+    return kept[1], kept[2], kept[3]
+
+
 def action_call_format(self: Any, tracker: Any, domain: Any) -> dict[str, Any]:
-    """Rasa's ``RemoteAction._action_call_format``, with the recent events only."""
+    """Rasa's ``RemoteAction._action_call_format``, with the recent events only, and, for the
+    form validation actions Rasa always sends the domain to, the parts they read."""
     import rasa
     from rasa.shared.core.trackers import EventVerbosity
 
@@ -145,9 +179,13 @@ def action_call_format(self: Any, tracker: Any, domain: Any) -> dict[str, Any]:
     state["events"] = [event.as_dict() for event in recent_events(tracker.events)]
     result: dict[str, Any] = {"next_action": self._name, "sender_id": tracker.sender_id,
                               "tracker": state, "version": rasa.__version__}
-    if (not self._is_selective_domain_enabled()
-            or domain.does_custom_action_explicitly_need_domain(self.name())):
+    if not self._is_selective_domain_enabled():
         result["domain"] = domain.as_dict()
+    elif domain.does_custom_action_explicitly_need_domain(self.name()):
+        whole, for_validation, asked = _domain_parts(domain)
+        # Rasa adds every ``validate_*`` action to this list itself; an action that asks
+        # for the domain in domain.yml (``send_domain: true``) still gets all of it.
+        result["domain"] = whole if self.name() in asked else for_validation
     return result
 
 
