@@ -5,6 +5,7 @@ turn 300 replays only the latest turn."""
 
 from __future__ import annotations
 
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -213,8 +214,9 @@ def test_a_call_at_turn_300_replays_only_the_latest_turn(monkeypatch: pytest.Mon
     assert states == rasa_states(DOMAIN, tracker)
 
 
-def test_equal_to_rasa_on_the_projects_stories_and_rules() -> None:
-    """Every story and rule of data/ and tests/, grown event by event on the real domain."""
+@cache
+def project_trackers() -> tuple[Domain, list[DialogueStateTracker]]:
+    """The project's domain, and every story and rule of data/ and tests/ as a tracker."""
     from rasa.shared.core.generator import TrainingDataGenerator
     from rasa.shared.importers.importer import TrainingDataImporter
 
@@ -222,9 +224,14 @@ def test_equal_to_rasa_on_the_projects_stories_and_rules() -> None:
         domain_path=str(ROOT / "domain.yml"),
         training_data_paths=[str(ROOT / "data"), *map(str, sorted(ROOT.glob("tests/test_*.yml")))])
     domain = importer.get_domain()
-    graph = importer.get_stories()
-    trackers = TrainingDataGenerator(graph, domain, augmentation_factor=0,
+    trackers = TrainingDataGenerator(importer.get_stories(), domain, augmentation_factor=0,
                                      remove_duplicates=False).generate()
+    return domain, trackers
+
+
+def test_equal_to_rasa_on_the_projects_stories_and_rules() -> None:
+    """Every story and rule of data/ and tests/, grown event by event on the real domain."""
+    domain, trackers = project_trackers()
     assert len(trackers) > 100
     compared = sum(grow_and_compare(domain, list(t.events), sender=f"s{i}")
                    for i, t in enumerate(trackers))

@@ -4,7 +4,6 @@ rule of the project grown event by event; and independent of the original."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from rasa.shared.core.domain import Domain
@@ -12,9 +11,7 @@ from rasa.shared.core.events import ActionExecuted, Event, SlotSet
 from rasa.shared.core.trackers import DialogueStateTracker
 
 from clinic.rasa.tracker_copy import tracker_copy
-from tests.unit.rasa.test_past_states import DOMAIN, session
-
-ROOT = Path(__file__).resolve().parents[3]
+from tests.unit.rasa.test_past_states import DOMAIN, project_trackers, session
 
 
 def rasa_copy(tracker: DialogueStateTracker) -> DialogueStateTracker:
@@ -68,15 +65,7 @@ def test_the_copy_is_independent_of_the_original() -> None:
 
 
 def test_equal_to_rasas_copy_on_the_projects_stories_and_rules() -> None:
-    from rasa.shared.core.generator import TrainingDataGenerator
-    from rasa.shared.importers.importer import TrainingDataImporter
-
-    importer = TrainingDataImporter.load_from_dict(
-        domain_path=str(ROOT / "domain.yml"),
-        training_data_paths=[str(ROOT / "data"), *map(str, sorted(ROOT.glob("tests/test_*.yml")))])
-    domain = importer.get_domain()
-    trackers = TrainingDataGenerator(importer.get_stories(), domain, augmentation_factor=0,
-                                     remove_duplicates=False).generate()
+    domain, trackers = project_trackers()
     compared = sum(grow_and_compare(domain, list(t.events), sender=f"s{i}")
                    for i, t in enumerate(trackers))
     assert compared > 1_000
