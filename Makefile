@@ -85,8 +85,11 @@ $(MODEL_STAMP): $(STAMP) $(TRAIN_INPUTS) | $(SPACY_MODEL)/meta.json
 .PHONY: train
 train: domain.yml $(SPACY_MODEL)/meta.json $(MODEL_STAMP)
 
-# domain.yml's responses are written from knowledge/messages.yml (clinic/knowledge/domain_build.py).
-domain.yml: knowledge/messages.yml clinic/knowledge/messages.py clinic/knowledge/domain_build.py | $(STAMP)
+# domain.yml's responses are written from knowledge/messages.yml, and the FAQ topics' answers
+# from knowledge/topics.yml (clinic/knowledge/domain_build.py).
+domain.yml: knowledge/messages.yml clinic/knowledge/messages.py clinic/knowledge/domain_build.py \
+		knowledge/topics.yml knowledge/references.yml knowledge/clinic.yml \
+		clinic/knowledge/topic_answers.py | $(STAMP)
 	$(PY) -m clinic.knowledge.domain_build
 
 .PHONY: domain

@@ -13,9 +13,10 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from clinic.config.settings import settings
 from clinic.knowledge import messages as M
-from clinic.knowledge.kb import OUTCOME_ELIGIBLE, OUTCOME_INCOMPLETE, Knowledge, Topic, knowledge
+from clinic.knowledge.kb import OUTCOME_ELIGIBLE, OUTCOME_INCOMPLETE, Knowledge, knowledge
 from clinic.knowledge.medicines import add_noted, say_list, things_to_note
 from clinic.knowledge.questions import patient_questions, render_answer
+from clinic.knowledge.topic_answers import render_topic, topic_buttons
 from clinic.nlu.callback import (
     ASK_KEY,
     ASKED,
@@ -49,30 +50,6 @@ QUESTION_START = re.compile(
 def kb() -> Knowledge:
     """The clinic's knowledge (loaded and checked once per process)."""
     return knowledge()
-
-
-def citation(sources: tuple[str, ...], k: Knowledge) -> str:
-    """A short, readable citation line, e.g. "Source: Majid, 2014"."""
-    names = [k.references[s].short for s in sources]
-    if not names:
-        return ""
-    return k.say(M.COMMON_SOURCE if len(names) == 1 else M.COMMON_SOURCES,
-                 names="; ".join(names))
-
-
-def render_topic(topic: Topic, k: Knowledge) -> str:
-    """The answer to a topic, with its citation (or the full reference list)."""
-    text = k.fill(topic.answer)
-    if topic.list_references:
-        refs = "\n".join(f"• {ref.citation}" for ref in k.references.values())
-        return f"{text}\n{refs}"
-    return f"{text}\n{citation(topic.sources, k)}"
-
-
-def topic_buttons(topic: Topic, k: Knowledge) -> list[dict[str, str]]:
-    """Follow-up buttons for a topic's related topics."""
-    return [{"title": k.topic(related).title, "payload": f"/{k.topic(related).intent}"}
-            for related in topic.related]
 
 
 def latest_intent(tracker: Tracker) -> tuple[str | None, float]:

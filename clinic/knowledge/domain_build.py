@@ -1,10 +1,15 @@
-"""Write domain.yml's ``responses:`` section from ``knowledge/messages.yml``.
+"""Write domain.yml's ``responses:`` section from ``knowledge/messages.yml`` and ``knowledge/topics.yml``.
 
 The utter_* responses Rasa sends are patient-facing sentences, so they are written in
 ``knowledge/messages.yml`` (group ``responses``) like every other sentence, and copied into
 domain.yml, where Rasa reads them, by ``make domain`` (run by ``make train`` and
 ``make test``). The clinic placeholders ({clinic_phone}, ...) are filled here; a placeholder
 naming a domain slot is left for Rasa to fill; any other placeholder is refused.
+
+Each FAQ topic of ``knowledge/topics.yml`` also gets its response, ``utter_topic_<id>``: the
+fixed answer with its citation and follow-up buttons (``clinic.knowledge.topic_answers``),
+which data/rules.yml sends for the topic's intent, so a fixed answer costs no round trip to
+the action server.
 
     python -m clinic.knowledge.domain_build           # rewrite domain.yml's responses
     python -m clinic.knowledge.domain_build --check   # exit 1 if domain.yml is out of date
@@ -22,6 +27,7 @@ import yaml
 
 from clinic.knowledge.kb import PROJECT_ROOT, Knowledge, KnowledgeError, load_knowledge
 from clinic.knowledge.messages import RESPONSE_PLACEHOLDERS, STANDARD_PLACEHOLDERS
+from clinic.knowledge.topic_answers import render_topic, response_name, topic_buttons
 
 DOMAIN = PROJECT_ROOT / "domain.yml"
 MARKER = "# ---- generated from knowledge/messages.yml"
@@ -55,6 +61,27 @@ def _render_text(k: Knowledge, text: str, slots: set[str] | frozenset[str], wher
     return _FIELD.sub(fill, text)
 
 
+def topic_responses(k: Knowledge) -> dict[str, list[dict[str, Any]]]:
+    """One response per FAQ topic of knowledge/topics.yml: its fixed answer, citation and
+    follow-up buttons, sent by Rasa itself (data/rules.yml) with no call to the action server."""
+    responses: dict[str, list[dict[str, Any]]] = {}
+    for topic in k.topics:
+        name = response_name(topic)
+        if name in k.responses:
+            raise DomainBuildError(f"knowledge/messages.yml: the response {name} is the name of "
+                                   f"the answer to the topic '{topic.id}' (knowledge/topics.yml)")
+        text = render_topic(topic, k)
+        if _FIELD.search(text):
+            raise DomainBuildError(f"knowledge/topics.yml: topic '{topic.id}': braces left in "
+                                   "its answer would be read by Rasa as a slot to fill")
+        variant: dict[str, Any] = {"text": text}
+        buttons = topic_buttons(topic, k)
+        if buttons:
+            variant["buttons"] = buttons
+        responses[name] = [variant]
+    return responses
+
+
 def responses_section(k: Knowledge, hand_written: str) -> str:
     """The generated tail of domain.yml: the marker comment and the responses mapping."""
     slots = _slots(hand_written)
@@ -68,6 +95,7 @@ def responses_section(k: Knowledge, hand_written: str) -> str:
                                            f"responses.{name} variant {number}")
             rendered.append(variant)
         responses[name] = rendered
+    responses.update(topic_responses(k))
     body = yaml.safe_dump({"responses": responses}, sort_keys=False, allow_unicode=True,
                           width=92, default_flow_style=False)
     return HEADER + body
@@ -105,7 +133,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if current != wanted:
         args.domain.write_text(wanted, encoding="utf-8")
-        print(f"domain.yml: wrote {len(k.responses)} responses from knowledge/messages.yml.")
+        print(f"domain.yml: wrote {len(k.responses)} responses from knowledge/messages.yml "
+              f"and {len(k.topics)} from knowledge/topics.yml.")
     return 0
 
 

@@ -37,7 +37,22 @@ else in Rasa changes.
    limit. The clinic's actions read the slots, the latest message, the active loop (sent
    apart from the events) and events of the last two turns only (``pending_offer``,
    ``slots_to_validate``); the call now carries the events of the last
-   ``ACTION_EVENT_TURNS`` user turns, the rest of the tracker state unchanged.
+   ``ACTION_EVENT_TURNS`` user turns, the rest of the tracker state unchanged. Rasa also
+   sends the whole domain (responses included, most of a call's bytes) to every form
+   validation action (``validate_*``) whatever ``enable_selective_domain`` says; they get the
+   parts Rasa SDK's form validation reads (``VALIDATION_DOMAIN_KEYS``: the slots and forms).
+9. **Past dialogue states** (``rasa.shared.core.domain``): the policies ask for the states
+   of the whole session about seven times per message, and Rasa replays every event of the
+   session for each. The replay now resumes from the start of the conversation's latest
+   user turn when the history before it is unchanged (the same event objects); otherwise it
+   replays from the start as Rasa does. Likewise the tracker's applied events (a fold over
+   every event, about nine times per message) resume after the events of the last call
+   (``clinic/rasa/past_states.py``). And a tracker's copy (before every action) is made from
+   its state instead of a replay of the session (``clinic/rasa/tracker_copy.py``).
+10. **One kept-alive session per endpoint** (``rasa.utils.endpoints``): Rasa opened a new
+   HTTP session, and a new connection, for every call to the action server; the calls now
+   share one session per endpoint whose connections stay open between calls
+   (``clinic/rasa/http_session.py``).
 """
 
 from __future__ import annotations
@@ -124,8 +139,39 @@ def recent_events(events: Iterable[Any], turns: int = ACTION_EVENT_TURNS) -> lis
     return kept
 
 
+# What Rasa SDK's form validation reads of the domain (``FormValidationAction``: the form's
+# required slots and ignored intents, the slots' mappings).
+VALIDATION_DOMAIN_KEYS = ("version", "slots", "forms")
+
+
+# id(domain) -> (the domain, it as a dict, the parts a form validation reads, the actions
+# declared with ``send_domain: true``). Keyed by identity: Rasa's Domain hashes by a
+# fingerprint of its whole content. A model's domain does not change once loaded.
+_DOMAIN_PARTS: dict[int, tuple[Any, dict[str, Any], dict[str, Any], frozenset[str]]] = {}
+
+
+def _domain_parts(domain: Any) -> tuple[dict[str, Any], dict[str, Any], frozenset[str]]:
+    """The domain as a dict, whole and as a form validation reads it, and the actions that
+    ask for it in domain.yml (built once per domain)."""
+    from rasa.shared.core.constants import ACTION_SHOULD_SEND_DOMAIN
+
+    kept = _DOMAIN_PARTS.get(id(domain))
+    if kept is None or kept[0] is not domain:
+        whole: dict[str, Any] = domain.as_dict()
+        asked = frozenset(
+            name for action in whole.get("actions", []) if isinstance(action, dict)
+            for name, config in action.items() if (config or {}).get(ACTION_SHOULD_SEND_DOMAIN))
+        kept = (domain, whole, {key: whole[key] for key in VALIDATION_DOMAIN_KEYS if key in whole},
+                asked)
+        if len(_DOMAIN_PARTS) >= 8:
+            _DOMAIN_PARTS.clear()
+        _DOMAIN_PARTS[id(domain)] = kept
+    return kept[1], kept[2], kept[3]
+
+
 def action_call_format(self: Any, tracker: Any, domain: Any) -> dict[str, Any]:
-    """Rasa's ``RemoteAction._action_call_format``, with the recent events only."""
+    """Rasa's ``RemoteAction._action_call_format``, with the recent events only, and, for the
+    form validation actions Rasa always sends the domain to, the parts they read."""
     import rasa
     from rasa.shared.core.trackers import EventVerbosity
 
@@ -133,9 +179,13 @@ def action_call_format(self: Any, tracker: Any, domain: Any) -> dict[str, Any]:
     state["events"] = [event.as_dict() for event in recent_events(tracker.events)]
     result: dict[str, Any] = {"next_action": self._name, "sender_id": tracker.sender_id,
                               "tracker": state, "version": rasa.__version__}
-    if (not self._is_selective_domain_enabled()
-            or domain.does_custom_action_explicitly_need_domain(self.name())):
+    if not self._is_selective_domain_enabled():
         result["domain"] = domain.as_dict()
+    elif domain.does_custom_action_explicitly_need_domain(self.name()):
+        whole, for_validation, asked = _domain_parts(domain)
+        # Rasa adds every ``validate_*`` action to this list itself; an action that asks
+        # for the domain in domain.yml (``send_domain: true``) still gets all of it.
+        result["domain"] = whole if self.name() in asked else for_validation
     return result
 
 
@@ -175,6 +225,26 @@ def _patch_agent(module: Any) -> None:
     patch_agent(module)
 
 
+def _patch_domain(module: Any) -> None:
+    from clinic.rasa.past_states import patch_domain
+
+    patch_domain(module)
+
+
+def _patch_trackers(module: Any) -> None:
+    from clinic.rasa import tracker_copy
+    from clinic.rasa.past_states import patch_trackers
+
+    patch_trackers(module)
+    tracker_copy.patch_trackers(module)
+
+
+def _patch_endpoints(module: Any) -> None:
+    from clinic.rasa.http_session import patch_endpoints
+
+    patch_endpoints(module)
+
+
 def _patch_run(module: Any) -> None:
     original = module.configure_app
     if getattr(original, "_clinic_patched", False):
@@ -182,9 +252,15 @@ def _patch_run(module: Any) -> None:
 
     def configure_app(*args: Any, **kwargs: Any) -> Any:
         from clinic.rasa.channels.blueprint import guard_hosts
+        from clinic.rasa.http_session import close_sessions
 
         app = original(*args, **kwargs)
         guard_hosts(app)
+
+        async def close_http_sessions(*_: Any) -> None:
+            await close_sessions()
+
+        app.register_listener(close_http_sessions, "after_server_stop")
         return app
 
     configure_app._clinic_patched = True  # type: ignore[attr-defined]  # noqa: SLF001 - our marker
@@ -204,6 +280,11 @@ PATCHES: dict[str, Callable[[Any], None]] = {
     "rasa.core.processor": _patch_processor,
     # 7. Unknown Host headers (DNS rebinding) get 421 from every route of the Rasa server.
     "rasa.core.run": _patch_run,
+    # 9. Past dialogue states resumed from the latest user turn (clinic/rasa/past_states.py).
+    "rasa.shared.core.domain": _patch_domain,
+    "rasa.shared.core.trackers": _patch_trackers,
+    # 10. One kept-alive HTTP session per endpoint (clinic/rasa/http_session.py).
+    "rasa.utils.endpoints": _patch_endpoints,
 }
 
 

@@ -19,13 +19,14 @@ database does (:mod:`clinic.store.db`). Erasure and purge empty the WAL file aft
 
 **The last conversations loaded, kept in memory** (:class:`TrackerCache`). Turning a
 conversation's rows back into a tracker (JSON, then every event rebuilt) is the part of a
-turn that grows most with the conversation: about 45 ms at turn 300. The store keeps the
-events of the trackers it loaded or saved, with the conversation's *mark*: the highest
+turn that grows most with the conversation: about 45 ms at turn 300. The store keeps a
+copy of the trackers it loaded or saved, with the conversation's *mark*: the highest
 event id and the number of its rows in the database. ``retrieve`` always reads the mark
-first (one indexed query) and uses the kept events only if the mark is unchanged, so a
+first (one indexed query) and hands out a copy of the kept tracker (made from its state,
+no replay: ``clinic.rasa.tracker_copy``) only if the mark is unchanged, so a
 message handled by another replica, a take-over, an erasure or a purge in between makes it
 load from the database as before: a cache can never serve a stale conversation. A save
-keeps its events only when no other writer added rows meanwhile (checked within the save's
+keeps its tracker only when no other writer added rows meanwhile (checked within the save's
 transaction) and it did not start a new session (the database then returns the new session
 alone).
 """
@@ -75,7 +76,7 @@ Mark = tuple[int | None, int]
 @dataclass(frozen=True)
 class Kept:
     mark: Mark
-    events: tuple[Event, ...]
+    tracker: DialogueStateTracker  # the store's own copy: never handed out, never changed
 
 
 class TrackerCache:
@@ -88,7 +89,7 @@ class TrackerCache:
         self.hits = 0
         self.misses = 0
 
-    def get(self, sender_id: str, mark: Mark) -> tuple[Event, ...] | None:
+    def get(self, sender_id: str, mark: Mark) -> DialogueStateTracker | None:
         with self._lock:
             kept = self._entries.get(sender_id)
             if kept is None or kept.mark != mark:
@@ -96,11 +97,13 @@ class TrackerCache:
                 return None
             self._entries.move_to_end(sender_id)
             self.hits += 1
-            return kept.events
+            return kept.tracker
 
-    def put(self, sender_id: str, mark: Mark, events: tuple[Event, ...]) -> None:
+    def put(self, sender_id: str, mark: Mark, tracker: DialogueStateTracker) -> None:
+        """Keep a copy of ``tracker`` as the conversation at ``mark``."""
+        kept = kept_copy(tracker)
         with self._lock:
-            self._entries[sender_id] = Kept(mark, events)
+            self._entries[sender_id] = Kept(mark, kept)
             self._entries.move_to_end(sender_id)
             while len(self._entries) > self.size:
                 self._entries.popitem(last=False)
@@ -137,16 +140,16 @@ class ClinicSQLTrackerStore(SQLTrackerStore):
         """The latest session's tracker: from memory if the database's mark is unchanged."""
         with self.session_scope() as session:
             mark = self._mark(session, sender_id)
-        events = self.cache.get(sender_id, mark)
-        if events is not None and self.domain:
-            return DialogueStateTracker.from_events(sender_id, list(events), self.domain.slots)
+        kept = self.cache.get(sender_id, mark)
+        if kept is not None and self.domain:
+            return kept_copy(kept)
         tracker = await super().retrieve(sender_id)
         if tracker is None:
             self.cache.drop(sender_id)
         else:
             # Rows added after the mark was read make the next mark differ: a miss, never
             # a stale hit.
-            self.cache.put(sender_id, mark, tuple(tracker.events))
+            self.cache.put(sender_id, mark, tracker)
         return tracker
 
     async def save(self, tracker: DialogueStateTracker) -> None:
@@ -170,7 +173,7 @@ class ClinicSQLTrackerStore(SQLTrackerStore):
                     and not any(isinstance(e, SessionStarted) for e in added)
                     and sum(isinstance(e, SessionStarted) for e in tracker.events) <= 1)
         if keep:
-            self.cache.put(sender_id, after, tuple(tracker.events))
+            self.cache.put(sender_id, after, tracker)
 
     def _row(self, sender_id: str, event: Event) -> Any:
         """Rasa's row for one event (as ``SQLTrackerStore.save`` writes it)."""
@@ -179,6 +182,17 @@ class ClinicSQLTrackerStore(SQLTrackerStore):
         return self.SQLEvent(sender_id=sender_id, type_name=event.type_name,
                              timestamp=data.get("timestamp"), intent_name=intent,
                              action_name=data.get("name"), data=json.dumps(data))
+
+
+def kept_copy(tracker: DialogueStateTracker) -> DialogueStateTracker:
+    """A copy of a tracker as Rasa rebuilds it from the database's events: the same events
+    and state, with no model, assistant or sender source (``clinic.rasa.tracker_copy``:
+    made from the tracker's state, with no replay of its events)."""
+    duplicate = tracker.copy()
+    duplicate.model_id = None
+    duplicate.assistant_id = None
+    duplicate.sender_source = None
+    return duplicate
 
 
 def sqlite_engine(url: Any) -> sa.engine.Engine:

@@ -20,6 +20,7 @@ import uuid
 from statistics import median
 from typing import Any
 
+from dev.bench.load import CONVERSATION_TOKENS
 from dev.bench.servers import (
     Assistant,
 )
@@ -37,12 +38,22 @@ GOAL_GROWTH = 1.3
 
 
 def post(url: str, sender: str, text: str, timeout_s: float = 120) -> tuple[float, list[str]]:
-    """Send one message; (latency in seconds, reply texts)."""
+    """Send one message; (latency in seconds, reply texts).
+
+    The clinic's REST channel gives a conversation a token with its first reply, which
+    later messages send back (``X-Conversation-Token``), as the widget does.
+    """
     body = json.dumps({"sender": sender, "message": text}).encode()
+    headers = {"Content-Type": "application/json"}
+    if sender in CONVERSATION_TOKENS:
+        headers["X-Conversation-Token"] = CONVERSATION_TOKENS[sender]
     request = urllib.request.Request(url, data=body,  # noqa: S310 - a loopback URL
-                                     headers={"Content-Type": "application/json"})
+                                     headers=headers)
     started = time.perf_counter()
     with urllib.request.urlopen(request, timeout=timeout_s) as response:  # noqa: S310
+        token = response.headers.get("X-Conversation-Token")
+        if token:
+            CONVERSATION_TOKENS[sender] = token
         replies = json.loads(response.read())
     latency = time.perf_counter() - started
     return latency, [str(r.get("text", "")) for r in replies if isinstance(r, dict)]

@@ -124,6 +124,10 @@ def markdown(results: dict[str, Any]) -> str:
                   "per block of turns; ours: FAQ questions, SQLite tracker store; goal for "
                   f"ours: last block at most {GOAL_GROWTH}x the first):", "",
                   long_table(long_results)]
+    stage_results = {name: result["stages"] for name, result in assistants.items()
+                     if "stages" in result}
+    if stage_results:
+        lines += ["", stages_table(stage_results)]
     if stock is not None and "training_s" in stock:
         lines += ["", f"The stock assistant was trained in this run ({stock['training_s']:.0f} s)."]
     key = str(GOAL_CONCURRENCY)
@@ -141,6 +145,34 @@ def markdown(results: dict[str, Any]) -> str:
             + f"; at least the stock assistant's: {_yes_no(outcome['throughput_at_least_stock'])}",
         ]
     return "\n".join(lines) + "\n"
+
+
+STAGE_ROWS = 12  # the costliest stages shown one by one; the rest summed
+
+
+def stages_table(stages: dict[str, dict[str, Any]]) -> str:
+    """Where a message's time goes (dev/bench/stages.py), per assistant, in ms per message."""
+    lines = ["Where a message's time goes, in one process (`dev/bench/stages.py`; the REST "
+             "channel excluded; ms per message, mean):", ""]
+    for name, result in stages.items():
+        lines += [f"**{LABELS.get(name, name)}**: {result['wall_ms']:.1f} ms per message, "
+                  f"{result['cpu_ms']:.1f} ms CPU in the Rasa process, "
+                  f"{result['action_server_cpu_ms']:.1f} ms CPU in the action server; "
+                  f"{result['action_calls']:.2f} action-server calls per message, "
+                  f"{result['payload_bytes']} bytes sent per call; "
+                  f"{result['empty_replies']} empty replies of {result['messages']}", "",
+                  "| stage | ms per message |", "|---|---:|"]
+        items = list(result["stages_ms"].items())
+        for stage, ms in items[:STAGE_ROWS]:
+            lines.append(f"| {stage} | {ms:.2f} |")
+        rest = sum(ms for _, ms in items[STAGE_ROWS:])
+        if rest:
+            lines.append(f"| {len(items) - STAGE_ROWS} other stages | {rest:.2f} |")
+        lines.append("")
+    lines.append("Graph nodes nest (a policy runs inside the prediction graph's run), the "
+                 "tracker store's load and save inside the message's handling: the rows "
+                 "overlap and do not add up to the total.")
+    return "\n".join(lines)
 
 
 def write(results: dict[str, Any], out_dir: Path) -> tuple[Path, Path]:

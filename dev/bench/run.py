@@ -31,6 +31,7 @@ from dev.bench.servers import (
     prepare_stock,
     train_stock,
 )
+from dev.bench.stages import ours_env, run_stages
 from dev.bench.stats import split_evenly, summarize
 
 DEFAULT_MODEL = ROOT / "models" / "clinic.tar.gz"
@@ -67,6 +68,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                              "training one")
     parser.add_argument("--only", choices=["ours", "stock"],
                         help="measure one assistant only (no ratios)")
+    parser.add_argument("--stages", type=int, default=60,
+                        help="messages timed stage by stage in one process (0: skip)")
     parser.add_argument("--long-turns", type=int, default=300,
                         help="turns of the long conversation of each assistant, played after "
                              "the load settings (dev/bench/long.py; default 300, 0 skips it)")
@@ -74,7 +77,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="folder for bench.md and bench.json (default results/)")
     args = parser.parse_args(argv)
     if (args.messages < 1 or min(args.concurrency) < 1 or args.rounds < 1
-            or args.warmup < 0 or args.think_ms < 0 or args.long_turns < 0):
+            or args.warmup < 0 or args.think_ms < 0 or args.long_turns < 0 or args.stages < 0):
         parser.error("--messages, --concurrency and --rounds must be at least 1, "
                      "--warmup and --think-ms at least 0")
     if args.rounds > args.messages:
@@ -187,6 +190,14 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             for name, long_result in measure_long(assistants, args.long_turns,
                                                   run_id=run_id).items():
                 figures[name]["long"] = long_result
+        if args.stages:
+            # After the REST measures, with the servers stopped: one process at a time.
+            stack.close()
+            for name in selected:
+                say(f"{name}: where a message's time goes ({args.stages} messages, in one process)")
+                env = ours_env(work) if name == "ours" else {}
+                figures[name]["stages"] = run_stages(
+                    name, args.stages, project if name == "stock" else None, env)
     results["assistants"] = figures
     results["machine"]["load_average_after"] = load_average()
     results["ratios"] = compute_ratios(results)

@@ -7,6 +7,7 @@ from pathlib import Path
 import yaml
 
 from clinic.knowledge.kb import load_knowledge
+from clinic.knowledge.topic_answers import render_topic, response_name, topic_buttons
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -42,20 +43,34 @@ def test_every_topic_intent_is_in_domain_rules_and_nlu() -> None:
     domain = load("domain.yml")
     rules = load("data/rules.yml")["rules"]
     nlu_intents = {item["intent"] for item in load("data/nlu.yml")["nlu"] if "intent" in item}
-    answered = {step["intent"] for rule in rules for step in rule["steps"][:1]
-                if "intent" in step and rule["steps"][1].get("action") == "action_answer_faq"}
+    answered = {step["intent"]: rule["steps"][1].get("action")
+                for rule in rules for step in rule["steps"][:1] if "intent" in step}
     for topic in k.topics:
         assert topic.intent in domain["intents"], topic.intent
         assert topic.intent in nlu_intents, topic.intent
-        assert topic.intent in answered, topic.intent
+        assert answered.get(topic.intent) == response_name(topic), topic.intent
+        assert response_name(topic) in domain["responses"], topic.id
+
+
+def test_topic_responses_say_the_topics_answer_and_offer_its_related_topics() -> None:
+    """The FAQ answers Rasa sends itself are the ones the actions render from knowledge/."""
+    k = load_knowledge()
+    responses = load("domain.yml")["responses"]
+    for topic in k.topics:
+        [variant] = responses[response_name(topic)]
+        assert variant["text"] == render_topic(topic, k)
+        assert variant.get("buttons", []) == topic_buttons(topic, k)
+        assert k.fill(topic.answer) in variant["text"]
 
 
 def test_no_clinical_text_in_domain() -> None:
-    """Answers come from knowledge/: no response in domain.yml repeats a topic's facts."""
+    """Answers come from knowledge/: no response in domain.yml repeats a topic's facts,
+    except the topics' own responses, written from knowledge/topics.yml (above)."""
     k = load_knowledge()
+    topic_responses = {response_name(topic) for topic in k.topics}
     responses = " ".join(
-        variant.get("text", "") for variants in load("domain.yml")["responses"].values()
-        for variant in variants).lower()
+        variant.get("text", "") for name, variants in load("domain.yml")["responses"].items()
+        if name not in topic_responses for variant in variants).lower()
     for rule in k.screening.contraindications:
         assert rule.question.lower()[:40] not in responses
     for name in ("majid", "dhurat", "aust", "el-domyati", "lima", "alster"):

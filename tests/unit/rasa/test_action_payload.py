@@ -93,3 +93,45 @@ def test_an_active_loop_travels_in_the_state() -> None:
     tracker = conversation(20)
     tracker.update(ActiveLoop("booking_form"))
     assert payload(tracker)["tracker"]["active_loop"]["name"] == "booking_form"
+
+
+def test_form_validation_gets_the_slots_and_forms_and_validates_the_same() -> None:
+    """Rasa sends every validate_* action the domain; only the parts Rasa SDK's form
+    validation reads go now, and the clinic's screening validation decides the same."""
+    import asyncio
+    import copy
+    from pathlib import Path
+
+    from rasa.shared.core.events import ActiveLoop
+    from rasa_sdk.executor import CollectingDispatcher
+
+    from actions.screening import ValidateScreeningForm
+
+    domain = Domain.load(str(Path(__file__).resolve().parents[3] / "domain.yml"))
+    deny = {"name": "deny", "confidence": 0.95}
+    tracker = DialogueStateTracker.from_events("web-form", [
+        ActionExecuted("action_listen"),
+        UserUttered("am i a good candidate?", {"name": "check_eligibility", "confidence": 0.9}),
+        ActionExecuted("screening_form"), ActiveLoop("screening_form"),
+        SlotSet("requested_slot", "screening_question"), BotUttered("first question?"),
+        ActionExecuted("action_listen"), UserUttered("no", deny, [], {"text": "no", "intent": deny}),
+    ], domain.slots)
+    selective = EndpointConfig("http://127.0.0.1:1/webhook", enable_selective_domain=True)
+    call = RemoteAction("validate_screening_form", selective)._action_call_format(tracker, domain)  # noqa: SLF001
+    assert set(call["domain"]) == {"version", "slots", "forms"}
+    whole = domain.as_dict()
+    assert len(json.dumps(call["domain"])) < len(json.dumps(whole)) / 2
+    assert all(call["domain"][key] == whole[key] for key in call["domain"])
+
+    def validate(sent_domain: dict) -> tuple[list, list]:
+        dispatcher = CollectingDispatcher()
+        events = asyncio.run(ValidateScreeningForm().run(
+            dispatcher, Tracker.from_dict(copy.deepcopy(call["tracker"])), sent_domain))
+        return events, dispatcher.messages
+
+    trimmed, full = validate(call["domain"]), validate(whole)
+    assert trimmed == full
+    assert any(e.get("name") == "screening_answers" for e in trimmed[0])  # it did decide
+    # An action that is not a form validation still gets no domain.
+    assert "domain" not in RemoteAction("action_answer_faq", selective)._action_call_format(  # noqa: SLF001
+        tracker, domain)

@@ -1,0 +1,316 @@
+"""Past dialogue states resumed from the conversation's last turn, not replayed from its start.
+
+Rasa's ``Domain.states_for_tracker_history`` (what ``tracker.past_states`` returns) replays
+every applied event of the session on a fresh tracker and computes a state before each
+action. The policies ask for it about seven times per message (RulePolicy, Memoization and
+TED, before the action and before the listen), so a turn cost more with every turn of the
+conversation.
+
+Here the replay is resumed: per conversation (and per set of arguments) a *checkpoint*
+keeps the applied events up to the start of the latest user turn, the replayed tracker at
+that point and the states computed before it. A call whose applied events begin with the
+checkpoint's events (the very same event objects, compared by identity) replays only the
+events after it. Anything else (another conversation under the same sender id, a new
+session, a revert or a loop that rewrote the history before the checkpoint, another
+domain, other rule-only data) replays the whole history, exactly as Rasa does. The
+checkpoint sits before the latest user message's ``action_listen``, which is as far back as
+a ``UserUtteranceReverted`` (the FAQ action's) or a form's happy path rewrites.
+
+The states handed out are copies (two levels: a state and its sub-states), so that the
+featurizers' in-place edits (``_choose_last_user_input`` deletes a state's text or intent)
+never reach the checkpoint. The result is equal to Rasa's for every tracker
+(``tests/unit/rasa/test_past_states.py`` compares them turn by turn; the test stories run
+with it).
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import operator
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+State = dict[str, Any]
+
+CHECKPOINTS = 256  # conversations whose checkpoint is kept (least recently used dropped)
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """The replay of one conversation up to the start of its latest user turn."""
+
+    domain: Any
+    rule_only_data: Any
+    events: tuple[Any, ...]  # the applied events before the checkpoint
+    replay: Any  # the tracker after them (its own copy; never handed out)
+    states: tuple[State, ...]  # the states before them (never handed out)
+    last_ml_action: Any
+    turn_was_hidden: bool
+
+
+class Checkpoints:
+    """The checkpoints of the last ``size`` conversations and argument sets (thread-safe)."""
+
+    def __init__(self, size: int = CHECKPOINTS) -> None:
+        self.size = size
+        self._entries: OrderedDict[tuple[Any, ...], Checkpoint] = OrderedDict()
+        self._lock = threading.Lock()
+        self.resumed = 0
+        self.replayed = 0
+
+    def get(self, key: tuple[Any, ...]) -> Checkpoint | None:
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is not None:
+                self._entries.move_to_end(key)
+            return entry
+
+    def put(self, key: tuple[Any, ...], entry: Checkpoint) -> None:
+        with self._lock:
+            self._entries[key] = entry
+            self._entries.move_to_end(key)
+            while len(self._entries) > self.size:
+                self._entries.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
+CACHE = Checkpoints()
+
+
+def copy_state(state: State) -> State:
+    """A state whose sub-states can be edited without touching ``state``'s."""
+    return {key: (dict(sub) if isinstance(sub, dict) else sub) for key, sub in state.items()}
+
+
+def _starts_with(events: Any, prefix: tuple[Any, ...]) -> bool:
+    """Whether ``events`` begins with the very objects of ``prefix`` (a different but equal
+    object, e.g. from a tracker rebuilt from the database, only costs a full replay)."""
+    if len(events) < len(prefix):
+        return False
+    return all(map(operator.is_, prefix, events))
+
+
+def _checkpoint_index(events: list[Any]) -> int:
+    """The index of the ``action_listen`` before the latest user message (0 if none)."""
+    from rasa.shared.core.events import ActionExecuted, UserUttered
+
+    index = len(events) - 1
+    while index >= 0 and not isinstance(events[index], UserUttered):
+        index -= 1
+    while index >= 0 and not isinstance(events[index], ActionExecuted):
+        index -= 1
+    return max(index, 0)
+
+
+def _snapshot(replay: Any) -> Any:
+    """An independent copy of a replayed tracker (its slots and loop; it keeps no events).
+
+    What events change on a tracker: attributes they assign (latest message and action,
+    follow-up action), slot values and the active loop's flags (edited in place, hence
+    copied, as Rasa's own tracker constructor copies slots).
+    """
+    snapshot = copy.copy(replay)
+    slots = copy.copy(replay.slots)
+    for name, slot in replay.slots.items():
+        slots[name] = copy.copy(slot)
+    snapshot.slots = slots
+    snapshot.active_loop = copy.copy(replay.active_loop)
+    snapshot.events = replay._create_events([])  # noqa: SLF001 - Rasa's own constructor does this
+    return snapshot
+
+
+def states_for_tracker_history(
+    self: Any,
+    tracker: Any,
+    omit_unset_slots: bool = False,
+    ignore_rule_only_turns: bool = False,
+    rule_only_data: dict[str, Any] | None = None,
+) -> list[State]:
+    """Rasa's ``Domain.states_for_tracker_history``, resumed from the conversation's checkpoint.
+
+    The loop body is Rasa 3.6.21's, line for line; only where the replay starts differs.
+    """
+    from rasa.shared.core import constants
+    from rasa.shared.core.events import ActionExecuted
+
+    applied: list[Any] = tracker.applied_events()
+    key = (tracker.sender_id, bool(omit_unset_slots), bool(ignore_rule_only_turns),
+           repr(rule_only_data))
+    entry = CACHE.get(key)
+    if (entry is not None and entry.domain is self and entry.rule_only_data == rule_only_data
+            and _starts_with(applied, entry.events)):
+        CACHE.resumed += 1
+        start = len(entry.events)
+        replay = _snapshot(entry.replay)
+        states: list[State] = [copy_state(state) for state in entry.states]
+        last_ml_action_sub_state = copy.copy(entry.last_ml_action)
+        turn_was_hidden = entry.turn_was_hidden
+    else:
+        CACHE.replayed += 1
+        start = 0
+        replay = tracker.init_copy()
+        states = []
+        last_ml_action_sub_state = None
+        turn_was_hidden = False
+    checkpoint = _checkpoint_index(applied)
+    fresh_from = len(states)
+
+    def step(tr: Any, hide_rule_turn: bool) -> None:
+        nonlocal last_ml_action_sub_state, turn_was_hidden
+        if ignore_rule_only_turns:
+            if not turn_was_hidden:
+                last_ml_action_sub_state = self._get_prev_action_sub_state(tr)
+            if not tr.followup_action and not tr.latest_action_name == tr.active_loop_name:
+                turn_was_hidden = hide_rule_turn
+            if turn_was_hidden:
+                return
+        state = self.get_active_state(tr, omit_unset_slots=omit_unset_slots)
+        if ignore_rule_only_turns:
+            self._remove_rule_only_features(state, rule_only_data)
+            if states:
+                self._substitute_rule_only_user_input(state, states[-1])
+            if last_ml_action_sub_state:
+                state[constants.PREVIOUS_ACTION] = last_ml_action_sub_state
+        states.append(self._clean_state(state))
+
+    for index in range(start, len(applied)):
+        if index == checkpoint and index > start:
+            kept = entry.states if entry is not None and start else ()
+            CACHE.put(key, Checkpoint(
+                self, copy.deepcopy(rule_only_data), tuple(applied[:index]), _snapshot(replay),
+                tuple(kept) + tuple(copy_state(s) for s in states[fresh_from:]),
+                copy.copy(last_ml_action_sub_state), turn_was_hidden))
+        event = applied[index]
+        if isinstance(event, ActionExecuted):
+            step(replay, event.hide_rule_turn)
+        replay.update(event)
+    step(replay, False)
+    return states
+
+
+@dataclass(frozen=True)
+class Applied:
+    """A conversation's events at the last call, and what was applied of them."""
+
+    events: tuple[Any, ...]
+    loop_names: frozenset[str]
+    applied: tuple[Any, ...]
+
+
+class AppliedCache:
+    """The applied events of the last ``size`` conversations (thread-safe)."""
+
+    def __init__(self, size: int = CHECKPOINTS) -> None:
+        self.size = size
+        self._entries: OrderedDict[Any, Applied] = OrderedDict()
+        self._lock = threading.Lock()
+        self.resumed = 0
+        self.replayed = 0
+
+    def get(self, key: Any) -> Applied | None:
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is not None:
+                self._entries.move_to_end(key)
+            return entry
+
+    def put(self, key: Any, entry: Applied) -> None:
+        with self._lock:
+            self._entries[key] = entry
+            self._entries.move_to_end(key)
+            while len(self._entries) > self.size:
+                self._entries.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
+APPLIED = AppliedCache()
+
+
+def applied_events(self: Any) -> list[Any]:
+    """Rasa's ``DialogueStateTracker.applied_events``, resumed after the events of the last call.
+
+    Rasa folds over every event of the tracker, from the start, on every call (about nine
+    per message). The fold reads the events in order and, beyond the current event, only
+    the names of the loops activated anywhere in the conversation; so when the tracker's
+    events begin with the very objects of the conversation's last call and no new loop
+    name appeared, the fold resumes where that call ended. Anything else folds from the
+    start, exactly as Rasa does. The loop body is Rasa 3.6.21's.
+    """
+    from rasa.shared.core.events import (
+        ActionExecuted,
+        ActionReverted,
+        ActiveLoop,
+        Restarted,
+        SessionStarted,
+        UserUtteranceReverted,
+        UserUttered,
+    )
+
+    events = self.events
+    entry = APPLIED.get(self.sender_id)
+    applied: list[Any]
+    if entry is not None and _starts_with(events, entry.events):
+        todo = list(itertools.islice(events, len(entry.events), None))
+        new_loops = {e.name for e in todo if isinstance(e, ActiveLoop) and e.name}
+        if new_loops <= entry.loop_names:
+            APPLIED.resumed += 1
+            loop_names = entry.loop_names
+            applied = list(entry.applied)
+        else:
+            entry = None
+    else:
+        entry = None
+    if entry is None:
+        APPLIED.replayed += 1
+        todo = list(events)
+        loop_names = frozenset(e.name for e in todo if isinstance(e, ActiveLoop) and e.name)
+        applied = []
+
+    for event in todo:
+        if isinstance(event, (Restarted, SessionStarted)):
+            applied = []
+        elif isinstance(event, ActionReverted):
+            self._undo_till_previous(ActionExecuted, applied)
+        elif isinstance(event, UserUtteranceReverted):
+            self._undo_till_previous(UserUttered, applied)
+            self._undo_till_previous(ActionExecuted, applied)
+        elif (isinstance(event, ActionExecuted) and event.action_name in loop_names
+              and not self._first_loop_execution_or_unhappy_path(event.action_name, applied)):
+            self._undo_till_previous_loop_execution(event.action_name, applied)
+        else:
+            applied.append(event)
+
+    APPLIED.put(self.sender_id, Applied(tuple(events), loop_names, tuple(applied)))
+    return applied
+
+
+def patch_trackers(module: Any) -> None:
+    """Install the resumed fold on ``rasa.shared.core.trackers.DialogueStateTracker``."""
+    tracker_class = module.DialogueStateTracker
+    original: Callable[..., Any] = tracker_class.applied_events
+    if getattr(original, "_clinic_patched", False):
+        return
+    applied_events._clinic_patched = True  # type: ignore[attr-defined]  # noqa: SLF001
+    applied_events.rasa_original = original  # type: ignore[attr-defined]
+    tracker_class.applied_events = applied_events
+
+
+def patch_domain(module: Any) -> None:
+    """Install the resumed replay on ``rasa.shared.core.domain.Domain``."""
+    domain_class = module.Domain
+    original: Callable[..., Any] = domain_class.states_for_tracker_history
+    if getattr(original, "_clinic_patched", False):
+        return
+    states_for_tracker_history._clinic_patched = True  # type: ignore[attr-defined]  # noqa: SLF001
+    states_for_tracker_history.rasa_original = original  # type: ignore[attr-defined]
+    domain_class.states_for_tracker_history = states_for_tracker_history
