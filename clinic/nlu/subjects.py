@@ -155,6 +155,9 @@ _WHAT_IT_TREATS = re.compile(
     r"(?:concerns?|problems?|issues?|conditions?|things?)\b.*\b(?:it|microneedling|micro "
     r"needling|this treatment|the treatment)\b.*\b(?:address|help|treat|fix|improve|good for|"
     r"work on|target|correct|deal with)\b", re.IGNORECASE)
+# What the time after a treatment is like, asked in general.
+_EXPECT = re.compile(r"\bwhat (?:should|do|can|will|would|might) i (?:expect|look like|feel like)\b|"
+                     r"\bwhat to expect\b|\bwhat (?:happens|will happen)\b", re.IGNORECASE)
 # A worry after a treatment that names no sensation of the vocabulary: "is that normal?".
 _WORRY = re.compile(r"\b(?:is (?:this|that|it) (?:normal|ok|okay|expected|bad)|normal\?|"
                     r"should i (?:be )?(?:worried|worry|panic|be concerned)|worse|"
@@ -265,6 +268,8 @@ def read(text: str, vocab: Vocabularies | None = None,
             answers += products
         if not answers:
             answers += _find(lowered, vocab.sensations)
+    if not answers and after and _EXPECT.search(lowered):
+        answers.append(TOPIC_PREFIX + "recovery")  # "what should I expect after it?"
     if not answers and not after and _NUMBING.search(lowered):
         answers.append(_PAIN)  # "will you put numbing cream on before?"
     if not answers and not after and products and \
