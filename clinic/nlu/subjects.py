@@ -270,11 +270,14 @@ def read(text: str, vocab: Vocabularies | None = None,
             answers += _find(lowered, vocab.sensations)
     if not answers and after and _EXPECT.search(lowered):
         answers.append(TOPIC_PREFIX + "recovery")  # "what should I expect after it?"
-    if not answers and not after and _NUMBING.search(lowered):
+    skin_products = _find(lowered, vocab.products)
+    # A medicine said of oneself comes first: "I'm allergic to lidocaine" is noted.
+    if not answers and _NUMBING.search(lowered) and not _noted(text, noted):
         answers.append(_PAIN)  # "will you put numbing cream on before?"
     if not answers and not after and products and \
-            (before or _PREPARE.search(lowered) or
-             (_TREATMENT.search(lowered) and _MATTERS.search(lowered))):
+            (before or (skin_products and (_PREPARE.search(lowered) or
+                                           (_TREATMENT.search(lowered) and
+                                            _MATTERS.search(lowered))))):
         # "should I stop retinol before?", "should I come with a clean face, no make-up?",
         # "I have a spray tan, is that a problem for microneedling?"
         answers.append(_PREPARATION)
