@@ -103,6 +103,9 @@ _OWN_HEALTH = re.compile(
     r"diagnosed with|my (?:skin|face|body|immune system|health|doctor|dermatologist|gp) "
     r"(?:is|has|gets|says|told|can|tends|reacts|always|often|flares|breaks)|my skin'?s)\b",
     re.IGNORECASE)
+_NEGATION = re.compile(r"\b(?:not|never|no|none|nothing|n't|dont|didnt|havent|hasnt|isnt|"
+                       r"don't|didn't|haven't|hasn't|isn't|wasn't|aren't)\b|n't\b",
+                       re.IGNORECASE)
 # "I have / I've got / I get <something>" is about one's health only with a cue: a body area
 # or skin word, or the shape of a medical word (-itis, -osis, -oma, disease, disorder ...).
 _I_HAVE = re.compile(r"\bi(?: have|'ve got|ve got| got| get| keep getting| tend to get|"
@@ -332,6 +335,8 @@ def speaks_of_own_health(text: str, vocab: Vocabularies | None = None) -> bool:
         return False
     if _STILL_HAVE_IT.search(lowered):
         return True
+    if _NEGATION.search(lowered):
+        return False  # "I have NOT had any surgery": an answer or a correction, not news
     return not _NOT_HEALTH.search(lowered) and bool(
         _OWN_HEALTH.search(lowered) or (_I_HAVE.search(lowered) and (
             _HEALTH_CUE.search(lowered) or _condition_to_note(lowered))))

@@ -117,7 +117,8 @@ def test_a_statement_about_ones_own_health_is_noted_when_the_classifier_is_unsur
 @pytest.mark.parametrize("text", [
     "I have a question", "I have an appointment on monday", "I got your message",
     "I have two kids", "I've got a voucher", "is it safe for me to get microneedling",
-    "my skin is glowing after the session",
+    "my skin is glowing after the session", "i have NOT had any surgery or botox",
+    "I don't have any skin conditions on my face",
 ])
 def test_other_statements_are_not_health_to_note(text) -> None:
     assert guard_decision(text, "nlu_fallback", 0.4, CODES)[1] != "other_health"
