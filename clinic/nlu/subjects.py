@@ -142,6 +142,7 @@ _MATTERS = re.compile(r"\b(?:problem|issue|matter|matters|affect|interfere|ok|ok
 # An allergy or a reaction of one's own is always noted for the practitioner.
 _ALLERGY = re.compile(r"\b(?:allergic|allergy|allergies|intolerant|intolerance|"
                       r"(?:bad )?reactions? to|reacted (?:badly )?to)\b", re.IGNORECASE)
+_FIRST_PERSON = re.compile(r"\b(?:i|i'm|im|i've|ive|my|me)\b", re.IGNORECASE)
 # Numbing is asked about as the pain of a session, even with "before".
 _NUMBING = re.compile(r"\b(?:numb(?:ing|ed|ness|s)?|an(?:a)?esthe\w*|lidocaine)\b",
                       re.IGNORECASE)
@@ -278,7 +279,7 @@ def read(text: str, vocab: Vocabularies | None = None,
         answers.append(TOPIC_PREFIX + "recovery")  # "what should I expect after it?"
     skin_products = _find(lowered, vocab.products)
     # A medicine said of oneself comes first: "I'm allergic to lidocaine" is noted.
-    if not answers and _ALLERGY.search(lowered) and _ABOUT_ME.search(lowered):
+    if not answers and _ALLERGY.search(lowered) and _FIRST_PERSON.search(lowered):
         answers.append(NOTED_QUESTION)  # "I'm allergic to numbing cream": noted, not "pain"
     if not answers and _NUMBING.search(lowered) and not _noted(text, noted):
         answers.append(_PAIN)  # "will you put numbing cream on before?"

@@ -95,6 +95,7 @@ def test_the_aftercare_rules_do_not_contradict_each_other() -> None:
     ("do I need to cleanse straight after my session", ("skincare_after",)),
     ("what might I feel like the evening after my session", ("topic:recovery",)),
     ("I had a bad reaction to the numbing gel at my dentist", ("other_health",)),
+    ("do you use numbing cream for people with allergies", ("pain",)),
 ])
 def test_question_type_and_subject_make_the_answer(text, answers) -> None:
     reading = read(text)
