@@ -172,6 +172,7 @@ test-model: $(STAMP)
 .PHONY: evaluate
 evaluate: train
 	$(PY) tools/evaluate_real.py
+	$(PY) tools/evaluate_real.py tests/eval/fresh_questions.yml results/fresh_questions.json
 	$(PY) tools/cross_validate.py --folds 5 --out results/cross-validation
 	$(PY) tools/report_f1.py results/cross-validation
 

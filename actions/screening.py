@@ -25,7 +25,7 @@ from actions.tracker_reading import (
 )
 from clinic.knowledge import messages as M
 from clinic.knowledge.kb import Contraindication, Knowledge, Outcome
-from clinic.nlu.answers import parse_answer, resolve_answer
+from clinic.nlu.answers import is_acknowledgement, parse_answer, resolve_answer
 from clinic.nlu.input_kind import describe_input, is_go_back, is_restart, meant_answer
 from clinic.nlu.safety_mention import MentionKind, MentionStatus
 from clinic.rules.promotion import check_code_before_screening
@@ -128,6 +128,11 @@ class ValidateScreeningForm(FormValidationAction):
                      answers: dict[str, Any], asking: Contraindication, text: str) -> None:
         """The reply to the question being asked: an answer, a question aside, or neither."""
         intent, confidence = latest_intent(tracker)
+        if is_acknowledgement(text):
+            # "ok" / "sure" typed at "Are you pregnant?" is no answer: never recorded, the
+            # question is asked again (with its Yes / No / Not sure buttons).
+            dispatcher.utter_message(text=k.say(M.SCREENING_NEEDS_YES_OR_NO))
+            return
         answer, said_other = self._answer_to(tracker, asking, text, intent, confidence)
         code = extract_code(text, k) if intent == "enter_promo_code" else None
         if answer is not None:

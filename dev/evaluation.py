@@ -137,9 +137,9 @@ def by_category(verdicts: list[Verdict]) -> dict[str, tuple[int, int]]:
     return table
 
 
-def report(verdicts: list[Verdict]) -> str:
+def report(verdicts: list[Verdict], name: str = "tests/eval/real_questions.yml") -> str:
     """The score table and every wrong answer, for people."""
-    lines = ["Real patient questions (tests/eval/real_questions.yml), whole pipeline:"]
+    lines = [f"Patient questions ({name}), whole pipeline:"]
     for category, (right, total) in by_category(verdicts).items():
         lines.append(f"  {category:<10} {right:>3}/{total:<3} {100 * right / total:5.1f}%")
     unclear = sum("didn't understand" in v.problems for v in verdicts)

@@ -37,7 +37,8 @@ def main(set_path: str = str(DEFAULT_SET), out: str = "results/real_questions.js
                 for item in items]
         finally:
             assistant.stop()
-    print(report(verdicts))
+    name = Path(set_path)
+    print(report(verdicts, str(name.relative_to(ROOT) if name.is_absolute() else name)))
     path = ROOT / out
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps({

@@ -81,6 +81,12 @@ class Contraindication:
     outcome: Outcome  # NOT_SUITABLE_NOW or PRACTITIONER_REVIEW
     terms: tuple[str, ...]
     what_would_change: str = ""
+    # Descriptions in patients' words: groups of words that must all appear close together
+    # in one sentence, in any order and any inflection ("my scars get raised" is a keloid).
+    descriptions: tuple[tuple[tuple[str, ...], ...], ...] = ()
+    # Terms that, said about the time after a treatment ("breaking out since my
+    # treatment"), are a worry about that treatment, not this contraindication.
+    after_treatment_worry: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

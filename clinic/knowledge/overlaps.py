@@ -30,12 +30,18 @@ class Overlap:
     term: str
     other: str  # "patient_questions.yml: rosacea" or "subjects.yml: sensations/redness_after"
     stories: tuple[str, ...]
+    # The term is in the rule's after_treatment_worry (a clinician decision): said about
+    # the time after a treatment, the worry wins; otherwise the safety term does.
+    worry_after: bool = False
 
     def describe(self) -> str:
         where = ("; update the test conversation(s): " + ", ".join(self.stories)
                  if self.stories else "; no test conversation uses it")
-        return (f"screening.yml {self.rule} term '{self.term}' overlaps {self.other}: the "
-                f"safety term wins{where}")
+        wins = ("said about the time after a treatment the worry wins (after_treatment_worry),"
+                " otherwise the safety term wins" if self.worry_after else
+                "the safety term wins")
+        return (f"screening.yml {self.rule} term '{self.term}' overlaps {self.other}: "
+                f"{wins}{where}")
 
 
 def _subject_words(directory: Path | str | None) -> list[tuple[str, str]]:
@@ -83,5 +89,6 @@ def find_overlaps(k: Knowledge, questions: PatientQuestions,
             if not others:
                 continue
             used = tuple(sorted({name for name, text in stories if _contains(text, low)}))
-            overlaps += [Overlap(rule.id, term, other, used) for other in others]
+            overlaps += [Overlap(rule.id, term, other, used,
+                                 low in rule.after_treatment_worry) for other in others]
     return overlaps

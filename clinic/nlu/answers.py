@@ -188,6 +188,21 @@ def _read(text: str) -> tuple[Answer | None, list[str]]:
     return answer, leftover
 
 
+# A bare acknowledgement ("ok", "k", "sure", "fine"): to a contraindication question it may
+# mean "yes", "I see" or "go on", so the screening never records it as an answer and asks
+# for a yes or no instead (issue 18). Elsewhere (an offer to book) it still means yes.
+_ACKNOWLEDGEMENT = re.compile(
+    r"^\s*(?:ok+|okay+|okey|okie|oki|k+|kk|sure|fine|alright|all right|right|cool|got it|"
+    r"gotcha|sounds good|noted|understood|mhm+|uh huh|hmm+|ok then|okay then|sure thing)"
+    r"[\s.!,]*$", re.IGNORECASE)
+
+
+def is_acknowledgement(text: str) -> bool:
+    """The whole reply is an acknowledgement, no clear yes or no ("ok", "k", "sure")."""
+    return isinstance(text, str) and bool(_ACKNOWLEDGEMENT.match(
+        unicodedata.normalize("NFKC", text).replace("\u2019", "'")))
+
+
 # A reply to a yes/no question, as the classifier reads it (buttons send these intents).
 INTENT_ANSWERS = {"affirm": Answer.YES, "deny": Answer.NO, "unsure": Answer.UNSURE}
 ANSWER_CONFIDENCE = 0.5

@@ -33,6 +33,11 @@ _PROMOTION_WORDS = re.compile(
     r"\b(promo\w*|promotions?|discounts?|deals?|coupons?|vouchers?|codes?|offers|special|"
     r"specials|sale|savings?|cheaper|\$\s?\d+|\d+ (?:dollars|off)|off|facial50|new (?:patient|"
     r"client|customer)s?)\b", re.IGNORECASE)
+# The classifier has nothing better for a statement about one's own health (a decision that
+# depends on the classifier's guess, so never taken without one).
+UNSURE_INTENTS = frozenset({FALLBACK_INTENT, OUT_OF_SCOPE_INTENT, PATIENT_QUESTION_INTENT,
+                            "report_contraindication", "inform"})
+UNSURE_CONFIDENCE = 0.6
 KEEP_INTENTS = frozenset({
     "book", "ask_contact", "human_handoff", "ask_promotion", "enter_promo_code",
     "ask_references",
@@ -61,6 +66,7 @@ def guard_decision(text: str, intent: str | None, confidence: float,
     )
     from clinic.nlu.questions import match_question
     from clinic.nlu.shapes import shape_intent
+    from clinic.nlu.subjects import NOTED_QUESTION, speaks_of_own_health
 
     if text.startswith("/"):
         return None, None
@@ -108,6 +114,14 @@ def guard_decision(text: str, intent: str | None, confidence: float,
     if question is not None and question.id not in answers and \
             all(a.startswith(TOPIC_PREFIX) for a in answers):
         answers.append(question.id)
+    if not answers and question is None and \
+            intent is not None and \
+            (intent in UNSURE_INTENTS or confidence < UNSURE_CONFIDENCE) and \
+            speaks_of_own_health(text):
+        # Their own body, health or "can I still have it if ...", with nothing a vocabulary
+        # knows: noted for the practitioner, never "didn't understand" (safety terms, read
+        # after this, still win).
+        answers = [NOTED_QUESTION]
     if not answers:
         # The classifier's catch-all for patient questions, with no pattern and nothing of
         # the clinic's subject in it ("what's the forecast for tomorrow"): out of scope. A

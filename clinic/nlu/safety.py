@@ -18,6 +18,7 @@ personal data.
 from __future__ import annotations
 
 import logging
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
@@ -59,6 +60,12 @@ class SafetyRecognizer:
         for pattern_id, terms in grouped.items():
             self._matcher.add(pattern_id, [nlp.make_doc(term) for term in terms])
         self._levels = {sign.id: sign.level for sign in kb.urgent_signs}
+        self._worry_after = {rule.id: frozenset(rule.after_treatment_worry)
+                             for rule in kb.screening.contraindications
+                             if rule.after_treatment_worry}
+        self._descriptions = [
+            (rule.id, tuple(frozenset(stem(word) for word in group) for group in description))
+            for rule in kb.screening.contraindications for description in rule.descriptions]
         self._check_pipeline(patterns)
 
     def _check_pipeline(self, patterns: list[dict[str, Any]]) -> None:
@@ -109,6 +116,13 @@ class SafetyRecognizer:
                 if other.start >= sent_start and other.end <= sent_end
                 for index in range(other.start, other.end)
             }
+            if kind == KIND_CONTRAINDICATION and span.text.lower() in \
+                    self._worry_after.get(term_id, ()) and \
+                    after_a_treatment(doc[sent_start:sent_end].text):
+                # CLINICIAN DECISION (docs/safety.md): "breaking out since my treatment" is
+                # a worry about the treatment just had, answered with what is normal and the
+                # warning signs, not the contraindication for the next one.
+                continue
             sentence = Sentence(tokens, terms_here)
             status = mention_status(sentence, span.start - sent_start, span.end - sent_start,
                              kind, term_id)
@@ -130,6 +144,7 @@ class SafetyRecognizer:
             label = {"contraindication": LABEL_CONTRAINDICATION, "urgent": LABEL_URGENT}.get(
                 prefix, prefix.upper())
             found.append(Span(doc, start, end, label=label, kb_id=pattern_id))
+        found += self._described(doc)
         kept = _joined_with_overlaps(found, filter_spans(found))
         # An urgent sign is never hidden by a longer non-urgent term.
         urgent_kept = [s for s in kept if s.label_ == LABEL_URGENT]
@@ -138,6 +153,23 @@ class SafetyRecognizer:
                 kept.append(span)
                 urgent_kept.append(span)
         return sorted(kept, key=lambda s: (s.start, s.end))
+
+    def _described(self, doc: Doc) -> list[Span]:
+        """Contraindications described rather than named: every word group of a description
+        within a few words of each other in one sentence, in any order and inflection."""
+        from spacy.tokens import Span
+
+        if not self._descriptions:
+            return []
+        stems = [stem(token.text) for token in doc]
+        found = []
+        for start, end in set(self._sentences(doc).values()):
+            for rule_id, groups in self._descriptions:
+                hit = _closest(stems, start, end, groups)
+                if hit is not None:
+                    found.append(Span(doc, hit[0], hit[1], label=LABEL_CONTRAINDICATION,
+                                      kb_id=f"contraindication:{rule_id}"))
+        return found
 
     @staticmethod
     def _sentences(doc: Doc) -> dict[int, tuple[int, int]]:
@@ -156,6 +188,60 @@ class SafetyRecognizer:
             if start < len(doc):
                 bounds.append((start, len(doc)))
         return {index: bound for bound in bounds for index in range(*bound)}
+
+
+# How close the words of a description must be: the first and the last at most this many
+# tokens apart ("my scars always get raised" is 4 apart).
+DESCRIPTION_WINDOW = 7
+_SUFFIXES = ("ings", "ing", "ed", "es", "er", "s")
+
+
+def stem(word: str) -> str:
+    """A word without its common English endings, the same for "raised", "raise" and
+    "raising", "scars" and "scarring", "bigger" and "big" (the pipeline has no lemmatiser)."""
+    word = word.lower().strip("'")
+    for suffix in _SUFFIXES:
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            word = word[: -len(suffix)]
+            break
+    if len(word) > 3 and word[-1] == word[-2] and word[-1] not in "aeiouls":
+        word = word[:-1]
+    return word.rstrip("e") if len(word) > 3 else word
+
+
+def _closest(stems: list[str], start: int, end: int,
+             groups: tuple[frozenset[str], ...]) -> tuple[int, int] | None:
+    """The shortest token range in [start, end) holding a word of every group, if it is
+    within DESCRIPTION_WINDOW."""
+    best: tuple[int, int] | None = None
+    for first in range(start, end):
+        if not any(stems[first] in group for group in groups):
+            continue
+        missing = set(range(len(groups)))
+        for last in range(first, min(end, first + DESCRIPTION_WINDOW + 1)):
+            missing -= {i for i, group in enumerate(groups) if stems[last] in group}
+            if not missing:
+                if best is None or last + 1 - first < best[1] - best[0]:
+                    best = (first, last + 1)
+                break
+    return best
+
+
+# After a treatment, and not before one: "since my treatment", "after microneedling",
+# "post-treatment" (a "before" anywhere in the sentence leaves the safety term to win).
+_AFTER_A_TREATMENT = re.compile(
+    r"\b(?:after|since|following|post)\b[^.?!]{0,40}?\b(?:micro ?-?needl\w*|derma ?-?\w+|"
+    r"treatments?|sessions?|procedures?|appointments?)\b|\bpost ?-?(?:treatment|procedure|"
+    r"session|microneedling)\b", re.IGNORECASE)
+_BEFORE_A_TREATMENT = re.compile(r"\b(?:before|beforehand|prior to|ahead of|next)\b",
+                                 re.IGNORECASE)
+
+
+def after_a_treatment(sentence: str) -> bool:
+    """The sentence speaks of the time after a treatment already had, and of no time before
+    one (clinician decision, docs/safety.md)."""
+    return bool(_AFTER_A_TREATMENT.search(sentence)) and \
+        not _BEFORE_A_TREATMENT.search(sentence)
 
 
 def _joined_with_overlaps(found: list[Span], kept: list[Span]) -> list[Span]:

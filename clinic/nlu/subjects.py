@@ -36,6 +36,7 @@ NOTED_QUESTION = "other_health"
 _OTHER_AFTER = "other_after"
 _PREPARATION = "preparation"
 _AREAS = "treatment_areas"
+_PAIN = "pain"
 
 _AFTER = re.compile(
     r"\b(after|afterwards?|post[- ]?(?:treatment|procedure|care|session|microneedling)|"
@@ -46,7 +47,8 @@ _TREATMENT = re.compile(r"\b(micro ?-?needl\w*|derma ?-?(?:roll|pen|stamp)\w*|tr
                         r"session|procedure|appointment)\b", re.IGNORECASE)
 _CAN_USE = re.compile(
     r"\b(can|could|should|may|when|how (?:long|soon)|ok|okay|safe|fine|alright|allowed|"
-    r"wait|put|use|apply|wear|go back|start|restart|resume|get back)\b", re.IGNORECASE)
+    r"wait|put|use|apply|wear|go back|start|restart|resume|get back|need to|have to|"
+    r"supposed to)\b", re.IGNORECASE)
 _HELP = re.compile(
     r"\b(help|helps|work|works|fix|improve|treat|get rid of|reduce|good for|shrink|fade|"
     r"tighten|even out|reverse|lighten|smooth|firm)\b", re.IGNORECASE)
@@ -62,7 +64,8 @@ _HOW: tuple[tuple[re.Pattern[str], str, str], ...] = tuple(
          "sessions"),
         (r"\b(last|lasts|lasting|stay|stays|permanent|forever|wear off|long term)\b", "results",
          "results_duration"),
-        (r"\b(when|how (?:soon|long|quickly)|notice|start to see|until)\b", "results",
+        (r"\b(when|how (?:soon|long|quickly)|notice|start to see|until|see (?:a |any )?"
+         r"(?:difference|results?|change|improvements?))\b", "results",
          "results_timing"),
         (r"\b(how deep|what size|how long are|depth|length|penetrat\w*)\b", "needles",
          "needle_depth"),
@@ -88,6 +91,84 @@ _AREA_QUESTION = re.compile(
     r"treat|have it|get it) on (?:my|the|your)\b|\bwhere (?:on|can)\b", re.IGNORECASE)
 _ABOUT_ME = re.compile(r"\b(i|i'm|im|i've|ive|my|me|we|we're|with|taking|on)\b",
                        re.IGNORECASE)
+
+
+# A statement about one's own body or health ("I have ...", "I suffer from ...", "my skin
+# is ...") that no vocabulary knows: noted for the practitioner in the person's own words,
+# never "didn't understand". Not about an appointment, a question or a code.
+_OWN_HEALTH = re.compile(
+    r"\b(?:i(?: suffer from| suffered from| was diagnosed with| am diagnosed with|"
+    r"'m diagnosed with| have been diagnosed with|'ve been diagnosed with| live with|"
+    r" am prone to|'m prone to|m prone to)|i'?m (?:allergic|sensitive|intolerant) to|allergic to|"
+    r"diagnosed with|my (?:skin|face|body|immune system|health|doctor|dermatologist|gp) "
+    r"(?:is|has|gets|says|told|can|tends|reacts|always|often|flares|breaks)|my skin'?s)\b",
+    re.IGNORECASE)
+_NEGATION = re.compile(r"\b(?:not|never|no|none|nothing|n't|dont|didnt|havent|hasnt|isnt|"
+                       r"don't|didn't|haven't|hasn't|isn't|wasn't|aren't)\b|n't\b",
+                       re.IGNORECASE)
+# "I have / I've got / I get <something>" is about one's health only with a cue: a body area
+# or skin word, or the shape of a medical word (-itis, -osis, -oma, disease, disorder ...).
+_I_HAVE = re.compile(r"\bi(?: have|'ve got|ve got| got| get| keep getting| tend to get|"
+                     r"'ve had|ve had| have had)\b", re.IGNORECASE)
+_HEALTH_CUE = re.compile(
+    r"\b(?:\w+(?:itis|osis|oma|emia|aemia|pathy|algia|ectomy|plasty)|\w*(?:derm|cyst)\w*|"
+    r"disease|disorder|syndrome|condition|infection|allerg\w*|deficiency|cancer|tumou?r|"
+    r"virus|chronic|flare\w*|rash\w*|lesions?|patch(?:es)?|bumps?|lumps?|sores?|spots?|"
+    r"tattoos?|piercings?|implants?|surgery|operation|transplant|pain|migraines?|fever|"
+    r"blisters?|skin|face|cheeks?|chin|forehead|temples?|nose|lips?|jaw|neck|scalp|"
+    r"body|eyes?|eyelids?)\b", re.IGNORECASE)
+_NOT_HEALTH = re.compile(
+    r"\b(?:questions?|query|queries|appointments?|bookings?|booked|time|a slot|codes?|"
+    r"vouchers?|coupons?|discounts?|promo\w*|account|email|phone|number|idea|minute|"
+    r"session|sessions|treatment|treatments|results?|a few|couple of)\b", re.IGNORECASE)
+# "can I still have it if / with <something>": the something is noted when no rule knows it.
+_STILL_HAVE_IT = re.compile(
+    r"\b(?:can|could|may|should) i (?:still )?(?:have|get|do|book) (?:it|this|microneedling|"
+    r"micro needling|the treatment|a session|the procedure|treatment)\b.*\b(?:if|with|while|"
+    r"though|even)\b|\b(?:is|would) (?:it|microneedling|this) still (?:be )?(?:an option|ok|"
+    r"okay|safe|possible|suitable)\b|\b(?:is|would) (?:it|microneedling|this) (?:be )?"
+    r"(?:an option|ok|okay|safe|possible|suitable|a problem|an issue)\b.*\b(?:if|with)\b",
+    re.IGNORECASE)
+# Preparation said without "before": coming to the appointment ("should I come with a clean
+# face?", "is it ok to arrive wearing make-up?"), or stopping a product.
+_PREPARE = re.compile(
+    r"\b(?:come|coming|arrive|arriving|show up|turn up|get ready|prepare|prep|bring)\b|"
+    r"\b(?:stop|pause|quit|come off) (?:using |taking )?(?:my |the |your )?\w+",
+    re.IGNORECASE)
+# A product or activity asked about together with the treatment, with no time frame:
+# "I have a spray tan, is that a problem for microneedling?" is preparation.
+_MATTERS = re.compile(r"\b(?:problem|issue|matter|matters|affect|interfere|ok|okay|fine)\b",
+                      re.IGNORECASE)
+# An allergy or a reaction of one's own is always noted for the practitioner.
+_ALLERGY = re.compile(r"\b(?:allergic|allergy|allergies|intolerant|intolerance|"
+                      r"(?:bad )?reactions? to|reacted (?:badly )?to)\b", re.IGNORECASE)
+_FIRST_PERSON = re.compile(r"\b(?:i|i'm|im|i've|ive|my|me)\b", re.IGNORECASE)
+# Numbing is asked about as the pain of a session, even with "before".
+_NUMBING = re.compile(r"\b(?:numb(?:ing|ed|ness|s)?|an(?:a)?esthe\w*|lidocaine)\b",
+                      re.IGNORECASE)
+# Hygiene and devices: the article's "sterile, very fine needles" (topic what_is), and which
+# device is used (needle_depth, whose subject is "how deep the needles go or which device").
+_HYGIENE = re.compile(r"\b(?:steril\w*|single[- ]use|disposable|re-?us\w*|hygien\w*|"
+                      r"clean(?:ed)?|new (?:needles?|cartridges?|tips?|heads?))\b", re.IGNORECASE)
+_DEVICE = re.compile(r"\b(?:pen|roller|stamp|device|machine|tool)s? or (?:a |the )?(?:pen|roller|"
+                     r"stamp|device|machine)s?\b|\b(?:what|which) (?:kind of |type of )?"
+                     r"(?:device|machine|tool|pen|roller)\b", re.IGNORECASE)
+# "what skin concerns can it address?": the benefits, said in general.
+_WHAT_IT_TREATS = re.compile(
+    r"\b(?:what|which) (?:kinds? of |sorts? of |types? of )?(?:skin )?(?:concerns?|problems?|"
+    r"issues?|conditions?|things?|skin types?)\b.*\b(?:address|help|treat|fix|improve|good for|"
+    r"work on|target|correct|deal with)\b.*\b(?:it|microneedling|micro needling|this "
+    r"treatment|the treatment)\b|\b(?:what|which) (?:kinds? of |sorts? of |types? of )?(?:skin )?"
+    r"(?:concerns?|problems?|issues?|conditions?|things?)\b.*\b(?:it|microneedling|micro "
+    r"needling|this treatment|the treatment)\b.*\b(?:address|help|treat|fix|improve|good for|"
+    r"work on|target|correct|deal with)\b", re.IGNORECASE)
+# What the time after a treatment is like, asked in general.
+_EXPECT = re.compile(r"\bwhat (?:should|do|can|will|would|might) i (?:expect|look like|feel like)\b|"
+                     r"\bwhat to expect\b|\bwhat (?:happens|will happen)\b", re.IGNORECASE)
+# A worry after a treatment that names no sensation of the vocabulary: "is that normal?".
+_WORRY = re.compile(r"\b(?:is (?:this|that|it) (?:normal|ok|okay|expected|bad)|normal\?|"
+                    r"should i (?:be )?(?:worried|worry|panic|be concerned)|worse|"
+                    r"what'?s happening|what is happening)\b", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -186,26 +267,54 @@ def read(text: str, vocab: Vocabularies | None = None,
     vocab = vocab or vocabularies()
     lowered = " ".join(text.lower().replace("-", " ").split())
     after = bool(_AFTER.search(lowered))
+    before = bool(_BEFORE.search(lowered))
+    products = _find(lowered, vocab.products) + _find(lowered, vocab.activities)
     answers: list[str] = []
     if after:
         if _CAN_USE.search(lowered):
-            answers += _find(lowered, vocab.products) + _find(lowered, vocab.activities)
+            answers += products
         if not answers:
             answers += _find(lowered, vocab.sensations)
-    # A medicine said of oneself or asked about with the treatment ("is ibuprofen better
-    # for cramps" is no question for the clinic).
+    if not answers and after and _EXPECT.search(lowered):
+        answers.append(TOPIC_PREFIX + "recovery")  # "what should I expect after it?"
+    skin_products = _find(lowered, vocab.products)
+    # A medicine said of oneself comes first: "I'm allergic to lidocaine" is noted.
+    if not answers and _ALLERGY.search(lowered) and _FIRST_PERSON.search(lowered):
+        answers.append(NOTED_QUESTION)  # "I'm allergic to numbing cream": noted, not "pain"
+    if not answers and _NUMBING.search(lowered) and not _noted(text, noted):
+        answers.append(_PAIN)  # "will you put numbing cream on before?"
+    if not answers and not after and products and \
+            (before or (skin_products and (_PREPARE.search(lowered) or
+                                           (_TREATMENT.search(lowered) and
+                                            _MATTERS.search(lowered))))):
+        # "should I stop retinol before?", "should I come with a clean face, no make-up?",
+        # "I have a spray tan, is that a problem for microneedling?"
+        answers.append(_PREPARATION)
+    # A medicine or health condition said of oneself or asked about with the treatment
+    # ("is ibuprofen better for cramps" is no question for the clinic).
     if not answers and (_ABOUT_ME.search(lowered) or _TREATMENT.search(lowered)) and \
             _noted(text, noted):
         answers.append(NOTED_QUESTION)
-    if not answers and not after and _BEFORE.search(lowered) and \
-            (_find(lowered, vocab.products) or _find(lowered, vocab.activities)):
-        # "should I stop retinol before?", "can I get a spray tan beforehand?"
-        answers.append(_PREPARATION)
+    if not answers and not after and _PREPARE.search(lowered) and \
+            re.search(r"\b(?:clean|bare|make ?up|face|skin)\b", lowered) and \
+            re.search(r"\b(?:appointment|session|treatment|microneedling|come|arrive)\b",
+                      lowered):
+        answers.append(_PREPARATION)  # "should I come with a clean face?"
     if not answers and not after and _AREA_QUESTION.search(lowered) and \
             (_find(lowered, vocab.areas) or re.search(r"\b(areas?|parts?)\b", lowered)):
         answers.append(_AREAS)
+    if not answers and _HYGIENE.search(lowered) and \
+            re.search(r"\b(?:needles?|cartridges?|tips?|equipment|tools?|pen|roller|device|"
+                      r"clinic|room)\b", lowered):
+        answers.append(TOPIC_PREFIX + "what_is")  # "are the needles sterile?"
+    if not answers and _DEVICE.search(lowered):
+        answers.append("needle_depth")  # "do you use a pen or a roller?"
+    if not answers and _WHAT_IT_TREATS.search(lowered):
+        answers.append(TOPIC_PREFIX + "benefits")
     if not answers and not after:
         answers += _how(lowered, vocab)
+    if not answers and after:
+        answers += _how(lowered, vocab, groups=("results",))  # "a difference after one session"
     conditions = _find(lowered, vocab.conditions)
     helps = bool(_HELP.search(lowered))
     # "my fine lines look worse after it" is a worry after a treatment, not "does it help".
@@ -214,13 +323,44 @@ def read(text: str, vocab: Vocabularies | None = None,
         answers += [c for c in conditions if c not in answers]
     elif conditions and after and not answers:
         answers.append(_OTHER_AFTER)
+    if not answers and after and _WORRY.search(lowered) and \
+            (_TREATMENT.search(lowered) or _ABOUT_ME.search(lowered)):
+        answers.append(_OTHER_AFTER)  # a change nobody listed: "is that normal?" after it
     return Reading(tuple(answers)) if answers else None
 
 
-def _how(text: str, vocab: Vocabularies) -> list[str]:
+def speaks_of_own_health(text: str, vocab: Vocabularies | None = None) -> bool:
+    """The person tells of their own body or health, or asks "can I still have it if ...",
+    with nothing a vocabulary knows: "I have actinic keratosis on my temples", "my skin is
+    really sensitive, is it still an option?". The guard notes it for the practitioner when
+    the classifier has nothing better, so it is never "didn't understand"."""
+    vocab = vocab or vocabularies()
+    lowered = " ".join(text.lower().replace("-", " ").split())
+    if _AFTER.search(lowered) or _find(lowered, vocab.conditions) or \
+            _find(lowered, vocab.products) or _find(lowered, vocab.activities):
+        return False
+    if _STILL_HAVE_IT.search(lowered):
+        return True
+    if _NEGATION.search(lowered):
+        return False  # "I have NOT had any surgery": an answer or a correction, not news
+    return not _NOT_HEALTH.search(lowered) and bool(
+        _OWN_HEALTH.search(lowered) or (_I_HAVE.search(lowered) and (
+            _HEALTH_CUE.search(lowered) or _condition_to_note(lowered))))
+
+
+def _condition_to_note(lowered: str) -> bool:
+    from clinic.knowledge.medicines import medicines
+
+    return any(re.search(rf"(?<!\w){re.escape(phrase)}(?!\w)", lowered)
+               for phrase in medicines().conditions_to_note)
+
+
+def _how(text: str, vocab: Vocabularies, groups: tuple[str, ...] | None = None) -> list[str]:
     """The first "how ...?" question type whose subject the message names."""
     about = set(_find(text, vocab.asked_about))
     for pattern, group, answer in _HOW:
+        if groups is not None and group not in groups:
+            continue
         if group in about and pattern.search(text):
             return [answer]
     return []

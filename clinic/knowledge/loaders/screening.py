@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from clinic.knowledge.loaders.reading import Entry, entry_list, read_yaml
@@ -37,6 +38,13 @@ def load(directory: Path, references: dict[str, Reference]) -> Screening:
                 "what_would_change", required=outcome == OUTCOME_NOT_SUITABLE_NOW
             ),
         )
+        worry = item.text_list("after_treatment_worry", required=False)
+        unknown = [term for term in worry if term.lower() not in {t.lower() for t in rule.terms}]
+        if unknown:
+            raise item.fail(f"after_treatment_worry names words that are not terms: {unknown}",
+                            "list only words from the contraindication's terms")
+        rule = replace(rule, after_treatment_worry=tuple(t.lower() for t in worry),
+                       descriptions=_descriptions(item))
         if rule_id in rules:
             raise item.fail("the id is used twice", "give every contraindication its own id")
         rules[rule_id] = rule
@@ -64,3 +72,25 @@ def load(directory: Path, references: dict[str, Reference]) -> Screening:
     }
     unsure = Entry(data, label, "screening").text("unsure_reason")
     return Screening(source, tuple(rules[rule_id] for rule_id in order), outcomes, unsure)
+
+
+def _descriptions(item: Entry) -> tuple[tuple[tuple[str, ...], ...], ...]:
+    """``descriptions``: a list of descriptions, each a list of word groups (a word, or a
+    list of words any one of which will do), e.g. ``[scar, [raised, growing]]``."""
+    raw = item.data.get("descriptions") if isinstance(item.data, dict) else None
+    if raw is None:
+        return ()
+    if not isinstance(raw, list):
+        raise item.fail("descriptions must be a list", "write a list of word groups")
+    found = []
+    for description in raw:
+        if not isinstance(description, list) or len(description) < 2:
+            raise item.fail(f"the description {description!r} needs two word groups or more",
+                            "write e.g. [scar, [raised, growing]]")
+        groups = tuple(tuple(str(w).lower() for w in (g if isinstance(g, list) else [g]))
+                       for g in description)
+        if any(not group or not all(w.strip() for w in group) for group in groups):
+            raise item.fail(f"the description {description!r} has an empty word",
+                            "every group needs at least one word")
+        found.append(groups)
+    return tuple(found)

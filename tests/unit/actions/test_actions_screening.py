@@ -12,6 +12,7 @@ from actions.screening import (
     ActionStopForm,
     ValidateScreeningForm,
 )
+from clinic.knowledge import messages as M
 from clinic.knowledge.kb import knowledge
 from clinic.rules.screening import ANSWERS_SLOT, question_to_ask
 from tests.support.actions import (
@@ -311,3 +312,33 @@ def test_an_emoji_or_punctuation_alone_is_no_answer(text, intent) -> None:
     assert not answers_set(events)
     assert slots["requested_slot"] == QUESTION
     assert f"Question 1 of {len(RULES)}: {FIRST.question}" in said
+
+
+@pytest.mark.parametrize("text", ["ok", "k", "Okay.", "sure", "fine", "alright", "kk",
+                                  "sure!", "got it"])
+def test_an_acknowledgement_is_no_answer_to_a_safety_question(text) -> None:
+    """Found by typing "ok" to "Are you on blood thinners?": it was recorded as YES. The
+    reply could mean "I see": it is never recorded, and the same question is asked again
+    with its buttons, after asking for a clear Yes, No or Not sure."""
+    events, said, slots = form_turn(ValidateScreeningForm(), ActionAskScreeningQuestion(),
+                                    text, "affirm", {}, FORM, QUESTION, confidence=0.99)
+    assert not answers_set(events)
+    assert "screen_last" not in slot_events(events)
+    assert slots["requested_slot"] == QUESTION
+    assert K.say(M.SCREENING_NEEDS_YES_OR_NO) in said
+    assert f"Question 1 of {len(RULES)}: {FIRST.question}" in said
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("ok yes", "yes"), ("ok, no", "no"), ("okay not sure", "unsure"), ("yes", "yes")])
+def test_an_acknowledgement_with_a_clear_answer_still_answers(text, expected) -> None:
+    events, _ = answer(text, "affirm" if expected == "yes" else None, asked="blood_thinners")
+    assert answers_set(events)["blood_thinners"] == expected
+
+
+def test_the_re_asked_question_has_yes_no_buttons() -> None:
+    tracker = make_tracker("ok", intent="affirm", active_loop=FORM,
+                           slots={"requested_slot": QUESTION})
+    _, dispatcher = run_action(ActionAskScreeningQuestion(), tracker)
+    payloads = {b["payload"] for m in dispatcher.messages for b in m.get("buttons") or []}
+    assert {"/affirm", "/deny", "/unsure"} <= payloads

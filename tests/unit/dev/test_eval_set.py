@@ -13,6 +13,7 @@ from dev.evaluation import CATEGORIES, EvalItem, Judge, load_items, normalise
 
 ROOT = Path(__file__).resolve().parents[3]
 ITEMS = load_items()
+FRESH = load_items(ROOT / "tests" / "eval" / "fresh_questions.yml")
 
 
 def _lines_built_from() -> set[str]:
@@ -34,13 +35,24 @@ def test_the_set_is_large_and_covers_every_category() -> None:
 
 def test_no_item_is_copied_into_training_data_or_knowledge() -> None:
     built = _lines_built_from()
-    copied = [item.text for item in ITEMS if _bare(item.text) in built]
+    copied = [item.text for item in ITEMS + FRESH if _bare(item.text) in built]
     assert copied == []
+
+
+def test_the_held_out_set_is_apart_from_the_first_one() -> None:
+    """tests/eval/fresh_questions.yml: at least 60 items, every one with its source page,
+    none of them an item of the first set, and most of its pages new."""
+    assert len(FRESH) >= 60
+    assert all(item.source.startswith("http") for item in FRESH)
+    first = {normalise(item.text) for item in ITEMS}
+    assert not [item.text for item in FRESH if normalise(item.text) in first]
+    pages = {item.source for item in FRESH}
+    assert len(pages - {item.source for item in ITEMS}) >= 0.75 * len(pages)
 
 
 def test_every_expected_answer_names_something_in_knowledge() -> None:
     judge = Judge()
-    for item in ITEMS:
+    for item in ITEMS + FRESH:
         for options in item.expect:
             for option in options:
                 assert judge.fragment(option), (item.text, option)

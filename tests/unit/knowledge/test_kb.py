@@ -75,6 +75,11 @@ def test_the_promotion_amount_is_changed_in_one_place(kdir) -> None:
         ("screening.yml", lambda d: d["contraindications"][0].pop("what_would_change"),
          "contraindication 'pregnancy'", "what_would_change"),
         ("screening.yml", lambda d: d["order"].pop(), "order", LAST_QUESTION),
+        ("screening.yml", lambda d: d["contraindications"][1].update(
+            after_treatment_worry=["spots"]), "contraindication 'cystic_acne_or_wound'",
+         "not terms"),
+        ("screening.yml", lambda d: d["contraindications"][8].update(descriptions=[["scar"]]),
+         "contraindication 'keloids'", "two word groups"),
         ("references.yml", lambda d: d["references"].append(dict(d["references"][1])),
          "reference 'alster2018'", "used twice"),
         ("promotions.yml", lambda d: d["promotions"][0].update(valid_until="soon"),

@@ -519,3 +519,74 @@ def test_mention_is_a_frozen_value():
     mention = Mention("urgent", "infection_signs", "pus", 0, 3, AFFIRMED, "urgent")
     with pytest.raises(AttributeError):
         mention.status = NEGATED  # type: ignore[misc]
+
+
+# --------------------------------------------------------------------------- described, issue 18
+
+
+@pytest.mark.parametrize("text", [
+    "my scars tend to get raised", "I get a raised scar after every cut",
+    "any scar I get grows bigger than the cut was", "scarring on my chest that is thick",
+    "I've had a scar that kept growing for years",
+])
+def test_a_keloid_described_in_other_words_is_recognised(recognizer, text) -> None:
+    assert ("keloids", AFFIRMED) in found(recognizer, text)
+
+
+@pytest.mark.parametrize(("text", "status"), [
+    ("my sister's scars get raised", THIRD_PARTY),
+    ("do scars get raised after microneedling?", HYPOTHETICAL),
+])
+def test_a_described_keloid_gets_the_status_of_its_sentence(recognizer, text, status) -> None:
+    assert ("keloids", status) in found(recognizer, text)
+
+
+@pytest.mark.parametrize("text", [
+    "the scar on my knee is flat and pale", "acne scars", "my skin got raised bumps",
+    "I grew up with scars from chickenpox, they are flat",
+])
+def test_words_of_a_description_far_apart_or_alone_are_not_a_keloid(recognizer, text) -> None:
+    assert "keloids" not in {rule for rule, _ in found(recognizer, text)}
+
+
+def test_a_description_is_read_from_knowledge(tmp_path) -> None:
+    folder = tmp_path / "knowledge"
+    shutil.copytree(DEFAULT_KNOWLEDGE_DIR, folder)
+    path = folder / "screening.yml"
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    rule = next(r for r in data["contraindications"] if r["id"] == "blood_thinners")
+    rule["descriptions"] = [["bruise", ["easily", "easy"]]]
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    kb = load_knowledge(folder)
+    recognizer = SafetyRecognizer(build_pipeline(kb), kb)
+    assert ("blood_thinners", AFFIRMED) in found(recognizer, "I bruise really easily")
+    assert ("blood_thinners", AFFIRMED) in found(recognizer, "bruising comes easy to me")
+
+
+# ------------------------------------------------------- a breakout after a treatment (docs/safety.md)
+
+
+@pytest.mark.parametrize("text", [
+    "I'm breaking out after microneedling", "I've been breaking out since my treatment",
+    "breaking out the week after my session, is that normal?",
+    "I'm breaking out post-treatment",
+])
+def test_a_breakout_after_a_treatment_is_no_contraindication(recognizer, text) -> None:
+    assert "cystic_acne_or_wound" not in {rule for rule, _ in found(recognizer, text)}
+
+
+@pytest.mark.parametrize("text", [
+    "I'm breaking out right now", "I'm breaking out, can I still have my session next week",
+    "I'm breaking out before my treatment", "I have cystic acne since my last treatment",
+    "I've had an acne breakout after my treatment and my next session is tomorrow",
+    "cystic breakout after microneedling",
+])
+def test_a_breakout_before_a_treatment_or_cystic_acne_stays_a_contraindication(
+        recognizer, text) -> None:
+    assert "cystic_acne_or_wound" in {rule for rule, _ in found(recognizer, text)}
+
+
+def test_an_urgent_sign_after_a_treatment_is_still_urgent(recognizer) -> None:
+    kinds = {m.kind for m in recognizer.mentions(
+        "I'm breaking out after microneedling and there's pus and a fever")}
+    assert KIND_URGENT in kinds

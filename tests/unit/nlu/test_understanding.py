@@ -80,10 +80,55 @@ def test_the_aftercare_rules_do_not_contradict_each_other() -> None:
     ("needles make me really nervous, will I feel them", ("pain",)),
     ("how is the procedure done exactly", ("topic:what_is",)),
     ("is it safe for everyone", ("topic:contraindications",)),
+    # round 2 (issue 18): question types, phrasings in neither evaluation set
+    ("do I have to turn up without moisturiser on", ("preparation",)),
+    ("I wear fake tan most weeks, does that affect the treatment", ("preparation",)),
+    ("is there a numbing cream", ("pain",)),
+    ("how do you keep the needles clean", ("topic:what_is",)),
+    ("is the equipment disposable", ("topic:what_is",)),
+    ("which device do you use", ("needle_depth",)),
+    ("which problems can microneedling treat", ("topic:benefits",)),
+    ("my skin went blotchy the day after the session, should I worry", ("redness_after",)),
+    ("everything looks worse since my treatment, is this normal", ("other_after",)),
+    ("am I supposed to rinse with plain water the morning after", None),
+    ("when would I see results after the first session", ("results_timing",)),
+    ("do I need to cleanse straight after my session", ("skincare_after",)),
+    ("what might I feel like the evening after my session", ("topic:recovery",)),
+    ("I had a bad reaction to the numbing gel at my dentist", ("other_health",)),
+    ("do you use numbing cream for people with allergies", ("pain",)),
 ])
 def test_question_type_and_subject_make_the_answer(text, answers) -> None:
     reading = read(text)
+    if answers is None:
+        assert reading is None
+        return
     assert reading is not None and reading.answers == answers
+
+
+@pytest.mark.parametrize("text", [
+    "I have vitiligo on my hands", "I suffer from hidradenitis", "I was diagnosed with lichen "
+    "planus", "I've got seborrheic dermatitis around my nose", "my skin reacts to everything",
+    "I'm allergic to plasters", "could I still get it with a pacemaker",
+    "is it ok if I have a nose piercing",
+])
+def test_a_statement_about_ones_own_health_is_noted_when_the_classifier_is_unsure(text) -> None:
+    assert guard_decision(text, "nlu_fallback", 0.4, CODES) == ("ask_patient_question",
+                                                                   "other_health")
+
+
+@pytest.mark.parametrize("text", [
+    "I have a question", "I have an appointment on monday", "I got your message",
+    "I have two kids", "I've got a voucher", "is it safe for me to get microneedling",
+    "my skin is glowing after the session", "i have NOT had any surgery or botox",
+    "I don't have any skin conditions on my face",
+])
+def test_other_statements_are_not_health_to_note(text) -> None:
+    assert guard_decision(text, "nlu_fallback", 0.4, CODES)[1] != "other_health"
+
+
+def test_a_confident_classifier_keeps_its_topic_over_a_health_statement() -> None:
+    assert guard_decision("my face has pitted marks from old spots", "ask_acne_scars", 0.9,
+                          CODES) == (None, None)
 
 
 def test_two_subjects_get_two_answers() -> None:
