@@ -22,7 +22,7 @@ def test_ok_at_a_deciding_question_is_asked_again_never_recorded(assistant_serve
     text = s.texts(who, reply)
     assert K.say(M.SCREENING_NEEDS_YES_OR_NO) in text
     assert f"Question {number('pregnancy')} of" in text
-    assert slots(s, who)["screening_answers"].get("pregnancy") is None
+    assert (slots(s, who)["screening_answers"] or {}).get("pregnancy") is None
     text = s.texts(who, "no")
     assert f"Question {number('pregnancy') + 1} of" in text
     assert slots(s, who)["screening_answers"]["pregnancy"] == "no"
