@@ -26,6 +26,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -156,12 +157,14 @@ def ensure_calendar(server: LocalServer, name: str = "Practitioner") -> None:
 
 
 def start(root: Path, port: int, user: str, password: str, calendar: str,
-          venv: Path = RADICALE_VENV) -> tuple[subprocess.Popen[bytes], LocalServer]:
-    """Start Radicale on 127.0.0.1:``port`` with its data under ``root``; wait until it answers."""
+          venv: Path = RADICALE_VENV, preexec_fn: Callable[[], None] | None = None,
+          ) -> tuple[subprocess.Popen[bytes], LocalServer]:
+    """Start Radicale on 127.0.0.1:``port`` with its data under ``root``; wait until it answers.
+    ``preexec_fn`` runs in the child before Radicale (the cluster launcher's parent-death signal)."""
     python = radicale_python(venv)
     config = prepare(root, port, user, password, python)
     process = subprocess.Popen([str(python), "-m", "radicale", "--config", str(config)],
-                               stdin=subprocess.DEVNULL)
+                               stdin=subprocess.DEVNULL, preexec_fn=preexec_fn)
     server = LocalServer(port=port, user=user, password=password, calendar=calendar)
     try:
         wait_until_up(port, process=process)

@@ -41,6 +41,7 @@ from dev.cluster.services import (
     Postgres,
     Process,
     Redis,
+    die_with_parent,
     free_port,
     http_ok,
     port_open,
@@ -232,8 +233,10 @@ class Cluster:
             return
         report("Starting the local CalDAV calendar ...")
         user, password = "clinic", self.secrets["CLINIC_CALDAV_PASSWORD"]
+        # Like every part, it dies with a launcher that was killed (die_with_parent).
         process, server = calendar_server.start(self.folder / "radicale", self.ports.calendar,
-                                                user, password, "clinic/practitioner")
+                                                user, password, "clinic/practitioner",
+                                                preexec_fn=die_with_parent(signal.SIGTERM))
         self._calendar_process = process
         self.env.update({"CLINIC_CALDAV_URL": server.calendar_url, "CLINIC_CALDAV_USER": user,
                          "CLINIC_CALDAV_PASSWORD": password})
