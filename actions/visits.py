@@ -133,6 +133,11 @@ class ValidateVisitForm(FormValidationAction):
 
     async def validate_visit_choice(self, value: Any, dispatcher: CollectingDispatcher,
                                     tracker: Tracker, domain: DomainDict) -> dict[str, Any]:
+        if value is None or tracker.get_slot(REQUESTED_SLOT) != "visit_choice":
+            # the form's activation validates the slot offer_after_booking just cleared:
+            # nothing has been answered yet (it said "didn't catch which time" to the
+            # "yes, send it" that submitted the booking request)
+            return {"visit_choice": None}
         sched = scheduler()
         now = utcnow()
         reply = read_reply(str(value or ""), _offered(tracker), now, sched.tz,

@@ -108,3 +108,23 @@ def test_calendar_down_keeps_todays_booking_request(clinic_db: str,
     assert "The clinic will contact you to confirm" in said
     assert not any(e.get("event") == "followup" for e in events)
     visit_actions.scheduler.cache_clear()
+
+
+def test_the_forms_activation_is_no_reply_to_the_offer(calendar: CalDAVCalendar) -> None:
+    """Rasa validates the slots set since the last message when the form starts: the
+    "yes, send it" that submitted the booking request is no unclear pick of a time."""
+    from rasa_sdk import Tracker
+
+    events, _, slots = submit()
+    latest = {"text": "yes, send it", "intent": {"name": "affirm", "confidence": 1.0},
+              "entities": []}
+    history = [{"event": "user", "text": "yes, send it", "parse_data": latest},
+               *[e for e in events if e.get("event") == "slot"]]
+    tracker = Tracker("conv-v", {**slots, "requested_slot": None}, latest, history, False,
+                      None, {"name": "visit_form"}, "action_submit_booking")
+    validation, _ = run_action(ValidateVisitForm(), tracker)
+    after = {**slots, **slot_events(validation)}
+    assert after.get("visit_note") != "unclear" and after["visit_choice"] is None
+    _, dispatcher = run_action(ActionAskVisitChoice(), make_tracker(
+        slots={**after, "requested_slot": "visit_choice"}, active_loop="visit_form"))
+    assert "didn't catch" not in texts(dispatcher) and dispatcher.messages[0]["buttons"]
