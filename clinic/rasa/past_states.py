@@ -32,7 +32,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 State = dict[str, Any]
 
@@ -52,24 +52,29 @@ class Checkpoint:
     turn_was_hidden: bool
 
 
-class Checkpoints:
-    """The checkpoints of the last ``size`` conversations and argument sets (thread-safe)."""
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+class Recent(Generic[K, V]):
+    """The entries of the last ``size`` conversations, least recently used dropped
+    (thread-safe); ``resumed`` and ``replayed`` count what the patched calls did."""
 
     def __init__(self, size: int = CHECKPOINTS) -> None:
         self.size = size
-        self._entries: OrderedDict[tuple[Any, ...], Checkpoint] = OrderedDict()
+        self._entries: OrderedDict[K, V] = OrderedDict()
         self._lock = threading.Lock()
         self.resumed = 0
         self.replayed = 0
 
-    def get(self, key: tuple[Any, ...]) -> Checkpoint | None:
+    def get(self, key: K) -> V | None:
         with self._lock:
             entry = self._entries.get(key)
             if entry is not None:
                 self._entries.move_to_end(key)
             return entry
 
-    def put(self, key: tuple[Any, ...], entry: Checkpoint) -> None:
+    def put(self, key: K, entry: V) -> None:
         with self._lock:
             self._entries[key] = entry
             self._entries.move_to_end(key)
@@ -79,6 +84,10 @@ class Checkpoints:
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
+
+
+# The checkpoints of the last conversations and argument sets.
+Checkpoints = Recent[tuple[Any, ...], Checkpoint]
 
 
 CACHE = Checkpoints()
@@ -204,33 +213,8 @@ class Applied:
     applied: tuple[Any, ...]
 
 
-class AppliedCache:
-    """The applied events of the last ``size`` conversations (thread-safe)."""
-
-    def __init__(self, size: int = CHECKPOINTS) -> None:
-        self.size = size
-        self._entries: OrderedDict[Any, Applied] = OrderedDict()
-        self._lock = threading.Lock()
-        self.resumed = 0
-        self.replayed = 0
-
-    def get(self, key: Any) -> Applied | None:
-        with self._lock:
-            entry = self._entries.get(key)
-            if entry is not None:
-                self._entries.move_to_end(key)
-            return entry
-
-    def put(self, key: Any, entry: Applied) -> None:
-        with self._lock:
-            self._entries[key] = entry
-            self._entries.move_to_end(key)
-            while len(self._entries) > self.size:
-                self._entries.popitem(last=False)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._entries.clear()
+# The applied events of the last conversations.
+AppliedCache = Recent[Any, Applied]
 
 
 APPLIED = AppliedCache()
