@@ -542,17 +542,24 @@ def booking_id_for(reference: str, url: str | None = None) -> int | None:
         return None if booking is None else int(booking.id)
 
 
+def _close_begun_visit(session: Session, appointment_id: int, state: str,
+                       now: dt.datetime) -> Appointment:
+    """A confirmed visit that has begun ends as ``state`` (staff's word); its texts go."""
+    appointment = _appointment(session, appointment_id, ("confirmed",))
+    if appointment.starts_at > now:
+        raise NotAllowed("the visit has not begun yet")
+    appointment.state, appointment.state_changed_at = state, now
+    record(session, appointment_id, state, "staff", now)
+    _cancel_texts(session, appointment)
+    return appointment
+
+
 def mark_no_show(appointment_id: int, now: dt.datetime | None = None,
                  url: str | None = None) -> None:
     """Staff: the person did not come to a confirmed visit that has begun."""
     now = now or utcnow()
     with session_scope(url) as session:
-        appointment = _appointment(session, appointment_id, ("confirmed",))
-        if appointment.starts_at > now:
-            raise NotAllowed("the visit has not begun yet")
-        appointment.state, appointment.state_changed_at = "no_show", now
-        record(session, appointment_id, "no_show", "staff", now)
-        _cancel_texts(session, appointment)
+        _close_begun_visit(session, appointment_id, "no_show", now)
 
 
 def mark_treated(appointment_id: int, now: dt.datetime | None = None,
@@ -561,12 +568,7 @@ def mark_treated(appointment_id: int, now: dt.datetime | None = None,
     request becomes ``treated``."""
     now = now or utcnow()
     with session_scope(url) as session:
-        appointment = _appointment(session, appointment_id, ("confirmed",))
-        if appointment.starts_at > now:
-            raise NotAllowed("the visit has not begun yet")
-        appointment.state, appointment.state_changed_at = "treated", now
-        record(session, appointment_id, "treated", "staff", now)
-        _cancel_texts(session, appointment)
+        appointment = _close_begun_visit(session, appointment_id, "treated", now)
         booking = session.get(BookingRequest, appointment.booking_id)
         if booking is not None and booking.status in ("requested", "confirmed"):
             booking.status, booking.status_changed_at = "treated", now
