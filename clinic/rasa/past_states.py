@@ -21,16 +21,32 @@ featurizers' in-place edits (``_choose_last_user_input`` deletes a state's text 
 never reach the checkpoint. The result is equal to Rasa's for every tracker
 (``tests/unit/rasa/test_past_states.py`` compares them turn by turn; the test stories run
 with it).
+
+**Only the states a prediction reads** (:data:`WINDOW`). Even resumed, handing out a copy of
+every state of the session made a turn cost more with every turn, and so did what the
+policies then do with all of them (RulePolicy formats them for a debug line and walks back
+through all of them for every rule it matched). But a prediction reads a bounded tail:
+MemoizationPolicy its ``max_history`` states (its featurizer slices the rest away), and
+RulePolicy no more than its longest rule (``_get_possible_keys`` accepts a rule as soon as
+it has walked back past the rule's length; states further back decide nothing). So while a
+policy predicts, the featurizer (``max_history``) or RulePolicy (its longest rule, see
+:func:`rule_window`) sets :data:`WINDOW` and only those last states are copied and handed
+out: the policies' predictions are Rasa's own (``tests/unit/rasa/test_state_window.py``
+compares them on every turn of the project's stories). Training and every other caller
+set no window and get every state, as before. What changes is only RulePolicy's debug log
+line of the current states, which shows the last states a rule can read.
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import itertools
 import operator
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -91,6 +107,46 @@ Checkpoints = Recent[tuple[Any, ...], Checkpoint]
 
 
 CACHE = Checkpoints()
+
+
+@dataclass(frozen=True)
+class Window:
+    """The last ``states`` states a prediction reads; ``skip_unlikely``: not counting states
+    after ``action_unlikely_intent`` (the featurizer removes those before it slices)."""
+
+    states: int
+    skip_unlikely: bool = False
+
+
+# The window of the prediction being made in this context (None: every state).
+WINDOW: ContextVar[Window | None] = ContextVar("clinic_state_window", default=None)
+
+
+@contextlib.contextmanager
+def window(wanted: Window | None) -> Iterator[None]:
+    """``states_for_tracker_history`` hands out only ``wanted``'s states meanwhile."""
+    token = WINDOW.set(wanted)
+    try:
+        yield
+    finally:
+        WINDOW.reset(token)
+
+
+def _tail(states: list[State], wanted: Window | None) -> list[State]:
+    """The last states of ``wanted`` (all of them without a window)."""
+    if wanted is None or wanted.states >= len(states):
+        return states
+    if not wanted.skip_unlikely:
+        return states[-wanted.states:]
+    from rasa.core.featurizers.tracker_featurizers import (
+        _is_prev_action_unlikely_intent_in_state as unlikely,
+    )
+
+    counted, start = 0, len(states)
+    while start > 0 and counted < wanted.states:
+        start -= 1
+        counted += not unlikely(states[start])
+    return states[start:]
 
 
 def copy_state(state: State) -> State:
@@ -158,7 +214,8 @@ def states_for_tracker_history(
         CACHE.resumed += 1
         start = len(entry.events)
         replay = _snapshot(entry.replay)
-        states: list[State] = [copy_state(state) for state in entry.states]
+        # The checkpoint's own states, read but never edited here; copies are handed out.
+        states: list[State] = list(entry.states)
         last_ml_action_sub_state = copy.copy(entry.last_ml_action)
         turn_was_hidden = entry.turn_was_hidden
     else:
@@ -194,14 +251,14 @@ def states_for_tracker_history(
             kept = entry.states if entry is not None and start else ()
             CACHE.put(key, Checkpoint(
                 self, copy.deepcopy(rule_only_data), tuple(applied[:index]), _snapshot(replay),
-                tuple(kept) + tuple(copy_state(s) for s in states[fresh_from:]),
+                tuple(kept) + tuple(states[fresh_from:]),
                 copy.copy(last_ml_action_sub_state), turn_was_hidden))
         event = applied[index]
         if isinstance(event, ActionExecuted):
             step(replay, event.hide_rule_turn)
         replay.update(event)
     step(replay, False)
-    return states
+    return [copy_state(state) for state in _tail(states, WINDOW.get())]
 
 
 @dataclass(frozen=True)
@@ -278,23 +335,79 @@ def applied_events(self: Any) -> list[Any]:
     return applied
 
 
-def patch_trackers(module: Any) -> None:
-    """Install the resumed fold on ``rasa.shared.core.trackers.DialogueStateTracker``."""
-    tracker_class = module.DialogueStateTracker
-    original: Callable[..., Any] = tracker_class.applied_events
+
+
+def rule_window(policy: Any) -> Window:
+    """RulePolicy's window: its longest rule or loop-unhappy-path rule, in states.
+
+    ``_get_possible_keys`` walks back from the latest state and keeps a rule once it has
+    walked past the rule's states (``_is_rule_applicable``: ``turn_index >= len(rule)``), so
+    no state further back than the longest rule changes which rules apply. Recomputed when
+    the lookup changes (kept per policy with the lookup's identity and size).
+    """
+    from rasa.core.policies.rule_policy import RULES, RULES_FOR_LOOP_UNHAPPY_PATH
+
+    lookups = (policy.lookup.get(RULES) or {}, policy.lookup.get(RULES_FOR_LOOP_UNHAPPY_PATH) or {})
+    key = tuple((id(lookup), len(lookup)) for lookup in lookups)
+    kept = getattr(policy, "_clinic_window", None)
+    if kept is not None and kept[0] == key:
+        return kept[1]  # type: ignore[no-any-return]
+    longest = max((len(policy._rule_key_to_state(rule)) for lookup in lookups  # noqa: SLF001
+                   for rule in lookup), default=1)
+    wanted = Window(max(longest, 1))
+    policy._clinic_window = (key, wanted)  # noqa: SLF001 - our own attribute
+    return wanted
+
+
+def _rule_prediction(self: Any, tracker: Any, domain: Any, *args: Any, **kwargs: Any) -> Any:
+    """RulePolicy's ``predict_action_probabilities`` with its window set (training calls
+    ``_predict`` directly and reads every state, as before)."""
+    with window(rule_window(self)):
+        return _rule_prediction.rasa_original(  # type: ignore[attr-defined]
+            self, tracker, domain, *args, **kwargs)
+
+
+def _featurizer_prediction_states(self: Any, trackers: Any, domain: Any,
+                                  use_text_for_last_user_input: bool = False,
+                                  ignore_rule_only_turns: bool = False,
+                                  rule_only_data: dict[str, Any] | None = None,
+                                  ignore_action_unlikely_intent: bool = False) -> Any:
+    """``MaxHistoryTrackerFeaturizer.prediction_states`` reading only the ``max_history``
+    states it keeps (with no ``max_history``, the caller's window, if any, stands)."""
+    wanted = (Window(self.max_history, ignore_action_unlikely_intent) if self.max_history
+              else WINDOW.get())
+    with window(wanted):
+        return _featurizer_prediction_states.rasa_original(  # type: ignore[attr-defined]
+            self, trackers, domain, use_text_for_last_user_input=use_text_for_last_user_input,
+            ignore_rule_only_turns=ignore_rule_only_turns, rule_only_data=rule_only_data,
+            ignore_action_unlikely_intent=ignore_action_unlikely_intent)
+
+
+def _install(owner: Any, name: str, replacement: Callable[..., Any]) -> None:
+    original = getattr(owner, name)
     if getattr(original, "_clinic_patched", False):
         return
-    applied_events._clinic_patched = True  # type: ignore[attr-defined]  # noqa: SLF001
-    applied_events.rasa_original = original  # type: ignore[attr-defined]
-    tracker_class.applied_events = applied_events
+    replacement._clinic_patched = True  # type: ignore[attr-defined]  # noqa: SLF001
+    replacement.rasa_original = original  # type: ignore[attr-defined]
+    setattr(owner, name, replacement)
+
+
+def patch_trackers(module: Any) -> None:
+    """Install the resumed fold on ``rasa.shared.core.trackers.DialogueStateTracker``."""
+    _install(module.DialogueStateTracker, "applied_events", applied_events)
 
 
 def patch_domain(module: Any) -> None:
     """Install the resumed replay on ``rasa.shared.core.domain.Domain``."""
-    domain_class = module.Domain
-    original: Callable[..., Any] = domain_class.states_for_tracker_history
-    if getattr(original, "_clinic_patched", False):
-        return
-    states_for_tracker_history._clinic_patched = True  # type: ignore[attr-defined]  # noqa: SLF001
-    states_for_tracker_history.rasa_original = original  # type: ignore[attr-defined]
-    domain_class.states_for_tracker_history = states_for_tracker_history
+    _install(module.Domain, "states_for_tracker_history", states_for_tracker_history)
+
+
+def patch_featurizers(module: Any) -> None:
+    """Install the window on ``rasa.core.featurizers.tracker_featurizers``."""
+    _install(module.MaxHistoryTrackerFeaturizer, "prediction_states",
+             _featurizer_prediction_states)
+
+
+def patch_rule_policy(module: Any) -> None:
+    """Install the window on ``rasa.core.policies.rule_policy.RulePolicy``."""
+    _install(module.RulePolicy, "predict_action_probabilities", _rule_prediction)

@@ -53,6 +53,13 @@ else in Rasa changes.
    HTTP session, and a new connection, for every call to the action server; the calls now
    share one session per endpoint whose connections stay open between calls
    (``clinic/rasa/http_session.py``).
+11. **Only the states a prediction reads** (``rasa.core.featurizers.tracker_featurizers``,
+   ``rasa.core.policies.rule_policy``): every prediction was handed a copy of every state of
+   the session, and RulePolicy then formatted and walked back through all of them, so a
+   turn cost more with every turn. MemoizationPolicy reads its ``max_history`` states and
+   RulePolicy no more than its longest rule; while they predict, only those last states are
+   copied and handed out (``clinic/rasa/past_states.py``, ``WINDOW``). Their predictions are
+   unchanged; training reads every state as before.
 """
 
 from __future__ import annotations
@@ -239,6 +246,18 @@ def _patch_trackers(module: Any) -> None:
     tracker_copy.patch_trackers(module)
 
 
+def _patch_featurizers(module: Any) -> None:
+    from clinic.rasa.past_states import patch_featurizers
+
+    patch_featurizers(module)
+
+
+def _patch_rule_policy(module: Any) -> None:
+    from clinic.rasa.past_states import patch_rule_policy
+
+    patch_rule_policy(module)
+
+
 def _patch_endpoints(module: Any) -> None:
     from clinic.rasa.http_session import patch_endpoints
 
@@ -283,9 +302,18 @@ PATCHES: dict[str, Callable[[Any], None]] = {
     # 9. Past dialogue states resumed from the latest user turn (clinic/rasa/past_states.py).
     "rasa.shared.core.domain": _patch_domain,
     "rasa.shared.core.trackers": _patch_trackers,
+    # 11. A prediction reads only the states its policy can use (clinic/rasa/past_states.py).
+    "rasa.core.featurizers.tracker_featurizers": _patch_featurizers,
+    "rasa.core.policies.rule_policy": _patch_rule_policy,
     # 10. One kept-alive HTTP session per endpoint (clinic/rasa/http_session.py).
     "rasa.utils.endpoints": _patch_endpoints,
 }
+
+
+# The names _secret_defaults filled in from the secrets file (not from the environment), so
+# that a test session can forget them (tests/conftest.py): a developer's `make run` leaves
+# var/secrets.env behind, and the tests must run as on a clean machine.
+SECRETS_FROM_FILE: set[str] = set()
 
 
 def _secret_defaults() -> None:
@@ -299,8 +327,10 @@ def _secret_defaults() -> None:
         lines = []
     for line in lines:
         key, sep, value = line.strip().partition("=")
-        if sep and key.startswith("CLINIC_") and not key.startswith("#"):
-            os.environ.setdefault(key.strip(), value.strip())
+        name = key.strip()
+        if sep and name.startswith("CLINIC_") and name not in os.environ:
+            os.environ[name] = value.strip()
+            SECRETS_FROM_FILE.add(name)
     os.environ.setdefault("CLINIC_ACTIONS_TOKEN", "")
 
 
