@@ -29,10 +29,18 @@ load from the database as before: a cache can never serve a stale conversation. 
 keeps its tracker only when no other writer added rows meanwhile (checked within the save's
 transaction) and it did not start a new session (the database then returns the new session
 alone).
+
+**What a save appends.** Rasa's save counts the rows of the conversation's latest session
+(a query that sorts them all, data included: about 0.9 ms at turn 300, and growing) to
+know which of the tracker's events are new. The cache also keeps that count for its mark
+(*stored*): a save whose mark is the cached one appends the events after it with no count
+query; a save after a load from the database, or after anything else, counts as Rasa does.
 """
+
 
 from __future__ import annotations
 
+import itertools
 import json
 import threading
 from collections import OrderedDict
@@ -77,6 +85,8 @@ Mark = tuple[int | None, int]
 class Kept:
     mark: Mark
     tracker: DialogueStateTracker  # the store's own copy: never handed out, never changed
+    # The latest session's rows at ``mark`` as Rasa's save counts them (None: not known).
+    stored: int | None = None
 
 
 class TrackerCache:
@@ -99,11 +109,18 @@ class TrackerCache:
             self.hits += 1
             return kept.tracker
 
-    def put(self, sender_id: str, mark: Mark, tracker: DialogueStateTracker) -> None:
+    def stored(self, sender_id: str, mark: Mark) -> int | None:
+        """The latest session's stored rows at ``mark``, if known for that very mark."""
+        with self._lock:
+            kept = self._entries.get(sender_id)
+            return kept.stored if kept is not None and kept.mark == mark else None
+
+    def put(self, sender_id: str, mark: Mark, tracker: DialogueStateTracker,
+            stored: int | None = None) -> None:
         """Keep a copy of ``tracker`` as the conversation at ``mark``."""
         kept = kept_copy(tracker)
         with self._lock:
-            self._entries[sender_id] = Kept(mark, kept)
+            self._entries[sender_id] = Kept(mark, kept, stored)
             self._entries.move_to_end(sender_id)
             while len(self._entries) > self.size:
                 self._entries.popitem(last=False)
@@ -156,11 +173,15 @@ class ClinicSQLTrackerStore(SQLTrackerStore):
         """Rasa's save (new events appended in one transaction), then the cache's update."""
         await self.stream_events(tracker)
         sender_id = tracker.sender_id
-        self.cache.drop(sender_id)
         keep = False
         with self.session_scope() as session:
             before = self._mark(session, sender_id)
-            added = list(self._additional_events(session, tracker))
+            stored = self.cache.stored(sender_id, before)
+            self.cache.drop(sender_id)
+            if stored is None:  # as Rasa's _additional_events counts
+                stored = self._event_query(session, sender_id,
+                                           fetch_events_from_all_sessions=False).count()
+            added = list(itertools.islice(tracker.events, stored, None))
             for event in added:
                 session.add(self._row(sender_id, event))
             session.flush()
@@ -173,7 +194,13 @@ class ClinicSQLTrackerStore(SQLTrackerStore):
                     and not any(isinstance(e, SessionStarted) for e in added)
                     and sum(isinstance(e, SessionStarted) for e in tracker.events) <= 1)
         if keep:
-            self.cache.put(sender_id, after, tracker)
+            # Rasa counts the rows from the session's start: the new rows count if they
+            # are not older than the tracker's first event (a row of that session).
+            first = tracker.events[0].timestamp if tracker.events else None
+            counted = first is not None and all(
+                e.timestamp is not None and e.timestamp >= first for e in added)
+            self.cache.put(sender_id, after, tracker,
+                           stored + len(added) if counted else None)
 
     def _row(self, sender_id: str, event: Event) -> Any:
         """Rasa's row for one event (as ``SQLTrackerStore.save`` writes it)."""

@@ -5,6 +5,7 @@ reads one row, not the conversation (clinic.rasa.channels.blueprint.conversation
 from __future__ import annotations
 
 import asyncio
+import json
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -20,6 +21,7 @@ from rasa.shared.core.events import (
 )
 from rasa.shared.core.trackers import DialogueStateTracker
 from sqlalchemy import event
+from sqlalchemy.orm import Query
 
 from clinic.config.settings import settings
 from clinic.rasa.channels import rest
@@ -149,6 +151,7 @@ def turn(store, sender: str, text: str) -> DialogueStateTracker:
     tracker.update(ActionExecuted("action_listen"))
     asyncio.run(store.save(tracker))
     return tracker
+    return tracker
 
 
 def as_dicts(tracker) -> list[dict]:
@@ -220,3 +223,47 @@ def test_a_save_that_starts_a_new_session_is_loaded_from_the_database_next(repli
     assert store.cache.misses == misses + 1
     # The database returns the latest session only, and so does the store.
     assert [e.text for e in loaded.events if isinstance(e, UserUttered)] == ["new"]
+
+
+def stored_rows(store, sender: str) -> list[tuple]:
+    """The conversation's rows in the database, in order: (type, data)."""
+    with store.session_scope() as session:
+        rows = (session.query(store.SQLEvent).filter(store.SQLEvent.sender_id == sender)
+                .order_by(store.SQLEvent.id).all())
+        return [(row.type_name, row.data) for row in rows]
+
+
+def test_saves_append_exactly_the_new_events_without_counting_the_session(
+        replicas, monkeypatch) -> None:
+    """Whether the store counted the session's rows (after a load from the database, a
+    message on the other replica, a new session) or knew the count from its cache, every
+    event is written once, in order: the rows are the events of the turns played."""
+    first, second = replicas
+    counted: list[int] = []
+    original = Query.count
+    monkeypatch.setattr(Query, "count", lambda self: counted.append(1) or original(self))
+    for n in range(12):
+        store = second if n in (5, 6) else first
+        tracker = turn(store, "web-rows", f"m{n}")
+        if n == 8:  # a new session in the same tracker, then more turns
+            tracker.update(ActionExecuted("action_session_start"))
+            tracker.update(SessionStarted())
+            tracker.update(ActionExecuted("action_listen"))
+            asyncio.run(first.save(tracker))
+    played = list(DialogueStateTracker.from_dict(
+        "x", [json.loads(data) for _, data in stored_rows(first, "web-rows")],
+        first.domain.slots).events)
+    texts = [e.text for e in played if isinstance(e, UserUttered)]
+    assert texts == [f"m{n}" for n in range(12)]  # each message once, in order
+    assert sum(isinstance(e, SessionStarted) for e in played) == 2
+    assert len(played) == 3 + 12 * 4 + 3
+    # Counted only when the cache could not know: the first save, the other replica's two
+    # turns and the first turn back on this one, the new session and the turn after it.
+    assert 3 <= len(counted) <= 6
+    counted.clear()
+    for n in range(12, 20):
+        turn(first, "web-rows", f"m{n}")
+    assert counted == []  # a conversation going on, on one replica: no count query at all
+    again = loaded_from_database(first, "web-rows")
+    assert [e.text for e in again.events if isinstance(e, UserUttered)] == \
+        [f"m{n}" for n in range(9, 20)]
