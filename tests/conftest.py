@@ -22,9 +22,16 @@ from pathlib import Path
 
 import pytest
 
+from clinic.rasa import patches as rasa_patches
 from clinic.rasa.endpoints import write_endpoints
 from tests.support import sms_database  # noqa: F401 - a fixture, shared by every test
 from tests.support.calendar import caldav_server, clinic_calendar  # noqa: F401 (fixtures)
+
+# The venv read var/secrets.env (left by `make run`) into the environment at start-up: tests
+# run without it, as on a clean machine (each test sets the secrets it needs).
+for _name in rasa_patches.SECRETS_FROM_FILE:
+    os.environ.pop(_name, None)
+os.environ["CLINIC_SECRETS_FILE"] = "/nonexistent/secrets.env"
 
 ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = Path(sys.executable).parent

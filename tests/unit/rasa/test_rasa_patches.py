@@ -88,3 +88,24 @@ def test_validator_agrees_with_jsonschema_validate() -> None:
         except ValidationError:
             got = False
         assert got == expected, sample
+
+
+def test_secrets_from_the_file_are_named_so_a_test_session_can_forget_them(
+        tmp_path: Path, monkeypatch) -> None:
+    from clinic.rasa import patches
+
+    secrets = tmp_path / "secrets.env"
+    secrets.write_text("CLINIC_TEST_FROM_FILE=abc\nCLINIC_TEST_SET_BEFORE=file\n# CLINIC_NOT=1\n")
+    monkeypatch.setenv("CLINIC_SECRETS_FILE", str(secrets))
+    monkeypatch.setenv("CLINIC_TEST_SET_BEFORE", "environment")
+    monkeypatch.delenv("CLINIC_TEST_FROM_FILE", raising=False)
+    monkeypatch.setattr(patches, "SECRETS_FROM_FILE", set())
+    patches._secret_defaults()  # noqa: SLF001
+    import os
+
+    try:
+        assert os.environ["CLINIC_TEST_FROM_FILE"] == "abc"
+        assert os.environ["CLINIC_TEST_SET_BEFORE"] == "environment"  # the environment wins
+        assert patches.SECRETS_FROM_FILE == {"CLINIC_TEST_FROM_FILE"}
+    finally:
+        os.environ.pop("CLINIC_TEST_FROM_FILE", None)
