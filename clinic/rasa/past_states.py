@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import functools
 import itertools
 import operator
 import threading
@@ -359,37 +360,54 @@ def rule_window(policy: Any) -> Window:
     return wanted
 
 
-def _rule_prediction(self: Any, tracker: Any, domain: Any, *args: Any, **kwargs: Any) -> Any:
+def _rule_prediction(original: Callable[..., Any]) -> Callable[..., Any]:
     """RulePolicy's ``predict_action_probabilities`` with its window set (training calls
     ``_predict`` directly and reads every state, as before)."""
-    with window(rule_window(self)):
-        return _rule_prediction.rasa_original(  # type: ignore[attr-defined]
-            self, tracker, domain, *args, **kwargs)
+
+    # functools.wraps gives it Rasa's signature and type hints (these annotations are
+    # replaced), which Rasa's graph validation reads before it trains or loads a model.
+    @functools.wraps(original)
+    def predict_action_probabilities(self: Any, tracker: Any, domain: Any, *args: Any,
+                                     **kwargs: Any) -> Any:
+        with window(rule_window(self)):
+            return original(self, tracker, domain, *args, **kwargs)
+
+    return predict_action_probabilities
 
 
-def _featurizer_prediction_states(self: Any, trackers: Any, domain: Any,
-                                  use_text_for_last_user_input: bool = False,
-                                  ignore_rule_only_turns: bool = False,
-                                  rule_only_data: dict[str, Any] | None = None,
-                                  ignore_action_unlikely_intent: bool = False) -> Any:
+def _featurizer_prediction_states(original: Callable[..., Any]) -> Callable[..., Any]:
     """``MaxHistoryTrackerFeaturizer.prediction_states`` reading only the ``max_history``
     states it keeps (with no ``max_history``, the caller's window, if any, stands)."""
-    wanted = (Window(self.max_history, ignore_action_unlikely_intent) if self.max_history
-              else WINDOW.get())
-    with window(wanted):
-        return _featurizer_prediction_states.rasa_original(  # type: ignore[attr-defined]
-            self, trackers, domain, use_text_for_last_user_input=use_text_for_last_user_input,
-            ignore_rule_only_turns=ignore_rule_only_turns, rule_only_data=rule_only_data,
-            ignore_action_unlikely_intent=ignore_action_unlikely_intent)
+
+    @functools.wraps(original)
+    def prediction_states(self: Any, trackers: Any, domain: Any,
+                          use_text_for_last_user_input: bool = False,
+                          ignore_rule_only_turns: bool = False,
+                          rule_only_data: dict[str, Any] | None = None,
+                          ignore_action_unlikely_intent: bool = False) -> Any:
+        wanted = (Window(self.max_history, ignore_action_unlikely_intent) if self.max_history
+                  else WINDOW.get())
+        with window(wanted):
+            return original(self, trackers, domain,
+                            use_text_for_last_user_input=use_text_for_last_user_input,
+                            ignore_rule_only_turns=ignore_rule_only_turns,
+                            rule_only_data=rule_only_data,
+                            ignore_action_unlikely_intent=ignore_action_unlikely_intent)
+
+    return prediction_states
 
 
-def _install(owner: Any, name: str, replacement: Callable[..., Any]) -> None:
+def _install(owner: Any, name: str, replacement: Callable[..., Any],
+             wrap: bool = False) -> None:
+    """Put ``replacement`` (or, with ``wrap``, ``replacement(original)``) in place of
+    ``owner.name``, once; the original stays reachable as ``rasa_original``."""
     original = getattr(owner, name)
     if getattr(original, "_clinic_patched", False):
         return
-    replacement._clinic_patched = True  # type: ignore[attr-defined]  # noqa: SLF001
-    replacement.rasa_original = original  # type: ignore[attr-defined]
-    setattr(owner, name, replacement)
+    installed: Any = replacement(original) if wrap else replacement
+    installed._clinic_patched = True  # noqa: SLF001 - our marker
+    installed.rasa_original = original
+    setattr(owner, name, installed)
 
 
 def patch_trackers(module: Any) -> None:
@@ -405,9 +423,9 @@ def patch_domain(module: Any) -> None:
 def patch_featurizers(module: Any) -> None:
     """Install the window on ``rasa.core.featurizers.tracker_featurizers``."""
     _install(module.MaxHistoryTrackerFeaturizer, "prediction_states",
-             _featurizer_prediction_states)
+             _featurizer_prediction_states, wrap=True)
 
 
 def patch_rule_policy(module: Any) -> None:
     """Install the window on ``rasa.core.policies.rule_policy.RulePolicy``."""
-    _install(module.RulePolicy, "predict_action_probabilities", _rule_prediction)
+    _install(module.RulePolicy, "predict_action_probabilities", _rule_prediction, wrap=True)

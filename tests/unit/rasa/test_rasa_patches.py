@@ -109,3 +109,22 @@ def test_secrets_from_the_file_are_named_so_a_test_session_can_forget_them(
         assert patches.SECRETS_FROM_FILE == {"CLINIC_TEST_FROM_FILE"}
     finally:
         os.environ.pop("CLINIC_TEST_FROM_FILE", None)
+
+
+def test_rasa_accepts_the_projects_graph_with_every_patch_installed() -> None:
+    """Rasa validates each component's method signatures and type hints before it trains or
+    loads a model: a patched method must look to it exactly like the one it replaces."""
+    from rasa.engine import validation
+    from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+    from rasa.shared.data import TrainingType
+    from rasa.shared.importers.importer import TrainingDataImporter
+
+    import clinic.rasa.patches as patches
+
+    patches.install()
+    root = Path(__file__).resolve().parents[3]
+    importer = TrainingDataImporter.load_from_config(
+        str(root / "config.yml"), str(root / "domain.yml"), [str(root / "data")])
+    model_configuration = DefaultV1Recipe().graph_config_for_recipe(
+        importer.get_config(), {}, training_type=TrainingType.BOTH)
+    validation.validate(model_configuration)

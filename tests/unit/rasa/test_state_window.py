@@ -227,3 +227,11 @@ def test_a_window_one_state_short_would_change_a_prediction(tmp_path: Path) -> N
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(past_states, "rule_window", lambda _: Window(1))
         assert predicted(greet_after(3)) == "utter_first_hello"
+
+
+def test_the_patched_methods_look_like_rasas_to_its_graph_validation() -> None:
+    from rasa.engine.validation import _get_parameter_information
+
+    patched = _get_parameter_information(RulePolicy, "predict_action_probabilities")
+    with rasa_only():
+        assert patched == _get_parameter_information(RulePolicy, "predict_action_probabilities")
