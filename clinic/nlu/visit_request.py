@@ -118,6 +118,22 @@ _ASKS_WHEN = re.compile(
     r"scheduled|seeing you)\b", re.I)
 
 
+# Asking how to change a visit, with no visit named: "how do I cancel?", "is it possible to
+# reschedule?", "what if I need to cancel". "How do I" asks for a procedure, which only a
+# visit has; "reschedule" and "postpone" only apply to one. (A bare "cancel" or "can I
+# cancel?" stays what it says at the moment: stopping what is under way.)
+_HOW_TO_CHANGE = re.compile(
+    r"^\W*(?:(?:so|and|but|um+|hi|hello|hey|ok(?:ay)?)[\s,]+)*"
+    r"(?:(?:how|where) (?:do|can|could|would|should|will) (?:i|we|you)|how to|"
+    r"(?:is it|is that) possible to|am i able to|(?:what if|what happens if|in case) i "
+    r"(?:need|want|have|had) to)\s+(?:still\s+|easily\s+)?"
+    r"(?:cancel|re-?schedule|re-?book|postpone|call off|move|change)"
+    r"(?:\s+(?:it|an? (?:appointment|visit|booking|session)|later))?"
+    r"(?:\s+(?:online|here|by text|by phone|if i need to))?[\s?.!]*$|"
+    r"^\W*(?:can|could|may) (?:i|we) (?:still\s+)?(?:re-?schedule|postpone)\b"
+    r"(?:\s+(?:it|an? (?:appointment|visit|booking|session)|later))?[\s?.!]*$", re.I)
+
+
 def about_own_visit(text: str) -> bool:
     """Whether a message is about the person's own visit: the visit named with what should
     happen to it ("how do I cancel my appointment", "can I change my time to friday", "when is
@@ -126,6 +142,7 @@ def about_own_visit(text: str) -> bool:
     text = text or ""
     return bool(_NEXT.match(text) or _LATE.search(text) or _ASKS_WHEN.search(text)
                 or _VERB_VISIT.search(text) or _VISIT_VERB.search(text)
+                or _HOW_TO_CHANGE.match(text)
                 or (_CANT_COME.search(text) and _OWN_VISIT.search(text)))
 
 

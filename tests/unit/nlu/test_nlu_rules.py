@@ -357,3 +357,17 @@ def test_the_catch_all_without_the_clinics_subject_is_out_of_scope() -> None:
                           CODES)[0] == "out_of_scope"
     assert guard_decision("does microneedling help with cellulite", "ask_patient_question",
                           0.9, CODES)[0] is None
+
+
+@pytest.mark.parametrize("text", ["how do I cancel?", "is it possible to reschedule?",
+                                  "what if I need to cancel", "can I reschedule?"])
+def test_asking_how_to_change_a_visit_is_self_service_whatever_the_classifier_says(
+        text: str) -> None:
+    # The classifier read "how do I cancel" as "stop"; asking how is about a visit.
+    for guessed in ("stop", "ask_what_is", None):
+        assert guard_decision(text, guessed, 0.95, CODES)[0] == "manage_visit"
+
+
+@pytest.mark.parametrize("text", ["cancel", "stop", "can I cancel?"])
+def test_cancel_alone_still_stops_what_is_under_way(text: str) -> None:
+    assert guard_decision(text, "stop", 0.95, CODES)[0] != "manage_visit"

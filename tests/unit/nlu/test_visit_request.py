@@ -26,6 +26,8 @@ OFFERED = [dt.datetime(2031, 3, 7, 14, tzinfo=LA), dt.datetime(2031, 3, 7, 15, t
     ("I can't make it on tuesday, can we do thursday instead?", V.MOVE),
     ("how do I cancel my appointment", V.CANCEL),
     ("please cancel", V.CANCEL),
+    ("how do I cancel?", V.CANCEL),
+    ("is it possible to reschedule?", V.MOVE),
     ("I won't be able to come", V.CANCEL),
     ("what happens next?", V.NEXT),
     ("ok so what's next", V.NEXT),
@@ -43,6 +45,10 @@ def test_the_change_wanted(text: str, wanted: str) -> None:
     "my appointment needs to be cancelled", "is my visit still on?", "I need to reschedule",
     "I can't make my appointment", "please move my facial booking to monday",
     "when am I booked for", "what time am I coming in",
+    # asking how, with no visit named
+    "how do I cancel?", "How do I cancel", "how can i reschedule", "is it possible to reschedule?",
+    "what if I need to cancel", "ok how do I cancel it?", "can I reschedule?",
+    "could we postpone", "how to cancel", "what happens if i have to cancel?",
 ])
 def test_about_ones_own_visit(text: str) -> None:
     assert V.about_own_visit(text)
@@ -54,6 +60,9 @@ def test_about_ones_own_visit(text: str) -> None:
     "how should i prepare for my appointment", "can I cancel the booking questions",
     "I want to book an appointment", "what happens after microneedling", "stop",
     "can I stop using retinol before my appointment",
+    # stopping what is under way, or changing an answer, is not the visit
+    "cancel", "can I cancel?", "can I change it?", "can I change my answer",
+    "how do I change my skincare routine", "how do I cancel the texts",
 ])
 def test_not_about_ones_own_visit(text: str) -> None:
     assert not V.about_own_visit(text)
