@@ -237,7 +237,11 @@ class Cluster:
         process, server = calendar_server.start(self.folder / "radicale", self.ports.calendar,
                                                 user, password, "clinic/practitioner",
                                                 preexec_fn=die_with_parent(signal.SIGTERM))
-        self._calendar_process = process
+        # Supervised like every part: started again with the same command and data if it
+        # dies (its first run logs to the launcher's output, a restart to logs/calendar.log).
+        self.processes["calendar"] = Process(
+            "calendar", [str(arg) for arg in process.args], self.logs / "calendar.log",
+            death_signal=signal.SIGTERM, popen=process, started_at=time.monotonic())
         self.env.update({"CLINIC_CALDAV_URL": server.calendar_url, "CLINIC_CALDAV_USER": user,
                          "CLINIC_CALDAV_PASSWORD": password})
 
@@ -430,18 +434,11 @@ class Cluster:
     def stop(self) -> None:
         """Stop everything, the entry points first, the databases last."""
         order = ["proxy", "sender", "web"] + [n for n in self.processes if n.startswith("rasa")]
-        order += [n for n in self.processes if n.startswith("actions")]
+        order += [n for n in self.processes if n.startswith("actions")] + ["calendar"]
         for name in order:
             process = self.processes.get(name)
             if process:
                 process.stop(signal.SIGTERM, timeout=20)
-        calendar = getattr(self, "_calendar_process", None)
-        if calendar is not None and calendar.poll() is None:
-            calendar.terminate()
-            try:
-                calendar.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                calendar.kill()
         if self.redis:
             self.redis.stop()
         if self.postgres:

@@ -55,6 +55,9 @@ def test_a_replica_killed_loses_nothing_is_routed_around_and_started_again_withi
         assert questions[n] in launched.say(who, "/deny")
 
     old_pid = launched.state()["pids"]["rasa1"]
+    # The local calendar is a part like the others: killed too, it is started again.
+    old_calendar = launched.state()["pids"]["calendar"]
+    os.kill(old_calendar, signal.SIGKILL)
     os.kill(old_pid, signal.SIGKILL)
     killed_at = time.monotonic()
     # Dead: its port closed. The process shows as a zombie before its last thread has let go
@@ -75,9 +78,17 @@ def test_a_replica_killed_loses_nothing_is_routed_around_and_started_again_withi
 
     assert wait_for(replica_back, 60 - (time.monotonic() - killed_at)), (
         f"rasa1 not back within a minute:\n{launched.logs()}")
+    def calendar_back() -> bool:
+        pid = launched.state()["pids"].get("calendar")
+        return (pid not in (None, old_calendar) and alive(pid)
+                and port_open(launched.state()["ports"]["calendar"]))
+
+    assert wait_for(calendar_back, 30), f"the calendar is not back:\n{launched.logs()}"
     supervisor_log = (launched.folder / "logs" / "supervisor.log").read_text()
     assert f"rasa1 (pid {old_pid}) killed by SIGKILL" in supervisor_log
     assert "rasa1 started again" in supervisor_log
+    assert f"calendar (pid {old_calendar}) killed by SIGKILL" in supervisor_log
+    assert "calendar started again" in supervisor_log
     # Both replicas serve again: the proxy alternates, the conversation keeps its place.
     for n in range(6, 8):
         assert questions[n] in launched.say(who, "/deny")
