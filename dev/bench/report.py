@@ -117,12 +117,13 @@ def markdown(results: dict[str, Any]) -> str:
     long_results = {name: result["long"] for name, result in assistants.items()
                     if "long" in result}
     if long_results:
-        from dev.bench.long import GOAL_GROWTH
+        from dev.bench.long import GOAL_GROWTH, ROUND
         from dev.bench.long import markdown as long_table
 
-        lines += ["", "One long conversation per assistant (one sender, REST; median latency "
-                  "per block of turns; ours: FAQ questions, SQLite tracker store; goal for "
-                  f"ours: last block at most {GOAL_GROWTH}x the first):", "",
+        lines += ["", "One long conversation per assistant (one sender, REST, the assistants "
+                  f"in alternating rounds of {ROUND} turns; median latency per block of turns; "
+                  "ours: FAQ questions, SQLite tracker store; goal for ours: last block at "
+                  f"most {GOAL_GROWTH}x the first):", "",
                   long_table(long_results)]
     stage_results = {name: result["stages"] for name, result in assistants.items()
                      if "stages" in result}

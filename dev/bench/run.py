@@ -186,7 +186,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 "ours", prepare_ours(model, ours_dir), work, stack, run_id)
         measure_load(assistants, figures, args, run_id)
         if args.long_turns:
-            say(f"one conversation of {args.long_turns} turns on each assistant, alternating")
+            say(f"one conversation of {args.long_turns} turns on each assistant, in "
+                "alternating rounds")
             for name, long_result in measure_long(assistants, args.long_turns,
                                                   run_id=run_id).items():
                 figures[name]["long"] = long_result
