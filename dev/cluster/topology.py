@@ -31,6 +31,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from functools import partial
 from pathlib import Path
+from typing import Any, cast
 
 import yaml
 
@@ -240,7 +241,8 @@ class Cluster:
         # Supervised like every part: started again with the same command and data if it
         # dies (its first run logs to the launcher's output, a restart to logs/calendar.log).
         self.processes["calendar"] = Process(
-            "calendar", [str(arg) for arg in process.args], self.logs / "calendar.log",
+            "calendar", [str(arg) for arg in cast("list[Any]", process.args)],
+            self.logs / "calendar.log",
             death_signal=signal.SIGTERM, popen=process, started_at=time.monotonic())
         self.env.update({"CLINIC_CALDAV_URL": server.calendar_url, "CLINIC_CALDAV_USER": user,
                          "CLINIC_CALDAV_PASSWORD": password})
