@@ -546,7 +546,16 @@ def test_malformed_bodies_get_a_4xx_without_a_traceback_on_every_port(
         (f"{console.url}/login", {"Content-Type": "application/x-www-form-urlencoded"}),
     ]
     for url, headers in targets:
-        status, _, text = request(url, "POST", body, headers)
+        try:
+            status, _, text = request(url, "POST", body, headers)
+        except (ConnectionResetError, BrokenPipeError):
+            # A server may answer 413 and close while a 3 MB body is still being sent (a
+            # race: the client then sees a reset). Refused either way, and nothing of it
+            # processed; the server must go on serving.
+            assert kind == "huge", (kind, url)
+            parts = urllib.parse.urlsplit(url)
+            assert request(f"{parts.scheme}://{parts.netloc}/", "GET")[0] < 500, url
+            continue
         assert 400 <= status < 500, (kind, url, status, text[:300])
         assert no_traceback(text), (kind, url, text[:300])
 
