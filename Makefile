@@ -151,8 +151,9 @@ test: $(STAMP) browser cluster-deps calendar-server
 	@# -o: the venv was made above; the sub-makes do not look at it again.
 	$(MAKE) --no-print-directory -o $(STAMP) -j2 --output-sync=target test-unit test-model widget
 	@# The server tests' folders only: collecting the whole tree (5,900 unit tests' modules
-	@# imported, then deselected) took 16 s of the session.
-	$(PY) -m pytest -q -m "integration or browser or cluster" tests/integration tests/browser tests/cluster
+	@# imported, then deselected) took 16 s of the session. In the order pytest walks them:
+	@# the browser tests count rows in the console the session's servers share.
+	$(PY) -m pytest -q -m "integration or browser or cluster" tests/browser tests/cluster tests/integration
 
 .PHONY: test-unit
 test-unit: $(STAMP)
