@@ -22,6 +22,8 @@ import ssl
 import weakref
 from typing import Any
 
+from clinic.rasa.replace import replace_method
+
 KEEPALIVE_S = 2.0
 
 SESSIONS_ATTRIBUTE = "_clinic_sessions"  # on an endpoint: loop -> session (weak on the loop)
@@ -99,9 +101,4 @@ async def request(self: Any, method: str = "post", subpath: str | None = None,
 
 def patch_endpoints(module: Any) -> None:
     """Install the kept-alive request on ``rasa.utils.endpoints.EndpointConfig``."""
-    config = module.EndpointConfig
-    if getattr(config.request, "_clinic_patched", False):
-        return
-    request._clinic_patched = True  # type: ignore[attr-defined]  # noqa: SLF001 - our marker
-    request.rasa_original = config.request  # type: ignore[attr-defined]
-    config.request = request
+    replace_method(module.EndpointConfig, "request", request)

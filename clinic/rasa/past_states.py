@@ -51,6 +51,8 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
+from clinic.rasa.replace import replace_method
+
 State = dict[str, Any]
 
 CHECKPOINTS = 256  # conversations whose checkpoint is kept (least recently used dropped)
@@ -336,8 +338,6 @@ def applied_events(self: Any) -> list[Any]:
     return applied
 
 
-
-
 def rule_window(policy: Any) -> Window:
     """RulePolicy's window: its longest rule or loop-unhappy-path rule, in states.
 
@@ -397,35 +397,22 @@ def _featurizer_prediction_states(original: Callable[..., Any]) -> Callable[...,
     return prediction_states
 
 
-def _install(owner: Any, name: str, replacement: Callable[..., Any],
-             wrap: bool = False) -> None:
-    """Put ``replacement`` (or, with ``wrap``, ``replacement(original)``) in place of
-    ``owner.name``, once; the original stays reachable as ``rasa_original``."""
-    original = getattr(owner, name)
-    if getattr(original, "_clinic_patched", False):
-        return
-    installed: Any = replacement(original) if wrap else replacement
-    installed._clinic_patched = True  # noqa: SLF001 - our marker
-    installed.rasa_original = original
-    setattr(owner, name, installed)
-
-
 def patch_trackers(module: Any) -> None:
     """Install the resumed fold on ``rasa.shared.core.trackers.DialogueStateTracker``."""
-    _install(module.DialogueStateTracker, "applied_events", applied_events)
+    replace_method(module.DialogueStateTracker, "applied_events", applied_events)
 
 
 def patch_domain(module: Any) -> None:
     """Install the resumed replay on ``rasa.shared.core.domain.Domain``."""
-    _install(module.Domain, "states_for_tracker_history", states_for_tracker_history)
+    replace_method(module.Domain, "states_for_tracker_history", states_for_tracker_history)
 
 
 def patch_featurizers(module: Any) -> None:
     """Install the window on ``rasa.core.featurizers.tracker_featurizers``."""
-    _install(module.MaxHistoryTrackerFeaturizer, "prediction_states",
+    replace_method(module.MaxHistoryTrackerFeaturizer, "prediction_states",
              _featurizer_prediction_states, wrap=True)
 
 
 def patch_rule_policy(module: Any) -> None:
     """Install the window on ``rasa.core.policies.rule_policy.RulePolicy``."""
-    _install(module.RulePolicy, "predict_action_probabilities", _rule_prediction, wrap=True)
+    replace_method(module.RulePolicy, "predict_action_probabilities", _rule_prediction, wrap=True)

@@ -73,6 +73,8 @@ from collections.abc import Callable, Iterable, Sequence
 from functools import lru_cache
 from typing import Any
 
+from clinic.rasa.replace import replace_method
+
 SKIPPED_DIRECTORIES = frozenset(
     {".rasa", ".venv", "venv", "node_modules", ".git", "__pycache__", ".pytest_cache",
      ".hypothesis", ".ruff_cache", "build", "models", "results", "var", "bench", "widget"}
@@ -264,11 +266,7 @@ def _patch_endpoints(module: Any) -> None:
     patch_endpoints(module)
 
 
-def _patch_run(module: Any) -> None:
-    original = module.configure_app
-    if getattr(original, "_clinic_patched", False):
-        return
-
+def _guarded_app(original: Callable[..., Any]) -> Callable[..., Any]:
     def configure_app(*args: Any, **kwargs: Any) -> Any:
         from clinic.rasa.channels.blueprint import guard_hosts
         from clinic.rasa.http_session import close_sessions
@@ -282,8 +280,11 @@ def _patch_run(module: Any) -> None:
         app.register_listener(close_http_sessions, "after_server_stop")
         return app
 
-    configure_app._clinic_patched = True  # type: ignore[attr-defined]  # noqa: SLF001 - our marker
-    module.configure_app = configure_app
+    return configure_app
+
+
+def _patch_run(module: Any) -> None:
+    replace_method(module, "configure_app", _guarded_app, wrap=True)
 
 
 PATCHES: dict[str, Callable[[Any], None]] = {

@@ -18,8 +18,9 @@ and test story, event by event.
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable
 from typing import Any
+
+from clinic.rasa.replace import replace_method
 
 
 def tracker_copy(self: Any) -> Any:
@@ -43,10 +44,4 @@ def tracker_copy(self: Any) -> Any:
 
 def patch_trackers(module: Any) -> None:
     """Install the copy on ``rasa.shared.core.trackers.DialogueStateTracker``."""
-    tracker_class = module.DialogueStateTracker
-    original: Callable[..., Any] = tracker_class.copy
-    if getattr(original, "_clinic_patched", False):
-        return
-    tracker_copy._clinic_patched = True  # type: ignore[attr-defined]  # noqa: SLF001
-    tracker_copy.rasa_original = original  # type: ignore[attr-defined]
-    tracker_class.copy = tracker_copy
+    replace_method(module.DialogueStateTracker, "copy", tracker_copy)
