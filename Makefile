@@ -174,8 +174,9 @@ test-model: $(STAMP)
 # alone on 5-fold cross-validation with seeded, repeatable folds.
 .PHONY: evaluate
 evaluate: train
-	$(PY) tools/evaluate_real.py
-	$(PY) tools/evaluate_real.py tests/eval/fresh_questions.yml results/fresh_questions.json
+	@# The scripts import dev/ (the servers and the judge), which the venv does not install.
+	PYTHONPATH=. $(PY) tools/evaluate_real.py
+	PYTHONPATH=. $(PY) tools/evaluate_real.py tests/eval/fresh_questions.yml results/fresh_questions.json
 	$(PY) tools/cross_validate.py --folds 5 --out results/cross-validation
 	$(PY) tools/report_f1.py results/cross-validation
 
