@@ -25,7 +25,8 @@ UTC = dt.timezone.utc
 Interval = tuple[dt.datetime, dt.datetime]
 
 MORNING = (dt.time(0), dt.time(12))
-AFTERNOON = (dt.time(12), dt.time(17))
+# A visit at 12 noon is nobody's "afternoon": afternoons start with the next slot (12:30).
+AFTERNOON = (dt.time(12, 1), dt.time(17))
 EVENING = (dt.time(17), dt.time(23, 59))
 
 

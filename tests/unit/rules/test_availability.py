@@ -118,7 +118,7 @@ NOW = dt.datetime(2031, 3, 4, 10, tzinfo=LA)
     ("thursday after 3", "2031-03-04", "2031-04-01", {3}, "15:00", None),
     ("next week mornings", "2031-03-10", "2031-03-16", None, "00:00", "12:00"),
     ("asap", "2031-03-04", "2031-04-01", None, None, None),
-    ("tuesday or thursday afternoons", "2031-03-04", "2031-04-01", {1, 3}, "12:00", "17:00"),
+    ("tuesday or thursday afternoons", "2031-03-04", "2031-04-01", {1, 3}, "12:01", "17:00"),
     ("tomorrow before 11am", "2031-03-05", "2031-03-05", None, None, "11:00"),
     ("Fridays after 4:30pm", "2031-03-04", "2031-04-01", {4}, "16:30", None),
     ("March 12", "2031-03-12", "2031-03-12", None, None, None),
@@ -138,6 +138,19 @@ def test_parse_window(said: str, first: str, last: str, weekdays: set[int] | Non
 @pytest.mark.parametrize("said", ["ok", "?", "stop", "I have acne scars", ""])
 def test_words_about_no_time_are_no_window(said: str) -> None:
     assert parse_window(said, NOW, LA) is None
+
+
+def test_afternoons_start_after_noon_and_mornings_end_before_it() -> None:
+    """A visit at 12 noon is offered to nobody who asked for afternoons or for mornings."""
+    thursday = dt.date(2031, 3, 6)
+    afternoon = parse_window("thursday afternoon", NOW, LA)
+    morning = parse_window("thursday morning", NOW, LA)
+    assert afternoon is not None and morning is not None
+    on_thursday = [s for s in slots(afternoon, now=NOW) if s.date() == thursday]
+    assert on_thursday[0] == dt.datetime(2031, 3, 6, 12, 30, tzinfo=LA)
+    assert on_thursday[-1] == dt.datetime(2031, 3, 6, 16, 30, tzinfo=LA)
+    mornings = [s for s in slots(morning, now=NOW) if s.date() == thursday]
+    assert mornings[-1] == dt.datetime(2031, 3, 6, 11, 30, tzinfo=LA)
 
 
 def test_thursday_after_3_offers_thursday_afternoons_only() -> None:
