@@ -332,7 +332,10 @@ class Cluster:
         self.processes["web"].wait_until(lambda: port_open(ports.web), 30, "listening")
         if self.with_sender:
             self._spawn("sender", [str(VENV_BIN / "python"), "-m", "clinic.sms.sender"])
-        self.wait_proxy_sees_replicas()
+        # Every server of every backend: the REST and the socket.io backends check the same
+        # replicas independently, so one can still be down when the other is up (the widget
+        # then got 503 from a cluster said to be ready).
+        self.wait_proxy_sees_replicas(servers=())
 
     def _spawn(self, name: str, command: list[str]) -> Process:
         process = Process(name, command, self.logs / f"{name}.log", env=self.env,
@@ -386,8 +389,10 @@ class Cluster:
 
     def wait_proxy_sees_replicas(self, timeout: float = 60, up: bool = True,
                                  servers: tuple[str, ...] | None = None) -> None:
-        """Wait until the proxy's health checks see the given servers up (or down)."""
-        servers = servers or tuple(f"rasa/rasa{i + 1}" for i in range(len(self.ports.rasa)))
+        """Wait until the proxy's health checks see the given servers up (or down): by
+        default the replicas of the REST backend; ``()``: every server of every backend."""
+        if servers is None:
+            servers = tuple(f"rasa/rasa{i + 1}" for i in range(len(self.ports.rasa)))
         deadline = time.monotonic() + timeout
         state: dict[str, str] = {}
         while time.monotonic() < deadline:
@@ -395,7 +400,8 @@ class Cluster:
                 state = self.proxy_state()
             except OSError:
                 state = {}
-            if all(state.get(s, "").startswith("UP") == up for s in servers):
+            if state and all(state.get(s, "").startswith("UP") == up
+                             for s in servers or state):
                 return
             time.sleep(0.5)
         raise ClusterError(f"the proxy does not see {servers} {'up' if up else 'down'}: {state}")

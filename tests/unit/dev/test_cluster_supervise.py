@@ -170,6 +170,27 @@ def test_the_cluster_holds_back_the_parts_behind_the_proxy(tmp_path) -> None:
         assert cluster.restart_floor(name) == 0.0
 
 
+def test_the_cluster_is_ready_only_when_the_proxy_sees_every_server_of_every_backend(
+        tmp_path, monkeypatch) -> None:
+    """The REST and socket.io backends check the same replicas each on their own: a cluster
+    whose REST backend was up while socket.io's was not was said to be ready, and the widget
+    got 503 from it."""
+    from dev.cluster.topology import Cluster, ClusterError
+
+    state = {"rasa/rasa1": "UP", "rasa/rasa2": "UP", "rasa_socketio/rasa1": "UP",
+             "rasa_socketio/rasa2": "DOWN", "website/web1": "UP"}
+    cluster = Cluster(tmp_path)
+    monkeypatch.setattr(cluster, "proxy_state", lambda: dict(state))
+    cluster.wait_proxy_sees_replicas(timeout=0.2)  # the REST backend alone: up
+    with pytest.raises(ClusterError, match="rasa_socketio/rasa2"):
+        cluster.wait_proxy_sees_replicas(servers=(), timeout=0.2)
+    state["rasa_socketio/rasa2"] = "UP 1/2"
+    cluster.wait_proxy_sees_replicas(servers=(), timeout=0.2)
+    monkeypatch.setattr(cluster, "proxy_state", lambda: {})  # the proxy not answering yet
+    with pytest.raises(ClusterError):
+        cluster.wait_proxy_sees_replicas(servers=(), timeout=0.2)
+
+
 def test_exit_descriptions() -> None:
     assert describe_exit(-9) == "killed by SIGKILL"
     assert describe_exit(3) == "exit status 3"
