@@ -139,9 +139,11 @@ typecheck: $(STAMP)
 
 # What CI runs (.ci/run). The checks that take seconds come first (fail fast); then two jobs
 # at once on the two cores: the unit tests beside [mypy, data validation, training, the test
-# conversations] and the widget's build; then one pytest session for everything that starts
-# servers (the integration, browser and cluster tests share its servers, Radicale and cluster).
-# Timings: docs/testing.md.
+# conversations] and the widget's build; then the tests that start servers, as two pytest
+# sessions at once (they mostly wait on the servers: as one session they used 0.76 of a
+# core): the tests that start servers of their own (the cluster, the clinic calendar's
+# server set) beside the integration and browser tests that share one set of servers, one
+# Radicale and one staff console. Timings: docs/testing.md.
 .PHONY: test
 test: $(STAMP) browser cluster-deps calendar-server
 	$(PY) -m clinic.knowledge.check
@@ -150,10 +152,27 @@ test: $(STAMP) browser cluster-deps calendar-server
 	$(RUFF) check clinic actions tests dev
 	@# -o: the venv was made above; the sub-makes do not look at it again.
 	$(MAKE) --no-print-directory -o $(STAMP) -j2 --output-sync=target test-unit test-model widget
-	@# The server tests' folders only: collecting the whole tree (5,900 unit tests' modules
-	@# imported, then deselected) took 16 s of the session. In the order pytest walks them:
-	@# the browser tests count rows in the console the session's servers share.
-	$(PY) -m pytest -q -m "integration or browser or cluster" tests/browser tests/cluster tests/integration
+	$(MAKE) --no-print-directory -o $(STAMP) -j2 --output-sync=target test-own-servers test-shared-servers
+
+# Only the server tests' folders are collected (the whole tree, 5,900 unit tests' modules
+# imported then deselected, took 16 s). Together the two sessions run every test of these
+# folders with one of these marks.
+SERVER_TESTS := -m "integration or browser or cluster"
+OWN_SERVERS  := tests/integration/test_integration_visits.py tests/cluster
+
+# The tests that start servers of their own: the server set with the clinic calendar
+# configured, then the cluster's, by the real launcher (tests/cluster/conftest.py), which
+# starts loading as soon as the tests are collected.
+.PHONY: test-own-servers
+test-own-servers: train widget cluster-deps calendar-server
+	$(PY) -m pytest -q $(SERVER_TESTS) $(OWN_SERVERS)
+
+# The integration and browser tests that share the session's servers. Browser first, in the
+# order pytest walks them: they count rows in the console the servers share.
+.PHONY: test-shared-servers
+test-shared-servers: train widget browser calendar-server
+	$(PY) -m pytest -q $(SERVER_TESTS) tests/browser tests/integration \
+	  $(patsubst %,--ignore=%,$(filter %.py,$(OWN_SERVERS)))
 
 .PHONY: test-unit
 test-unit: $(STAMP)
