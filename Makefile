@@ -138,12 +138,12 @@ typecheck: $(STAMP)
 	$(MYPY)
 
 # What CI runs (.ci/run). The checks that take seconds come first (fail fast); then two jobs
-# at once on the two cores: the unit tests beside [mypy, data validation, training, the test
-# conversations] and the widget's build; then the tests that start servers, as two pytest
-# sessions at once (they mostly wait on the servers: as one session they used 0.76 of a
-# core): the tests that start servers of their own (the cluster, the clinic calendar's
-# server set) beside the integration and browser tests that share one set of servers, one
-# Radicale and one staff console. Timings: docs/testing.md.
+# at once on the two cores: the unit tests beside [mypy, data validation, training] and the
+# widget's build; then the tests that start servers, as two pytest sessions at once (they
+# mostly wait on the servers: as one session they used 0.76 of a core): the tests that start
+# servers of their own (the clinic calendar's server set, the cluster) beside the integration
+# and browser tests that share one set of servers, one Radicale and one staff console; the
+# test conversations take the first core free. Timings: docs/testing.md.
 .PHONY: test
 test: $(STAMP) browser cluster-deps calendar-server
 	$(PY) -m clinic.knowledge.check
@@ -151,8 +151,10 @@ test: $(STAMP) browser cluster-deps calendar-server
 	$(PY) -m tests.support.story_build
 	$(RUFF) check clinic actions tests dev
 	@# -o: the venv was made above; the sub-makes do not look at it again.
-	$(MAKE) --no-print-directory -o $(STAMP) -j2 --output-sync=target test-unit test-model widget
-	$(MAKE) --no-print-directory -o $(STAMP) -j2 --output-sync=target test-own-servers test-shared-servers
+	$(MAKE) --no-print-directory -o $(STAMP) -j2 --output-sync=target test-unit test-trained widget
+	@# The test conversations take the first core free: test-own-servers ends first.
+	$(MAKE) --no-print-directory -o $(STAMP) -j2 --output-sync=target \
+	  test-own-servers test-shared-servers test-stories
 
 # Only the server tests' folders are collected (the whole tree, 5,900 unit tests' modules
 # imported then deselected, took 16 s). Together the two sessions run every test of these
@@ -181,10 +183,18 @@ test-unit: $(STAMP)
 # The test conversations (tests/test_*.yml), intents included. Plain `rasa test` also scores
 # the training data against itself, which says little and took a minute and a half.
 .PHONY: test-model
-test-model: $(STAMP)
+test-model: test-trained
+	$(MAKE) --no-print-directory -o $(STAMP) test-stories
+
+# mypy, the data's own checks, then the model trained (when its inputs changed).
+.PHONY: test-trained
+test-trained: $(STAMP)
 	$(MYPY)
 	$(RASA) data validate --fail-on-warnings
 	$(MAKE) --no-print-directory -o $(STAMP) train
+
+.PHONY: test-stories
+test-stories: $(STAMP)
 	$(RASA) test core --e2e --stories tests --fail-on-prediction-errors --no-plot
 
 # ---------------------------------------------------------------- evaluate
