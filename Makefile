@@ -137,13 +137,14 @@ browser:
 typecheck: $(STAMP)
 	$(MYPY)
 
-# What CI runs (.ci/run). The checks that take seconds come first (fail fast); then two jobs
-# at once on the two cores: the unit tests beside [mypy, data validation, training] and the
-# widget's build; then the tests that start servers, as two pytest sessions at once (they
-# mostly wait on the servers: as one session they used 0.76 of a core): the tests that start
-# servers of their own (the clinic calendar's server set, the cluster) beside the integration
-# and browser tests that share one set of servers, one Radicale and one staff console; the
-# test conversations follow the session that ends first. Timings: docs/testing.md.
+# What CI runs (.ci/run). The checks that take seconds come first (fail fast). Then two jobs
+# at once on the two cores: most of the unit tests beside the training (and the widget's
+# build). Then the tests that start servers, as two pytest sessions at once (they mostly wait
+# on the servers: as one session they used 0.76 of a core): the tests that start servers of
+# their own (the clinic calendar's server set, the cluster), then in the same job the test
+# conversations, mypy, `rasa data validate` and the rest of the unit tests, beside the
+# integration and browser tests that share one set of servers, one Radicale and one staff
+# console, the longest job. What runs where balances the two cores. Timings: docs/testing.md.
 .PHONY: test
 test: $(STAMP) browser cluster-deps calendar-server
 	$(PY) -m clinic.knowledge.check
@@ -151,9 +152,9 @@ test: $(STAMP) browser cluster-deps calendar-server
 	$(PY) -m tests.support.story_build
 	$(RUFF) check clinic actions tests dev
 	@# -o: the venv was made above; the sub-makes do not look at it again.
-	$(MAKE) --no-print-directory -o $(STAMP) -j2 --output-sync=target test-unit test-trained widget
+	$(MAKE) --no-print-directory -o $(STAMP) -j2 --output-sync=target test-unit-first train widget
 	$(MAKE) --no-print-directory -o $(STAMP) -j2 --output-sync=target \
-	  test-own-servers-then-stories test-shared-servers
+	  test-own-servers-then-rest test-shared-servers
 
 # Only the server tests' folders are collected (the whole tree, 5,900 unit tests' modules
 # imported then deselected, took 16 s). Together the two sessions run every test of these
@@ -168,12 +169,12 @@ OWN_SERVERS  := tests/integration/test_integration_visits.py tests/cluster
 test-own-servers: train widget cluster-deps calendar-server
 	$(PY) -m pytest -q $(SERVER_TESTS) $(OWN_SERVERS)
 
-# The own-servers session ends first (2.5 minutes against 4.5): its core then runs the test
-# conversations. Given as a third goal of `make -j2` they took the first free core, before
-# the shared servers' session, the longer one, had started.
-.PHONY: test-own-servers-then-stories
-test-own-servers-then-stories: test-own-servers
-	$(MAKE) --no-print-directory -o $(STAMP) test-stories
+# The own-servers session ends first (2.5 minutes against 5): its core then runs the rest.
+# (Given as more goals of `make -j2`, they took the first free core before the shared
+# servers' session, the longest job, had started.)
+.PHONY: test-own-servers-then-rest
+test-own-servers-then-rest: test-own-servers
+	$(MAKE) --no-print-directory -o $(STAMP) test-stories test-static test-unit-later
 
 # The integration and browser tests that share the session's servers. Browser first, in the
 # order pytest walks them: they count rows in the console the servers share.
@@ -182,22 +183,32 @@ test-shared-servers: train widget browser calendar-server
 	$(PY) -m pytest -q $(SERVER_TESTS) tests/browser tests/integration \
 	  $(patsubst %,--ignore=%,$(filter %.py,$(OWN_SERVERS)))
 
+UNIT_TESTS := -m "not integration and not browser and not cluster"
+# make test runs the unit tests in two parts, only to balance the two cores: these (a minute
+# of the five) run after the own-servers session instead of beside the training.
+UNIT_LATER := tests/unit/rasa
+
 .PHONY: test-unit
 test-unit: $(STAMP)
-	$(PY) -m pytest -q -m "not integration and not browser and not cluster"
+	$(PY) -m pytest -q $(UNIT_TESTS)
+
+.PHONY: test-unit-first test-unit-later
+test-unit-first: $(STAMP)
+	$(PY) -m pytest -q $(UNIT_TESTS) $(patsubst %,--ignore=%,$(UNIT_LATER))
+test-unit-later: $(STAMP)
+	$(PY) -m pytest -q $(UNIT_TESTS) $(UNIT_LATER)
 
 # The test conversations (tests/test_*.yml), intents included. Plain `rasa test` also scores
 # the training data against itself, which says little and took a minute and a half.
 .PHONY: test-model
-test-model: test-trained
+test-model: test-static train
 	$(MAKE) --no-print-directory -o $(STAMP) test-stories
 
-# mypy, the data's own checks, then the model trained (when its inputs changed).
-.PHONY: test-trained
-test-trained: $(STAMP)
+# mypy and the data's own checks.
+.PHONY: test-static
+test-static: $(STAMP)
 	$(MYPY)
 	$(RASA) data validate --fail-on-warnings
-	$(MAKE) --no-print-directory -o $(STAMP) train
 
 .PHONY: test-stories
 test-stories: $(STAMP)
