@@ -410,7 +410,7 @@ def patch_domain(module: Any) -> None:
 def patch_featurizers(module: Any) -> None:
     """Install the window on ``rasa.core.featurizers.tracker_featurizers``."""
     replace_method(module.MaxHistoryTrackerFeaturizer, "prediction_states",
-             _featurizer_prediction_states, wrap=True)
+                   _featurizer_prediction_states, wrap=True)
 
 
 def patch_rule_policy(module: Any) -> None:

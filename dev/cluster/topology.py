@@ -335,7 +335,7 @@ class Cluster:
         # Every server of every backend: the REST and the socket.io backends check the same
         # replicas independently, so one can still be down when the other is up (the widget
         # then got 503 from a cluster said to be ready).
-        self.wait_proxy_sees_replicas(servers=())
+        self.wait_proxy_sees()
 
     def _spawn(self, name: str, command: list[str]) -> Process:
         process = Process(name, command, self.logs / f"{name}.log", env=self.env,
@@ -387,12 +387,10 @@ class Cluster:
             return {f"{row['pxname']}/{row['svname']}": row["status"] for row in rows
                     if row["svname"] not in ("FRONTEND", "BACKEND")}
 
-    def wait_proxy_sees_replicas(self, timeout: float = 60, up: bool = True,
-                                 servers: tuple[str, ...] | None = None) -> None:
-        """Wait until the proxy's health checks see the given servers up (or down): by
-        default the replicas of the REST backend; ``()``: every server of every backend."""
-        if servers is None:
-            servers = tuple(f"rasa/rasa{i + 1}" for i in range(len(self.ports.rasa)))
+    def wait_proxy_sees(self, timeout: float = 60, up: bool = True,
+                        servers: tuple[str, ...] | None = None) -> None:
+        """Wait until the proxy's health checks see the given ``backend/server``s up (or
+        down); by default every server of every backend."""
         deadline = time.monotonic() + timeout
         state: dict[str, str] = {}
         while time.monotonic() < deadline:
@@ -404,7 +402,8 @@ class Cluster:
                              for s in servers or state):
                 return
             time.sleep(0.5)
-        raise ClusterError(f"the proxy does not see {servers} {'up' if up else 'down'}: {state}")
+        raise ClusterError(f"the proxy does not see {servers or 'every server'} "
+                           f"{'up' if up else 'down'}: {state}")
 
     def parts(self) -> dict[str, Process]:
         """Every process of the cluster by name, the stores included."""

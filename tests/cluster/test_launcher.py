@@ -69,7 +69,7 @@ def test_a_replica_killed_loses_nothing_is_routed_around_and_started_again_withi
     for n in range(3, 6):
         assert questions[n] in launched.say(who, "/deny")
     assert launched.process.poll() is None, "the launcher stopped when a replica died"
-    cluster.wait_proxy_sees_replicas(up=False, servers=("rasa/rasa1",), timeout=30)
+    cluster.wait_proxy_sees(up=False, servers=("rasa/rasa1",), timeout=30)
     assert cluster.proxy_state()["rasa/rasa2"].startswith("UP")
 
     def replica_back() -> bool:

@@ -181,14 +181,14 @@ def test_the_cluster_is_ready_only_when_the_proxy_sees_every_server_of_every_bac
              "rasa_socketio/rasa2": "DOWN", "website/web1": "UP"}
     cluster = Cluster(tmp_path)
     monkeypatch.setattr(cluster, "proxy_state", lambda: dict(state))
-    cluster.wait_proxy_sees_replicas(timeout=0.2)  # the REST backend alone: up
+    cluster.wait_proxy_sees(servers=("rasa/rasa1", "rasa/rasa2"), timeout=0.2)  # REST: up
     with pytest.raises(ClusterError, match="rasa_socketio/rasa2"):
-        cluster.wait_proxy_sees_replicas(servers=(), timeout=0.2)
+        cluster.wait_proxy_sees(timeout=0.2)
     state["rasa_socketio/rasa2"] = "UP 1/2"
-    cluster.wait_proxy_sees_replicas(servers=(), timeout=0.2)
+    cluster.wait_proxy_sees(timeout=0.2)
     monkeypatch.setattr(cluster, "proxy_state", lambda: {})  # the proxy not answering yet
     with pytest.raises(ClusterError):
-        cluster.wait_proxy_sees_replicas(servers=(), timeout=0.2)
+        cluster.wait_proxy_sees(timeout=0.2)
 
 
 def test_exit_descriptions() -> None:
